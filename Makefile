@@ -1,0 +1,46 @@
+# storykit: a fresh clone needs `make demo` and `make test`, nothing else.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PLUGINS := $(sort $(dir $(wildcard plugins/*/pyproject.toml)))
+EXAMPLE := examples/impact-and-people/stories.json
+STORYKIT := $(BIN)/storykit
+
+.PHONY: install demo test lint typecheck docs bench security clean
+
+$(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
+		-e '.[dev,docs,bench]' $(foreach p,$(PLUGINS),-e ./$(p))
+	touch $@
+
+install: $(STAMP)
+
+## demo: every example output, into build/
+demo: install
+	mkdir -p build
+	$(STORYKIT) validate $(EXAMPLE) examples/impact-and-people/stories.toml
+	$(STORYKIT) export $(EXAMPLE) --format html -o build/index.html
+	$(STORYKIT) export $(EXAMPLE) --format json -O indent=2 -o build/stories.json
+	$(STORYKIT) export $(EXAMPLE) --format csv -o build/stories.csv
+	@echo "demo: outputs are in build/"; ls -1 build
+
+## test: the whole suite (lint, types, tests)
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -n 2 -q
+
+lint: install
+	$(BIN)/ruff check .
+
+typecheck: install
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf build site .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,274 @@
+"""The validation rules of the model: one small function per kind of value.
+
+Each rule takes a raw value (from JSON, TOML, CSV or a Python call), returns the normalised value,
+or raises :class:`Invalid` with a message that quotes the value. The model (``model.py``) and the
+loaders (``convert.py``) share these rules, so a value is judged the same way however it arrives.
+Everything here is compiled once at import; nothing is compiled per value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from storykit._countries import ISO_3166_1_ALPHA_2
+
+#: Longest title accepted, in characters (a headline, not an article).
+MAX_TITLE = 1_000
+#: Longest id accepted, in characters.
+MAX_ID = 200
+#: Longest derived id: the slug of a long title is cut at a hyphen before this.
+MAX_DERIVED_ID = 80
+#: Longest URL accepted, in characters (browsers and servers commonly stop near 8 KB).
+MAX_URL = 8_000
+
+
+class Invalid(Exception):  # noqa: N818 - an internal signal, never seen by users
+    """A rule's verdict; the caller adds the path and collects it."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+def _describe(value: Any) -> str:
+    """A short, safe rendering of a value for an error message."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def must_be_str(value: Any, what: str = "a string") -> str:
+    if type(value) is str:
+        return value
+    raise Invalid(f"must be {what} (got {type(value).__name__} {_describe(value)})")
+
+
+# C0 controls (but TAB and LF, which a summary may hold), DEL, C1 controls, lone surrogates and
+# the noncharacters U+FFFE/U+FFFF: none can be written to XML, and none belongs in a story.
+_BAD_CHAR = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_BAD_CHAR_LINE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
+
+
+def _char_name(ch: str) -> str:
+    return f"U+{ord(ch):04X}"
+
+
+def text(value: Any, *, multiline: bool = False, max_length: int | None = None) -> str:
+    """Plain text: a string, stripped, NFC-normalised, not blank, without control characters."""
+    s = must_be_str(value)
+    bad = (_BAD_CHAR if multiline else _BAD_CHAR_LINE).search(s)
+    if bad is not None:
+        raise Invalid(
+            f"{_describe(value)} contains the control character {_char_name(bad.group())}"
+        )
+    s = s.strip()
+    if not s.isascii():
+        s = unicodedata.normalize("NFC", s).strip().strip(_ZERO_WIDTH).strip()
+    if not s:
+        raise Invalid("must not be blank" if not value else f"{_describe(value)} is blank")
+    if max_length is not None and len(s) > max_length:
+        raise Invalid(f"is {len(s):,} characters long; the limit is {max_length:,}")
+    return s
+
+
+def optional_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    s = must_be_str(value)
+    if not s.strip():
+        return None
+    return text(s)
+
+
+_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+def slug(value: Any) -> str:
+    s = must_be_str(value)
+    if len(s) > MAX_ID:
+        raise Invalid(f"is {len(s):,} characters long; the limit for an id is {MAX_ID}")
+    if _SLUG.fullmatch(s) is None:
+        raise Invalid(
+            f"{_describe(value)} is not a valid id "
+            "(lowercase letters and digits in words joined by single hyphens, "
+            "e.g. 'a-song-to-let-children-fly')"
+        )
+    return s
+
+
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+
+
+def slugify(title: str) -> str:
+    """The id derived from a title: ASCII-folded, lowercase, words joined by hyphens.
+
+    A title with no Latin letters or digits (emoji, CJK) gets ``story-`` and a short, stable hash,
+    so the same title always gives the same id.
+    """
+    folded = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode("ascii")
+    s = _NON_ALNUM.sub("-", folded.lower()).strip("-")
+    if len(s) > MAX_DERIVED_ID:
+        cut = s.rfind("-", 0, MAX_DERIVED_ID + 1)
+        s = s[: cut if cut > 0 else MAX_DERIVED_ID].strip("-")
+    if not s:
+        digest = hashlib.sha1(title.encode("utf-8", "surrogatepass"), usedforsecurity=False)
+        s = "story-" + digest.hexdigest()[:10]
+    return s
+
+
+def published(value: Any) -> date:
+    """An ISO 8601 date, or a timezone-aware datetime."""
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, date):
+        return value
+    elif type(value) is str:
+        s = value.strip()
+        if len(s) == 10:
+            try:
+                return date.fromisoformat(s)
+            except ValueError:
+                raise Invalid(f"{_describe(value)} is not a valid date") from None
+        try:
+            dt = datetime.fromisoformat(s)
+        except ValueError:
+            raise Invalid(
+                f"{_describe(value)} is not a valid date or datetime "
+                "(ISO 8601, e.g. '2021-02-23' or '2021-02-23T09:30:00+01:00')"
+            ) from None
+    else:
+        raise Invalid(
+            f"must be an ISO 8601 date string (got {type(value).__name__} {_describe(value)})"
+        )
+    if dt.tzinfo is None or dt.utcoffset() is None:
+        raise Invalid(
+            f"{_describe(value)} has no timezone; give an offset such as '+00:00' or 'Z', "
+            "or a plain date"
+        )
+    return dt
+
+
+def optional_published(value: Any) -> date | None:
+    return None if value is None else published(value)
+
+
+_URL_BAD = re.compile(r"[\s\x00-\x1f\x7f-\x9f\\<>\"`{}|^]")
+
+
+def url(value: Any) -> str:
+    """An absolute http or https URL, with a host, without spaces or control characters."""
+    s = must_be_str(value).strip()
+    if len(s) > MAX_URL:
+        raise Invalid(f"is {len(s):,} characters long; the limit for a URL is {MAX_URL:,}")
+    bad = _URL_BAD.search(s)
+    if bad is not None:
+        what = "a space" if bad.group() == " " else repr(bad.group())
+        raise Invalid(f"{_describe(value)} is not a valid URL: it contains {what}")
+    try:
+        parts = urlsplit(s)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise Invalid(f"{_describe(value)} is not a valid URL") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        if not scheme:
+            raise Invalid(f"{_describe(value)} is not an absolute URL (it needs https://...)")
+        raise Invalid(f"{_describe(value)} has scheme {scheme!r}; only http and https are allowed")
+    if not parts.hostname:
+        raise Invalid(f"{_describe(value)} has no host")
+    return s
+
+
+def optional_url(value: Any) -> str | None:
+    return None if value is None or value == "" else url(value)
+
+
+def country(value: Any) -> str:
+    s = must_be_str(value).strip().upper()
+    if s not in ISO_3166_1_ALPHA_2:
+        raise Invalid(f"{_describe(value)} is not an ISO 3166-1 alpha-2 country code")
+    return s
+
+
+# RFC 5646 language tags: language, extlang, script, region, variants, extensions, private use.
+_BCP47 = re.compile(
+    r"(?:[a-z]{2,3}(?:-[a-z]{3}){0,3}|[a-z]{4,8})"
+    r"(?:-[a-z]{4})?"
+    r"(?:-(?:[a-z]{2}|[0-9]{3}))?"
+    r"(?:-(?:[a-z0-9]{5,8}|[0-9][a-z0-9]{3}))*"
+    r"(?:-[0-9a-wyz](?:-[a-z0-9]{2,8})+)*"
+    r"(?:-x(?:-[a-z0-9]{1,8})+)?"
+    r"|x(?:-[a-z0-9]{1,8})+",
+    re.IGNORECASE,
+)
+
+
+def language(value: Any) -> str:
+    s = must_be_str(value).strip()
+    if _BCP47.fullmatch(s) is None:
+        raise Invalid(f"{_describe(value)} is not a BCP 47 language tag (e.g. 'en', 'fr-CH')")
+    return s
+
+
+# The WHATWG HTML "valid e-mail address" grammar: what browsers accept in <input type=email>.
+_EMAIL = re.compile(
+    r"[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
+    r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)+"
+)
+
+
+def email(value: Any) -> str:
+    s = must_be_str(value).strip()
+    if len(s) > 254 or _EMAIL.fullmatch(s) is None:
+        raise Invalid(f"{_describe(value)} is not a valid email address")
+    return s
+
+
+def phone(value: Any) -> str:
+    """A phone number in international form, normalised to E.164 (``+41227997912``)."""
+    s = must_be_str(value).strip()
+    import phonenumbers
+
+    try:
+        number = phonenumbers.parse(s, None)
+    except phonenumbers.NumberParseException:
+        raise Invalid(
+            f"{_describe(value)} is not a phone number in international form "
+            "(start with + and the country code, e.g. '+41 22 799 7912')"
+        ) from None
+    if not phonenumbers.is_possible_number(number):
+        raise Invalid(f"{_describe(value)} is not a possible phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def credit_year(value: Any) -> int:
+    if type(value) is str and value.isdigit() and len(value) == 4:
+        value = int(value)
+    if type(value) is not int:
+        raise Invalid(f"must be a year such as 2021 (got {_describe(value)})")
+    last = date.today().year + 1
+    if not 1800 <= value <= last:
+        raise Invalid(f"{value} is not a year between 1800 and {last}")
+    return value
+
+
+_CREDIT = re.compile(r"(?:©|\(c\)|copyright)\s*(.*?)(?:[\s,]+(\d{4}))?", re.IGNORECASE)
+
+
+def parse_credit(value: str) -> tuple[str, int | None]:
+    """Split a display credit ``"© Holder 2021"`` (or ``(c)``) into holder and year."""
+    s = text(value)
+    m = _CREDIT.fullmatch(s)
+    if m is None:
+        raise Invalid(
+            f"{_describe(value)} is not a photo credit (write it as '© Holder 2021' "
+            "or give {'holder': ..., 'year': ...})"
+        )
+    holder, year = m.group(1).strip(), m.group(2)
+    if not holder:
+        raise Invalid(f"{_describe(value)} names no holder")
+    return holder, (credit_year(year) if year else None)

@@ -1,0 +1,246 @@
+"""The command line: ``storykit validate | export | formats | digest | send``.
+
+Exit codes: 0 success, 1 invalid input (the problems on stderr), 2 usage errors. Errors are one
+line each, without a traceback unless ``--debug`` is given.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from storykit.errors import OptionError, PluginError, UnknownFormatError, ValidationError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Errors that mean "the input or the request was wrong": exit 1 with a one-line message.
+USER_ERRORS = (ValidationError, UnknownFormatError, OptionError, PluginError, FileNotFoundError,
+               NotADirectoryError, IsADirectoryError, PermissionError)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    click.echo(f"storykit: error: {message}", err=True)
+    sys.exit(code)
+
+
+def warn(message: str) -> None:
+    click.echo(f"storykit: warning: {message}", err=True)
+
+
+class Context:
+    def __init__(self, debug: bool, plugins_dirs: Sequence[Path]) -> None:
+        self.debug = debug
+        self.plugins_dirs = tuple(plugins_dirs)
+        self._registry: Any = None
+
+    def registry(self) -> Any:
+        """The default registry, with any ``--plugins-dir`` folders added; errors reported."""
+        if self._registry is None:
+            from storykit.plugins import get_registry
+
+            reg = get_registry()
+            for folder in self.plugins_dirs:
+                reg.add_plugins_dir(folder)
+            reg.exporters  # noqa: B018 - collect now, so plugin problems are reported once
+            for err in reg.errors:
+                warn(str(err))
+            self._registry = reg
+        return self._registry
+
+
+def handle_errors(fn: F) -> F:
+    """Turn storykit's errors into ``storykit: error: ...`` and exit 1 (traceback: --debug)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        obj = ctx.find_object(Context)
+        debug = obj.debug if obj is not None else False
+        try:
+            return fn(*args, **kwargs)
+        except USER_ERRORS as e:
+            if debug:
+                raise
+            if isinstance(e, ValidationError):
+                fail(str(e))
+            if isinstance(e, OSError) and e.filename is not None and e.strerror:
+                fail(f"{e.filename}: {e.strerror}")
+            fail(str(e))
+        except OSError as e:
+            if debug:
+                raise
+            fail(f"{e.filename or ''}{': ' if e.filename else ''}{e.strerror or e}")
+
+    return wrapper  # type: ignore[return-value]
+
+
+def parse_options(pairs: Sequence[str]) -> dict[str, str]:
+    options: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{pair!r} is not key=value", param_hint="'-O'")
+        options[key.strip().replace("-", "_")] = value
+    return options
+
+
+def version_string() -> str:
+    from importlib.metadata import version
+
+    return version("storykit")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="storykit", prog_name="storykit")
+@click.option("--plugins-dir", "plugins_dirs", multiple=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A folder of one-file plugins to load (may be repeated).")
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.pass_context
+def main(ctx: click.Context, plugins_dirs: tuple[Path, ...], debug: bool) -> None:
+    """storykit: validate news stories and export them to HTML, JSON, CSV, email and more.
+
+    \b
+    Examples:
+      storykit validate content/*.json
+      storykit export stories.json --format html -o build/index.html
+      storykit formats
+    """
+    ctx.obj = Context(debug, plugins_dirs)
+
+
+@main.command()
+@click.argument("sources", nargs=-1, required=True,
+                type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_obj
+@handle_errors
+def validate(obj: Context, sources: tuple[Path, ...]) -> None:
+    """Check content files; report every problem in each, one per line.
+
+    Exits 0 when every file is valid, 1 otherwise.
+
+    \b
+    Example:
+      storykit validate examples/impact-and-people/stories.json
+    """
+    from storykit.io import load
+
+    bad = 0
+    for src in sources:
+        try:
+            col = load(src)
+        except (ValidationError, UnknownFormatError, FileNotFoundError) as e:
+            bad += 1
+            click.echo(f"storykit: error: {e}", err=True)
+            continue
+        n = len(col)
+        click.echo(f"{src}: ok ({n} {'story' if n == 1 else 'stories'}, "
+                   f"{len(col.contacts)} {'contact' if len(col.contacts) == 1 else 'contacts'})")
+    if bad:
+        sys.exit(1)
+
+
+def _write(obj: Context, col: Any, fmt: str | None, output: str | None,
+           options: dict[str, Any]) -> None:
+    """Export ``col`` to ``output`` (``-`` or none: stdout) in ``fmt``."""
+    from storykit.io import atomic_writer
+
+    reg = obj.registry()
+    if output in (None, "-"):
+        if fmt is None:
+            raise click.UsageError("give --format when writing to standard output")
+        exporter = reg.get(fmt)
+        out = sys.stdout.buffer
+        exporter.write(col, out, **options)
+        out.flush()
+        return
+    assert output is not None
+    exporter = reg.get(fmt) if fmt is not None else reg.for_path(output)
+    with atomic_writer(output) as f:
+        exporter.write(col, f, **options)
+    click.echo(f"wrote {output} ({exporter.name}, {len(col)} "
+               f"{'story' if len(col) == 1 else 'stories'})", err=True)
+
+
+@main.command()
+@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-f", "--format", "fmt", metavar="FORMAT",
+              help="Output format (see `storykit formats`); default: from -o's suffix.")
+@click.option("-o", "--output", metavar="PATH", help="Output file, or - for stdout (default).")
+@click.option("-O", "--option", "options", multiple=True, metavar="KEY=VALUE",
+              help="An exporter option, e.g. -O page_size=10 (may be repeated).")
+@click.pass_obj
+@handle_errors
+def export(obj: Context, source: Path, fmt: str | None, output: str | None,
+           options: tuple[str, ...]) -> None:
+    """Export a content file to any registered format.
+
+    The file is written atomically: the whole output, or on any error none (an existing file
+    is left as it was).
+
+    \b
+    Examples:
+      storykit export stories.json --format html -o build/index.html
+      storykit export stories.json -o partners.csv -O bom=true
+      storykit export stories.jsonl --format json -O shape=lines -o - | head
+    """
+    from storykit.io import load
+
+    col = load(source)
+    _write(obj, col, fmt, output, parse_options(options))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
+@click.pass_obj
+@handle_errors
+def formats(obj: Context, as_json: bool) -> None:
+    """List every output format: name, media type, plugin and its distribution.
+
+    \b
+    Example:
+      storykit formats
+    """
+    reg = obj.registry()
+    rows = [(name, info.exporter.media_type, info.plugin, info.distribution or "-",
+             info.exporter.description) for name, info in reg.exporters.items()]
+    if as_json:
+        import json
+
+        click.echo(json.dumps([dict(zip(("name", "media_type", "plugin", "distribution",
+                                         "description"), r, strict=True)) for r in rows],
+                              indent=2))
+        return
+    header = ("NAME", "MEDIA TYPE", "PLUGIN", "DISTRIBUTION", "DESCRIPTION")
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(4)]
+    for r in [header, *rows]:
+        click.echo("  ".join(str(c).ljust(w) for c, w in zip(r[:4], widths, strict=True))
+                   + "  " + r[4])
+
+
+def _register_extra_commands() -> None:
+    """Commands that live in their own modules (digest, send), added when present."""
+    import importlib
+
+    for modname in ("storykit.digest_cli",):
+        try:
+            module = importlib.import_module(modname)
+        except ModuleNotFoundError as e:
+            if e.name != modname:
+                raise
+            continue
+        for command in module.COMMANDS:
+            main.add_command(command)
+
+
+_register_extra_commands()
+
+
+def run() -> None:  # pragma: no cover - console entry point alias
+    main(prog_name=os.path.basename(sys.argv[0]) or "storykit")

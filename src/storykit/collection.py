@@ -1,0 +1,414 @@
+"""Collection: the unit that flows through every exporter, and its operations.
+
+Operations are pure: each returns a new :class:`Collection` with the same metadata (title,
+description, url, language, contacts) and never touches the one it was called on.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, ClassVar, Literal, overload
+
+import attrs
+
+from storykit import _rules as rules
+from storykit.errors import ErrorDetail, ValidationError
+from storykit.model import (
+    Errors,
+    MediaContact,
+    Story,
+    _build,
+    _field,
+    _join,
+    _many,
+    _mapping,
+    _setattr,
+    _unknown_keys,
+    check_contact,
+    check_story_values,
+    instant,
+)
+
+__all__ = ["Collection", "GroupKey"]
+
+GroupKey = Literal["month", "year", "topic", "country", "language"]
+SortKey = Literal["published", "title", "id", "updated"]
+
+
+@attrs.frozen(slots=True, init=False)
+class Collection:
+    """An ordered set of stories with the page's metadata.
+
+    ``len()``, iteration and indexing work as on a sequence: ``col[0]`` is the first story,
+    ``col["a-song-to-let-children-fly"]`` looks a story up by id, ``col[2:5]`` is a collection.
+    """
+
+    title: str = "Stories"
+    description: str | None = None
+    url: str | None = None
+    language: str = "en"
+    contacts: tuple[MediaContact, ...] = ()
+    stories: tuple[Story, ...] = ()
+    _index: dict[str, int] = attrs.field(init=False, eq=False, repr=False, hash=False)
+
+    FIELDS: ClassVar[tuple[str, ...]] = (
+        "title", "description", "url", "language", "contacts", "stories",
+    )
+
+    def __init__(
+        self,
+        *,
+        title: str = "Stories",
+        description: str | None = None,
+        url: str | None = None,
+        language: str = "en",
+        contacts: Iterable[MediaContact | Mapping[str, Any]] = (),
+        stories: Iterable[Story | Mapping[str, Any]] = (),
+    ) -> None:
+        errors: Errors = []
+        values = check_collection_values(errors, "", {
+            "title": title, "description": description, "url": url, "language": language,
+            "contacts": contacts, "stories": stories,
+        })
+        if errors:
+            raise ValidationError(errors)
+        assert values is not None
+        for name, value in values.items():
+            _setattr(self, name, value)
+
+    # --- sequence protocol ----------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self.stories)
+
+    def __iter__(self) -> Iterator[Story]:
+        return iter(self.stories)
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __contains__(self, item: object) -> bool:
+        if isinstance(item, str):
+            return item in self._index
+        return item in self.stories
+
+    @overload
+    def __getitem__(self, key: int) -> Story: ...
+    @overload
+    def __getitem__(self, key: str) -> Story: ...
+    @overload
+    def __getitem__(self, key: slice) -> Collection: ...
+
+    def __getitem__(self, key: int | str | slice) -> Story | Collection:
+        if isinstance(key, str):
+            try:
+                return self.stories[self._index[key]]
+            except KeyError:
+                close = difflib.get_close_matches(key, list(self._index), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise KeyError(f"no story with id {key!r}{hint}") from None
+        if isinstance(key, slice):
+            return self.replace(self.stories[key])
+        return self.stories[key]
+
+    def get(self, id: str, default: Story | None = None) -> Story | None:
+        """The story with this id, or ``default``."""
+        i = self._index.get(id)
+        return default if i is None else self.stories[i]
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(s.id for s in self.stories)
+
+    # --- building ---------------------------------------------------------------------------
+
+    def replace(self, stories: Iterable[Story]) -> Collection:
+        """The same metadata with other stories (their ids must be unique)."""
+        stories = tuple(stories)
+        index = _unique_index(stories)
+        return _build(Collection, {
+            "title": self.title, "description": self.description, "url": self.url,
+            "language": self.language, "contacts": self.contacts, "stories": stories,
+            "_index": index,
+        })
+
+    # --- operations ---------------------------------------------------------------------------
+
+    def filter(
+        self,
+        *,
+        topic: str | Iterable[str] | None = None,
+        country: str | Iterable[str] | None = None,
+        since: date | str | None = None,
+        until: date | str | None = None,
+        text: str | None = None,
+        language: str | None = None,
+        where: Callable[[Story], bool] | None = None,
+    ) -> Collection:
+        """The stories that match every criterion given.
+
+        ``topic`` and ``country`` match any of the values given (topics case-insensitively);
+        ``since`` and ``until`` are inclusive: a date compares with each story's own date, an
+        aware datetime with its instant; ``text`` looks case-insensitively in title and summary;
+        ``language`` matches the primary language (``"fr"`` matches ``fr-CH``).
+        """
+        preds: list[Callable[[Story], bool]] = []
+        if topic is not None:
+            wanted = {t.casefold() for t in _strings(topic)}
+            preds.append(lambda s: any(t.casefold() in wanted for t in s.topics))
+        if country is not None:
+            codes = {rules.country(c) for c in _strings(country)}
+            preds.append(lambda s: any(c in codes for c in s.countries))
+        if since is not None:
+            preds.append(_bound(since, "since", lambda a, b: a >= b))
+        if until is not None:
+            preds.append(_bound(until, "until", lambda a, b: a <= b))
+        if text is not None:
+            needle = text.casefold()
+            preds.append(lambda s: needle in s.title.casefold() or needle in s.summary.casefold())
+        if language is not None:
+            lang = rules.language(language).lower()
+            preds.append(lambda s: s.language.lower() == lang
+                         or s.language.lower().startswith(lang + "-"))
+        if where is not None:
+            preds.append(where)
+        return self.replace(s for s in self.stories if all(p(s) for p in preds))
+
+    def sort(self, by: SortKey | Callable[[Story], Any] = "published", *,
+             reverse: bool = False) -> Collection:
+        """Stories in order of ``by`` (a field name or a key function); ties go by id."""
+        key = _sort_key(by)
+        by_id = sorted(self.stories, key=lambda s: s.id)
+        return self.replace(sorted(by_id, key=key, reverse=reverse))
+
+    def latest(self, n: int) -> Collection:
+        """The ``n`` most recently published stories, newest first."""
+        if n < 0:
+            raise ValueError(f"latest() needs n >= 0 (got {n})")
+        return self.sort("published", reverse=True)[:n]
+
+    def group_by(self, key: GroupKey | Callable[[Story], Any]) -> dict[Any, Collection]:
+        """An ordered mapping of key to Collection, in order of each key's first story.
+
+        ``"month"`` keys are ``"2021-02"``, ``"year"`` keys ``2021``; ``"topic"`` and
+        ``"country"`` put a story in one group per value it has (and in none if it has none).
+        """
+        groups: dict[Any, list[Story]] = {}
+        keys = _group_keys(key)
+        for story in self.stories:
+            for k in keys(story):
+                groups.setdefault(k, []).append(story)
+        return {k: self.replace(v) for k, v in groups.items()}
+
+    def paginate(self, size: int) -> list[Collection]:
+        """The stories cut into pages of ``size``; an empty collection has one empty page."""
+        if size < 1:
+            raise ValueError(f"page size must be at least 1 (got {size})")
+        stories = self.stories
+        if not stories:
+            return [self]
+        return [self.replace(stories[i:i + size]) for i in range(0, len(stories), size)]
+
+    def page(self, n: int, size: int) -> Collection:
+        """Page ``n`` (from 1) of ``size`` stories."""
+        if n < 1:
+            raise ValueError(f"pages are numbered from 1 (got {n})")
+        if size < 1:
+            raise ValueError(f"page size must be at least 1 (got {size})")
+        return self[(n - 1) * size:n * size]
+
+    def dedupe(self) -> Collection:
+        """The first story of each id, then of each URL; order kept."""
+        seen_ids: set[str] = set()
+        seen_urls: set[str] = set()
+        kept: list[Story] = []
+        for s in self.stories:
+            if s.id in seen_ids or (s.url is not None and s.url in seen_urls):
+                continue
+            seen_ids.add(s.id)
+            if s.url is not None:
+                seen_urls.add(s.url)
+            kept.append(s)
+        return self.replace(kept)
+
+    def merge(self, other: Collection | Iterable[Story]) -> Collection:
+        """Every story of both, this collection's first; an id in both keeps the newer one.
+
+        "Newer" is the later ``updated``. Two different stories with one id and no ``updated``
+        to choose between them are a :class:`~storykit.ValidationError` naming the id.
+        """
+        stories = list(self.stories)
+        index = dict(self._index)
+        errors: Errors = []
+        extra = other.stories if isinstance(other, Collection) else tuple(other)
+        for s in extra:
+            i = index.get(s.id)
+            if i is None:
+                index[s.id] = len(stories)
+                stories.append(s)
+                continue
+            mine = stories[i]
+            if mine == s:
+                continue
+            if (mine.updated is None and s.updated is None) or (
+                mine.updated is not None and s.updated is not None
+                and instant(mine.updated) == instant(s.updated)
+            ):
+                errors.append(ErrorDetail(
+                    f"stories[{i}].id",
+                    f"{s.id!r} names two different stories and neither has a later 'updated'",
+                    s.id,
+                ))
+                continue
+            if mine.updated is None or (s.updated is not None
+                                        and instant(s.updated) > instant(mine.updated)):
+                stories[i] = s
+        if errors:
+            raise ValidationError(errors, "merge")
+        return self.replace(stories)
+
+
+def _strings(value: str | Iterable[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _bound(when: date | str, name: str,
+           cmp: Callable[[Any, Any], bool]) -> Callable[[Story], bool]:
+    try:
+        bound = rules.published(when)
+    except rules.Invalid as e:
+        raise ValueError(f"{name}: {e.message}") from None
+    if isinstance(bound, datetime):
+        return lambda s: cmp(instant(s.published), bound)
+    return lambda s: cmp(
+        s.published.date() if isinstance(s.published, datetime) else s.published, bound)
+
+
+def _sort_key(by: SortKey | Callable[[Story], Any]) -> Callable[[Story], Any]:
+    if callable(by):
+        return by
+    if by == "published":
+        return lambda s: instant(s.published)
+    if by == "updated":
+        return lambda s: instant(s.updated or s.published)
+    if by == "title":
+        return lambda s: s.title.casefold()
+    if by == "id":
+        return lambda s: s.id
+    raise ValueError(f"cannot sort by {by!r} (choose published, updated, title or id, "
+                     "or give a function)")
+
+
+def _group_keys(key: GroupKey | Callable[[Story], Any]) -> Callable[[Story], Sequence[Any]]:
+    if callable(key):
+        return lambda s: (key(s),)
+    if key == "month":
+        return lambda s: (f"{s.published.year:04d}-{s.published.month:02d}",)
+    if key == "year":
+        return lambda s: (s.published.year,)
+    if key == "topic":
+        return lambda s: s.topics
+    if key == "country":
+        return lambda s: s.countries
+    if key == "language":
+        return lambda s: (s.language,)
+    raise ValueError(f"cannot group by {key!r} (choose month, year, topic, country or "
+                     "language, or give a function)")
+
+
+def _unique_index(stories: Sequence[Story]) -> dict[str, int]:
+    index: dict[str, int] = {}
+    errors: Errors = []
+    for i, s in enumerate(stories):
+        if s.id in index:
+            errors.append(ErrorDetail(f"stories[{i}].id",
+                                      f"{s.id!r} is already the id of stories[{index[s.id]}]",
+                                      s.id))
+        else:
+            index[s.id] = i
+    if errors:
+        raise ValidationError(errors)
+    return index
+
+
+def check_collection_values(errors: Errors, path: str, data: Any,
+                            line_of: Callable[[int], int | None] | None = None,
+                            ) -> dict[str, Any] | None:
+    """Check a collection document; return its field values, or None if anything failed."""
+    if not _mapping(errors, path, data, "collection"):
+        return None
+    n = len(errors)
+    _unknown_keys(data, Collection.FIELDS, "Collection", path, errors)
+    get = data.get
+    raw = get("title")
+    title = "Stories" if raw is None else _field(errors, path, "title", raw, rules.text)
+    description = _field(errors, path, "description", get("description"), _optional_summary)
+    url = _field(errors, path, "url", get("url"), rules.optional_url)
+    raw = get("language")
+    lang = "en" if raw is None else _field(errors, path, "language", raw, rules.language)
+    contacts = _many(errors, path, "contacts", get("contacts"), check_contact)
+    stories, index = check_stories(errors, _join(path, "stories"), get("stories"), line_of)
+    if len(errors) > n:
+        return None
+    return {"title": title, "description": description, "url": url, "language": lang,
+            "contacts": contacts, "stories": stories, "_index": index}
+
+
+def _optional_summary(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    return rules.text(value, multiline=True)
+
+
+def check_stories(errors: Errors, path: str, raw: Any,
+                  line_of: Callable[[int], int | None] | None = None,
+                  ) -> tuple[tuple[Story, ...], dict[str, int]]:
+    """Check a list of stories: each story, unique ids, derived ids made unique."""
+    if raw is None:
+        return (), {}
+    if isinstance(raw, (str, bytes, Mapping)) or not isinstance(raw, Iterable):
+        errors.append(ErrorDetail(path, f"must be a list of stories (got {type(raw).__name__})",
+                                  raw))
+        return (), {}
+    checked: list[dict[str, Any] | Story | None] = []
+    for i, item in enumerate(raw):
+        if isinstance(item, Story):
+            checked.append(item)
+            continue
+        before = len(errors)
+        checked.append(check_story_values(errors, f"{path}[{i}]", item, derive_id=False))
+        if line_of is not None and len(errors) > before:
+            line = line_of(i)
+            errors[before:] = [attrs.evolve(e, line=line) for e in errors[before:]]
+    if any(c is None for c in checked):
+        return (), {}
+    index: dict[str, int] = {}
+    derived: list[int] = []
+    for i, c in enumerate(checked):
+        sid = c.id if isinstance(c, Story) else c["id"]  # type: ignore[index]
+        if sid is None:
+            derived.append(i)
+        elif sid in index:
+            e = ErrorDetail(f"{path}[{i}].id", f"{sid!r} is already the id of "
+                            f"{path}[{index[sid]}]", sid,
+                            line_of(i) if line_of is not None else None)
+            errors.append(e)
+        else:
+            index[sid] = i
+    for i in derived:
+        values = checked[i]
+        assert isinstance(values, dict)
+        base = rules.slugify(values["title"])
+        sid, k = base, 1
+        while sid in index:
+            k += 1
+            sid = f"{base}-{k}"
+        values["id"] = sid
+        index[sid] = i
+    if errors:
+        return (), {}
+    stories = tuple(c if isinstance(c, Story) else _build(Story, c)  # type: ignore[arg-type]
+                    for c in checked)
+    return stories, index

@@ -1,0 +1,305 @@
+"""Conversion between the model and plain data: the configured cattrs converter, and CSV's
+flat columns.
+
+``converter`` is storykit's one cattrs converter (never ``cattrs.global_converter``). Its
+structure hooks run the model's checkers, so ``converter.structure(data, Story)`` validates and
+raises :class:`~storykit.ValidationError`; its unstructure hooks give the data names of DESIGN.
+The hand-written ``*_to_data`` functions are what the hooks call: they are the hot path of
+every export, so they build plain dicts directly and leave out what is empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+import cattrs
+
+from storykit.collection import Collection, check_collection_values
+from storykit.errors import ErrorDetail, ValidationError
+from storykit.model import (
+    Credit,
+    Errors,
+    Image,
+    Link,
+    MediaContact,
+    Story,
+    Translation,
+    _build,
+    check_contact,
+    check_credit,
+    check_image,
+    check_link,
+    check_story,
+    check_translation,
+)
+
+__all__ = [
+    "CSV_COLUMNS",
+    "collection_from_data",
+    "collection_to_data",
+    "contact_to_data",
+    "converter",
+    "flatten_story",
+    "make_converter",
+    "story_to_data",
+    "unflatten_story",
+]
+
+
+def _date(value: date) -> str:
+    return value.isoformat()
+
+
+def credit_to_data(c: Credit) -> dict[str, Any]:
+    return {"holder": c.holder, "year": c.year} if c.year is not None else {"holder": c.holder}
+
+
+def image_to_data(i: Image) -> dict[str, Any]:
+    d: dict[str, Any] = {"url": i.url, "alt": i.alt}
+    if i.credit is not None:
+        d["credit"] = credit_to_data(i.credit)
+    return d
+
+
+def link_to_data(link: Link) -> dict[str, Any]:
+    return {"url": link.url, "title": link.title}
+
+
+def translation_to_data(t: Translation) -> dict[str, Any]:
+    d = {"language": t.language, "url": t.url}
+    if t.title is not None:
+        d["title"] = t.title
+    return d
+
+
+def story_to_data(s: Story) -> dict[str, Any]:
+    """A story as plain data: JSON-ready, empty optional fields left out."""
+    d: dict[str, Any] = {
+        "id": s.id,
+        "title": s.title,
+        "published": s.published.isoformat(),
+        "summary": s.summary,
+    }
+    if s.url is not None:
+        d["url"] = s.url
+    if s.image is not None:
+        d["image"] = image_to_data(s.image)
+    if s.topics:
+        d["topics"] = list(s.topics)
+    if s.countries:
+        d["countries"] = list(s.countries)
+    d["language"] = s.language
+    if s.links:
+        d["links"] = [{"url": x.url, "title": x.title} for x in s.links]
+    if s.translations:
+        d["translations"] = [translation_to_data(t) for t in s.translations]
+    if s.updated is not None:
+        d["updated"] = s.updated.isoformat()
+    return d
+
+
+def contact_to_data(c: MediaContact) -> dict[str, Any]:
+    d: dict[str, Any] = {"name": c.name}
+    for key in ("role", "organization", "email", "phone", "url"):
+        value = getattr(c, key)
+        if value is not None:
+            d[key] = value
+    return d
+
+
+def collection_meta(c: Collection) -> dict[str, Any]:
+    """The collection document without its stories."""
+    d: dict[str, Any] = {"title": c.title}
+    if c.description is not None:
+        d["description"] = c.description
+    if c.url is not None:
+        d["url"] = c.url
+    d["language"] = c.language
+    d["contacts"] = [contact_to_data(x) for x in c.contacts]
+    return d
+
+
+def collection_to_data(c: Collection) -> dict[str, Any]:
+    """The collection document of DESIGN: loads back to an equal collection."""
+    d = collection_meta(c)
+    d["stories"] = [story_to_data(s) for s in c.stories]
+    return d
+
+
+def collection_from_data(data: Any, source: str | None = None, *,
+                         line_of: Any = None) -> Collection:
+    """Check a collection document (or a bare list of stories); raise every problem at once."""
+    if isinstance(data, list):
+        data = {"stories": data}
+    errors: Errors = []
+    values = check_collection_values(errors, "", data, line_of)
+    if errors:
+        raise ValidationError(errors, source)
+    assert values is not None
+    return _build(Collection, values)
+
+
+def _check_or_raise(check: Any) -> Any:
+    def structure(data: Any, _: type) -> Any:
+        errors: Errors = []
+        got = check(errors, "", data)
+        if errors:
+            raise ValidationError(errors)
+        return got
+
+    return structure
+
+
+def make_converter() -> cattrs.Converter:
+    """A converter configured for storykit's model (structure validates; unstructure is data)."""
+    conv = cattrs.Converter(forbid_extra_keys=True)
+    conv.register_unstructure_hook(Story, story_to_data)
+    conv.register_unstructure_hook(Collection, collection_to_data)
+    conv.register_unstructure_hook(MediaContact, contact_to_data)
+    conv.register_unstructure_hook(Image, image_to_data)
+    conv.register_unstructure_hook(Credit, credit_to_data)
+    conv.register_unstructure_hook(Link, link_to_data)
+    conv.register_unstructure_hook(Translation, translation_to_data)
+    conv.register_unstructure_hook(datetime, _date)
+    conv.register_unstructure_hook(date, _date)
+    conv.register_structure_hook(Story, _check_or_raise(check_story))
+    conv.register_structure_hook(MediaContact, _check_or_raise(check_contact))
+    conv.register_structure_hook(Image, _check_or_raise(check_image))
+    conv.register_structure_hook(Credit, _check_or_raise(check_credit))
+    conv.register_structure_hook(Link, _check_or_raise(check_link))
+    conv.register_structure_hook(Translation, _check_or_raise(check_translation))
+    conv.register_structure_hook(Collection, lambda data, _: collection_from_data(data))
+    return conv
+
+
+converter = make_converter()
+
+
+# --- CSV: flat columns --------------------------------------------------------------------------
+
+#: Every column the CSV exporter writes and the CSV loader reads, in their default order.
+CSV_COLUMNS: tuple[str, ...] = (
+    "id", "title", "published", "updated", "summary", "url",
+    "image.url", "image.alt", "image.credit",
+    "topics", "countries", "language", "links", "translations",
+)
+
+#: Characters that make a spreadsheet run a cell as a formula (OWASP CSV injection advice).
+FORMULA_TRIGGERS = frozenset("=+-@\t\r")
+
+
+def _needs_quote(s: str) -> bool:
+    i = 0
+    while i < len(s) and s[i] == "'":
+        i += 1
+    return i < len(s) and s[i] in FORMULA_TRIGGERS
+
+
+def neutralise(cell: str) -> str:
+    """Make a cell inert in a spreadsheet: a leading ``'`` before a formula trigger.
+
+    A cell that already starts with quotes before a trigger gets one more, so that
+    :func:`restore` undoes exactly this and nothing else.
+    """
+    if cell and (cell[0] in FORMULA_TRIGGERS or (cell[0] == "'" and _needs_quote(cell))):
+        return "'" + cell
+    return cell
+
+
+def restore(cell: str) -> str:
+    """Undo :func:`neutralise`."""
+    if cell[:1] == "'" and _needs_quote(cell[1:]):
+        return cell[1:]
+    return cell
+
+
+def _join_list(items: tuple[str, ...]) -> str:
+    return ";".join(x.replace("\\", "\\\\").replace(";", "\\;") for x in items)
+
+
+def _split_list(cell: str) -> list[str]:
+    if not cell:
+        return []
+    out: list[str] = []
+    buf: list[str] = []
+    it = iter(cell)
+    for ch in it:
+        if ch == "\\":
+            buf.append(next(it, "\\"))
+        elif ch == ";":
+            out.append("".join(buf))
+            buf = []
+        else:
+            buf.append(ch)
+    out.append("".join(buf))
+    return [x.strip() for x in out if x.strip()]
+
+
+def flatten_story(s: Story) -> dict[str, str]:
+    """A story as CSV cells (strings), in the columns of :data:`CSV_COLUMNS`."""
+    image = s.image
+    return {
+        "id": s.id,
+        "title": s.title,
+        "published": s.published.isoformat(),
+        "updated": s.updated.isoformat() if s.updated is not None else "",
+        "summary": s.summary,
+        "url": s.url or "",
+        "image.url": image.url if image is not None else "",
+        "image.alt": image.alt if image is not None else "",
+        "image.credit": str(image.credit) if image is not None and image.credit else "",
+        "topics": _join_list(s.topics),
+        "countries": ";".join(s.countries),
+        "language": s.language,
+        "links": "\n".join(f"{x.url} {x.title}" for x in s.links),
+        "translations": "\n".join(
+            f"{t.language} {t.url}" + (f" {t.title}" if t.title else "") for t in s.translations
+        ),
+    }
+
+
+def unflatten_story(row: Mapping[str, str | None], errors: Errors, path: str,
+                    line: int | None = None) -> dict[str, Any]:
+    """CSV cells back to story data (the shape a story has in JSON)."""
+    data: dict[str, Any] = {}
+    image: dict[str, Any] = {}
+    for key, raw_cell in row.items():
+        if key is None:  # csv.DictReader puts a ragged row's extra cells under None
+            errors.append(ErrorDetail(path, f"the row has {len(raw_cell or ())} more cells "
+                                            "than the header", raw_cell, line))
+            continue
+        if raw_cell is None:
+            errors.append(ErrorDetail(f"{path}.{key}", "the row has fewer cells than the header",
+                                      None, line))
+            continue
+        cell = restore(raw_cell)
+        if key.startswith("image."):
+            if cell:
+                image[key[6:]] = cell
+        elif key in ("topics", "countries"):
+            data[key] = _split_list(cell)
+        elif key == "links":
+            data[key] = [_url_first(x, "title") for x in cell.splitlines() if x.strip()]
+        elif key == "translations":
+            data[key] = [_translation_cell(x) for x in cell.splitlines() if x.strip()]
+        elif cell != "" or key in ("title", "summary"):
+            data[key] = cell
+    if image:
+        data["image"] = image
+    return data
+
+
+def _url_first(cell: str, rest: str) -> dict[str, str]:
+    url, _, text = cell.strip().partition(" ")
+    return {"url": url, rest: text}
+
+
+def _translation_cell(cell: str) -> dict[str, str]:
+    lang, _, rest = cell.strip().partition(" ")
+    url, _, title = rest.partition(" ")
+    d = {"language": lang, "url": url}
+    if title:
+        d["title"] = title
+    return d

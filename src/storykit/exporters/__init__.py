@@ -1,0 +1,1 @@
+"""The built-in exporters: each module is an ordinary plugin (see ``BUILTIN_PLUGINS``)."""

@@ -1,0 +1,86 @@
+"""Every hook storykit calls, typed and documented.
+
+A plugin implements a hook by defining a function of the same name decorated with
+``@storykit.hookimpl``. The docstrings here are rendered as the hook reference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from storykit.exporter import Exporter
+
+hookspec = pluggy.HookspecMarker("storykit")
+
+# --- formats ------------------------------------------------------------------------------------
+
+
+@hookspec
+def register_exporters() -> Iterable[Exporter]:
+    """Return the exporters (output formats) this plugin provides.
+
+    Each exporter has ``name``, ``media_type``, ``suffix``, a one-line ``description`` and
+    ``write(collection, out, **options)``, which writes the collection to the binary stream
+    ``out``. An exporter may declare its options as an attrs class in ``options_type``; storykit
+    then rejects unknown options and converts command-line strings to the declared types.
+
+    Two plugins that register one format name are an error that names both.
+
+    .. code-block:: python
+
+        @storykit.hookimpl
+        def register_exporters():
+            return [Markdown()]
+    """
+    raise NotImplementedError
+
+
+# --- themes: templates, filters, globals ---------------------------------------------------------
+
+
+@hookspec
+def register_template_dirs() -> Iterable[str | Path]:
+    """Return folders of jinja2 templates that override or add to the built-in ones.
+
+    A theme plugin overrides ``page.html`` (or any other built-in template) by shipping a file of
+    the same name. Folders from plugins are searched before the built-in templates, and a
+    ``template_dir`` option given to an exporter is searched before both.
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def register_template_filters() -> Mapping[str, Callable[..., Any]]:
+    """Return jinja2 filters to add to the template environment, by name.
+
+    .. code-block:: python
+
+        @storykit.hookimpl
+        def register_template_filters():
+            return {"shout": lambda s: s.upper()}
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def register_template_globals() -> Mapping[str, Any]:
+    """Return values and functions to add to every template's globals, by name."""
+    raise NotImplementedError
+
+
+# --- languages ----------------------------------------------------------------------------------
+
+
+@hookspec
+def register_translations() -> Iterable[str | Path]:
+    """Return folders of gettext catalogues (``<locale>/LC_MESSAGES/storykit.mo``).
+
+    Catalogues from plugins add languages to the built-in ones (en, fr, es) or override their
+    strings. A missing translation falls back to English.
+    """
+    raise NotImplementedError

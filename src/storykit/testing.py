@@ -1,0 +1,229 @@
+"""Test helpers for users and plugin authors: Hypothesis strategies and ``check_exporter``.
+
+Needs Hypothesis (``pip install storykit[testing]``).
+
+.. code-block:: python
+
+    from storykit.testing import check_exporter
+
+    def test_my_format():
+        check_exporter(MyExporter())
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import string
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from storykit import _rules as rules
+from storykit._countries import ISO_3166_1_ALPHA_2
+from storykit.collection import Collection
+from storykit.exporter import Exporter
+from storykit.model import Credit, Image, Link, MediaContact, Story, Translation
+
+__all__ = [
+    "AWKWARD_TEXT",
+    "check_exporter",
+    "collections",
+    "contacts",
+    "credits",
+    "images",
+    "stories",
+    "text",
+    "urls",
+]
+
+#: Valid text that breaks naive code: markup, formulas, quotes, right-to-left, emoji, CJK.
+AWKWARD_TEXT: tuple[str, ...] = (
+    "<script>alert(1)</script>",
+    "Tom & Jerry's \"quotes\" <b>bold</b>",
+    "=SUM(A1:A9)",
+    "+1 and -1 @home",
+    "{{ 7*7 }} {% if %}",
+    "</script><!--",
+    "]]> & ]]&gt;",
+    "العمل اللائق للجميع",
+    "עבודה הוגנת",
+    "Mixed עברית and English",
+    "労働と幸福 🐝🍯",
+    "Ça va? Ångström, naïve, façade",
+    "emoji only 🎉",
+    "back\\slash; semi;colon, comma",
+    "=?utf-8?q?hello?=",
+    "'quoted' '=formula",
+)
+
+_SAFE_CHARS = st.characters(
+    codec="utf-8",
+    exclude_categories=("Cc", "Cs", "Co", "Cn"),
+    exclude_characters="\ufffe\uffff\u2028\u2029\x85",
+)
+
+
+def text(min_size: int = 1, max_size: int = 60) -> st.SearchStrategy[str]:
+    """Valid one-line text (after the model's normalisation), often awkward."""
+    free = st.text(_SAFE_CHARS, min_size=min_size, max_size=max_size)
+    return st.one_of(st.sampled_from(AWKWARD_TEXT), free).map(_norm).filter(bool)
+
+
+def _norm(s: str) -> str:
+    try:
+        return rules.text(s)
+    except rules.Invalid:
+        return ""
+
+
+def urls() -> st.SearchStrategy[str]:
+    """Absolute https URLs with awkward but legal paths and queries."""
+    segment = st.text(string.ascii_letters + string.digits + "-._~%!$&'()*+,;=:@",
+                      min_size=1, max_size=12)
+    return st.builds(
+        lambda host, tld, parts, q: f"https://{host}.{tld}/" + "/".join(parts) + q,
+        st.from_regex(r"[a-z][a-z0-9-]{0,10}[a-z0-9]", fullmatch=True),
+        st.sampled_from(["org", "com", "net", "example"]),
+        st.lists(segment, max_size=3),
+        st.sampled_from(["", "?a=1&b=2", "?q=%3Cscript%3E"]),
+    )
+
+
+def _holder(s: str) -> str:
+    # A holder ending in a year-like word would read back as holder + year.
+    return re.sub(r"[\s,]*\d{4}$", "", s).strip() or "Agency"
+
+
+def credits() -> st.SearchStrategy[Credit]:
+    return st.builds(
+        lambda h, y: Credit(_holder(h), y),
+        text(max_size=30).filter(lambda s: s[0] not in "©(" and _holder(s) == s),
+        st.one_of(st.none(), st.integers(1800, date.today().year)),
+    )
+
+
+def images() -> st.SearchStrategy[Image]:
+    return st.builds(Image, urls(), text(), st.none() | credits())
+
+
+_zones = st.sampled_from([UTC, timezone(timedelta(hours=1)), timezone(timedelta(hours=-5)),
+                          timezone(timedelta(hours=5, minutes=30))])
+
+
+def published() -> st.SearchStrategy[date]:
+    """Dates, and aware datetimes (second precision, as in content files)."""
+    day = st.dates(date(1990, 1, 1), date(2035, 12, 31))
+    moment = st.builds(
+        lambda d, s, tz: datetime(d.year, d.month, d.day, tzinfo=tz) + timedelta(seconds=s),
+        day, st.integers(0, 86399), _zones)
+    return st.one_of(day, moment)
+
+
+_topic = text(max_size=20).filter(lambda s: s == s.strip())
+
+
+@st.composite
+def stories(draw: st.DrawFn, *, id: str | None = None) -> Story:
+    """Valid stories, with every optional field sometimes present."""
+    title = draw(text())
+    return Story(
+        id=id if id is not None else draw(st.none() | st.from_regex(
+            r"[a-z0-9]{1,8}(-[a-z0-9]{1,8}){0,3}", fullmatch=True)),
+        title=title,
+        published=draw(published()),
+        summary=draw(text(max_size=300)),
+        url=draw(st.none() | urls()),
+        image=draw(st.none() | images()),
+        topics=draw(st.lists(_topic, max_size=3, unique=True)),
+        countries=draw(st.lists(st.sampled_from(sorted(ISO_3166_1_ALPHA_2)), max_size=3,
+                                unique=True)),
+        language=draw(st.sampled_from(["en", "fr", "es", "ar", "he", "pt-BR", "zh-Hans"])),
+        links=draw(st.lists(st.builds(Link, urls(), text()), max_size=2)),
+        translations=draw(st.lists(
+            st.builds(Translation, st.sampled_from(["fr", "es", "ar"]), urls(),
+                      st.none() | text()), max_size=2)),
+        updated=draw(st.none() | published()),
+    )
+
+
+def contacts() -> st.SearchStrategy[MediaContact]:
+    return st.builds(
+        lambda name, role, org, email, phone, url: MediaContact(
+            name, role=role, organization=org, email=email, phone=phone, url=url),
+        text(max_size=40),
+        st.none() | text(max_size=30),
+        st.none() | text(max_size=30),
+        st.from_regex(r"[a-z]{1,10}(\.[a-z]{1,5})?@[a-z]{2,10}\.(org|com|int)", fullmatch=True),
+        st.none() | st.sampled_from(["+41 22 799 7912", "+1 212 555 0100", "+44 20 7946 0958"]),
+        st.none() | urls(),
+    )
+
+
+@st.composite
+def collections(draw: st.DrawFn, *, min_size: int = 0, max_size: int = 8) -> Collection:
+    """Valid collections: unique ids, awkward text, some contacts."""
+    items = draw(st.lists(stories(), min_size=min_size, max_size=max_size,
+                          unique_by=lambda s: s.id))
+    return Collection(
+        title=draw(text()),
+        description=draw(st.none() | text(max_size=200)),
+        url=draw(st.none() | urls()),
+        language=draw(st.sampled_from(["en", "fr", "es", "ar"])),
+        contacts=draw(st.lists(contacts(), max_size=2)),
+        stories=items,
+    )
+
+
+_MEDIA_TYPE = re.compile(r"[a-z]+/[a-z0-9.+-]+(?:;\s*[a-z-]+=[a-z0-9-]+)*")
+
+
+def check_exporter(exporter: Exporter, *, max_examples: int = 40,
+                   options: dict[str, Any] | None = None) -> None:
+    """Check that ``exporter`` keeps the exporter contract, over Hypothesis-made collections.
+
+    - ``name`` is a lowercase format name, ``media_type`` a MIME type, ``suffix`` starts
+      with ``.``, ``description`` is one line;
+    - ``write()`` writes bytes to a binary stream, for an empty collection too;
+    - equal input gives byte-identical output (no clocks, no random ids);
+    - awkward text (markup, formulas, right-to-left, emoji) raises nothing.
+
+    Raises ``AssertionError`` saying which rule failed (and Hypothesis shows the example).
+    """
+    opts = dict(options or {})
+    assert isinstance(exporter.name, str) and re.fullmatch(r"[a-z0-9]+(?:[-_][a-z0-9]+)*",
+                                                           exporter.name), (
+        f"name must be a lowercase format name (got {exporter.name!r})")
+    assert isinstance(exporter.media_type, str) and _MEDIA_TYPE.fullmatch(exporter.media_type), (
+        f"{exporter.name}: media_type must be a MIME type like 'text/html' "
+        f"(got {exporter.media_type!r})")
+    assert isinstance(exporter.suffix, str) and re.fullmatch(r"\.[a-z0-9][a-z0-9.]*",
+                                                             exporter.suffix), (
+        f"{exporter.name}: suffix must look like '.html' (got {exporter.suffix!r})")
+    assert isinstance(exporter.description, str) and exporter.description.strip(), (
+        f"{exporter.name}: description must not be empty")
+    assert "\n" not in exporter.description.strip(), (
+        f"{exporter.name}: description must be one line")
+
+    def render(col: Collection) -> bytes:
+        buf = io.BytesIO()
+        exporter.write(col, buf, **opts)
+        data = buf.getvalue()
+        assert isinstance(data, bytes)
+        return data
+
+    empty = Collection(title="Empty")
+    render(empty)
+
+    @settings(max_examples=max_examples, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(collections(min_size=1, max_size=5))
+    def check(col: Collection) -> None:
+        first = render(col)
+        assert first, f"{exporter.name}: wrote no bytes for a collection of {len(col)} stories"
+        again = render(col)
+        assert first == again, f"{exporter.name}: equal input gave different output"
+
+    check()
