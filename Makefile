@@ -23,8 +23,13 @@ demo: install
 	mkdir -p build
 	$(STORYKIT) validate $(EXAMPLE) examples/impact-and-people/stories.toml
 	$(STORYKIT) export $(EXAMPLE) --format html -o build/index.html
+	$(BIN)/python tools/screenshot.py build/index.html build/screenshots/page-1280.png --width 1280 --skip-missing-browser
+	$(BIN)/python tools/screenshot.py build/index.html build/screenshots/page-375.png --width 375 --skip-missing-browser
 	$(STORYKIT) export $(EXAMPLE) --format json -O indent=2 -o build/stories.json
 	$(STORYKIT) export $(EXAMPLE) --format csv -o build/stories.csv
+	$(BIN)/python examples/weekly_digest.py --today 2021-02-23 -o build/weekly
+	$(BIN)/python examples/partner_export.py --partner asia-desk --countries LK,MM,PH,TL -o build/partners
+	$(BIN)/python examples/personalised.py --since 2021-02-01 --until 2021-02-28 -o build/outbox
 	@echo "demo: outputs are in build/"; ls -1 build
 
 ## test: the whole suite (lint, types, tests)
@@ -32,6 +37,10 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 -q
+
+## docs: the documentation site, into site/ (warnings are errors; shows demo's screenshots)
+docs: demo
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 lint: install
 	$(BIN)/ruff check .

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -35,22 +35,37 @@ class Invalid(Exception):  # noqa: N818 - an internal signal, never seen by user
 
 
 def _describe(value: Any) -> str:
-    """A short, safe rendering of a value for an error message."""
+    """A short, safe rendering of a value for an error message.
+
+    Dates and times (as TOML gives them) show as their ISO text, as the user wrote them.
+    """
+    if isinstance(value, (date, time)):
+        value = value.isoformat()
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _got(value: Any) -> str:
+    """``got ...`` for a value of the wrong type: ``null`` for None, else type and value."""
+    if value is None:
+        return "null"
+    return f"{type(value).__name__} {_describe(value)}"
 
 
 def must_be_str(value: Any, what: str = "a string") -> str:
     if type(value) is str:
         return value
-    raise Invalid(f"must be {what} (got {type(value).__name__} {_describe(value)})")
+    raise Invalid(f"must be {what} (got {_got(value)})")
 
 
 # C0 controls (but TAB and LF, which a summary may hold), DEL, C1 controls, lone surrogates and
 # the noncharacters U+FFFE/U+FFFF: none can be written to XML, and none belongs in a story.
+# One-line text (titles, names: what reaches an email header) also refuses U+2028/U+2029, which
+# str.splitlines() and some mail and JSON tools treat as line breaks.
 _BAD_CHAR = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
-_BAD_CHAR_LINE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_BAD_CHAR_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
 _ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
+_EDGE_SPACE = re.compile(f"^[\\s{_ZERO_WIDTH}]+|[\\s{_ZERO_WIDTH}]+$")
 
 
 def _char_name(ch: str) -> str:
@@ -59,15 +74,21 @@ def _char_name(ch: str) -> str:
 
 def text(value: Any, *, multiline: bool = False, max_length: int | None = None) -> str:
     """Plain text: a string, stripped, NFC-normalised, not blank, without control characters."""
-    s = must_be_str(value)
+    # Whitespace at the edges (a title's trailing newline or tab) goes before the check for
+    # control characters, which then finds only those inside the text.
+    s = must_be_str(value).strip()
+    if multiline and "\r" in s:
+        # Windows (CRLF) and old Mac (CR) line ends, as a spreadsheet's multi-line cell has them.
+        s = s.replace("\r\n", "\n").replace("\r", "\n")
     bad = (_BAD_CHAR if multiline else _BAD_CHAR_LINE).search(s)
     if bad is not None:
         raise Invalid(
             f"{_describe(value)} contains the control character {_char_name(bad.group())}"
         )
-    s = s.strip()
     if not s.isascii():
-        s = unicodedata.normalize("NFC", s).strip().strip(_ZERO_WIDTH).strip()
+        # Strip spaces and zero-width characters together: stripping them in turn would leave
+        # one of "\u200b \u200b a" and the rule would not be idempotent.
+        s = _EDGE_SPACE.sub("", unicodedata.normalize("NFC", s))
     if not s:
         raise Invalid("must not be blank" if not value else f"{_describe(value)} is blank")
     if max_length is not None and len(s) > max_length:
@@ -141,9 +162,7 @@ def published(value: Any) -> date:
                 "(ISO 8601, e.g. '2021-02-23' or '2021-02-23T09:30:00+01:00')"
             ) from None
     else:
-        raise Invalid(
-            f"must be an ISO 8601 date string (got {type(value).__name__} {_describe(value)})"
-        )
+        raise Invalid(f"must be an ISO 8601 date string (got {_got(value)})")
     if dt.tzinfo is None or dt.utcoffset() is None:
         raise Invalid(
             f"{_describe(value)} has no timezone; give an offset such as '+00:00' or 'Z', "
@@ -225,6 +244,11 @@ def email(value: Any) -> str:
     s = must_be_str(value).strip()
     if len(s) > 254 or _EMAIL.fullmatch(s) is None:
         raise Invalid(f"{_describe(value)} is not a valid email address")
+    if "=?" in s:
+        # Legal in a local part, but mail parsers may decode it as an RFC 2047 encoded word
+        # and deliver to another address (Python turns '=?utf-8?q?a?=@x.org' into 'a@x.org').
+        raise Invalid(f"{_describe(value)} contains '=?' (an encoded word), which mail software "
+                      "may decode into another address")
     return s
 
 
@@ -235,13 +259,22 @@ def phone(value: Any) -> str:
 
     try:
         number = phonenumbers.parse(s, None)
-    except phonenumbers.NumberParseException:
+    except phonenumbers.NumberParseException as e:
+        wrong = phonenumbers.NumberParseException
+        if e.error_type in (wrong.TOO_SHORT_NSN, wrong.TOO_SHORT_AFTER_IDD, wrong.TOO_LONG):
+            raise Invalid(f"{_describe(value)} is not a possible phone number") from None
         raise Invalid(
             f"{_describe(value)} is not a phone number in international form "
             "(start with + and the country code, e.g. '+41 22 799 7912')"
         ) from None
     if not phonenumbers.is_possible_number(number):
         raise Invalid(f"{_describe(value)} is not a possible phone number")
+    if number.extension:
+        # E.164 has no room for an extension; dropping it would lose the way to reach someone.
+        raise Invalid(
+            f"{_describe(value)} has an extension ({number.extension}), which E.164 cannot "
+            "hold; give the direct number"
+        )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -256,6 +289,7 @@ def credit_year(value: Any) -> int:
     return value
 
 
+_YEAR_ONLY = re.compile(r"\d{4}")
 _CREDIT = re.compile(r"(?:©|\(c\)|copyright)\s*(.*?)(?:[\s,]+(\d{4}))?", re.IGNORECASE)
 
 
@@ -269,6 +303,6 @@ def parse_credit(value: str) -> tuple[str, int | None]:
             "or give {'holder': ..., 'year': ...})"
         )
     holder, year = m.group(1).strip(), m.group(2)
-    if not holder:
+    if not holder or (year is None and _YEAR_ONLY.fullmatch(holder)):
         raise Invalid(f"{_describe(value)} names no holder")
     return holder, (credit_year(year) if year else None)

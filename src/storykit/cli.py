@@ -25,8 +25,37 @@ USER_ERRORS = (ValidationError, UnknownFormatError, OptionError, PluginError, Fi
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
+    """Print ``storykit: error: message`` (one line per line of ``message``) and exit."""
     click.echo(f"storykit: error: {message}", err=True)
     sys.exit(code)
+
+
+class StorykitGroup(click.Group):
+    """click's group, with usage errors in storykit's one-line form (exit 2)."""
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True,
+             **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, False, **extra)
+        except click.UsageError as e:
+            hint = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
+            click.echo(f"storykit: error: {e.format_message()}{hint}", err=True)
+            sys.exit(e.exit_code)
+        except click.ClickException as e:
+            click.echo(f"storykit: error: {e.format_message()}", err=True)
+            sys.exit(e.exit_code)
+        except click.Abort:
+            click.echo("storykit: error: aborted", err=True)
+            sys.exit(1)
+        except BrokenPipeError:
+            # The reader went away (``storykit export ... -o - | head``): not an error.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(0)
+        sys.exit(rv if isinstance(rv, int) else 0)
 
 
 def warn(message: str) -> None:
@@ -34,10 +63,16 @@ def warn(message: str) -> None:
 
 
 class Context:
+    """What the group's options give every command: ``--debug`` and ``--plugins-dir``."""
+
     def __init__(self, debug: bool, plugins_dirs: Sequence[Path]) -> None:
         self.debug = debug
         self.plugins_dirs = tuple(plugins_dirs)
         self._registry: Any = None
+
+    def add_plugins_dirs(self, folders: Sequence[Path]) -> None:
+        """Folders from a command's own ``--plugins-dir``, loaded with the group's."""
+        self.plugins_dirs += tuple(folders)
 
     def registry(self) -> Any:
         """The default registry, with any ``--plugins-dir`` folders added; errors reported."""
@@ -75,12 +110,23 @@ def handle_errors(fn: F) -> F:
         except OSError as e:
             if debug:
                 raise
+            if isinstance(e, BrokenPipeError):
+                raise
             fail(f"{e.filename or ''}{': ' if e.filename else ''}{e.strerror or e}")
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as e:
+            if debug:
+                raise
+            text = " ".join(str(e).split())
+            fail(f"{type(e).__name__}{': ' if text else ''}{text} "
+                 "(run with --debug for the traceback)")
 
     return wrapper  # type: ignore[return-value]
 
 
 def parse_options(pairs: Sequence[str]) -> dict[str, str]:
+    """``-O key=value`` pairs as a dict; ``-`` in keys reads as ``_`` (``-O page-size=2``)."""
     options: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -91,16 +137,28 @@ def parse_options(pairs: Sequence[str]) -> dict[str, str]:
 
 
 def version_string() -> str:
+    """The installed storykit's version."""
     from importlib.metadata import version
 
     return version("storykit")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+_PLUGINS_DIR_HELP = "A folder of one-file plugins to load (may be repeated)."
+
+
+def plugins_dir_option(fn: F) -> F:
+    """``--plugins-dir`` on a command too, so it may follow the command's name."""
+    return click.option("--plugins-dir", "command_plugins_dirs", multiple=True,
+                        type=click.Path(exists=True, file_okay=False, path_type=Path),
+                        help=_PLUGINS_DIR_HELP)(fn)
+
+
+@click.group(cls=StorykitGroup,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="storykit", prog_name="storykit")
 @click.option("--plugins-dir", "plugins_dirs", multiple=True,
               type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="A folder of one-file plugins to load (may be repeated).")
+              help=_PLUGINS_DIR_HELP)
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.pass_context
 def main(ctx: click.Context, plugins_dirs: tuple[Path, ...], debug: bool) -> None:
@@ -110,7 +168,7 @@ def main(ctx: click.Context, plugins_dirs: tuple[Path, ...], debug: bool) -> Non
     Examples:
       storykit validate content/*.json
       storykit export stories.json --format html -o build/index.html
-      storykit formats
+      storykit --plugins-dir my-plugins/ formats
     """
     ctx.obj = Context(debug, plugins_dirs)
 
@@ -149,21 +207,29 @@ def validate(obj: Context, sources: tuple[Path, ...]) -> None:
 def _write(obj: Context, col: Any, fmt: str | None, output: str | None,
            options: dict[str, Any]) -> None:
     """Export ``col`` to ``output`` (``-`` or none: stdout) in ``fmt``."""
+    from storykit.exporter import prepare_options
     from storykit.io import atomic_writer
 
     reg = obj.registry()
-    if output in (None, "-"):
-        if fmt is None:
-            raise click.UsageError("give --format when writing to standard output")
-        exporter = reg.get(fmt)
+    to_stdout = output in (None, "-")
+    if to_stdout and fmt is None:
+        raise click.UsageError("give --format when writing to standard output")
+    try:
+        # The request names a format or an option that does not exist: a usage error.
+        exporter = reg.get(fmt) if fmt is not None else reg.for_path(output)
+        kwargs = prepare_options(exporter, options)
+    except (UnknownFormatError, OptionError) as e:
+        if obj.debug:
+            raise
+        fail(str(e), 2)
+    if to_stdout:
         out = sys.stdout.buffer
-        exporter.write(col, out, **options)
+        exporter.write(col, out, **kwargs)
         out.flush()
         return
     assert output is not None
-    exporter = reg.get(fmt) if fmt is not None else reg.for_path(output)
     with atomic_writer(output) as f:
-        exporter.write(col, f, **options)
+        exporter.write(col, f, **kwargs)
     click.echo(f"wrote {output} ({exporter.name}, {len(col)} "
                f"{'story' if len(col) == 1 else 'stories'})", err=True)
 
@@ -175,10 +241,11 @@ def _write(obj: Context, col: Any, fmt: str | None, output: str | None,
 @click.option("-o", "--output", metavar="PATH", help="Output file, or - for stdout (default).")
 @click.option("-O", "--option", "options", multiple=True, metavar="KEY=VALUE",
               help="An exporter option, e.g. -O page_size=10 (may be repeated).")
+@plugins_dir_option
 @click.pass_obj
 @handle_errors
-def export(obj: Context, source: Path, fmt: str | None, output: str | None,
-           options: tuple[str, ...]) -> None:
+def export(obj: Context, source: Path, *, fmt: str | None, output: str | None,
+           options: tuple[str, ...], command_plugins_dirs: tuple[Path, ...]) -> None:
     """Export a content file to any registered format.
 
     The file is written atomically: the whole output, or on any error none (an existing file
@@ -189,24 +256,32 @@ def export(obj: Context, source: Path, fmt: str | None, output: str | None,
       storykit export stories.json --format html -o build/index.html
       storykit export stories.json -o partners.csv -O bom=true
       storykit export stories.jsonl --format json -O shape=lines -o - | head
+      storykit export stories.json --plugins-dir my-plugins/ --format markdown -o out.md
     """
     from storykit.io import load
 
+    obj.add_plugins_dirs(command_plugins_dirs)
     col = load(source)
     _write(obj, col, fmt, output, parse_options(options))
 
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
+@plugins_dir_option
 @click.pass_obj
 @handle_errors
-def formats(obj: Context, as_json: bool) -> None:
+def formats(obj: Context, as_json: bool, command_plugins_dirs: tuple[Path, ...]) -> None:
     """List every output format: name, media type, plugin and its distribution.
 
+    Plugins that failed to load are reported on stderr, one line each.
+
     \b
-    Example:
+    Examples:
       storykit formats
+      storykit formats --json
+      storykit formats --plugins-dir my-plugins/
     """
+    obj.add_plugins_dirs(command_plugins_dirs)
     reg = obj.registry()
     rows = [(name, info.exporter.media_type, info.plugin, info.distribution or "-",
              info.exporter.description) for name, info in reg.exporters.items()]

@@ -159,7 +159,10 @@ class Collection:
             wanted = {t.casefold() for t in _strings(topic)}
             preds.append(lambda s: any(t.casefold() in wanted for t in s.topics))
         if country is not None:
-            codes = {rules.country(c) for c in _strings(country)}
+            try:
+                codes = {rules.country(c) for c in _strings(country)}
+            except rules.Invalid as e:
+                raise ValueError(f"filter(country=...): {e.message}") from None
             preds.append(lambda s: any(c in codes for c in s.countries))
         if since is not None:
             preds.append(_bound(since, "since", lambda a, b: a >= b))
@@ -169,7 +172,10 @@ class Collection:
             needle = text.casefold()
             preds.append(lambda s: needle in s.title.casefold() or needle in s.summary.casefold())
         if language is not None:
-            lang = rules.language(language).lower()
+            try:
+                lang = rules.language(language).lower()
+            except rules.Invalid as e:
+                raise ValueError(f"filter(language=...): {e.message}") from None
             preds.append(lambda s: s.language.lower() == lang
                          or s.language.lower().startswith(lang + "-"))
         if where is not None:

@@ -105,4 +105,4 @@ class OptionError(ValueError):
     def __init__(self, exporter: str, option: str, message: str) -> None:
         self.exporter = exporter
         self.option = option
-        super().__init__(f"{exporter}: option {option!r} {message}")
+        super().__init__(f"{exporter} exporter: option {option!r} {message}")

@@ -23,7 +23,7 @@ from storykit.errors import OptionError
 if TYPE_CHECKING:
     from storykit.collection import Collection
 
-__all__ = ["Exporter", "parse_options"]
+__all__ = ["Exporter", "parse_options", "prepare_options"]
 
 O = TypeVar("O")  # noqa: E741
 
@@ -67,8 +67,12 @@ def _coerce(value: Any, tp: Any) -> Any:
                 errors.append(str(e))
         raise TypeError("; ".join(errors))
     if origin is typing.Literal:
-        if value in args:
-            return value
+        for arg in args:
+            # True == 1 and 1.0 == 1: match the type too, so a bool is not taken for a 1.
+            if type(value) is type(arg) and value == arg:
+                return arg
+            if isinstance(value, str) and not isinstance(arg, str) and value == _literal_str(arg):
+                return arg  # from the command line: "2" for 2, "true" for True
         raise ValueError(f"must be one of {', '.join(map(repr, args))} (got {value!r})")
     if tp is bool:
         if isinstance(value, bool):
@@ -116,13 +120,22 @@ def _coerce(value: Any, tp: Any) -> Any:
     return value
 
 
+def _literal_str(arg: Any) -> str:
+    if isinstance(arg, bool):
+        return str(arg).lower()
+    return "none" if arg is None else str(arg)
+
+
 _hints_cache: dict[type, dict[str, Any]] = {}
 
 
 def _hints(cls: type) -> dict[str, Any]:
     hints = _hints_cache.get(cls)
     if hints is None:
-        hints = typing.get_type_hints(cls)
+        try:
+            hints = typing.get_type_hints(cls)
+        except Exception:  # unresolvable annotations: take values as given
+            hints = {}
         _hints_cache[cls] = hints
     return hints
 
@@ -158,4 +171,34 @@ def parse_options(exporter: Any, options: Mapping[str, Any], options_type: type[
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as e:
-        raise OptionError(name, next(iter(options), "?"), str(e)) from None
+        # Name the option at fault: the first that fails on its own (the others at default).
+        for key, value in kwargs.items():
+            try:
+                cls(**{key: value})
+            except (TypeError, ValueError) as alone:
+                raise OptionError(name, key, _reason(alone)) from None
+        keys = ", ".join(kwargs) or "?"
+        raise OptionError(name, keys, _reason(e)) from None
+
+
+def _reason(e: Exception) -> str:
+    """An attrs or converter error as the rest of "option 'x' ..."."""
+    text = " ".join(str(e).split())
+    return text if text.startswith(("must", "is ", "cannot", "has ", "names ")) else (
+        f"is invalid: {text}")
+
+
+def prepare_options(exporter: Any, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The options to pass to ``exporter.write()``: checked and converted to their types.
+
+    Only the options given are returned (the exporter's defaults stay its own). An exporter
+    without ``options_type`` takes no options. Raises :class:`~storykit.errors.OptionError`.
+    """
+    if not options:
+        return {}
+    parse_options(exporter, options)
+    cls = getattr(exporter, "options_type", None)
+    if cls is None:  # pragma: no cover - parse_options has raised
+        return {}
+    hints = _hints(cls)
+    return {key: _coerce(value, hints.get(key, Any)) for key, value in options.items()}

@@ -27,15 +27,28 @@ def register_exporters() -> Iterable[Exporter]:
     Each exporter has ``name``, ``media_type``, ``suffix``, a one-line ``description`` and
     ``write(collection, out, **options)``, which writes the collection to the binary stream
     ``out``. An exporter may declare its options as an attrs class in ``options_type``; storykit
-    then rejects unknown options and converts command-line strings to the declared types.
+    then rejects unknown options and converts command-line strings to the declared types. An
+    exporter without ``options_type`` takes no options.
 
-    Two plugins that register one format name are an error that names both.
+    Format names are lowercase (``markdown``, ``atom``); the first plugin to register a name
+    keeps it, and a later plugin claiming the same name is reported as an error naming both
+    (built-in formats are registered first). A plugin whose hook raises, or returns something
+    other than a list of exporters, is reported and left out; every other format keeps working.
+
+    :returns: a list of exporter objects (an empty list is fine).
 
     .. code-block:: python
 
         @storykit.hookimpl
         def register_exporters():
             return [Markdown()]
+
+    A distribution makes its module a plugin with an entry point of group ``storykit``:
+
+    .. code-block:: toml
+
+        [project.entry-points.storykit]
+        markdown = "storykit_markdown"
     """
     raise NotImplementedError
 

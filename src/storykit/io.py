@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import io
 import os
+import re
+import secrets
+import stat
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, BinaryIO
@@ -24,7 +27,17 @@ from storykit.convert import CSV_COLUMNS, collection_from_data, unflatten_story
 from storykit.errors import ErrorDetail, ValidationError
 from storykit.model import Errors, Story, _build, check_story_values
 
-__all__ = ["LOAD_FORMATS", "dump", "dumps", "iter_stories", "load", "loads"]
+__all__ = [
+    "LOAD_FORMATS",
+    "atomic_writer",
+    "check_output_path",
+    "dump",
+    "dumps",
+    "iter_stories",
+    "load",
+    "loads",
+    "safe_join",
+]
 
 #: The formats :func:`load` reads, by file suffix.
 LOAD_FORMATS: dict[str, str] = {
@@ -39,6 +52,10 @@ LOAD_FORMATS: dict[str, str] = {
 MAX_BYTES = 512 * 1024 * 1024
 #: The largest CSV cell read (characters); the csv module's own default is 131,072.
 MAX_CSV_FIELD = 1024 * 1024
+#: The deepest JSON nesting read: orjson's fixed limit (a story document needs 5 levels).
+MAX_JSON_DEPTH = 1024
+#: The longest file name written (bytes): the limit of ext4, XFS, APFS and NTFS alike.
+MAX_NAME_BYTES = 255
 
 PathLike = str | os.PathLike[str]
 
@@ -75,11 +92,18 @@ def load(path: PathLike, format: str | None = None, *,
     except FileNotFoundError:
         raise FileNotFoundError(f"no such file: {source}") from None
     if size > max_bytes:
-        raise _fail(f"the file is {size:,} bytes; the limit is {max_bytes:,} bytes "
-                    "(pass max_bytes= to raise it)", source, size)
+        raise _too_big(size, max_bytes, source)
     with p.open("rb") as f:
+        # A pipe or a device has no size to stat: read one byte past the limit to know.
         data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise _too_big(len(data), max_bytes, source)
     return loads(data, fmt, source=source)
+
+
+def _too_big(size: int, limit: int, source: str) -> ValidationError:
+    return _fail(f"the file is {size:,} bytes; the limit is {limit:,} bytes "
+                 "(max_bytes=, default storykit.io.MAX_BYTES)", source, size)
 
 
 def loads(data: str | bytes, format: str = "json", *,
@@ -103,25 +127,104 @@ def _text(data: str | bytes, source: str | None) -> str:
                     line=data.count(b"\n", 0, e.start) + 1) from None
 
 
+_NUMBER = re.compile(r"-?[0-9.eE+-]+")
+_NON_JSON_NUMBER = re.compile(r"-?(?:NaN|Infinity|nan|inf)\b")
+
+
 def _json_error(e: orjson.JSONDecodeError, source: str | None, line: int | None = None) -> (
         ValidationError):
-    msg = str(e)
-    if "recursion" in msg.lower():
-        return _fail("nested too deeply (JSON deeper than 1,024 levels)", source, line=line)
-    if "integer" in msg.lower() and "64" in msg:
-        return _fail("holds an integer too large (over 64 bits)", source, line=line)
+    msg = e.msg.lower()
     where = f"line {e.lineno}, column {e.colno}" if line is None else f"column {e.colno}"
+    if "depth" in msg or "recursion" in msg:
+        return _fail(f"nested too deeply: JSON deeper than {MAX_JSON_DEPTH:,} levels ({where})",
+                     source, line=line)
+    if "infinity when parsed" in msg:
+        number = _NUMBER.match(e.doc, e.pos)
+        digits = len(number.group()) if number else 0
+        return _fail(f"holds a number of {digits:,} characters, too large for JSON's 64-bit "
+                     f"float (the limit is about 1.8e308; {where})", source,
+                     number.group()[:40] if number else None, line=line)
+    bad = _NON_JSON_NUMBER.match(e.doc, max(e.pos - 1, 0)) or _NON_JSON_NUMBER.match(e.doc, e.pos)
+    if bad is not None:
+        return _fail(f"holds {bad.group()!r}, which is not a JSON number (NaN and Infinity are "
+                     f"not allowed; {where})", source, bad.group(), line=line)
     return _fail(f"is not valid JSON: {e.msg} ({where})", source, line=line)
+
+
+def _json(data: str | bytes, source: str | None, line: int | None = None) -> Any:
+    """Parse JSON with orjson; refuse duplicate keys, NaN, huge numbers and deep nesting."""
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError as e:
+        raise _json_error(e, source, line) from None
+    if isinstance(doc, (dict, list)):
+        _refuse_duplicate_keys(data, doc, source, line)
+    return doc
+
+
+def _refuse_duplicate_keys(data: str | bytes, doc: Any, source: str | None,
+                           line: int | None) -> None:
+    """Raise if an object of ``data`` repeats a key (orjson keeps the last one silently).
+
+    The cheap check: every ``:`` of a JSON text separates a key from its value or sits inside a
+    string, so a document without repeated keys has exactly as many as its compact re-rendering
+    (orjson never escapes ``:``). Only when the counts differ, or ``\u003a`` hides a colon, is the
+    document parsed again to find the repeated key and its path.
+    """
+    colon: Any = ":" if isinstance(data, str) else b":"
+    escaped: Any = ("\\u003a", "\\u003A") if isinstance(data, str) else (b"\\u003a", b"\\u003A")
+    if (data.count(colon) == orjson.dumps(doc).count(b":")
+            and escaped[0] not in data and escaped[1] not in data):
+        return
+    import json
+
+    found: list[tuple[str, Any]] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        d: dict[str, Any] = {}
+        for key, value in items:
+            if key in d:
+                found.append((key, d))
+            d[key] = value
+        return d
+
+    try:
+        tree = json.loads(data, object_pairs_hook=pairs)
+    except (ValueError, RecursionError):  # pragma: no cover - orjson accepted it
+        return
+    if not found:
+        return
+    errors = [ErrorDetail(_join_path(_path_to(tree, d), key),
+                          f"{key!r} is given twice in one object (a JSON object must not "
+                          "repeat a key)", key, line) for key, d in found]
+    raise ValidationError(errors, source)
+
+
+def _join_path(path: str, key: str) -> str:
+    if not path:
+        return key
+    return f"{path}.{key}"
+
+
+def _path_to(tree: Any, target: object) -> str:
+    """The path (``stories[3].image``) of the object ``target`` inside ``tree``."""
+    # A bare list is the stories of a collection, and its paths say so (stories[3].title).
+    stack: list[tuple[Any, str]] = [(tree, "stories" if isinstance(tree, list) else "")]
+    while stack:
+        node, path = stack.pop()
+        if node is target:
+            return path
+        if isinstance(node, dict):
+            stack.extend((v, _join_path(path, str(k))) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, f"{path}[{i}]") for i, v in enumerate(node))
+    return ""  # pragma: no cover - the hook only records objects of the tree
 
 
 def _read_json(data: str | bytes, source: str | None) -> Collection:
     if isinstance(data, bytes) and data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
-    try:
-        doc = orjson.loads(data)
-    except orjson.JSONDecodeError as e:
-        raise _json_error(e, source) from None
-    return collection_from_data(doc, source)
+    return collection_from_data(_json(data, source), source)
 
 
 def _read_jsonl(data: str | bytes, source: str | None) -> Collection:
@@ -133,9 +236,9 @@ def _read_jsonl(data: str | bytes, source: str | None) -> Collection:
         if not line.strip():
             continue
         try:
-            items.append(orjson.loads(line))
-        except orjson.JSONDecodeError as e:
-            errors.extend(_json_error(e, None, line=n).errors)
+            items.append(_json(line, None, n))
+        except ValidationError as e:
+            errors.extend(e.errors)
             continue
         lines.append(n)
     if errors:
@@ -146,10 +249,17 @@ def _read_jsonl(data: str | bytes, source: str | None) -> Collection:
 def _read_toml(data: str | bytes, source: str | None) -> Collection:
     import tomllib
 
+    text = _text(data, source)
     try:
-        doc = tomllib.loads(_text(data, source))
+        doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise _fail(f"is not valid TOML: {e}", source) from None
+    except RecursionError:
+        raise _fail("nested too deeply: TOML arrays or tables deeper than Python's recursion "
+                    f"limit ({sys.getrecursionlimit():,})", source) from None
+    except ValueError as e:  # int() refusing a huge integer literal
+        raise _fail(f"holds an integer with more than {sys.get_int_max_str_digits():,} digits "
+                    "(Python's int_max_str_digits limit)", source, str(e)[:80]) from None
     return collection_from_data(doc, source)
 
 
@@ -161,7 +271,7 @@ def _csv_rows(lines: Iterator[str] | IO[str], source: str | None, delimiter: str
     try:
         header = reader.fieldnames
     except csv.Error as e:
-        raise _fail(f"is not valid CSV: {e}", source, line=1) from None
+        raise _csv_error(e, source, 1) from None
     if not header:
         return
     errors: Errors = []
@@ -185,9 +295,17 @@ def _csv_rows(lines: Iterator[str] | IO[str], source: str | None, delimiter: str
         except StopIteration:
             return
         except csv.Error as e:
-            raise _fail(f"is not valid CSV: {e}", source, line=reader.line_num) from None
+            raise _csv_error(e, source, reader.line_num) from None
         yield start, row
         start = reader.line_num + 1
+
+
+def _csv_error(e: csv.Error, source: str | None, line: int) -> ValidationError:
+    if "field limit" in str(e):
+        limit = csv.field_size_limit()
+        return _fail(f"has a cell longer than {limit:,} characters (the CSV cell limit, "
+                     "storykit.io.MAX_CSV_FIELD)", source, line=line)
+    return _fail(f"is not valid CSV: {e}", source, line=line)
 
 
 def _read_csv(data: str | bytes, source: str | None, delimiter: str = ",") -> Collection:
@@ -227,11 +345,7 @@ def iter_stories(path: PathLike, format: str | None = None) -> Iterator[Story]:
             for n, line in enumerate(f, 1):
                 if not line.strip():
                     continue
-                try:
-                    item = orjson.loads(line)
-                except orjson.JSONDecodeError as e:
-                    raise _json_error(e, source, line=n) from None
-                yield _one_story(item, source, n)
+                yield _one_story(_json(line, source, n), source, n)
     elif fmt in ("csv", "tsv"):
         with p.open(encoding="utf-8-sig", newline="") as f:
             for i, (n, row) in enumerate(_csv_rows(f, source, "\t" if fmt == "tsv" else ",")):
@@ -259,20 +373,14 @@ def _one_story(item: Any, source: str, line: int, path: str = "") -> Story:
 
 def dumps(collection: Collection, format: str, **options: Any) -> bytes:
     """Render ``collection`` with the exporter registered for ``format``; return the bytes."""
+    from storykit.exporter import prepare_options
     from storykit.plugins import get_exporter
 
     exporter = get_exporter(format)
+    kwargs = prepare_options(exporter, options)  # unknown or ill-typed options: OptionError
     buf = io.BytesIO()
-    exporter.write(collection, buf, **options)
+    exporter.write(collection, buf, **kwargs)
     return buf.getvalue()
-
-
-def _umask() -> int:
-    if sys.platform == "win32":
-        return 0
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def dump(collection: Collection, path: PathLike, format: str | None = None,
@@ -281,51 +389,222 @@ def dump(collection: Collection, path: PathLike, format: str | None = None,
 
     The format comes from ``format=`` or from the file's suffix. Parent folders are created. The
     exporter writes to a temporary file beside the target, which then replaces it in one
-    ``os.replace``; if anything fails the old file (if any) is left as it was.
+    ``os.replace``; if anything fails the old file (if any) is left as it was, byte for byte,
+    and no temporary file is left behind. A symbolic link at ``path`` is replaced, never written
+    through. The file gets the permissions ``open()`` would give it (0666 less the umask).
     """
+    from storykit.exporter import prepare_options
     from storykit.plugins import exporter_for_path, get_exporter
 
-    target = Path(path)
+    target = check_output_path(path)
     exporter = get_exporter(format) if format is not None else exporter_for_path(target)
+    kwargs = prepare_options(exporter, options)  # checked before anything is written
     with atomic_writer(target) as out:
-        exporter.write(collection, out, **options)
+        exporter.write(collection, out, **kwargs)
     return target
+
+
+# Names Windows reserves for devices, with any extension ("nul.html" too): refused everywhere, so
+# that outputs copied to a Windows share or a zip stay usable.
+_RESERVED_NAMES = frozenset(
+    ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"]
+    + [f"{dev}{n}" for dev in ("COM", "LPT") for n in "123456789\u00b9\u00b2\u00b3"]
+)
+_BAD_NAME_CHAR = re.compile("[\x00-\x1f\x7f]")
+
+
+def check_output_path(path: PathLike) -> Path:
+    """``path`` as a :class:`~pathlib.Path` if a file can be written there portably.
+
+    Refused with :class:`~storykit.ValidationError` (path ``output``, the value given): a name
+    longer than 255 bytes, a folder (``out/``, ``.``, ``..``), control characters, and the
+    device names Windows reserves (``CON``, ``NUL``, ``COM1``, ... with any extension).
+    """
+    raw = os.fspath(path)
+    name = Path(raw).name
+    if raw.endswith(("/", os.sep)) or name in ("", ".", ".."):
+        message = "names a folder, not a file"
+    elif _BAD_NAME_CHAR.search(raw):
+        bad = _BAD_NAME_CHAR.search(raw)
+        assert bad is not None
+        message = f"contains the control character U+{ord(bad.group()):04X}"
+    elif len(os.fsencode(name)) > MAX_NAME_BYTES:
+        message = (f"the file name is {len(os.fsencode(name)):,} bytes long; the limit is "
+                   f"{MAX_NAME_BYTES} bytes")
+    elif name.split(".")[0].rstrip(" ").upper() in _RESERVED_NAMES:
+        message = ("names a device Windows reserves (CON, PRN, AUX, NUL, COM1-9, LPT1-9, with "
+                   "any extension)")
+    else:
+        return Path(raw)
+    raise ValidationError([ErrorDetail("output", f"{raw!r} {message}", raw)])
+
+
+def safe_join(folder: PathLike, name: str) -> Path:
+    """``folder / name`` for a file name that comes from data (a story id, a subscriber).
+
+    Raises :class:`~storykit.ValidationError` if ``name`` would leave ``folder`` (a separator,
+    ``..``, an absolute path) or is not a portable file name (see :func:`check_output_path`).
+    """
+    seps = {"/", os.sep, os.altsep or "/"}
+    if not name or name in (".", "..") or any(sep in name for sep in seps):
+        raise ValidationError([ErrorDetail(
+            "output", f"{name!r} is not a plain file name: it would leave the folder "
+                      f"{os.fspath(folder)!r}", name)])
+    return check_output_path(Path(folder) / name)
+
+
+#: Use Linux's unnamed temporary files (``O_TMPFILE``): a process killed mid-write leaves
+#: nothing behind. Elsewhere, or where the file system refuses them, named ones are used.
+UNNAMED_TEMP_FILES = sys.platform.startswith("linux")
+_TMP = re.compile(r"(\d+)-[0-9a-f]{8}\.tmp")
+
+
+def _tmp_prefix(name: str) -> str:
+    # Cut the name to 200 bytes so that the temporary name stays under 255 bytes.
+    return "." + os.fsdecode(os.fsencode(name)[:200]) + "."
+
+
+def _tmp_name(folder: Path, name: str) -> str:
+    return os.path.join(folder, f"{_tmp_prefix(name)}{os.getpid()}-{secrets.token_hex(4)}.tmp")
+
+
+def _open_unnamed(folder: Path) -> int | None:
+    flag = getattr(os, "O_TMPFILE", 0)
+    if not (UNNAMED_TEMP_FILES and flag and os.path.isdir("/proc/self/fd")):
+        return None
+    try:
+        return os.open(folder, flag | os.O_WRONLY | os.O_CLOEXEC, 0o666)
+    except OSError:  # the file system has no unnamed files; the named path reports real errors
+        return None
+
+
+def _link_unnamed(fd: int, folder: Path, name: str) -> str:
+    # os.link() calls linkat() with AT_SYMLINK_FOLLOW only when given a dir_fd; plain link()
+    # would link the /proc symlink itself and fail with EXDEV.
+    dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        while True:
+            tmp = _tmp_name(folder, name)
+            try:
+                os.link(f"/proc/self/fd/{fd}", tmp, src_dir_fd=dir_fd, follow_symlinks=True)
+            except FileExistsError:  # pragma: no cover - a 32-bit random clash
+                continue
+            return tmp
+    finally:
+        os.close(dir_fd)
+
+
+def _open_named(folder: Path, name: str) -> tuple[int, str]:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(
+        os, "O_BINARY", 0)
+    while True:
+        tmp = _tmp_name(folder, name)
+        try:
+            # Mode 0666: the kernel takes the umask off, as for open(); mkstemp would give 0600.
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:  # pragma: no cover - a 32-bit random clash
+            continue
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid() or sys.platform == "win32":  # os.kill(pid, 0) kills on Windows
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _remove_stale_temps(folder: Path, name: str) -> None:
+    """Delete the temporary files of ``name`` left by writers that were killed mid-write."""
+    prefix = _tmp_prefix(name)
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        if not entry.name.startswith(prefix):
+            continue
+        m = _TMP.fullmatch(entry.name, len(prefix))
+        if m is not None and not _alive(int(m.group(1))):
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename durable; best effort (not every system can open a folder)."""
+    if sys.platform == "win32":
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _keep_mode(fd: int, path: Path) -> None:
+    """Give the new file the mode of the regular file it replaces (a 0600 file stays private)."""
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return
+    if stat.S_ISREG(st.st_mode) and sys.platform != "win32":
+        os.fchmod(fd, stat.S_IMODE(st.st_mode))
 
 
 class atomic_writer:  # noqa: N801 - used as a context manager, like open()
     """``with atomic_writer(path) as f:`` writes ``path`` whole or not at all.
 
-    The file gets the permissions a plain ``open()`` would give it (0666 less the umask).
+    The data goes to a temporary file in the target's folder (on Linux an unnamed one, which a
+    killed process cannot leave behind), is flushed to disk, and then replaces ``path`` in one
+    ``os.replace``. On any error, the old file is untouched and the temporary file removed. A
+    symbolic link at ``path`` is replaced by the file, never written through. A new file gets the
+    permissions a plain ``open()`` would give it (0666 less the umask); a file replaced keeps
+    its mode.
     """
 
     def __init__(self, path: PathLike) -> None:
-        self.path = Path(path)
+        self.path = check_output_path(path)
         self._file: BinaryIO | None = None
         self._tmp: str | None = None
 
     def __enter__(self) -> BinaryIO:
         folder = self.path.parent
         folder.mkdir(parents=True, exist_ok=True)
-        fd, self._tmp = tempfile.mkstemp(dir=folder, prefix=f".{self.path.name[:200]}.",
-                                         suffix=".tmp")
+        if self.path.is_dir() and not self.path.is_symlink():
+            raise IsADirectoryError(errno.EISDIR, "is a folder; give a file name",
+                                    str(self.path))
+        fd = _open_unnamed(folder)
+        if fd is None:
+            _remove_stale_temps(folder, self.path.name)
+            fd, self._tmp = _open_named(folder, self.path.name)
         self._file = os.fdopen(fd, "wb", buffering=1024 * 1024)
         return self._file
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        f, tmp = self._file, self._tmp
-        assert f is not None and tmp is not None
+        f = self._file
+        assert f is not None
+        folder = self.path.parent
         try:
-            try:
-                if exc_type is None:
-                    f.flush()
-                    os.fsync(f.fileno())
-            finally:
-                f.close()
             if exc_type is None:
-                os.chmod(tmp, 0o666 & ~_umask())
-                os.replace(tmp, self.path)
-                tmp = None
+                f.flush()
+                _keep_mode(f.fileno(), self.path)
+                os.fsync(f.fileno())
+                if self._tmp is None:
+                    self._tmp = _link_unnamed(f.fileno(), folder, self.path.name)
+                f.close()
+                os.replace(self._tmp, self.path)
+                self._tmp = None
+                _fsync_folder(folder)
         finally:
-            if tmp is not None:
+            if not f.closed:
+                with contextlib.suppress(OSError):  # e.g. flushing the rest onto a full disk
+                    f.close()
+            if self._tmp is not None:
                 with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
+                    os.unlink(self._tmp)
+                self._tmp = None

@@ -10,8 +10,10 @@ load is recorded in :attr:`Registry.errors` and left out; every other plugin kee
 from __future__ import annotations
 
 import contextlib
+import difflib
 import importlib
 import importlib.util
+import inspect
 import os
 import re
 import sys
@@ -34,6 +36,7 @@ __all__ = [
     "ExporterInfo",
     "Registry",
     "exporter_for_path",
+    "formats",
     "get_exporter",
     "get_registry",
     "hookimpl",
@@ -54,6 +57,11 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
 _NAME = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)*")
+#: The hooks storykit defines, by name.
+HOOK_NAMES: tuple[str, ...] = tuple(
+    name for name, fn in vars(hookspecs).items()
+    if callable(fn) and hasattr(fn, f"{PROJECT}_spec")
+)
 
 
 @attrs.frozen
@@ -78,20 +86,32 @@ def _version() -> str:
         return "0+unknown"
 
 
+def _oneline(e: BaseException) -> str:
+    """``TypeName: message`` on one line, whatever the exception's message holds."""
+    text = " ".join(str(e).split())
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
 class Registry:
     """One plugin manager and the formats its plugins register.
 
     Tests make their own (``Registry(autoload=False)``) instead of touching the default one.
+
+    :param plugins_dirs: folders of one-file plugins to load (see :meth:`add_plugins_dir`).
+    :param autoload: load the entry points of group ``storykit``; by default yes, unless the
+        environment variable ``STORYKIT_DISABLE_PLUGIN_AUTOLOAD`` is set.
+    :param builtins: register the built-in formats (json, csv, html, email).
     """
 
     def __init__(self, *, plugins_dirs: Iterable[str | os.PathLike[str]] = (),
                  autoload: bool | None = None, builtins: bool = True) -> None:
         self.pm = pluggy.PluginManager(PROJECT)
         self.pm.add_hookspecs(hookspecs)
-        self.errors: list[PluginError] = []
+        self._load_errors: list[PluginError] = []
+        self._collect_errors: list[PluginError] = []
         self._dists: dict[str, str | None] = {}
+        self._order: dict[str, int] = {}
         self._exporters: dict[str, ExporterInfo] | None = None
-        self._conflicts: dict[str, list[ExporterInfo]] = {}
         if autoload is None:
             autoload = not os.environ.get(DISABLE_AUTOLOAD_ENV)
         if builtins:
@@ -102,40 +122,97 @@ class Registry:
         for folder in plugins_dirs:
             self.add_plugins_dir(folder)
 
+    @property
+    def errors(self) -> list[PluginError]:
+        """Every plugin problem found so far, one :class:`~storykit.PluginError` each.
+
+        Plugins that failed are left out; the formats of every other plugin work.
+        """
+        if self._exporters is None:
+            self._exporters = self._collect()
+        return [*self._load_errors, *self._collect_errors]
+
     # --- loading -----------------------------------------------------------------------------
 
     def register(self, plugin: object, name: str | None = None, *,
                  distribution: str | None = None) -> str | None:
-        """Register a plugin object or module; on failure record a :class:`PluginError`."""
+        """Register a plugin object or module; on failure record a :class:`PluginError`.
+
+        Returns the plugin's name, or ``None`` when it was rejected (see :attr:`errors`).
+        """
         name = name or getattr(plugin, "__name__", None) or repr(plugin)
+        if self.pm.has_plugin(name):
+            other = self._dists.get(name)
+            self._error(name, "was not loaded: another plugin of the same name is registered"
+                        + (f" (from {other})" if other else ""), distribution)
+            return None
+        problem = self._hook_problem(plugin)
+        if problem:
+            self._error(name, problem, distribution)
+            return None
         try:
             self.pm.register(plugin, name=name)
         except (pluggy.PluginValidationError, ValueError) as e:
-            self.errors.append(PluginError(name, f"is invalid: {e}", distribution=distribution))
+            if self.pm.has_plugin(name):  # older pluggy can leave a half-registered plugin
+                self.pm.unregister(name=name)
+            self._error(name, f"is invalid: {_oneline(e)}", distribution)
             return None
         try:
             self.pm.check_pending()
         except pluggy.PluginValidationError as e:
             self.pm.unregister(name=name)
-            self.errors.append(PluginError(
-                name, f"has a hook storykit does not know: {e}", distribution=distribution))
+            self._error(name, f"is invalid: {_oneline(e)}", distribution)
             return None
         self._dists[name] = distribution
+        self._order[name] = len(self._order)
         self._exporters = None
         return name
+
+    def _error(self, plugin: str, message: str, distribution: str | None) -> None:
+        self._load_errors.append(PluginError(plugin, message, distribution=distribution))
+
+    def _hook_problem(self, plugin: object) -> str | None:
+        """Why ``plugin``'s hooks cannot work: unknown names, extra arguments, no marker."""
+        problems: list[str] = []
+        for attr in dir(plugin):
+            try:
+                value = getattr(plugin, attr)
+            except Exception:  # a property that raises is not a hook
+                continue
+            opts = self.pm.parse_hookimpl_opts(plugin, attr)
+            if opts is None:
+                if (attr in HOOK_NAMES and inspect.isfunction(value)
+                        and value.__module__ == getattr(plugin, "__name__", None)):
+                    problems.append(f"defines {attr}() without @storykit.hookimpl, so storykit "
+                                    "would never call it")
+                continue
+            hook_name = opts.get("specname") or attr
+            if hook_name not in HOOK_NAMES:
+                if opts.get("optionalhook"):
+                    continue
+                close = difflib.get_close_matches(hook_name, HOOK_NAMES, n=1)
+                hint = f"; did you mean {close[0]}()?" if close else ""
+                problems.append(f"has a hook storykit does not know: {hook_name}(){hint} "
+                                f"(hooks: {', '.join(HOOK_NAMES)})")
+                continue
+            spec = getattr(self.pm.hook, hook_name).spec
+            extra = [a for a in _required_args(value) if a not in spec.argnames]
+            if extra:
+                takes = ", ".join(spec.argnames) or "no arguments"
+                problems.append(
+                    f"has a wrong signature for hook {hook_name}(): argument(s) "
+                    f"{', '.join(map(repr, extra))} are not in the hook ({hook_name}() "
+                    f"takes {takes})")
+        return "; ".join(problems) or None
 
     def _load_module(self, modname: str, distribution: str | None) -> None:
         try:
             module = importlib.import_module(modname)
-        except ImportError as e:
-            if e.name == modname and modname.startswith("storykit.exporters."):
-                return  # a built-in that this installation does not ship
-            self.errors.append(PluginError(modname, f"failed to load: {type(e).__name__}: {e}",
-                                           distribution=distribution))
-            return
         except Exception as e:
-            self.errors.append(PluginError(modname, f"failed to load: {type(e).__name__}: {e}",
-                                           distribution=distribution))
+            if (isinstance(e, ImportError) and e.name == modname
+                    and modname.startswith("storykit.exporters.")):
+                return  # a built-in that this installation does not ship (yet)
+            self._error(modname, f"failed to load: {_oneline(e)}", distribution)
             return
         self.register(module, modname, distribution=distribution)
 
@@ -143,19 +220,27 @@ class Registry:
         from importlib.metadata import entry_points
 
         for ep in entry_points(group=ENTRY_POINT_GROUP):
-            if self.pm.get_plugin(ep.name) is not None or self.pm.is_blocked(ep.name):
-                continue
             dist = f"{ep.dist.name} {ep.dist.version}" if ep.dist is not None else None
+            if self.pm.is_blocked(ep.name):
+                continue
+            if self.pm.has_plugin(ep.name):
+                other = self._dists.get(ep.name)
+                self._error(ep.name, "was not loaded: another plugin of the same name is "
+                            "registered" + (f" (from {other})" if other else ""), dist)
+                continue
             try:
                 plugin = ep.load()
             except Exception as e:
-                self.errors.append(PluginError(
-                    ep.name, f"failed to load: {type(e).__name__}: {e}", distribution=dist))
+                self._error(ep.name, f"failed to load: {_oneline(e)}", dist)
                 continue
             self.register(plugin, ep.name, distribution=dist)
 
     def add_plugins_dir(self, folder: str | os.PathLike[str]) -> None:
-        """Register every ``*.py`` file in ``folder`` as a one-file plugin."""
+        """Register every ``*.py`` file in ``folder`` as a one-file plugin.
+
+        Files whose names start with ``_`` are skipped; a file already registered is not loaded
+        again. Each plugin is named by its path, as given.
+        """
         path = Path(folder)
         if not path.is_dir():
             raise NotADirectoryError(f"plugins folder {str(path)!r} is not a folder")
@@ -165,19 +250,20 @@ class Registry:
             self._load_file(file)
 
     def _load_file(self, file: Path) -> None:
-        name = f"{file.stem} ({file})"
+        name = str(file)
         if self.pm.has_plugin(name):
             return
-        modname = f"storykit_plugin_{abs(hash(str(file.resolve()))):x}_{file.stem}"
+        modname = f"storykit_plugins.{_identifier(file)}"
         try:
             spec = importlib.util.spec_from_file_location(modname, file)
-            assert spec is not None and spec.loader is not None
+            if spec is None or spec.loader is None:  # pragma: no cover - a .py file always has one
+                raise ImportError(f"cannot import {file}")
             module = importlib.util.module_from_spec(spec)
             sys.modules[modname] = module
             spec.loader.exec_module(module)
         except Exception as e:
             sys.modules.pop(modname, None)
-            self.errors.append(PluginError(name, f"failed to load: {type(e).__name__}: {e}"))
+            self._error(name, f"failed to load: {_oneline(e)}", None)
             return
         self.register(module, name)
 
@@ -185,42 +271,48 @@ class Registry:
         """Remove a plugin and its formats."""
         self.pm.unregister(name=name)
         self._dists.pop(name, None)
+        self._order.pop(name, None)
         self._exporters = None
 
     # --- formats -----------------------------------------------------------------------------
 
     def _collect(self) -> dict[str, ExporterInfo]:
+        """Call every ``register_exporters()``, in registration order; the first claim wins."""
         found: dict[str, ExporterInfo] = {}
-        conflicts: dict[str, list[ExporterInfo]] = {}
-        for impl in reversed(self.pm.hook.register_exporters.get_hookimpls()):
+        errors: list[PluginError] = []
+        impls = [impl for impl in self.pm.hook.register_exporters.get_hookimpls()
+                 if not (impl.hookwrapper or impl.wrapper)]
+        impls.sort(key=lambda impl: self._order.get(impl.plugin_name, len(self._order)))
+        for impl in impls:
             plugin = impl.plugin_name
             dist = self._dists.get(plugin)
             try:
                 result: Any = impl.function()
-                exporters: list[Any] = list(result or ())
             except Exception as e:
-                self.errors.append(PluginError(
-                    plugin, f"failed in register_exporters(): {type(e).__name__}: {e}",
-                    distribution=dist))
+                errors.append(PluginError(
+                    plugin, f"failed in register_exporters(): {_oneline(e)}", distribution=dist))
                 continue
-            for exp in exporters:
+            if result is None:
+                continue
+            if isinstance(result, (str, bytes, Mapping)) or not isinstance(result, Iterable):
+                errors.append(PluginError(
+                    plugin, f"returned {type(result).__name__} from register_exporters(); it "
+                    "must return a list of exporters", distribution=dist))
+                continue
+            for exp in result:
                 problem = _check_exporter_shape(exp)
                 if problem:
-                    self.errors.append(PluginError(plugin, problem, distribution=dist))
+                    errors.append(PluginError(plugin, problem, distribution=dist))
                     continue
                 info = ExporterInfo(exp, plugin, dist)
-                if exp.name in conflicts:
-                    conflicts[exp.name].append(info)
-                elif exp.name in found:
-                    conflicts[exp.name] = [found.pop(exp.name), info]
-                else:
-                    found[exp.name] = info
-        for name, infos in conflicts.items():
-            who = " and ".join(_who(i) for i in infos)
-            self.errors.append(PluginError(infos[-1].plugin,
-                                           f"claims format {name!r}, as does another: {who}",
-                                           distribution=infos[-1].distribution))
-        self._conflicts = conflicts
+                first = found.get(exp.name)
+                if first is not None:
+                    errors.append(PluginError(
+                        plugin, f"claims format {exp.name!r}, which {_who(first)} already "
+                        f"provides; {_who(info)}'s {exp.name!r} is left out", distribution=dist))
+                    continue
+                found[exp.name] = info
+        self._collect_errors = errors
         return dict(sorted(found.items()))
 
     @property
@@ -235,14 +327,11 @@ class Registry:
         return {name: info.exporter for name, info in self.exporters.items()}
 
     def get(self, name: str) -> Exporter:
-        """The exporter of format ``name``; unknown or contested names raise precisely."""
+        """The exporter of format ``name``; an unknown name raises
+        :class:`~storykit.UnknownFormatError` listing the available ones."""
         info = self.exporters.get(name)
         if info is not None:
             return info.exporter
-        if name in self._conflicts:
-            who = " and ".join(_who(i) for i in self._conflicts[name])
-            raise PluginError(self._conflicts[name][-1].plugin,
-                              f"cannot be used: format {name!r} is claimed by {who}")
         raise UnknownFormatError(name, list(self.exporters))
 
     def for_path(self, path: str | os.PathLike[str]) -> Exporter:
@@ -266,13 +355,35 @@ class Registry:
         return [Path(p) for result in self.pm.hook.register_template_dirs() for p in result]
 
     def template_filters(self) -> dict[str, Callable[..., Any]]:
+        """jinja2 filters from plugins, by name; a later-registered plugin wins a name."""
         return _merged(self.pm.hook.register_template_filters())
 
     def template_globals(self) -> dict[str, Any]:
+        """jinja2 globals from plugins, by name; a later-registered plugin wins a name."""
         return _merged(self.pm.hook.register_template_globals())
 
     def translation_dirs(self) -> list[Path]:
+        """gettext catalogue folders from plugins."""
         return [Path(p) for result in self.pm.hook.register_translations() for p in result]
+
+
+def _required_args(fn: Callable[..., Any]) -> list[str]:
+    """The arguments pluggy would pass to ``fn``: positional ones without a default."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        return []
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return [p.name for p in params if p.kind in kinds and p.default is p.empty]
+
+
+def _identifier(file: Path) -> str:
+    """A module name for a one-file plugin, unique per path."""
+    import hashlib
+
+    digest = hashlib.sha1(str(file.resolve()).encode(), usedforsecurity=False).hexdigest()[:10]
+    stem = re.sub(r"\W", "_", file.stem)
+    return f"{stem}_{digest}"
 
 
 def _merged(results: list[Mapping[str, Any]]) -> dict[str, Any]:
@@ -283,20 +394,29 @@ def _merged(results: list[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def _who(info: ExporterInfo) -> str:
-    return f"{info.plugin!r}" + (f" ({info.distribution})" if info.distribution else "")
+    return f"plugin {info.plugin!r}" + (f" ({info.distribution})" if info.distribution else "")
 
 
 def _check_exporter_shape(exp: object) -> str | None:
     missing = [a for a in ("name", "media_type", "suffix", "description")
                if not isinstance(getattr(exp, a, None), str)]
-    if missing or not callable(getattr(exp, "write", None)):
-        what = ", ".join(missing + ([] if callable(getattr(exp, "write", None)) else ["write()"]))
-        return f"registered an exporter {exp!r} without {what}"
-    name = exp.name  # type: ignore[attr-defined]
+    if not callable(getattr(exp, "write", None)):
+        missing.append("write()")
+    if missing:
+        return (f"registered an exporter {type(exp).__name__} without "
+                f"{', '.join(missing)}; an exporter needs name, media_type, suffix, "
+                "description (strings) and write()")
+    name: str = exp.name  # type: ignore[attr-defined]
+    suffix: str = exp.suffix  # type: ignore[attr-defined]
     if not _NAME.fullmatch(name):
-        return f"registered a format with an invalid name {name!r} (use lowercase, digits, -)"
-    if not exp.suffix.startswith("."):  # type: ignore[attr-defined]
-        return f"registered format {name!r} with suffix {exp.suffix!r} (it must start with '.')"  # type: ignore[attr-defined]
+        return (f"registered a format with an invalid name {name!r} "
+                "(use lowercase letters, digits, - and _)")
+    if not suffix.startswith("."):
+        return f"registered format {name!r} with suffix {suffix!r} (it must start with '.')"
+    options_type = getattr(exp, "options_type", None)
+    if options_type is not None and not attrs.has(options_type):
+        return (f"registered format {name!r} whose options_type {options_type!r} is not an "
+                "attrs class")
     return None
 
 
@@ -306,7 +426,7 @@ _default: Registry | None = None
 
 
 def get_registry() -> Registry:
-    """The process's registry, made on first use."""
+    """The process's registry, made on first use (this is when plugins are discovered)."""
     global _default
     if _default is None:
         _default = Registry()
@@ -325,15 +445,22 @@ def use_registry(registry: Registry) -> Iterator[Registry]:
 
 
 def get_exporter(name: str) -> Exporter:
+    """The exporter of format ``name`` in the default registry."""
     return get_registry().get(name)
 
 
 def exporter_for_path(path: str | os.PathLike[str]) -> Exporter:
+    """The exporter for a file name's suffix in the default registry."""
     return get_registry().for_path(path)
 
 
 def formats(*, plugins_dir: str | os.PathLike[str] | None = None) -> dict[str, Exporter]:
-    """Every usable format, ``{name: exporter}``; ``plugins_dir`` adds a folder of plugins."""
+    """Every usable format, ``{name: exporter}``.
+
+    ``plugins_dir`` first loads a folder of one-file plugins into the process's registry, so
+    their formats are then usable by :func:`storykit.dumps` and :func:`storykit.dump` too.
+    Plugins that fail to load are left out; see ``storykit.plugins.get_registry().errors``.
+    """
     registry = get_registry()
     if plugins_dir is not None:
         registry.add_plugins_dir(plugins_dir)

@@ -9,16 +9,35 @@ then the built-in templates.
 from __future__ import annotations
 
 import functools
+import re
+import weakref
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jinja2
+from markupsafe import Markup, escape
 
 if TYPE_CHECKING:
     from storykit.plugins import Registry
 
-__all__ = ["BUILTIN_TEMPLATES", "DEFAULT_LOCALE", "environment", "format_date", "translations"]
+__all__ = [
+    "BUILTIN_TEMPLATES",
+    "DEFAULT_LOCALE",
+    "country_name",
+    "environment",
+    "format_date",
+    "format_phone",
+    "host",
+    "iso",
+    "json_script",
+    "language_name",
+    "render",
+    "stream",
+    "text_direction",
+    "translations",
+]
 
 BUILTIN_TEMPLATES = Path(__file__).parent / "exporters" / "templates"
 LOCALE_DIR = Path(__file__).parent / "locale"
@@ -64,8 +83,109 @@ def _date_pattern(locale: str) -> str:
 
 
 def iso(value: date) -> str:
-    """The machine form of a story date, for ``<time datetime>`` and feeds."""
+    """The machine form of a story date, for ``<time datetime>``, JSON-LD and feeds.
+
+    Datetimes keep whole seconds: HTML's ``datetime`` attribute allows at most three
+    fractional digits, and no story needs them.
+    """
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
     return value.isoformat()
+
+
+def text_direction(locale: str) -> str:
+    """``"rtl"`` for right-to-left locales (Arabic, Hebrew, ...), else ``"ltr"``."""
+    return "rtl" if str(_babel_locale(locale).text_direction) == "rtl" else "ltr"
+
+
+@functools.lru_cache(maxsize=1024)
+def country_name(code: str, locale: str = DEFAULT_LOCALE) -> str:
+    """The name of an ISO 3166-1 alpha-2 country in ``locale`` (``TL`` -> ``Timor-Leste``)."""
+    return str(_babel_locale(locale).territories.get(code.upper(), code))
+
+
+@functools.lru_cache(maxsize=256)
+def language_name(tag: str) -> str:
+    """A language's own name for itself (``fr`` -> ``français``), for language switchers."""
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        name = Locale.parse(tag.replace("-", "_")).get_display_name()
+    except (UnknownLocaleError, ValueError):
+        return tag
+    return str(name) if name else tag
+
+
+@functools.lru_cache(maxsize=256)
+def format_phone(number: str) -> str:
+    """An E.164 number (``+41227997912``) for people: ``+41 22 799 79 12``."""
+    import phonenumbers
+
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return number
+    return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL))
+
+
+def host(url: str) -> str:
+    """The host of a URL, without ``www.``: ``https://www.ilo.org/x`` -> ``ilo.org``."""
+    from urllib.parse import urlsplit
+
+    name = urlsplit(url).hostname or url
+    return name.removeprefix("www.")
+
+
+_HREF_SCHEMES = ("http:", "https:", "mailto:", "tel:")
+
+
+_STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def href(url: str) -> str:
+    """``url`` as a valid ``href``: http, https, mailto or tel, else ValueError.
+
+    The model only admits http(s) URLs; this is a second lock for objects built around it. A
+    ``%`` not followed by two hex digits (which browsers tolerate but HTML forbids) is written
+    ``%25``, which is what a browser would request anyway.
+    """
+    if not url.lower().startswith(_HREF_SCHEMES):
+        raise ValueError(f"refusing to render a link to {url[:60]!r} (not http, https, "
+                         "mailto or tel)")
+    return _STRAY_PERCENT.sub("%25", url) if "%" in url else url
+
+
+# Characters that would end or confuse a <script> element, or break a line in old JavaScript.
+# (Pairs and str.replace, not str.translate: translate is slow on non-ASCII text.)
+_SCRIPT_ESCAPES = (
+    ("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"),
+    ("\u2029", "\\u2029"),
+)
+
+
+def json_script(value: Any) -> Markup:
+    """``value`` as JSON that is safe inside ``<script type="application/ld+json">``.
+
+    ``<``, ``>``, ``&``, U+2028 and U+2029 are written as ``\\u003c``-style escapes, which
+    every JSON parser reads back as the same characters, so no text can close the script
+    element or open a comment in it.
+    """
+    import json
+
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    for char, escaped in _SCRIPT_ESCAPES:
+        if char in text:
+            text = text.replace(char, escaped)
+    return Markup(text)
+
+
+def paragraphs(value: str) -> Markup:
+    """Plain text as HTML paragraphs: blank lines separate them, single newlines become <br>."""
+    parts = [p.strip() for p in re.split(r"\n\s*\n", value) if p.strip()]
+    return Markup("\n").join(
+        Markup("<p>{}</p>").format(Markup("<br>\n").join(escape(line) for line in p.split("\n")))
+        for p in parts
+    )
 
 
 @functools.lru_cache(maxsize=64)
@@ -90,7 +210,12 @@ def translations(locale: str, extra_dirs: tuple[Path, ...] = ()) -> Any:
 
 def _new_environment(search: tuple[Path, ...], registry: Registry | None) -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader([str(p) for p in search]),
+        # "storykit/page.html" always names the built-in template, so a theme's page.html
+        # can extend the one it replaces: {% extends "storykit/page.html" %}.
+        loader=jinja2.ChoiceLoader([
+            jinja2.FileSystemLoader([str(p) for p in search]),
+            jinja2.PrefixLoader({"storykit": jinja2.FileSystemLoader(str(BUILTIN_TEMPLATES))}),
+        ]),
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -102,6 +227,13 @@ def _new_environment(search: tuple[Path, ...], registry: Registry | None) -> jin
     )
     env.filters["date"] = format_date
     env.filters["iso"] = iso
+    env.filters["country_name"] = country_name
+    env.filters["language_name"] = language_name
+    env.filters["phone"] = format_phone
+    env.filters["host"] = host
+    env.filters["href"] = href
+    env.filters["json_script"] = json_script
+    env.filters["paragraphs"] = paragraphs
     env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
     if registry is not None:
         env.filters.update(registry.template_filters())
@@ -109,12 +241,19 @@ def _new_environment(search: tuple[Path, ...], registry: Registry | None) -> jin
     return env
 
 
-_cache: dict[tuple[int, tuple[Path, ...]], jinja2.Environment] = {}
+# One cache per registry (dropped with it), keyed by its plugins and the template folders, so a
+# plugin registered later (a new filter, a new theme) gets a fresh environment.
+_cache: weakref.WeakKeyDictionary[Registry, dict[tuple[Any, ...], jinja2.Environment]] = (
+    weakref.WeakKeyDictionary())
 
 
 def environment(registry: Registry | None = None, template_dir: Path | str | None = None,
                 ) -> jinja2.Environment:
-    """The cached environment for this registry and template folder."""
+    """The cached environment for this registry and template folder.
+
+    Templates are looked up in ``template_dir``, then the folders of ``register_template_dirs()``
+    plugins, then the built-in templates; ``storykit/<name>`` always names a built-in one.
+    """
     if registry is None:
         from storykit.plugins import get_registry
 
@@ -127,17 +266,59 @@ def environment(registry: Registry | None = None, template_dir: Path | str | Non
         search.append(folder)
     search.extend(registry.template_dirs())
     search.append(BUILTIN_TEMPLATES)
-    key = (id(registry), tuple(search))
-    env = _cache.get(key)
+    plugins = tuple(name for name, _ in registry.pm.list_name_plugin())
+    key = (plugins, tuple(search))
+    envs = _cache.setdefault(registry, {})
+    env = envs.get(key)
     if env is None:
         env = _new_environment(tuple(search), registry)
-        _cache[key] = env
+        envs[key] = env
     return env
 
 
-def render(env: jinja2.Environment, template: str, locale: str, **context: Any) -> str:
-    """Render ``template`` with gettext for ``locale`` (English when it has no catalogue)."""
+def _newstyle_gettext(func: Callable[[str], str]) -> Callable[..., str]:
+    """gettext that takes ``%(name)s`` values as keywords and escapes them (jinja2 newstyle)."""
+
+    @jinja2.pass_context
+    def gettext(__context: jinja2.runtime.Context, __string: str, **variables: Any) -> str:
+        rv = func(__string)
+        if __context.eval_ctx.autoescape:
+            rv = Markup(rv)
+        return rv % variables if variables else rv
+
+    return gettext
+
+
+def _newstyle_ngettext(func: Callable[[str, str, int], str]) -> Callable[..., str]:
+    @jinja2.pass_context
+    def ngettext(__context: jinja2.runtime.Context, __singular: str, __plural: str,
+                 __num: int, **variables: Any) -> str:
+        variables.setdefault("num", __num)
+        rv = func(__singular, __plural, __num)
+        if __context.eval_ctx.autoescape:
+            rv = Markup(rv)
+        return rv % variables
+
+    return ngettext
+
+
+def _context(locale: str, context: dict[str, Any]) -> dict[str, Any]:
     tr = translations(locale)
-    tmpl = env.get_template(template)
-    ctx = dict(context, _=tr.gettext, gettext=tr.gettext, ngettext=tr.ngettext, locale=locale)
-    return tmpl.render(ctx)
+    gettext = _newstyle_gettext(tr.gettext)
+    return dict(context, _=gettext, gettext=gettext, ngettext=_newstyle_ngettext(tr.ngettext),
+                locale=locale)
+
+
+def render(env: jinja2.Environment, template: str, locale: str, **context: Any) -> str:
+    """Render ``template`` with gettext for ``locale`` (English when it has no catalogue).
+
+    Templates call ``{{ _("Media contact") }}``; values go in as keywords and are escaped:
+    ``{{ _("Photo: %(credit)s", credit=credit) }}``.
+    """
+    return env.get_template(template).render(_context(locale, context))
+
+
+def stream(env: jinja2.Environment, template: str, locale: str, **context: Any,
+           ) -> Iterator[str]:
+    """Like :func:`render`, but yields the output in pieces, for large pages."""
+    return env.get_template(template).generate(_context(locale, context))

@@ -22,31 +22,62 @@ CHUNK = 1024
 
 
 def _columns(value: tuple[str, ...]) -> tuple[str, ...]:
+    value = tuple(value)
     unknown = [c for c in value if c not in CSV_COLUMNS]
     if unknown:
-        raise ValueError(f"unknown column {unknown[0]!r} (columns: {', '.join(CSV_COLUMNS)})")
+        raise ValueError(f"has an unknown column {unknown[0]!r} "
+                         f"(columns: {', '.join(CSV_COLUMNS)})")
+    if not value:
+        raise ValueError("must name at least one column")
+    if len(set(value)) != len(value):
+        twice = next(c for c in value if value.count(c) > 1)
+        raise ValueError(f"names the column {twice!r} twice")
     return value
+
+
+#: Names for characters that are awkward to type in ``-O key=value``.
+_NAMED = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|",
+          "crlf": "\r\n", "\\r\\n": "\r\n", "lf": "\n", "\\n": "\n"}
+
+
+def _named(value: str) -> str:
+    return _NAMED.get(value.lower() if len(value) > 1 else value, value)
+
+
+def _delimiter(_: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if len(value) != 1 or value in "\"'\r\n" or value.isalnum() or value == " ":
+        raise ValueError(f"must be one character other than letters, digits, quotes, spaces "
+                         f"and newlines, such as ',', ';', '|' or 'tab' (got {value!r})")
+
+
+def _lineterminator(_: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if value not in ("\r\n", "\n"):
+        raise ValueError(f"must be '\\r\\n' (crlf) or '\\n' (lf) (got {value!r})")
 
 
 @attrs.frozen
 class CSVOptions:
     """Options of the ``csv`` format."""
 
-    #: The columns to write, in order (default: all of them).
+    #: The columns to write, in order (default: all of them, in :data:`CSV_COLUMNS` order).
     columns: tuple[str, ...] = attrs.field(default=CSV_COLUMNS, converter=_columns)
-    #: The cell separator: ``,`` or, for TSV, a tab.
-    delimiter: str = ","
-    #: Write the header row.
+    #: The cell separator: ``,``, or ``tab`` for TSV, or ``;`` or ``|``.
+    delimiter: str = attrs.field(default=",", converter=_named, validator=_delimiter)
+    #: Write the header row (the CSV loader needs it).
     header: bool = True
     #: Start with a UTF-8 byte order mark, which Excel needs to read UTF-8.
     bom: bool = False
-    #: The row terminator: ``\\r\\n`` as RFC 4180 says, or ``\\n``.
-    lineterminator: str = "\r\n"
-    #: Make formula-like cells inert. Turn off only for tools that are not spreadsheets.
+    #: The row terminator: ``\\r\\n`` as RFC 4180 says (``crlf``), or ``\\n`` (``lf``).
+    lineterminator: str = attrs.field(default="\r\n", converter=_named,
+                                      validator=_lineterminator)
+    #: Make formula-like cells inert with a leading ``'`` (OWASP). Turn off only for tools
+    #: that are not spreadsheets.
     neutralise_formulas: bool = True
 
 
 class CSVExporter:
+    """The ``csv`` format."""
+
     name = "csv"
     media_type = "text/csv"
     suffix = ".csv"
@@ -54,18 +85,8 @@ class CSVExporter:
     options_type = CSVOptions
 
     def write(self, collection: Collection, out: BinaryIO, **options: Any) -> None:
+        """Write ``collection`` to ``out``, a chunk of rows at a time."""
         opts = parse_options(self, options, CSVOptions)
-        if len(opts.delimiter) != 1 or opts.delimiter in "\"'\r\n":
-            from storykit.errors import OptionError
-
-            raise OptionError(self.name, "delimiter",
-                              f"must be one character other than quotes and newlines "
-                              f"(got {opts.delimiter!r})")
-        if opts.lineterminator not in ("\r\n", "\n"):
-            from storykit.errors import OptionError
-
-            raise OptionError(self.name, "lineterminator",
-                              f"must be '\\r\\n' or '\\n' (got {opts.lineterminator!r})")
         buf = io.StringIO()
         writer = csv.writer(buf, delimiter=opts.delimiter, lineterminator=opts.lineterminator,
                             quoting=csv.QUOTE_MINIMAL)
@@ -94,4 +115,5 @@ class CSVExporter:
 
 @hookimpl
 def register_exporters() -> list[CSVExporter]:
+    """The built-in ``csv`` format."""
     return [CSVExporter()]

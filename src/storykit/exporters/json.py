@@ -1,7 +1,13 @@
-"""JSON: the collection document of DESIGN, a bare array of stories, or JSON Lines."""
+"""JSON: the collection document of DESIGN, a bare array of stories, or JSON Lines.
+
+Every shape streams: the stories are rendered a chunk at a time, so memory does not grow with
+the size of the collection. The ``document`` shape loads back to an equal collection.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Any, BinaryIO, Literal
 
 import attrs
@@ -9,6 +15,7 @@ import orjson
 
 from storykit.collection import Collection
 from storykit.convert import collection_meta, story_to_data
+from storykit.errors import OptionError
 from storykit.exporter import parse_options
 from storykit.plugins import hookimpl
 
@@ -23,19 +30,44 @@ class JSONOptions:
     #: ``document`` (the collection, loads back equal), ``stories`` (a bare array) or
     #: ``lines`` (JSON Lines, one story per line).
     shape: Literal["document", "stories", "lines"] = "document"
-    #: Spaces of indentation: 0 for compact output, or 2.
+    #: Spaces of indentation: 0 for compact output, or 2 (not with ``shape="lines"``).
     indent: Literal[0, 2] = 0
-    #: Escape every non-ASCII character as ``\\uXXXX``.
+    #: Escape every non-ASCII character as ``\\uXXXX`` (for 7-bit channels).
     ensure_ascii: bool = False
 
 
-def _ascii(data: bytes) -> bytes:
-    import json
+_NON_ASCII = re.compile("[^\x00-\x7f]+")
 
-    return json.dumps(orjson.loads(data), ensure_ascii=True, separators=(",", ":")).encode()
+
+def _escape(match: re.Match[str]) -> str:
+    out = []
+    for ch in match.group():
+        code = ord(ch)
+        if code > 0xFFFF:  # outside the BMP: a UTF-16 surrogate pair, as JSON requires
+            code -= 0x10000
+            out.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
+        else:
+            out.append(f"\\u{code:04x}")
+    return "".join(out)
+
+
+def _ascii(data: bytes) -> bytes:
+    """``data`` (JSON from orjson) with non-ASCII characters escaped.
+
+    Outside strings JSON is ASCII, so escaping every non-ASCII character is exact.
+    """
+    if data.isascii():
+        return data
+    return _NON_ASCII.sub(_escape, data.decode("utf-8")).encode("ascii")
+
+
+def _same(data: bytes) -> bytes:
+    return data
 
 
 class JSONExporter:
+    """The ``json`` format."""
+
     name = "json"
     media_type = "application/json"
     suffix = ".json"
@@ -43,49 +75,70 @@ class JSONExporter:
     options_type = JSONOptions
 
     def write(self, collection: Collection, out: BinaryIO, **options: Any) -> None:
+        """Write ``collection`` to ``out`` as JSON, a chunk of stories at a time."""
         opts = parse_options(self, options, JSONOptions)
-        flags = orjson.OPT_INDENT_2 if opts.indent == 2 else 0
-        fix = _ascii if opts.ensure_ascii else (lambda b: b)
+        fix: Callable[[bytes], bytes] = _ascii if opts.ensure_ascii else _same
         if opts.shape == "lines":
+            if opts.indent:
+                raise OptionError(self.name, "indent", "must be 0 with shape='lines' (JSON Lines "
+                                  "holds one story per line)")
             _write_lines(collection, out, fix)
-            return
-        if opts.indent == 2 or opts.ensure_ascii:
-            # Pretty or ASCII output is for people and small files: render it whole.
-            from storykit.convert import collection_to_data
-
-            doc: Any = collection_to_data(collection)
-            if opts.shape == "stories":
-                doc = doc["stories"]
-            data = orjson.dumps(doc, option=flags)
-            if opts.ensure_ascii:
-                import json
-
-                data = json.dumps(orjson.loads(data), ensure_ascii=True,
-                                  indent=opts.indent or None).encode()
-            out.write(data + (b"\n" if opts.indent else b""))
-            return
-        # Compact output streams: the metadata, then the stories in chunks.
-        if opts.shape == "document":
-            head = orjson.dumps(collection_meta(collection))
-            out.write(head[:-1] + b',"stories":[')
+        elif opts.indent:
+            _write_pretty(collection, out, fix, opts.shape == "document")
         else:
-            out.write(b"[")
-        stories = collection.stories
-        dumps = orjson.dumps
-        for start in range(0, len(stories), CHUNK):
-            chunk = b",".join([dumps(story_to_data(s)) for s in stories[start:start + CHUNK]])
-            out.write(chunk if start == 0 else b"," + chunk)
-        out.write(b"]}" if opts.shape == "document" else b"]")
+            _write_compact(collection, out, fix, opts.shape == "document")
 
 
-def _write_lines(collection: Collection, out: BinaryIO, fix: Any) -> None:
+def _chunks(collection: Collection, render: Callable[[Any], bytes]) -> Any:
     stories = collection.stories
-    dumps = orjson.dumps
     for start in range(0, len(stories), CHUNK):
-        lines = [fix(dumps(story_to_data(s))) for s in stories[start:start + CHUNK]]
-        out.write(b"\n".join(lines) + b"\n")
+        yield [render(story_to_data(s)) for s in stories[start:start + CHUNK]]
+
+
+def _write_compact(collection: Collection, out: BinaryIO, fix: Callable[[bytes], bytes],
+                   document: bool) -> None:
+    if document:
+        head = orjson.dumps(collection_meta(collection))
+        out.write(fix(head[:-1]) + b',"stories":[')
+    else:
+        out.write(b"[")
+    first = True
+    for chunk in _chunks(collection, orjson.dumps):
+        data = fix(b",".join(chunk))
+        out.write(data if first else b"," + data)
+        first = False
+    out.write(b"]}" if document else b"]")
+
+
+def _write_pretty(collection: Collection, out: BinaryIO, fix: Callable[[bytes], bytes],
+                  document: bool) -> None:
+    """Indented by 2, byte for byte what ``orjson.dumps(doc, option=OPT_INDENT_2)`` gives."""
+    pad = b"    " if document else b"  "
+    if document:
+        head = orjson.dumps(collection_meta(collection), option=orjson.OPT_INDENT_2)
+        out.write(fix(head[:-2]) + b',\n  "stories": ')
+    if not collection.stories:
+        out.write(b"[]\n}\n" if document else b"[]\n")
+        return
+    out.write(b"[\n")
+
+    def render(data: Any) -> bytes:
+        return pad + orjson.dumps(data, option=orjson.OPT_INDENT_2).replace(b"\n", b"\n" + pad)
+
+    first = True
+    for chunk in _chunks(collection, render):
+        data = fix(b",\n".join(chunk))
+        out.write(data if first else b",\n" + data)
+        first = False
+    out.write(b"\n  ]\n}\n" if document else b"\n]\n")
+
+
+def _write_lines(collection: Collection, out: BinaryIO, fix: Callable[[bytes], bytes]) -> None:
+    for chunk in _chunks(collection, orjson.dumps):
+        out.write(fix(b"\n".join(chunk)) + b"\n")
 
 
 @hookimpl
 def register_exporters() -> list[JSONExporter]:
+    """The built-in ``json`` format."""
     return [JSONExporter()]

@@ -1,0 +1,502 @@
+"""storykit's benchmark: storykit against the libraries a user would pick instead.
+
+Each comparison runs its contenders side by side in this one process, on the same synthetic
+archive (``benchmarks/data.py``), interleaved, each repeated; the table gives the median and the
+fastest run, the throughput, and the ratio storykit time / anchor time (medians). Machines are
+noisy: the ratios, measured together, are the figures that count.
+
+    make bench                           # N = 10,000 and 100,000, streaming 1,000,000
+    python benchmarks/run.py --quick     # N = 10,000 only, fewer repeats, streaming 100,000
+    python benchmarks/run.py --n 50000 --only load,json
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import data  # noqa: E402
+
+PY = sys.executable
+BIN = Path(PY).parent
+
+
+# --- the measuring --------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    """One line of the table."""
+
+    comparison: str
+    n: int
+    contender: str
+    times: list[float]
+    unit: str = "stories"
+    items: int = 0
+    ratio: float | None = None
+    goal: str = ""
+    holds: bool | None = None
+    note: str = ""
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.times)
+
+    @property
+    def best(self) -> float:
+        return min(self.times)
+
+
+@dataclass
+class Comparison:
+    """Contenders doing the same work; the first is storykit."""
+
+    name: str
+    n: int
+    contenders: dict[str, Callable[[], Any]]
+    #: anchor name -> (operator, threshold) on the ratio storykit / anchor.
+    goals: dict[str, tuple[str, float]] = field(default_factory=dict)
+    unit: str = "stories"
+    items: int = 0
+    repeats: int = 5
+
+
+def _time(fn: Callable[[], Any]) -> float:
+    gc.collect()
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def _holds(ratio: float, op: str, threshold: float) -> bool:
+    return {"<": ratio < threshold, "<=": ratio <= threshold, ">=": ratio >= threshold}[op]
+
+
+def measure(c: Comparison) -> list[Row]:
+    """Run every contender once to warm up, then ``repeats`` rounds, interleaved."""
+    names = list(c.contenders)
+    for name in names:
+        c.contenders[name]()
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(c.repeats):
+        order = names[r % len(names):] + names[:r % len(names)]
+        for name in order:
+            times[name].append(_time(c.contenders[name]))
+    ours = statistics.median(times[names[0]])
+    rows = []
+    for name in names:
+        row = Row(c.name, c.n, name, times[name], c.unit, c.items or c.n)
+        if name != names[0]:
+            row.ratio = ours / row.median
+            if name in c.goals:
+                op, threshold = c.goals[name]
+                row.goal = f"{op} {threshold:g}"
+                row.holds = _holds(row.ratio, op, threshold)
+        rows.append(row)
+    return rows
+
+
+# --- the comparisons ---------------------------------------------------------------------------
+
+
+@dataclass
+class Archive:
+    """One archive in every library's objects, made once per N (not timed)."""
+
+    n: int
+    docs: list[dict[str, Any]]
+    json: bytes
+    storykit: Any
+    msgspec: Any
+    pydantic: Any
+
+    @classmethod
+    def make(cls, n: int) -> Archive:
+        import msgspec
+        from models_msgspec import Collection as MCollection
+        from models_pydantic import PCollectionAdapter
+
+        import storykit
+
+        doc = data.document(n)
+        raw = data.orjson.dumps(doc)
+        return cls(n, doc["stories"], raw, storykit.loads(raw),
+                   msgspec.json.decode(raw, type=MCollection),
+                   PCollectionAdapter.validate_json(raw))
+
+
+def load_json(a: Archive, repeats: int) -> Comparison:
+    import msgspec
+    from models_msgspec import Collection as MCollection
+    from models_pydantic import PCollectionAdapter
+
+    import storykit
+
+    raw = a.json
+    return Comparison("load + validate JSON", a.n, {
+        "storykit.loads": lambda: storykit.loads(raw),
+        "msgspec.json.decode(type=)": lambda: msgspec.json.decode(raw, type=MCollection),
+        "pydantic validate_json": lambda: PCollectionAdapter.validate_json(raw),
+    }, {"msgspec.json.decode(type=)": ("<=", 2.0), "pydantic validate_json": ("<", 1.0)},
+        repeats=repeats)
+
+
+def export_json(a: Archive, repeats: int) -> Comparison:
+    import msgspec
+    from models_pydantic import PCollectionAdapter
+
+    import storykit
+
+    _same_json(storykit.dumps(a.storykit, "json"), msgspec.json.encode(a.msgspec))
+    return Comparison("JSON export", a.n, {
+        "storykit.dumps json": lambda: storykit.dumps(a.storykit, "json"),
+        "msgspec.json.encode": lambda: msgspec.json.encode(a.msgspec),
+        "pydantic dump_json": lambda: PCollectionAdapter.dump_json(a.pydantic,
+                                                                   exclude_none=True),
+    }, {"msgspec.json.encode": ("<=", 1.5)}, repeats=repeats)
+
+
+def _same_json(ours: bytes, theirs: bytes) -> None:
+    """Both documents load back to the same collection (msgspec leaves out defaults)."""
+    import storykit
+
+    if storykit.loads(ours) != storykit.loads(theirs):
+        raise SystemExit("bench: storykit's JSON and msgspec's differ; the comparison is unfair")
+
+
+def export_csv(a: Archive, repeats: int) -> Comparison:
+    import anchors
+
+    import storykit
+
+    rows = anchors.flat_rows(a.docs)
+    return Comparison("CSV export (neutralised)", a.n, {
+        "storykit.dumps csv": lambda: storykit.dumps(a.storykit, "csv"),
+        "csv.writer.writerows (pre-flattened)": lambda: anchors.csv_floor(anchors.CSV_HEADER, rows),
+    }, {"csv.writer.writerows (pre-flattened)": ("<=", 1.3)}, repeats=repeats)
+
+
+def export_html(a: Archive, repeats: int) -> Comparison | None:
+    if not _module_exists("storykit.exporters.html"):
+        return None
+    import anchors_html
+
+    import storykit
+
+    col = a.storykit
+    note = anchors_html.check_equivalent(col)
+    if note:
+        print(f"bench: warning: {note}", file=sys.stderr)
+    return Comparison("HTML export" + (" (markup differs!)" if note else ""), a.n, {
+        "storykit.dumps html": lambda: storykit.dumps(col, "html"),
+        "jinja2 template": lambda: anchors_html.jinja2_page(col),
+        "f-string + html.escape": lambda: anchors_html.fstring_page(col),
+    }, {"jinja2 template": ("<=", 1.0), "f-string + html.escape": ("<=", 2.5)},
+        repeats=repeats)
+
+
+def export_atom(a: Archive, repeats: int) -> Comparison | None:
+    import storykit
+
+    if "atom" not in storykit.formats() or not _module_exists("feedgen"):
+        return None
+    import anchors_feed
+
+    col = a.storykit
+    anchors_feed.check_equivalent(col)
+    return Comparison("Atom export", a.n, {
+        "storykit.dumps atom": lambda: storykit.dumps(col, "atom"),
+        "feedgen atom_str": lambda: anchors_feed.feedgen_atom(col),
+    }, {"feedgen atom_str": ("<=", 1 / 3)}, repeats=repeats)
+
+
+def digests(repeats: int, subscribers: int) -> Comparison | None:
+    if not _module_exists("storykit.digest"):
+        return None
+    import anchors_digest
+
+    setup = anchors_digest.Setup.make(subscribers)
+    return Comparison("email digests (20 stories each)", subscribers, {
+        "storykit.digest": setup.storykit,
+        "jinja2 + css_inline + EmailMessage": setup.naive,
+    }, {"jinja2 + css_inline + EmailMessage": ("<=", 0.5)}, unit="digests",
+        repeats=repeats)
+
+
+def _module_exists(name: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+# --- streaming through the command line ------------------------------------------------------
+
+RSS = re.compile(rb"Maximum resident set size \(kbytes\): (\d+)")
+
+
+def _run_measured(argv: list[str]) -> tuple[float, float]:
+    """(wall seconds, peak RSS in MB) of one command."""
+    timer = shutil.which("time", path="/usr/bin")
+    start = time.perf_counter()
+    if timer:
+        proc = subprocess.run([timer, "-v", *argv], capture_output=True, check=False)
+        wall = time.perf_counter() - start
+        m = RSS.search(proc.stderr)
+        rss = int(m.group(1)) / 1024 if m else float("nan")
+    else:  # pragma: no cover - without GNU time, the children's peak RSS so far
+        import resource
+
+        proc = subprocess.run(argv, capture_output=True, check=False)
+        wall = time.perf_counter() - start
+        rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    if proc.returncode != 0:
+        raise SystemExit(f"bench: {' '.join(argv)} failed:\n{proc.stderr.decode()[-2000:]}")
+    return wall, rss
+
+
+def streaming(n: int, repeats: int, workdir: Path) -> list[Row]:
+    src = workdir / f"big-{n}.jsonl"
+    if not src.exists():
+        print(f"  writing {src} ...", file=sys.stderr)
+        data.write_jsonl(src, n)
+    storykit_cli = str(BIN / "storykit")
+    floor = str(HERE / "floor_stream.py")
+    rows: list[Row] = []
+    for fmt in ("csv", "jsonl"):
+        out = workdir / f"out.{fmt}"
+        ours_argv = [storykit_cli, "export", str(src), "--format",
+                     "csv" if fmt == "csv" else "json", "-o", str(out)]
+        if fmt == "jsonl":
+            ours_argv += ["-O", "shape=lines"]
+        floor_argv = [PY, floor, str(src), fmt, str(workdir / f"floor.{fmt}")]
+        results: dict[str, list[tuple[float, float]]] = {"storykit": [], "floor": []}
+        for r in range(repeats):
+            pairs = [("storykit", ours_argv), ("floor", floor_argv)]
+            for name, argv in pairs if r % 2 == 0 else pairs[::-1]:
+                results[name].append(_run_measured(argv))
+        ours = [w for w, _ in results["storykit"]]
+        theirs = [w for w, _ in results["floor"]]
+        ours_rss = max(m for _, m in results["storykit"])
+        ratio = statistics.median(ours) / statistics.median(theirs)
+        title = f"stream JSONL -> {fmt.upper()} (CLI)"
+        rows.append(Row(title, n, "storykit export", ours,
+                        note=f"peak RSS {ours_rss:.0f} MB (goal < 150)",
+                        holds=ours_rss < 150))
+        rows.append(Row(title, n, f"orjson{'/csv' if fmt == 'csv' else ''} floor", theirs,
+                        ratio=ratio, goal="<= 2", holds=ratio <= 2.0,
+                        note=f"peak RSS {max(m for _, m in results['floor']):.0f} MB"))
+        out.unlink(missing_ok=True)
+        (workdir / f"floor.{fmt}").unlink(missing_ok=True)
+    return rows
+
+
+# --- start-up ----------------------------------------------------------------------------------
+
+
+def _wall(argv: list[str], repeats: int) -> list[float]:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run(argv, capture_output=True, check=True)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def startup(repeats: int) -> list[Row]:
+    reps = max(repeats * 2, 10)
+    bare = _wall([PY, "-c", "pass"], reps)
+    imp = _wall([PY, "-c", "import storykit"], reps)
+    cli = _wall([str(BIN / "storykit"), "--help"], reps)
+    added = statistics.median(imp) - statistics.median(bare)
+    probe = subprocess.run(
+        [PY, "-X", "importtime", "-c",
+         "import sys, storykit; import storykit.plugins as p; "
+         "print(sorted(m for m in sys.modules if m.startswith('storykit.exporters') "
+         "or m.startswith('storykit_')), p._default is None if hasattr(p, '_default') else '?')"],
+        capture_output=True, text=True, check=True)
+    cumulative = 0
+    for line in probe.stderr.splitlines():
+        parts = line.split("|")
+        if len(parts) == 3 and parts[2].strip() == "storykit":
+            cumulative = int(parts[1])
+    loaded = probe.stdout.strip()
+    return [
+        Row("start-up", 0, "python -c pass", bare, unit=""),
+        Row("start-up", 0, "python -c 'import storykit'", imp, unit="",
+            goal="adds < 80 ms", holds=added < 0.080,
+            note=f"adds {added * 1000:.0f} ms; -X importtime: {cumulative / 1000:.0f} ms "
+                 f"cumulative; at import, plugins loaded: {loaded}"),
+        Row("start-up", 0, "storykit --help", cli, unit="",
+            note=f"adds {(statistics.median(cli) - statistics.median(bare)) * 1000:.0f} ms"),
+    ]
+
+
+# --- the table -----------------------------------------------------------------------------------
+
+
+def _secs(t: float) -> str:
+    if t >= 1:
+        return f"{t:.2f} s"
+    return f"{t * 1000:.1f} ms"
+
+
+def _rate(row: Row) -> str:
+    if not row.unit or not row.items:
+        return ""
+    rate = row.items / row.median
+    if rate >= 1e6:
+        return f"{rate / 1e6:.2f} M {row.unit}/s"
+    if rate >= 1e3:
+        return f"{rate / 1e3:.1f} k {row.unit}/s"
+    return f"{rate:.0f} {row.unit}/s"
+
+
+def table(rows: list[Row]) -> str:
+    head = ("comparison", "N", "contender", "median", "min", "throughput",
+            "ratio sk/anchor", "goal", "holds", "note")
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    for r in rows:
+        mark = "" if r.holds is None else ("yes" if r.holds else "**no**")
+        cells = (r.comparison, f"{r.n:,}" if r.n else "", r.contender, _secs(r.median),
+                 _secs(r.best), _rate(r), "" if r.ratio is None else f"{r.ratio:.2f}",
+                 r.goal, mark, r.note)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = []
+    for dist in ("msgspec", "pydantic", "jinja2", "feedgen", "orjson", "css-inline"):
+        try:
+            from importlib.metadata import version
+
+            versions.append(f"{dist} {version(dist)}")
+        except Exception:
+            versions.append(f"{dist} (missing)")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (f"- date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC\n"
+            f"- CPU: {cpu}; `nproc`: {os.cpu_count()}; load average at start: {load:.2f}\n"
+            f"- Python {platform.python_version()} ({platform.python_implementation()}), "
+            f"{platform.system()} {platform.release()}\n"
+            f"- anchors: {', '.join(versions)}")
+
+
+# --- main --------------------------------------------------------------------------------------
+
+SECTIONS = ("load", "json", "csv", "html", "atom", "digest", "stream", "startup")
+
+
+def _sections(args: argparse.Namespace, sizes: list[int], repeats: int,
+              workdir: Path) -> Iterator[list[Row]]:
+    only = set(args.only.split(",")) if args.only else set(SECTIONS)
+    for n in sizes:
+        if only & {"load", "json", "csv", "html", "atom"}:
+            print(f"bench: making the archive, N = {n:,} ...", file=sys.stderr)
+            archive = Archive.make(n)
+            for key, make in (("load", load_json), ("json", export_json), ("csv", export_csv),
+                              ("html", export_html), ("atom", export_atom)):
+                if key in only:
+                    c = make(archive, repeats)
+                    if c is None:
+                        print(f"bench: {key}: skipped (not available yet)", file=sys.stderr)
+                        continue
+                    print(f"bench: {c.name}, N = {n:,} ...", file=sys.stderr)
+                    yield measure(c)
+            del archive
+            gc.collect()
+    if "digest" in only:
+        c = digests(repeats, args.subscribers)
+        if c is None:
+            print("bench: digest: skipped (storykit.digest not available yet)", file=sys.stderr)
+        else:
+            print(f"bench: {c.name} ...", file=sys.stderr)
+            yield measure(c)
+    if "stream" in only:
+        print(f"bench: streaming {args.stream_n:,} stories through the CLI ...", file=sys.stderr)
+        yield streaming(args.stream_n, max(1, repeats // 2 if args.quick else 3), workdir)
+    if "startup" in only:
+        print("bench: start-up ...", file=sys.stderr)
+        yield startup(repeats)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true",
+                    help="N = 10,000 only, 3 repeats, stream 100,000 stories")
+    ap.add_argument("--n", type=int, action="append",
+                    help="archive size (may be repeated; default 10,000 and 100,000)")
+    ap.add_argument("--repeats", type=int, help="runs of each contender (default 5; quick 3)")
+    ap.add_argument("--only", help=f"comma-separated sections: {','.join(SECTIONS)}")
+    ap.add_argument("--subscribers", type=int, default=10_000, help="digest recipients")
+    ap.add_argument("--stream-n", type=int, help="stories streamed (default 1,000,000)")
+    ap.add_argument("--workdir", type=Path, default=ROOT / "build" / "bench")
+    ap.add_argument("--record", type=Path, nargs="?", const=HERE / "RESULTS.md",
+                    help="write the table to RESULTS.md (default for a full run)")
+    args = ap.parse_args(argv)
+    sizes = args.n or ([10_000] if args.quick else [10_000, 100_000])
+    repeats = args.repeats or (3 if args.quick else 5)
+    if args.stream_n is None:
+        args.stream_n = 100_000 if args.quick else 1_000_000
+    if args.subscribers == 10_000 and args.quick:
+        args.subscribers = 2_000
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    header = machine()
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(dir=args.workdir):
+        for section in _sections(args, sizes, repeats, args.workdir):
+            rows.extend(section)
+            print(table(section), file=sys.stderr)
+    text = table(rows)
+    print(text)
+    held = [r for r in rows if r.holds is not None]
+    missed = [r for r in held if not r.holds]
+    summary = (f"{len(held) - len(missed)} of {len(held)} goals hold"
+               + (": missed " + "; ".join(f"{r.comparison} vs {r.contender}" for r in missed)
+                  if missed else ""))
+    print(f"\n{summary}")
+    record = args.record
+    if record is None and not (args.quick or args.only or args.n):
+        record = HERE / "RESULTS.md"
+    if record is not None:
+        record.write_text(
+            "# Benchmark results\n\n"
+            "Produced by `make bench` (`python benchmarks/run.py`); ratio = storykit time / "
+            "anchor time (medians of runs interleaved in one process). Lower is better for "
+            "storykit.\n\n"
+            f"{header}\n- repeats: {repeats}\n\n{text}\n\n{summary}\n")
+        print(f"bench: wrote {record}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""Helpers shared by the feeds plugin's tests (a plain module, not collected by pytest)."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import feedparser
+import jsonschema
+from lxml import etree
+
+import storykit
+
+HERE = Path(__file__).resolve().parent
+EXAMPLE = HERE.parents[2] / "examples" / "impact-and-people" / "stories.json"
+
+_RNG: etree.RelaxNG | None = None
+_SCHEMA: dict[str, Any] | None = None
+
+
+def example() -> storykit.Collection:
+    return storykit.load(EXAMPLE)
+
+
+def atom_grammar() -> etree.RelaxNG:
+    """RFC 4287's RELAX NG grammar (appendix B), in tests/atom.rng."""
+    global _RNG
+    if _RNG is None:
+        _RNG = etree.RelaxNG(etree.parse(str(HERE / "atom.rng")))
+    return _RNG
+
+
+def assert_valid_atom(data: bytes) -> None:
+    grammar = atom_grammar()
+    doc = etree.fromstring(data)
+    assert grammar.validate(doc), str(grammar.error_log)
+
+
+def jsonfeed_validator() -> jsonschema.Draft7Validator:
+    global _SCHEMA
+    if _SCHEMA is None:
+        _SCHEMA = json.loads((HERE / "jsonfeed-1.1.schema.json").read_text("utf-8"))
+    return jsonschema.Draft7Validator(_SCHEMA, format_checker=jsonschema.FormatChecker())
+
+
+def assert_valid_jsonfeed(data: bytes) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(data)
+    errors = sorted(jsonfeed_validator().iter_errors(doc), key=lambda e: list(e.path))
+    assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors)
+    return doc
+
+
+def parse_xml_feed(data: bytes, version: str) -> Any:
+    """feedparser's reading of ``data``; a well-formed feed of ``version`` or AssertionError."""
+    parsed = feedparser.parse(data)
+    assert parsed.bozo == 0, parsed.get("bozo_exception")
+    assert parsed.version == version
+    return parsed
+
+
+def utc_struct(when: date) -> time.struct_time:
+    """A story date as the UTC ``struct_time`` feedparser gives for it."""
+    if not isinstance(when, datetime):
+        when = datetime(when.year, when.month, when.day, tzinfo=UTC)
+    return when.astimezone(UTC).timetuple()[:6]  # type: ignore[return-value]
+
+
+def same_instant(parsed: time.struct_time, when: date) -> bool:
+    return tuple(parsed[:6]) == tuple(utc_struct(when))
+
+
+def squash(text: str) -> str:
+    """Whitespace collapsed, as an HTML reader shows it."""
+    return " ".join(text.split())

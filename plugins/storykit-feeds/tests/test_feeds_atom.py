@@ -1,0 +1,115 @@
+"""The ``atom`` format, read back with feedparser and checked against RFC 4287's grammar."""
+
+from __future__ import annotations
+
+from feeds_support import (
+    assert_valid_atom,
+    example,
+    parse_xml_feed,
+    same_instant,
+)
+from hypothesis import given, settings
+
+import storykit
+from storykit.testing import collections
+
+SELF = "https://news.example.org/impact-and-people/feed.atom"
+
+
+class TestAtomExample:
+    """The example page as an Atom feed."""
+
+    def test_well_formed_atom_10(self) -> None:
+        """feedparser reads the feed as Atom 1.0 without complaint."""
+        parse_xml_feed(storykit.dumps(example(), "atom"), "atom10")
+
+    def test_valid_against_rfc_4287_grammar(self) -> None:
+        """The feed validates against the RELAX NG grammar of RFC 4287, in both content modes."""
+        for content in ("summary", "full"):
+            assert_valid_atom(storykit.dumps(example(), "atom", content=content,
+                                             self_url=SELF))
+
+    def test_feed_metadata_survives(self) -> None:
+        """Title, subtitle, alternate and self links, author and language reach the reader."""
+        col = example()
+        feed = parse_xml_feed(storykit.dumps(col, "atom", self_url=SELF), "atom10").feed
+        assert feed.title == col.title
+        assert feed.subtitle == col.description
+        assert feed.id == col.url
+        links = {link["rel"]: link["href"] for link in feed.links}
+        assert links == {"alternate": col.url, "self": SELF}
+        assert feed.author == "International Labour Organization"
+        assert feed.updated == "2021-02-23T00:00:00Z"
+
+    def test_every_entry_field_survives(self) -> None:
+        """Ids, titles, links, dates, summaries, topics, countries, image and credit survive."""
+        col = example()
+        entries = parse_xml_feed(storykit.dumps(col, "atom"), "atom10").entries
+        assert len(entries) == len(col)
+        for entry, story in zip(entries, col, strict=True):
+            assert entry.id == f"tag:news.example.org,2021:impact-and-people/{story.id}"
+            assert entry.title == story.title
+            assert entry.link == story.url
+            assert entry.summary == story.summary
+            assert same_instant(entry.published_parsed, story.published)
+            assert entry.published.endswith("Z")
+            related = [(x["href"], x["title"]) for x in entry.links if x["rel"] == "related"]
+            assert related == [(link.url, link.title) for link in story.links]
+            terms = [(t["term"], t["scheme"]) for t in entry.tags]
+            assert terms == ([(t, None) for t in story.topics]
+                             + [(c, "urn:iso:std:iso:3166:-1") for c in story.countries])
+            if story.image is None:
+                assert "media_content" not in entry
+                continue
+            assert entry.media_content[0]["url"] == story.image.url
+            assert entry.media_content[0]["medium"] == "image"
+            assert entry.content[0]["value"] == story.image.alt
+            assert entry.media_credit[0]["content"] == str(story.image.credit)
+
+    def test_voices_link_is_related(self) -> None:
+        """The "Voices" pointer of the song story is a rel="related" link with its title."""
+        col = example()
+        entries = parse_xml_feed(storykit.dumps(col, "atom"), "atom10").entries
+        song = next(e for e in entries if e.id.endswith("/a-song-to-let-children-fly"))
+        assert {"rel": "related", "href": "https://voices.ilo.org/", "type": "text/html",
+                "title": "Read more on our new multimedia Voices platform"} in song.links
+
+    def test_full_content_carries_html_body(self) -> None:
+        """content=full adds an HTML body with the figure, its alt text and its credit."""
+        col = example()
+        entries = parse_xml_feed(storykit.dumps(col, "atom", content="full"), "atom10").entries
+        song = next(e for e in entries if e.id.endswith("/a-song-to-let-children-fly"))
+        body = song.content[0]
+        assert body["type"] == "text/html"
+        assert 'alt="Ridma Weerawardena, a Sri Lankan singer' in body["value"]
+        assert "<figcaption>© Asitha Seneviratne 2021</figcaption>" in body["value"]
+
+
+class TestAtomProperties:
+    """Atom output for any valid collection."""
+
+    @settings(max_examples=40, deadline=None)
+    @given(collections(max_size=5))
+    def test_any_collection_is_valid_atom(self, col: storykit.Collection) -> None:
+        """Every collection gives a feed that is valid Atom and reads back field for field."""
+        data = storykit.dumps(col, "atom", content="full")
+        assert_valid_atom(data)
+        parsed = parse_xml_feed(data, "atom10")
+        assert parsed.feed.title == col.title
+        assert [e.title for e in parsed.entries] == [s.title for s in col]
+        assert [e.summary for e in parsed.entries] == [s.summary for s in col]
+        for entry, story in zip(parsed.entries, col, strict=True):
+            assert same_instant(entry.published_parsed, story.published)
+            updated = story.updated if story.updated is not None else story.published
+            assert same_instant(entry.updated_parsed, updated)
+
+    @settings(max_examples=20, deadline=None)
+    @given(collections(min_size=1, max_size=5))
+    def test_entry_ids_are_stable_and_unique(self, col: storykit.Collection) -> None:
+        """Entry ids depend only on the story: unique, and the same when the feed is rebuilt."""
+        first = parse_xml_feed(storykit.dumps(col, "atom"), "atom10")
+        ids = [e.id for e in first.entries]
+        assert len(set(ids)) == len(ids)
+        shuffled = col.replace(tuple(reversed(col.stories)))
+        again = parse_xml_feed(storykit.dumps(shuffled, "atom"), "atom10")
+        assert [e.id for e in again.entries] == list(reversed(ids))

@@ -1,0 +1,233 @@
+"""Fast paths for the model's checks: the common case in few calls, the rest to the full rules.
+
+A story as content files hold it is nearly always valid and plain: ASCII or already-NFC text
+without stray spaces, URLs of the usual shape, ISO dates. :func:`story_values` checks such a
+story with inline tests that accept only values the full rules (``_rules.py``) would return
+unchanged, and calls those rules for everything else. It never reports a problem: on anything
+it cannot vouch for it returns ``None``, and the detailed checker in ``model.py`` runs instead
+and gives the complete report. So the fast path changes speed, never a verdict or a message;
+``tests/test_fastpath.py`` checks that it agrees with the detailed path.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from storykit import _rules as rules
+
+__all__ = ["builder", "plain_text", "plain_url", "story"]
+
+T = TypeVar("T")
+
+_ZERO_WIDTH = frozenset(rules._ZERO_WIDTH)
+_BAD_LINE = rules._BAD_CHAR_LINE.search
+_BAD_MULTILINE = rules._BAD_CHAR.search
+_is_normalized = unicodedata.is_normalized
+
+# An absolute http(s) URL whose host is plain ASCII letters, digits, dots and hyphens, with no
+# port, user or brackets, and whose rest holds only printable ASCII that rules.url() accepts
+# (no space, no \ < > " ` { } | ^): urlsplit() finds scheme and host, and url() returns it as is.
+_PLAIN_URL = re.compile(
+    r"[hH][tT][tT][pP][sS]?://[A-Za-z0-9][A-Za-z0-9.-]*(?:[/?#][!#-;=?-\[\]_a-z~]*)?"
+)
+
+
+def plain_text(s: str, multiline: bool = False) -> bool:
+    """``s`` is text that :func:`rules.text` returns unchanged (stripped, NFC, no controls)."""
+    if s.isprintable():
+        # No "Other" or "Separator" characters but the ASCII space: so no control, format,
+        # surrogate, noncharacter, line break or zero-width character, and no space but " ".
+        # (str.isprintable() is several times faster than the regex on non-ASCII text.)
+        return (s != "" and s[0] != " " and s[-1] != " "
+                and (s.isascii() or _is_normalized("NFC", s)))
+    return bool(
+        s
+        and not s[0].isspace() and not s[-1].isspace()
+        and s[0] not in _ZERO_WIDTH and s[-1] not in _ZERO_WIDTH
+        and (_BAD_MULTILINE if multiline else _BAD_LINE)(s) is None
+        and (s.isascii() or _is_normalized("NFC", s))
+    )
+
+
+def plain_url(s: str) -> bool:
+    """``s`` is a URL that :func:`rules.url` returns unchanged."""
+    return len(s) <= rules.MAX_URL and _PLAIN_URL.fullmatch(s) is not None
+
+
+def _text(value: Any, max_length: int | None = None) -> str:
+    if type(value) is str and (max_length is None or len(value) <= max_length) and plain_text(
+            value):
+        return value
+    return rules.text(value, max_length=max_length)
+
+
+def _summary(value: Any) -> str:
+    if type(value) is str and plain_text(value, multiline=True):
+        return value
+    return rules.text(value, multiline=True)
+
+
+def _url(value: Any) -> str:
+    if type(value) is str and plain_url(value):
+        return value
+    return rules.url(value)
+
+
+class _Cache(dict[str, T]):
+    """A small memo of rule results for values that repeat (languages, credits, countries)."""
+
+    def __init__(self, rule: Callable[[Any], T], limit: int = 4096) -> None:
+        super().__init__()
+        self.rule = rule
+        self.limit = limit
+
+    def __missing__(self, key: str) -> T:
+        value = self.rule(key)  # raises rules.Invalid: nothing is kept
+        if len(self) >= self.limit:
+            self.clear()
+        self[key] = value
+        return value
+
+
+def builder(cls: type[T], fields: tuple[str, ...]) -> Callable[..., T]:
+    """A function ``build(v0, v1, ...)`` making a ``cls`` (attrs, slots) without checks.
+
+    It sets each slot through its descriptor: about twice as fast as ``object.__setattr__`` by
+    name in a loop.
+    """
+    names = [f"s{i}" for i in range(len(fields))]
+    params = [f"v{i}" for i in range(len(fields))]
+    body = "".join(f"    {s}(o, {v})\n" for s, v in zip(names, params, strict=True))
+    src = f"def build({', '.join(params)}):\n    o = new(cls)\n{body}    return o\n"
+    namespace: dict[str, Any] = {"new": object.__new__, "cls": cls}
+    for s, field in zip(names, fields, strict=True):
+        namespace[s] = cls.__dict__[field].__set__
+    exec(src, namespace)  # noqa: S102 - generated from the class's own field names
+    return namespace["build"]  # type: ignore[no-any-return]
+
+
+class _Fast:
+    """The model's classes and their builders, bound once model.py has made them."""
+
+    def __init__(self) -> None:
+        from storykit.model import Credit, Image, Link, Story
+
+        self.story_keys = frozenset(Story.FIELDS)
+        self.image_keys = frozenset(Image.FIELDS)
+        self.link_keys = frozenset(Link.FIELDS)
+        self.story = builder(Story, Story.FIELDS)
+        self.image = builder(Image, ("url", "alt", "credit"))
+        self.link = builder(Link, ("url", "title"))
+        credit = builder(Credit, ("holder", "year"))
+        self.credits: _Cache[Any] = _Cache(lambda s: credit(*rules.parse_credit(s)))
+        self.languages: _Cache[str] = _Cache(rules.language)
+        self.countries: _Cache[str] = _Cache(rules.country, limit=1024)
+        self.dates: _Cache[Any] = _Cache(rules.published)
+        self.topics: _Cache[str] = _Cache(rules.text)
+
+
+_fast: _Fast | None = None
+
+
+def _bound() -> _Fast:
+    global _fast  # noqa: PLW0603 - bound on first use: model.py imports this module
+    if _fast is None:
+        _fast = _Fast()
+    return _fast
+
+
+def _image(f: _Fast, raw: Any) -> Any:
+    if type(raw) is not dict or not raw.keys() <= f.image_keys:
+        raise rules.Invalid("")
+    url, alt, credit = raw.get("url"), raw.get("alt"), raw.get("credit")
+    if url is None or alt is None:
+        raise rules.Invalid("")
+    if credit is not None:
+        if type(credit) is not str:
+            raise rules.Invalid("")
+        credit = f.credits[credit]
+    return f.image(_url(url), _text(alt), credit)
+
+
+def _links(f: _Fast, raw: Any) -> tuple[Any, ...]:
+    if type(raw) is not list:
+        raise rules.Invalid("")
+    out = []
+    for item in raw:
+        if type(item) is not dict or len(item) != 2 or not item.keys() <= f.link_keys:
+            raise rules.Invalid("")
+        out.append(f.link(_url(item["url"]), _text(item["title"])))
+    return tuple(out)
+
+
+def _strings(raw: Any) -> list[Any]:
+    if type(raw) is not list:
+        raise rules.Invalid("")
+    return raw
+
+
+def story(data: Any, derive_id: bool = False) -> Any:
+    """A plain, valid story's :class:`~storykit.Story`, equal to what the detailed checker
+    makes of ``data``; or ``None``.
+
+    ``None`` means "not vouched for": the caller runs the detailed checker, which reports.
+    Without an ``id`` in ``data`` the story is left to the caller unless ``derive_id``.
+    """
+    f = _fast or _bound()
+    if type(data) is not dict or not data.keys() <= f.story_keys:
+        return None
+    get = data.get
+    try:
+        title = get("title")
+        if title is None:
+            return None
+        title = _text(title, rules.MAX_TITLE)
+        sid = get("id")
+        if sid is None or sid == "":
+            if not derive_id:
+                return None
+            sid = rules.slugify(title)
+        elif type(sid) is not str or len(sid) > rules.MAX_ID or (
+                rules._SLUG.fullmatch(sid) is None):
+            return None
+        pub = get("published")
+        if type(pub) is not str:
+            return None
+        pub = f.dates[pub]
+        summary = get("summary")
+        if summary is None:
+            return None
+        summary = _summary(summary)
+        url = get("url")
+        url = _url(url) if url is not None and url != "" else None
+        image = get("image")
+        if image is not None:
+            image = _image(f, image)
+        topics = get("topics")
+        if topics:
+            cache = f.topics
+            topics = tuple([cache[t] for t in _strings(topics)])
+        else:
+            topics = ()
+        countries = get("countries")
+        if countries:
+            cache = f.countries
+            countries = tuple([cache[c] for c in _strings(countries)])
+        else:
+            countries = ()
+        lang = get("language")
+        lang = "en" if lang is None else f.languages[lang]
+        links = get("links")
+        links = _links(f, links) if links else ()
+        if get("translations"):
+            return None  # rare: the detailed path
+        updated = get("updated")
+        if updated is not None:
+            updated = rules.published(updated)
+    except (rules.Invalid, TypeError, KeyError):
+        return None
+    return f.story(sid, title, pub, summary, url, image, topics, countries, lang, links, (),
+                   updated)

@@ -1,0 +1,284 @@
+"""The ``storykit digest`` and ``storykit send`` commands (added to the CLI by ``cli.py``)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from storykit.cli import Context, fail, handle_errors, parse_options, warn
+
+if TYPE_CHECKING:
+    from storykit.mail import Finding
+
+__all__ = ["COMMANDS", "digest", "send"]
+
+
+def _report(findings: Iterable[tuple[str, Finding]], strict: bool) -> int:
+    """Print findings (grouped by code across messages); return how many codes were found."""
+    first: dict[str, tuple[str, Finding]] = {}
+    counts: Counter[str] = Counter()
+    for where, f in findings:
+        counts[f.code] += 1
+        first.setdefault(f.code, (where, f))
+    for code, (where, f) in first.items():
+        more = f" (and {counts[code] - 1} more like it)" if counts[code] > 1 else ""
+        line = f"{where}: {f}{more}"
+        if strict:
+            click.echo(f"storykit: error: {line}", err=True)
+        else:
+            warn(line)
+    return len(first)
+
+
+@click.command()
+@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--since", metavar="DATE", help="First day of the window (ISO date).")
+@click.option("--until", metavar="DATE", help="Last day of the window (ISO date).")
+@click.option("--last", metavar="N[d|w]", help="The last N days (7d) or weeks (2w), to today.")
+@click.option("--week", metavar="YYYY-Www", help="An ISO week, e.g. 2021-W07.")
+@click.option("--month", metavar="YYYY-MM", help="A calendar month, e.g. 2021-02.")
+@click.option("--today", metavar="DATE", hidden=True, help="Pretend today is DATE (for --last).")
+@click.option("--topic", "topics", multiple=True, metavar="TOPIC",
+              help="Only stories of this topic (may be repeated: any of them).")
+@click.option("-f", "--format", "fmt", metavar="FORMAT",
+              help="Output format: email (default), html, json, csv or any other.")
+@click.option("-o", "--output", metavar="PATH", help="Output file, or - for stdout (default).")
+@click.option("-O", "--option", "options", multiple=True, metavar="KEY=VALUE",
+              help="An exporter option, e.g. -O sender='News <news@example.org>'.")
+@click.option("--allow-empty", is_flag=True, help="Write a digest even if the window is empty.")
+@click.option("--check", is_flag=True, help="Preflight the email message(s); print warnings.")
+@click.option("--strict", is_flag=True, help="With --check: problems are errors (exit 1, "
+                                              "nothing written).")
+@click.option("--subscribers", type=click.Path(dir_okay=False, path_type=Path),
+              help="A subscribers CSV (email,name,topics,countries,language): one message each.")
+@click.option("--outbox", type=click.Path(file_okay=False, path_type=Path),
+              help="With --subscribers: the folder to write the .eml files to.")
+@click.pass_obj
+@handle_errors
+def digest(  # noqa: PLR0917 - click passes each option as an argument
+        obj: Context, source: Path, since: str | None, until: str | None, last: str | None,
+        week: str | None, month: str | None, today: str | None, topics: tuple[str, ...],
+        fmt: str | None, output: str | None, options: tuple[str, ...], allow_empty: bool,
+        check: bool, strict: bool, subscribers: Path | None, outbox: Path | None) -> None:
+    """The stories of a time window, as an email message or any other format.
+
+    An empty window prints a message, writes nothing and exits 1 (like grep finding nothing),
+    unless --allow-empty is given. With --subscribers each subscriber gets a message with only
+    the stories of their topics and countries, written to --outbox; subscribers with none are
+    skipped and counted.
+
+    \b
+    Examples:
+      storykit digest stories.json --since 2021-02-15 --until 2021-02-23 -o digest.eml \\
+          -O sender='Newsroom <news@example.org>' -O to=journalists@example.org
+      storykit digest stories.json --week 2021-W07 --format html -o week.html
+      storykit digest stories.json --last 7d --subscribers subs.csv --outbox outbox/ \\
+          -O unsubscribe='https://news.example.org/unsubscribe?u={token}' --check
+    """
+    from datetime import date
+
+    from storykit import digest as dg
+    from storykit.io import load
+
+    try:
+        now = date.fromisoformat(today) if today else None
+        win = dg.window(since=since, until=until, last=last, week=week, month=month, today=now)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
+    if strict and not check:
+        raise click.UsageError("--strict goes with --check")
+    if outbox is not None and subscribers is None:
+        raise click.UsageError("--outbox goes with --subscribers")
+    if subscribers is not None and output is not None:
+        raise click.UsageError("with --subscribers, write to --outbox DIR, not -o")
+    if subscribers is not None and outbox is None and not check:
+        raise click.UsageError("--subscribers needs --outbox DIR (or --check alone)")
+
+    reg = obj.registry()
+    if fmt is not None:
+        exporter = reg.get(fmt)
+    elif output not in (None, "-"):
+        exporter = reg.for_path(output)
+    else:
+        exporter = reg.get("email")
+    is_email = exporter.name == "email"
+    if subscribers is not None and not is_email:
+        raise click.UsageError(f"--subscribers makes email messages, not {exporter.name}")
+    if check and not is_email:
+        raise click.UsageError(f"--check checks email messages, not {exporter.name}")
+
+    opts: dict[str, Any] = parse_options(options)
+    col = dg.select(load(source), win, topics)
+    if is_email:
+        if win.since is not None:
+            opts.setdefault("since", win.since.isoformat())
+        if win.until is not None:
+            opts.setdefault("until", win.until.isoformat())
+
+    if not len(col) and not allow_empty:
+        topic = f" about {' or '.join(repr(t) for t in topics)}" if topics else ""
+        click.echo(f"storykit: no stories{topic} in {source} {win}; nothing written "
+                   "(--allow-empty writes an empty digest)", err=True)
+        sys.exit(1)
+
+    if subscribers is not None:
+        _personalised(obj, col, subscribers, outbox, opts, check=check, strict=strict)
+        return
+
+    if not check:
+        from storykit.cli import _write
+
+        _write(obj, col, exporter.name, output, opts)
+        return
+
+    import io
+
+    from storykit.mail import lint
+
+    buf = io.BytesIO()
+    exporter.write(col, buf, **opts)
+    data = buf.getvalue()
+    problems = _report(((str(output or "digest"), f) for f in lint(data)), strict)
+    if problems and strict:
+        fail(f"preflight found {problems} problem{'s' if problems != 1 else ''}; "
+             "nothing written")
+    if output is None:
+        click.echo(f"preflight: {problems or 'no'} problem{'s' if problems != 1 else ''}",
+                   err=True)
+        return
+    if output == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    from storykit.io import atomic_writer
+
+    with atomic_writer(output) as f:
+        f.write(data)
+    click.echo(f"wrote {output} (email, {len(col)} {'story' if len(col) == 1 else 'stories'})",
+               err=True)
+
+
+def _personalised(obj: Context, col: Any, subscribers: Path, outbox: Path | None,
+                  opts: dict[str, Any], *, check: bool, strict: bool) -> None:
+    import time
+
+    from storykit.digest import PersonalisedRun, load_subscribers, outbox_name, write_outbox
+    from storykit.mail import lint
+
+    subs = load_subscribers(subscribers)
+    if check:
+        run = PersonalisedRun(col, subs, opts, registry=obj.registry())
+        problems = _report(((outbox_name(m.subscriber.email), f) for m in run
+                            for f in lint(m.data)), strict)
+        if problems and strict:
+            fail(f"preflight found {problems} kind{'s' if problems != 1 else ''} of problem; "
+                 "nothing written")
+        if outbox is None:
+            click.echo(f"preflight: {run.sent} messages, {problems or 'no'} kind"
+                       f"{'s' if problems != 1 else ''} of problem", err=True)
+            return
+    assert outbox is not None
+    start = time.perf_counter()
+    run = PersonalisedRun(col, subs, opts, registry=obj.registry())
+    paths = write_outbox(run, outbox)
+    took = time.perf_counter() - start
+    skipped = len(run.skipped)
+    click.echo(f"wrote {len(paths)} message{'s' if len(paths) != 1 else ''} to {outbox} "
+               f"in {took:.1f}s; skipped {skipped} subscriber{'s' if skipped != 1 else ''} "
+               "with no stories in the window", err=True)
+
+
+def _host_port(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise click.BadParameter(f"{value!r} is not HOST:PORT (e.g. smtp.example.org:587)",
+                                 param_hint="'--smtp'")
+    return host, int(port)
+
+
+def _expand(paths: Iterable[Path]) -> list[Path]:
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out.extend(sorted(p.glob("*.eml")))
+        else:
+            out.append(p)
+    return out
+
+
+@click.command()
+@click.argument("messages", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--smtp", "server", required=True, metavar="HOST:PORT",
+              help="The SMTP server, e.g. smtp.example.org:587.")
+@click.option("--starttls", is_flag=True, help="Upgrade the connection with STARTTLS.")
+@click.option("--ssl", "use_ssl", is_flag=True, help="Connect over TLS (SMTPS, port 465).")
+@click.option("--user", help="Log in as this user.")
+@click.option("--password-env", metavar="VAR", help="The environment variable with the password.")
+@click.option("--dry-run", is_flag=True, help="Show what would be sent; send nothing.")
+@click.option("--resend", is_flag=True, help="Send again messages the outbox records as sent.")
+@click.option("--timeout", type=float, default=30.0, show_default=True,
+              help="Seconds to wait for the server.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only failures and the summary.")
+@click.pass_obj
+@handle_errors
+def send(  # noqa: PLR0917 - click passes each option as an argument
+        obj: Context, messages: tuple[Path, ...], server: str, starttls: bool, use_ssl: bool,
+        user: str | None, password_env: str | None, dry_run: bool, resend: bool,
+        timeout: float, quiet: bool) -> None:
+    """Send .eml messages (files, or folders of them) through one SMTP connection.
+
+    Each message's result is printed, then a summary. Messages sent are recorded in the
+    folder's .sent.jsonl, so running the command again skips them (unless --resend). Exits 1
+    if any message or recipient failed, or the server cannot be reached.
+
+    \b
+    Examples:
+      storykit send outbox/*.eml --smtp localhost:1025 --dry-run
+      storykit send outbox/ --smtp smtp.example.org:587 --starttls \\
+          --user digest --password-env SMTP_PASSWORD
+    """
+    from storykit.mail import SendError
+    from storykit.mail import send as send_messages
+
+    host, port = _host_port(server)
+    if starttls and use_ssl:
+        raise click.UsageError("give --starttls or --ssl, not both")
+    password = None
+    if password_env is not None:
+        if user is None:
+            raise click.UsageError("--password-env goes with --user")
+        password = os.environ.get(password_env)
+        if password is None:
+            raise click.UsageError(f"the environment variable {password_env} is not set")
+    elif user is not None:
+        raise click.UsageError("--user needs --password-env VAR (passwords never go on the "
+                               "command line)")
+
+    def show(result: Any) -> None:
+        if not result.ok:
+            click.echo(f"storykit: error: {result}", err=True)
+        elif not quiet:
+            click.echo(str(result))
+
+    try:
+        report = send_messages(_expand(messages), host, port,
+                               security="ssl" if use_ssl else "starttls" if starttls else "plain",
+                               user=user, password=password, dry_run=dry_run, resend=resend,
+                               timeout=timeout, on_result=show)
+    except SendError as e:
+        fail(str(e))
+    click.echo(report.summary())
+    if report.aborted:
+        fail(report.aborted)
+    if not report.ok:
+        sys.exit(1)
+
+
+COMMANDS = [digest, send]

@@ -1,0 +1,662 @@
+"""Email: one RFC 5322 digest message, ``multipart/alternative`` (plain text, then HTML).
+
+The message is built the way a careful bulk sender builds it:
+
+- addresses are :class:`email.headerregistry.Address` objects, folded by the ``email``
+  package's SMTP policy (non-ASCII display names become RFC 2047 encoded words);
+- every header value that comes from data (subject, display names) is neutralised first:
+  control characters, CR, LF, NUL, U+0085, U+2028 and U+2029 become spaces and ``=?`` becomes
+  ``= ?``, so no value can start a header of its own or smuggle an encoded word
+  (CVE-2024-6923). Addresses themselves are checked and rejected when malformed;
+- both parts are UTF-8, quoted-printable, so no line is longer than 76 octets;
+- the HTML is rendered and its CSS inlined by css-inline once per locale; the per-story blocks
+  are cut out of that render and reused, so a personalised run of thousands of messages does
+  constant work per message (see :class:`DigestRenderer`).
+
+Determinism: equal input gives equal bytes. Without a ``date`` option the ``Date`` is the newest
+story's date (a plain date counts as midnight UTC), else the window's end, else the Unix epoch;
+never the clock. Without ``message_id`` the ``Message-ID`` is a SHA-256 of the collection, the
+recipients, the stories chosen and the subject, at the sender's domain.
+
+Unsubscribe tokens (``{token}`` in the ``unsubscribe`` URL) are the first 128 bits of
+HMAC-SHA256 of the lower-cased address keyed by the environment variable
+``STORYKIT_UNSUBSCRIBE_KEY`` when it is set; without a key they are a SHA-256 of the address
+(stable, but guessable by anyone who knows the address; set the key in production).
+"""
+
+from __future__ import annotations
+
+import binascii
+import hashlib
+import hmac
+import html
+import os
+import re
+import textwrap
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, time
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+import attrs
+
+from storykit import _rules as rules
+from storykit.collection import Collection
+from storykit.errors import OptionError
+from storykit.exporter import parse_options
+from storykit.plugins import hookimpl
+
+if TYPE_CHECKING:
+    from email.headerregistry import Address
+
+    from storykit.plugins import Registry
+
+__all__ = [
+    "DigestRenderer",
+    "EmailExporter",
+    "EmailOptions",
+    "header_text",
+    "parse_addresses",
+    "unsubscribe_token",
+]
+
+#: The environment variable holding the key for unsubscribe tokens.
+TOKEN_KEY_ENV = "STORYKIT_UNSUBSCRIBE_KEY"
+#: Width of the plain-text part's prose.
+TEXT_WIDTH = 72
+#: Width of story images in the 600px layout (600 less 2 x 24px padding).
+IMAGE_WIDTH = 552
+_RTL = {"ar", "he", "fa", "ur", "ps", "yi", "dv", "ckb"}
+
+# Anything that could end a header line or hide a new one: C0 and C1 controls (NUL, CR, LF,
+# U+0085...), DEL, and the Unicode line and paragraph separators.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def header_text(value: str) -> str:
+    """``value`` made safe for one header: one line, no controls, no encoded words.
+
+    Line breaks and other control characters become spaces, runs of spaces collapse, and
+    ``=?`` (the start of an RFC 2047 encoded word) becomes ``= ?``, so a value can never add a
+    header or be decoded into something else by a mail client.
+    """
+    s = _UNSAFE.sub(" ", value)
+    s = s.replace("=?", "= ?").replace("?=", "? =")
+    return " ".join(s.split())
+
+
+def parse_addresses(value: str, what: str = "address") -> list[Address]:
+    """``"Name <a@example.org>, b@example.org"`` as :class:`~email.headerregistry.Address` objects.
+
+    Raises :class:`ValueError` saying what is wrong: a control character or line break
+    anywhere, or an address that is not a valid email address. Display names are passed
+    through :func:`header_text`.
+    """
+    from email.headerregistry import Address
+    from email.utils import getaddresses
+
+    bad = _UNSAFE.search(value)
+    if bad is not None:
+        raise ValueError(f"{what} {value!r} contains the control character {bad.group()!r}")
+    pairs = getaddresses([value])
+    if not pairs or any(not addr for _, addr in pairs):
+        raise ValueError(f"{what} {value!r} is not an email address or a list of them")
+    out = []
+    for name, addr in pairs:
+        try:
+            spec = rules.email(addr)
+        except rules.Invalid:
+            raise ValueError(f"{what} {value!r}: {addr!r} is not a valid email address") from None
+        local, _, domain = spec.rpartition("@")
+        out.append(Address(display_name=header_text(name), username=local, domain=domain))
+    return out
+
+
+def unsubscribe_token(address: str, key: bytes | None = None) -> str:
+    """The token for ``{token}`` in unsubscribe URLs: 32 hex digits.
+
+    HMAC-SHA256 of the lower-cased address with ``key`` (from ``STORYKIT_UNSUBSCRIBE_KEY``
+    when not given); without any key, SHA-256 of the address (stable but guessable).
+    """
+    if key is None:
+        env = os.environ.get(TOKEN_KEY_ENV)
+        key = env.encode() if env else None
+    data = address.strip().lower().encode()
+    if key:
+        return hmac.new(key, data, hashlib.sha256).hexdigest()[:32]
+    return hashlib.sha256(b"storykit-unsubscribe:" + data).hexdigest()[:32]
+
+
+@attrs.frozen
+class EmailOptions:
+    """Options of the ``email`` format."""
+
+    #: From: ``"Name <address>"`` or an address (default: the first media contact's email).
+    sender: str | None = None
+    #: To: one or more addresses, comma-separated (default: the sender).
+    to: str | None = None
+    #: Subject (default: the collection title and the window, "Impact and people — 15–23
+    #: February 2021").
+    subject: str | None = None
+    #: Reply-To: one or more addresses.
+    reply_to: str | None = None
+    #: An https unsubscribe URL; ``{token}`` is replaced by the recipient's token.
+    unsubscribe: str | None = None
+    #: A mailto unsubscribe address (``unsubscribe@example.org`` or ``mailto:...``).
+    unsubscribe_mailto: str | None = None
+    #: The hidden preview line shown after the subject in inboxes.
+    preheader: str | None = None
+    #: Locale of dates and labels (default: the collection's language).
+    locale: str | None = None
+    #: The window the digest covers (ISO dates); default: the dates of its stories.
+    since: date | str | None = None
+    until: date | str | None = None
+    #: Date header (ISO 8601 or RFC 5322); default: the newest story's date, never the clock.
+    date: str | None = None
+    #: Message-ID, ``<id@domain>``; default: a hash of the content and recipients.
+    message_id: str | None = None
+    #: The recipient's name, for the greeting ("Hello Ana,").
+    name: str | None = None
+    #: A folder of templates that override ``email.html`` and ``email.txt``.
+    template_dir: str | None = None
+
+
+# --- small helpers --------------------------------------------------------------------------------
+
+
+def _wrap(value: str, width: int = TEXT_WIDTH) -> str:
+    lines: list[str] = []
+    for para in value.splitlines() or [""]:
+        lines.extend(textwrap.wrap(para, width, break_long_words=False,
+                                   break_on_hyphens=False) or [""])
+    return "\n".join(lines)
+
+
+def _day(value: date) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def _window_text(start: date, end: date, locale: str) -> str:
+    """``15–23 February 2021``, ``28 January – 3 February 2021``, ``23 February 2021``."""
+    from storykit.templating import format_date
+
+    if start == end:
+        return format_date(start, locale, "d MMMM yyyy")
+    if (start.year, start.month) == (end.year, end.month):
+        return f"{format_date(start, locale, 'd')}–{format_date(end, locale, 'd MMMM yyyy')}"
+    if start.year == end.year:
+        return (f"{format_date(start, locale, 'd MMMM')} – "
+                f"{format_date(end, locale, 'd MMMM yyyy')}")
+    return (f"{format_date(start, locale, 'd MMMM yyyy')} – "
+            f"{format_date(end, locale, 'd MMMM yyyy')}")
+
+
+def _as_day(value: date | str | None, name: str) -> date | None:
+    if value is None or isinstance(value, date):
+        return _day(value) if value is not None else None
+    try:
+        return _day(rules.published(value))
+    except rules.Invalid as e:
+        raise OptionError("email", name, e.message) from None
+
+
+def _parse_date(value: str) -> datetime:
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            dt = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            raise OptionError("email", "date", f"{value!r} is not an ISO 8601 or RFC 5322 "
+                              "date") from None
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+
+
+_MSGID = re.compile(r"<[\x21-\x3b\x3d\x3f-\x7e]{1,200}@[A-Za-z0-9.-]{1,200}>")
+
+_HEADER_POLICY: Any = None
+
+
+def _fold(name: str, value: Any) -> bytes:
+    """One header, folded at 78 columns with CRLF, as ASCII (RFC 2047 where needed)."""
+    global _HEADER_POLICY
+    if _HEADER_POLICY is None:
+        from email import policy
+
+        _HEADER_POLICY = policy.SMTP
+    pol = _HEADER_POLICY
+    folded: str = pol.header_factory(name, value).fold(policy=pol)
+    if isinstance(value, list) and max(map(len, folded.split("\r\n"))) > 998:
+        # An ASCII display name with no space cannot be folded (the email package does not
+        # encode it), and RFC 5322 allows no line over 998 octets: cut such names to 200
+        # characters and an ellipsis, which also makes them an encoded word that folds.
+        from email.headerregistry import Address
+
+        value = [Address(display_name=a.display_name[:200] + "…", username=a.username,
+                         domain=a.domain) if len(a.display_name) > 200 else a for a in value]
+        folded = pol.header_factory(name, value).fold(policy=pol)
+    return folded.encode("ascii")
+
+
+def _crlf(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n")
+
+
+def _qp(text: str) -> bytes:
+    return binascii.b2a_qp(text.encode("utf-8"), istext=True)
+
+
+@attrs.frozen
+class _Piece:
+    """A constant fragment of a body, its complete lines quoted-printable encoded once.
+
+    Quoted-printable works line by line, so the encoding of a text is the encodings of its
+    lines joined; only the partial lines that touch a per-message slot are encoded per message.
+    """
+
+    lead: str  # up to and including the first line break (or the whole text, if none)
+    middle: bytes  # the complete lines after that, encoded
+    trail: str | None  # after the last line break; None when the text has no line break
+
+    @classmethod
+    def of(cls, text: str) -> _Piece:
+        first = text.find("\r\n")
+        if first < 0:
+            return cls(text, b"", None)
+        last = text.rfind("\r\n")
+        return cls(text[:first + 2], _qp(text[first + 2:last + 2]), text[last + 2:])
+
+
+def _encode(pieces: Sequence[_Piece | str]) -> bytes:
+    """Quoted-printable of the pieces joined; ``str`` items are one-line per-message slots."""
+    out: list[bytes] = []
+    pending = ""
+    for piece in pieces:
+        if isinstance(piece, str):
+            pending += piece
+        elif piece.trail is None:
+            pending += piece.lead
+        else:
+            out.append(_qp(pending + piece.lead))
+            out.append(piece.middle)
+            pending = piece.trail
+    if pending:
+        out.append(_qp(pending))
+    return b"".join(out)
+
+
+def _split_once(text: str, marker: str) -> tuple[str, str]:
+    before, found, after = text.partition(marker)
+    if not found:
+        raise ValueError(f"the email template lost its {marker!r} marker")
+    return before, after
+
+
+def _split_stories(text: str, start: str, story: str, end: str, n: int,
+                   ) -> tuple[str, list[str], str]:
+    head, rest = _split_once(text, start)
+    body, tail = _split_once(rest, end)
+    blocks = body.split(story)
+    lead, blocks = blocks[0], blocks[1:]
+    if len(blocks) != n:
+        raise ValueError(f"the email template rendered {len(blocks)} story blocks for {n} "
+                         "stories (keep the sk:story markers inside the loop)")
+    return head + lead, blocks, tail
+
+
+# --- the renderer ---------------------------------------------------------------------------------
+
+
+class DigestRenderer:
+    """Everything about a digest that does not depend on the recipient, prepared once.
+
+    Rendering a message then only joins prepared fragments, folds the ``To`` header, and
+    quoted-printable encodes the two bodies (in C). Use :meth:`message` for each recipient.
+    """
+
+    def __init__(self, collection: Collection, options: EmailOptions,
+                 registry: Registry | None = None, *, locale: str | None = None) -> None:
+        from storykit.templating import environment, render, translations
+
+        opts = options
+        self.collection = collection
+        self.options = opts
+        self.locale = locale or opts.locale or collection.language
+        tr = translations(self.locale)
+        self._gettext = tr.gettext
+
+        # Addresses.
+        if opts.sender is not None:
+            senders = self._addresses(opts.sender, "sender")
+            if len(senders) != 1:
+                raise OptionError("email", "sender", f"must be one address (got {opts.sender!r})")
+            self.sender = senders[0]
+        else:
+            self.sender = _default_sender(collection)
+        self.default_to = (self._addresses(opts.to, "to") if opts.to is not None
+                           else [self.sender])
+        reply_to = (self._addresses(opts.reply_to, "reply_to") if opts.reply_to is not None
+                    else [])
+
+        # The window and the subject.
+        days = [_day(s.published) for s in collection.stories]
+        since, until = _as_day(opts.since, "since"), _as_day(opts.until, "until")
+        start = since or (min(days) if days else until)
+        end = until or (max(days) if days else since)
+        self.window: tuple[date, date] | None = (start, end) if start and end else None
+        window_text = _window_text(start, end, self.locale) if start and end else ""
+        title = header_text(collection.title)
+        subject = opts.subject if opts.subject is not None else (
+            f"{title} — {window_text}" if window_text else title)
+        self.subject = header_text(subject)
+
+        # Date: from the content, never the clock.
+        if opts.date is not None:
+            when = _parse_date(opts.date)
+        elif collection.stories:
+            from storykit.model import instant
+
+            when = max(instant(s.published) for s in collection.stories)
+        elif end is not None:
+            when = datetime.combine(end, time.min, tzinfo=UTC)
+        else:
+            when = datetime(1970, 1, 1, tzinfo=UTC)
+        from email.utils import format_datetime
+
+        if opts.message_id is not None and not _MSGID.fullmatch(opts.message_id.strip()):
+            raise OptionError("email", "message_id",
+                              f"must look like <id@domain> (got {opts.message_id!r})")
+
+        # Unsubscribe.
+        self.unsubscribe = _check_unsubscribe(opts.unsubscribe)
+        self.unsubscribe_mailto = _check_mailto(opts.unsubscribe_mailto)
+        key = os.environ.get(TOKEN_KEY_ENV)
+        self._token_key = key.encode() if key else None
+
+        # Constant headers, folded once.
+        self._head_from = _address_header("From", [self.sender])
+        self._head_subject = _subject_header(self.subject)
+        self._head_date = f"Date: {format_datetime(when)}\r\n".encode("ascii")
+        self._head_reply = _address_header("Reply-To", reply_to) if reply_to else b""
+        self._content_hash = _collection_hash(collection)
+
+        # Bodies: render once with every story, inline the CSS once, cut into fragments.
+        env = environment(registry, opts.template_dir)
+        preheader = opts.preheader
+        if preheader is None:
+            preheader = collection.description or " · ".join(
+                s.title for s in collection.stories[:3])
+        ctx: dict[str, Any] = {
+            "title": collection.title,
+            "description": collection.description,
+            "url": collection.url,
+            "contacts": collection.contacts,
+            "stories": collection.stories,
+            "subject": self.subject,
+            "window_text": window_text,
+            "preheader": " ".join(preheader.split()),
+            "unsubscribe": bool(self.unsubscribe or self.unsubscribe_mailto),
+            "lang": self.locale,
+            "dir": "rtl" if self.locale.split("-")[0].lower() in _RTL else "ltr",
+            "wrap": _wrap,
+        }
+        n = len(collection.stories)
+        html_doc = _inline(render(env, "email.html", self.locale, **ctx))
+        head, blocks, tail = _split_stories(html_doc, "<!--sk:stories-->", "<!--sk:story-->",
+                                            "<!--sk:end-->", n)
+        self._html = _Fragments(head, blocks, tail, unsubscribe=ctx["unsubscribe"])
+        text_doc = render(env, "email.txt", self.locale, **ctx).lstrip("\n")
+        head, blocks, tail = _split_stories(text_doc, "sk:stories\n", "sk:story\n",
+                                            "sk:end\n", n)
+        self._text = _Fragments(head, blocks, tail, unsubscribe=ctx["unsubscribe"])
+
+    @staticmethod
+    def _addresses(value: str, option: str) -> list[Address]:
+        try:
+            return parse_addresses(value, option)
+        except ValueError as e:
+            raise OptionError("email", option, str(e)) from None
+
+    def greeting(self, name: str | None) -> str:
+        """``Hello Ana,`` (or ``Hello,`` without a name), in the renderer's locale."""
+        name = header_text(name) if name else ""
+        if name:
+            return str(self._gettext("Hello %(name)s,")) % {"name": name}
+        return str(self._gettext("Hello,"))
+
+    def unsubscribe_url(self, address: str) -> str | None:
+        """The recipient's unsubscribe URL (``{token}`` filled in), or the mailto form."""
+        if self.unsubscribe:
+            return self.unsubscribe.replace("{token}", unsubscribe_token(address,
+                                                                         self._token_key))
+        if self.unsubscribe_mailto:
+            return self.unsubscribe_mailto
+        return None
+
+    def message(self, to: Sequence[Address] | None = None, *,
+                stories: Sequence[int] | None = None, name: str | None = None) -> bytes:
+        """The whole message for ``to`` with the stories at indices ``stories`` (default all)."""
+        recipients = list(to) if to is not None else self.default_to
+        first = recipients[0].addr_spec if recipients else self.sender.addr_spec
+        picked = range(len(self._html.blocks)) if stories is None else stories
+        greeting = self.greeting(name if name is not None else self.options.name)
+        url = self.unsubscribe_url(first)
+
+        # Bodies: prepared fragments around the greeting and the unsubscribe URL.
+        text_body = self._text.encode(picked, greeting, url or "")
+        html_body = self._html.encode(picked, html.escape(greeting, quote=False),
+                                      html.escape(url or ""))
+
+        # Per-message headers.
+        to_addrs = ",".join(a.addr_spec for a in recipients)
+        digest = hashlib.sha256(b"\0".join([
+            self._content_hash, to_addrs.encode(), ",".join(map(str, picked)).encode(),
+            self.subject.encode(),
+        ])).hexdigest()
+        if self.options.message_id is not None:
+            msgid = self.options.message_id.strip()
+        else:
+            msgid = f"<{digest[:32]}@{self.sender.domain}>"
+        boundary = f"=_sk_{digest[32:56]}".encode("ascii")
+        head = [self._head_from, _address_header("To", recipients), self._head_subject, self._head_date,
+                b"Message-ID: " + msgid.encode("ascii") + b"\r\n", self._head_reply]
+        if url is not None:
+            forms = []
+            if self.unsubscribe:
+                forms.append(f"<{url}>")
+            if self.unsubscribe_mailto:
+                forms.append(f"<{self.unsubscribe_mailto}>")
+            # The forms are checked ASCII URLs without spaces: one per line folds them.
+            head.append(b"List-Unsubscribe: " + ",\r\n ".join(forms).encode("ascii")
+                        + b"\r\n")
+            if self.unsubscribe:
+                head.append(b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n")
+        head.append(b'MIME-Version: 1.0\r\nContent-Type: multipart/alternative;\r\n boundary="'
+                    + boundary + b'"\r\n\r\n')
+        sep = b"--" + boundary
+        return b"".join([
+            *head,
+            sep, b'\r\nContent-Type: text/plain; charset="utf-8"\r\n'
+                 b"Content-Transfer-Encoding: quoted-printable\r\n\r\n",
+            text_body, b"\r\n" if not text_body.endswith(b"\r\n") else b"",
+            sep, b'\r\nContent-Type: text/html; charset="utf-8"\r\n'
+                 b"Content-Transfer-Encoding: quoted-printable\r\n\r\n",
+            html_body, b"\r\n" if not html_body.endswith(b"\r\n") else b"",
+            sep, b"--\r\n",
+        ])
+
+
+class _Fragments:
+    """A body cut at its per-message slots: greeting, story blocks, unsubscribe URL."""
+
+    def __init__(self, head: str, blocks: list[str], tail: str, *, unsubscribe: bool) -> None:
+        a, b = _split_once(_crlf(head), "sk-greeting-slot")
+        self.head = (_Piece.of(a), _Piece.of(b))
+        self.blocks = [_Piece.of(_crlf(block)) for block in blocks]
+        tail = _crlf(tail)
+        if unsubscribe:
+            c, d = _split_once(tail, "sk-unsubscribe-url")
+            self.tail: tuple[_Piece, ...] = (_Piece.of(c), _Piece.of(d))
+        else:
+            self.tail = (_Piece.of(tail),)
+
+    def encode(self, picked: Iterable[int], greeting: str, url: str) -> bytes:
+        blocks = self.blocks
+        pieces: list[_Piece | str] = [self.head[0], greeting, self.head[1]]
+        pieces.extend(blocks[i] for i in picked)
+        pieces.append(self.tail[0])
+        if len(self.tail) == 2:
+            pieces += [url, self.tail[1]]
+        return _encode(pieces)
+
+
+#: UTF-8 bytes per encoded word: 42 bytes are 56 base64 characters, so a word is 68
+#: characters and even ``Subject: `` plus a word stays under 78 columns.
+_WORD_BYTES = 42
+
+
+def _encoded_words(text: str) -> list[str]:
+    """``text`` as RFC 2047 base64 encoded words, split between characters.
+
+    Spaces travel inside the words: the email package (3.11) folds each word of a non-ASCII
+    header into its own encoded word and drops the spaces between them, which mail clients
+    then join ("العمل اللائق" arrives as "العملاللائق"). Encoding the whole value avoids that.
+    """
+    words: list[str] = []
+    chunk = ""
+    size = 0
+    for ch in text:
+        n = len(ch.encode("utf-8"))
+        if size + n > _WORD_BYTES:
+            # Cut after the last space in the chunk if there is one (the space stays inside
+            # the word, as RFC 2047 wants), else between two characters.
+            cut = chunk.rfind(" ") + 1 or len(chunk)
+            words.append(chunk[:cut])
+            chunk = chunk[cut:]
+            size = len(chunk.encode("utf-8"))
+        chunk += ch
+        size += n
+    if chunk or not words:
+        words.append(chunk)
+    return ["=?utf-8?b?" + binascii.b2a_base64(w.encode(), newline=False).decode() + "?="
+            for w in words]
+
+
+def _subject_header(subject: str) -> bytes:
+    if subject.isascii():
+        return _fold("Subject", subject)
+    return ("Subject: " + "\r\n ".join(_encoded_words(subject)) + "\r\n").encode("ascii")
+
+
+def _mailbox(address: Address) -> list[str]:
+    """One address as the lines of a header value (display name first, then ``<addr>``)."""
+    name, spec = address.display_name, address.addr_spec
+    if not name:
+        return [spec]
+    if name.isascii():
+        plain = str(address)  # Address quotes a name with specials: "Doe, Jane" <j@...>
+        if len(plain) <= 70:
+            return [plain]
+    lines = _encoded_words(name)
+    if len(lines[-1]) + len(spec) + 3 <= 74:
+        lines[-1] += f" <{spec}>"
+    else:
+        lines.append(f"<{spec}>")
+    return lines
+
+
+def _address_header(name: str, addresses: Sequence[Address]) -> bytes:
+    """``From``, ``To`` or ``Reply-To``: each address on its own line, names encoded whole."""
+    lines: list[str] = []
+    for i, address in enumerate(addresses):
+        if i:
+            lines[-1] += ","
+        lines.extend(_mailbox(address))
+    return (f"{name}: " + "\r\n ".join(lines) + "\r\n").encode("ascii")
+
+
+def _default_sender(collection: Collection) -> Address:
+    from email.headerregistry import Address
+
+    for c in collection.contacts:
+        if c.email:
+            local, _, domain = c.email.rpartition("@")
+            return Address(display_name=header_text(c.organization or c.name),
+                           username=local, domain=domain)
+    return Address(display_name=header_text(collection.title), username="digest",
+                   domain="storykit.invalid")
+
+
+def _check_unsubscribe(url: str | None) -> str | None:
+    if url is None or not url.strip():
+        return None
+    url = url.strip()
+    probe = url.replace("{token}", "0")
+    try:
+        rules.url(probe)
+    except rules.Invalid as e:
+        raise OptionError("email", "unsubscribe", e.message) from None
+    if not probe.lower().startswith("https://"):
+        raise OptionError("email", "unsubscribe", f"must be an https URL (got {url!r}); "
+                          "use unsubscribe_mailto for an address")
+    if len(url) > 900 or not url.isascii():
+        raise OptionError("email", "unsubscribe", "must be an ASCII URL of at most 900 "
+                          "characters (percent-encode other characters)")
+    return url
+
+
+def _check_mailto(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    addr = value.strip()
+    if addr.lower().startswith("mailto:"):
+        addr = addr[7:]
+    base, _, query = addr.partition("?")
+    try:
+        spec = rules.email(base)
+    except rules.Invalid as e:
+        raise OptionError("email", "unsubscribe_mailto", e.message) from None
+    if _UNSAFE.search(query) or " " in query or not query.isascii() or len(query) > 200:
+        raise OptionError("email", "unsubscribe_mailto", f"{value!r} has a query that is not "
+                          "a plain percent-encoded one")
+    return f"mailto:{spec}" + (f"?{query}" if query else "")
+
+
+def _collection_hash(collection: Collection) -> bytes:
+    import orjson
+
+    from storykit.convert import collection_to_data
+
+    return hashlib.sha256(orjson.dumps(collection_to_data(collection))).digest()
+
+
+_inliner: Any = None
+
+
+def _inline(document: str) -> str:
+    """Inline the document's CSS (css-inline); ``@media`` rules stay in a ``<style>``."""
+    global _inliner
+    if _inliner is None:
+        import css_inline
+
+        _inliner = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
+    result: str = _inliner.inline(document)
+    return result
+
+
+class EmailExporter:
+    name = "email"
+    media_type = "message/rfc822"
+    suffix = ".eml"
+    description = "A digest message (.eml): plain text and HTML for mail clients, UTF-8."
+    options_type = EmailOptions
+
+    def write(self, collection: Collection, out: BinaryIO, **options: Any) -> None:
+        opts = parse_options(self, options, EmailOptions)
+        out.write(DigestRenderer(collection, opts).message())
+
+
+@hookimpl
+def register_exporters() -> list[EmailExporter]:
+    return [EmailExporter()]

@@ -1,0 +1,268 @@
+"""HTML: a press-office page of the collection, or a fragment of it to embed in a site.
+
+The page is rendered by jinja2 (autoescape on) from ``templates/page.html`` and its partials
+(``_contact.html``, ``_stories.html``, ``_story.html``, ``_pagination.html``, ``storykit.css``).
+A theme replaces any of them through the ``template_dir`` option or the
+``register_template_dirs()`` hook; ``{% extends "storykit/page.html" %}`` reaches the built-in
+one. Each story carries schema.org ``NewsArticle`` JSON-LD.
+
+Pagination: :meth:`HTMLExporter.write` writes one page (``page_size`` and ``page``);
+:func:`write_pages` writes them all into a folder: ``index.html``, ``page-2.html``, ...
+linked by ``rel="prev"`` and ``rel="next"``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import attrs
+
+from storykit import _rules as rules
+from storykit.collection import Collection
+from storykit.errors import OptionError
+from storykit.exporter import parse_options
+from storykit.model import Story
+from storykit.plugins import Registry, hookimpl
+
+__all__ = ["HTMLExporter", "HTMLOptions", "Pagination", "page_filename", "write_pages"]
+
+#: Text pieces encoded and written per ``out.write()`` call.
+CHUNK_PIECES = 4096
+
+
+def _positive(_: Any, attribute: attrs.Attribute[Any], value: int | None) -> None:
+    if value is not None and value < 1:
+        raise ValueError(f"must be 1 or more (got {value!r})")
+
+
+def _locale(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return rules.language(value)
+    except rules.Invalid as e:
+        raise ValueError(e.message) from None
+
+
+def _stylesheet(value: str | None) -> str | None:
+    if value is not None and ":" in value.split("/", 1)[0] and not re.match(
+            r"(?i)https?://", value):
+        raise ValueError(f"must be an http(s) URL or a relative path (got {value!r})")
+    return value
+
+
+@attrs.frozen
+class HTMLOptions:
+    """Options of the ``html`` format."""
+
+    #: Only the story list (and its page links), to embed in a site's own page.
+    fragment: bool = False
+    #: A folder of templates searched before the built-in ones, to re-theme the page.
+    template_dir: Path | None = None
+    #: Stories per page; ``None`` puts every story on one page.
+    page_size: int | None = attrs.field(default=None, validator=_positive)
+    #: Which page :meth:`HTMLExporter.write` renders (1 is ``index.html``).
+    page: int = attrs.field(default=1, validator=_positive)
+    #: The language of the page's labels and dates (BCP 47); default the collection's.
+    locale: str | None = attrs.field(default=None, converter=_locale)
+    #: Inline the default stylesheet in a ``<style>`` element.
+    css: bool = True
+    #: URL of an extra stylesheet, linked after the default one.
+    stylesheet: str | None = attrs.field(default=None, converter=_stylesheet)
+    #: The ``width`` and ``height`` given to every story image (they reserve its space while it
+    #: loads; the stylesheet crops images to this shape).
+    image_width: int = attrs.field(default=600, validator=_positive)
+    image_height: int = attrs.field(default=400, validator=_positive)
+
+
+def page_filename(number: int) -> str:
+    """The file of page ``number``: ``index.html`` for the first, then ``page-2.html``, ..."""
+    return "index.html" if number == 1 else f"page-{number}.html"
+
+
+@attrs.frozen
+class Pagination:
+    """Where a page sits among the pages of a collection."""
+
+    number: int
+    count: int
+    #: The 1-based position of the page's first story in the whole collection.
+    start: int
+
+    @property
+    def prev_href(self) -> str | None:
+        """The previous page's file name, or None on the first page."""
+        return page_filename(self.number - 1) if self.number > 1 else None
+
+    @property
+    def next_href(self) -> str | None:
+        """The next page's file name, or None on the last page."""
+        return page_filename(self.number + 1) if self.number < self.count else None
+
+
+def _pages(collection: Collection, page_size: int | None) -> int:
+    if page_size is None:
+        return 1
+    return max(1, math.ceil(len(collection) / page_size))
+
+
+def article_ld(story: Story) -> dict[str, Any]:
+    """schema.org ``NewsArticle`` data for one story (serialise with ``json_script``)."""
+    from storykit.templating import iso
+
+    data: dict[str, Any] = {
+        "@context": "https://schema.org",
+        "@type": "NewsArticle",
+        "headline": story.title,
+        "datePublished": iso(story.published),
+    }
+    if story.updated is not None:
+        data["dateModified"] = iso(story.updated)
+    data["description"] = story.summary
+    if story.url is not None:
+        data["url"] = story.url
+        data["mainEntityOfPage"] = story.url
+    data["inLanguage"] = story.language
+    if story.image is not None:
+        image: dict[str, Any] = {
+            "@type": "ImageObject",
+            "contentUrl": story.image.url,
+            "url": story.image.url,
+            "description": story.image.alt,
+        }
+        credit = story.image.credit
+        if credit is not None:
+            image["creditText"] = credit.holder
+            image["copyrightNotice"] = str(credit)
+            if credit.year is not None:
+                image["copyrightYear"] = credit.year
+        data["image"] = image
+    if story.topics:
+        data["keywords"] = list(story.topics)
+    if story.countries:
+        data["contentLocation"] = [{"@type": "Country", "identifier": c}
+                                   for c in story.countries]
+    return data
+
+
+# Code points that HTML parsers report as errors even when escaped as text: noncharacters.
+_NONCHAR = re.compile("[\ufdd0-\ufdef\ufffe\uffff\U0001fffe\U0001ffff\U0002fffe\U0002ffff"
+                      "\U0003fffe\U0003ffff\U0004fffe\U0004ffff\U0005fffe\U0005ffff"
+                      "\U0006fffe\U0006ffff\U0007fffe\U0007ffff\U0008fffe\U0008ffff"
+                      "\U0009fffe\U0009ffff\U000afffe\U000affff\U000bfffe\U000bffff"
+                      "\U000cfffe\U000cffff\U000dfffe\U000dffff\U000efffe\U000effff"
+                      "\U000ffffe\U000fffff\U0010fffe\U0010ffff]")
+
+
+def _pieces(collection: Collection, opts: HTMLOptions, registry: Registry | None,
+            ) -> Iterator[str]:
+    from storykit import templating
+
+    count = _pages(collection, opts.page_size)
+    if opts.page > count:
+        raise OptionError("html", "page", f"is {opts.page} but the collection has only "
+                                          f"{count} page{'s' if count != 1 else ''} "
+                                          f"of {opts.page_size} stories")
+    if opts.page_size is None:
+        stories, start = collection.stories, 1
+    else:
+        start = (opts.page - 1) * opts.page_size + 1
+        stories = collection.stories[start - 1:start - 1 + opts.page_size]
+    locale = opts.locale or collection.language
+    env = templating.environment(registry, opts.template_dir)
+    return templating.stream(
+        env, "fragment.html" if opts.fragment else "page.html", locale,
+        collection=collection,
+        stories=stories,
+        pagination=Pagination(opts.page, count, start),
+        options=opts,
+        lang=locale,
+        dir=templating.text_direction(locale),
+        article_ld=article_ld,
+    )
+
+
+def _encode(text: str) -> bytes:
+    """UTF-8, noncharacters replaced by U+FFFD.
+
+    Every noncharacter's UTF-8 holds ``EF B7`` (U+FDD0..U+FDEF) or ends ``BF BE``/``BF BF``;
+    text without those bytes (nearly all) skips the regex, which is slow on non-ASCII text.
+    """
+    data = text.encode()
+    if b"\xef\xb7" in data or b"\xbf\xbe" in data or b"\xbf\xbf" in data:
+        data = _NONCHAR.sub("\ufffd", text).encode()
+    return data
+
+
+def _write(collection: Collection, out: BinaryIO, opts: HTMLOptions,
+           registry: Registry | None = None) -> None:
+    pieces = _pieces(collection, opts, registry)
+    while batch := list(itertools.islice(pieces, CHUNK_PIECES)):  # batched in C, not per piece
+        out.write(_encode("".join(batch)))
+
+
+class HTMLExporter:
+    """The ``html`` format: a complete HTML5 page, or with ``fragment=True`` the story list."""
+
+    name = "html"
+    media_type = "text/html; charset=utf-8"
+    suffix = ".html"
+    description = "A press-office page: media contact, numbered stories, photo credits, JSON-LD."
+    options_type = HTMLOptions
+
+    def write(self, collection: Collection, out: BinaryIO, **options: Any) -> None:
+        """Write one page (page ``page`` of ``page_size`` stories, or all) to ``out``."""
+        _write(collection, out, parse_options(self, options, HTMLOptions))
+
+
+_PAGE_FILE = re.compile(r"page-([0-9]+)\.html")
+
+
+def write_pages(collection: Collection, folder: str | os.PathLike[str], *,
+                page_size: int, **options: Any) -> list[Path]:
+    """Write every page of ``collection`` into ``folder``; return the files written.
+
+    Pages hold ``page_size`` stories each: ``index.html``, ``page-2.html``, ``page-3.html``,
+    ..., linked by ``rel="prev"``/``rel="next"``, the list numbered on from page to page. Each
+    file is written atomically. Pages left from an earlier, longer run (``page-N.html`` beyond
+    the last page) are removed so that no stale page stays reachable. ``options`` are the
+    other ``html`` options (``fragment``, ``template_dir``, ``locale``, ...).
+
+    .. code-block:: python
+
+        from storykit.exporters.html import write_pages
+        write_pages(col, "build/site", page_size=10)
+    """
+    from storykit.io import atomic_writer
+
+    exporter = HTMLExporter()
+    if "page" in options:
+        raise OptionError("html", "page", "is chosen by write_pages() (it writes every page)")
+    base = parse_options(exporter, dict(options, page_size=page_size), HTMLOptions)
+    assert base.page_size is not None
+    count = _pages(collection, base.page_size)
+    target = Path(folder)
+    written: list[Path] = []
+    for number in range(1, count + 1):
+        path = target / page_filename(number)
+        with atomic_writer(path) as out:
+            _write(collection, out, attrs.evolve(base, page=number))
+        written.append(path)
+    if target.is_dir():
+        for stale in target.iterdir():
+            m = _PAGE_FILE.fullmatch(stale.name)
+            if m and int(m.group(1)) > count and stale.is_file():
+                stale.unlink()
+    return written
+
+
+@hookimpl
+def register_exporters() -> list[HTMLExporter]:
+    """The built-in ``html`` format."""
+    return [HTMLExporter()]

@@ -1,0 +1,1 @@
+"""The hostile corpus (``corpus``) and the per-media-type inertness checkers (``checks``)."""

@@ -1,0 +1,475 @@
+"""Collection: the sequence protocol and the pure operations, on the example and on Hypothesis
+collections."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
+
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import storykit
+from storykit import Collection, Story, ValidationError
+from storykit.model import instant
+from storykit.testing import collections, contacts, stories
+
+META = ("title", "description", "url", "language", "contacts")
+
+
+def meta(col: Collection) -> tuple[Any, ...]:
+    return tuple(getattr(col, name) for name in META)
+
+
+def make(*items: dict[str, Any], **metadata: Any) -> Collection:
+    base = {"published": "2021-02-03", "summary": "s"}
+    return Collection(stories=[{**base, **item} for item in items], **metadata)
+
+
+@st.composite
+def colliding(draw: st.DrawFn) -> Collection:
+    """Collections whose stories often share URLs, for dedupe."""
+    col = draw(collections(max_size=10))
+    pool = ["https://example.org/a", "https://example.org/b", None]
+    return col.replace(attrs.evolve(s, url=draw(st.sampled_from(pool))) for s in col)
+
+
+class TestSequence:
+    """``len``, iteration, indexing by position, lookup by id, slicing."""
+
+    def test_len_and_iter(self, example: Collection) -> None:
+        """A collection has a length and iterates over its stories in order."""
+        assert len(example) == 10
+        assert list(example) == list(example.stories)
+        assert all(isinstance(s, Story) for s in example)
+
+    def test_index(self, example: Collection) -> None:
+        """An int index gives a story; negative indexes count from the end."""
+        assert example[0].title == "Can digital labour platforms create fair competition and " \
+                                   "decent jobs?"
+        assert example[-1].title == "Bees - A remedy for business success"
+        with pytest.raises(IndexError):
+            example[10]
+
+    def test_lookup_by_id(self, example: Collection) -> None:
+        """A string index looks a story up by id; ``in`` and ``get`` work with ids."""
+        s = example["a-song-to-let-children-fly"]
+        assert s.title == "A song to let children fly"
+        assert "a-song-to-let-children-fly" in example
+        assert s in example
+        assert example.get("a-song-to-let-children-fly") is s
+        assert example.get("nope") is None
+
+    def test_missing_id_suggests(self, example: Collection) -> None:
+        """A missing id raises KeyError naming it, with the nearest id."""
+        with pytest.raises(KeyError) as err:
+            example["a-song-to-let-children-fli"]
+        assert err.value.args[0] == ("no story with id 'a-song-to-let-children-fli'; "
+                                     "did you mean 'a-song-to-let-children-fly'?")
+
+    def test_slice_is_a_collection(self, example: Collection) -> None:
+        """A slice is a Collection with the same metadata."""
+        part = example[2:5]
+        assert isinstance(part, Collection)
+        assert part.stories == example.stories[2:5]
+        assert meta(part) == meta(example)
+
+    def test_empty(self) -> None:
+        """An empty collection has length 0 and default metadata."""
+        col = Collection()
+        assert len(col) == 0
+        assert list(col) == []
+        assert (col.title, col.language) == ("Stories", "en")
+
+    def test_ids(self, example: Collection) -> None:
+        """``ids`` lists the ids in order."""
+        assert example.ids[4] == "a-song-to-let-children-fly"
+        assert len(set(example.ids)) == 10
+
+
+class TestFilter:
+    """``filter``: every criterion given must match."""
+
+    def test_topic_case_insensitive(self, example: Collection) -> None:
+        """A topic matches case-insensitively; several topics match any of them."""
+        assert example.filter(topic="Child Labour").ids == (
+            "a-song-to-let-children-fly", "child-labour-in-myanmars-jade-mines-is-a-deadly-gamble")
+        assert len(example.filter(topic=["child labour", "skills"])) == 4
+
+    def test_country(self, example: Collection) -> None:
+        """A country code matches in any case."""
+        assert example.filter(country="lk").ids == ("a-song-to-let-children-fly",)
+        assert len(example.filter(country=["LK", "MM"])) == 2
+
+    def test_unknown_country(self, example: Collection) -> None:
+        """An unknown country code is a ValueError naming it."""
+        with pytest.raises(ValueError, match=r"'XX' is not an ISO 3166-1 alpha-2 country code"):
+            example.filter(country="XX")
+
+    def test_date_window_inclusive(self, example: Collection) -> None:
+        """``since`` and ``until`` include their own day."""
+        got = example.filter(since="2021-02-01", until=date(2021, 2, 11))
+        assert [s.published for s in got] == [date(2021, 2, 11), date(2021, 2, 3),
+                                              date(2021, 2, 1)]
+
+    def test_bad_bound(self, example: Collection) -> None:
+        """A bad date bound is a ValueError naming the bound."""
+        with pytest.raises(ValueError, match=r"^since: '2021-02-30' is not a valid date$"):
+            example.filter(since="2021-02-30")
+
+    def test_datetime_bound(self) -> None:
+        """An aware datetime bound compares instants; date stories count from midnight UTC."""
+        col = make({"id": "morning", "title": "M", "published": "2021-02-03T08:00:00+00:00"},
+                   {"id": "evening", "title": "E", "published": "2021-02-03T20:00:00+01:00"},
+                   {"id": "day", "title": "D", "published": "2021-02-03"})
+        noon = datetime(2021, 2, 3, 12, tzinfo=UTC)
+        assert col.filter(since=noon).ids == ("evening",)
+        assert col.filter(until=noon).ids == ("morning", "day")
+        assert col.filter(since="2021-02-03", until="2021-02-03").ids == col.ids
+
+    def test_text(self, example: Collection) -> None:
+        """``text`` looks in titles and summaries, case-insensitively."""
+        assert example.filter(text="VOICES").ids == (
+            "a-song-to-let-children-fly", "from-prison-to-a-better-life",
+            "child-labour-in-myanmars-jade-mines-is-a-deadly-gamble")
+        assert example.filter(text="bees").ids == ("bees-a-remedy-for-business-success",)
+
+    def test_language_prefix(self) -> None:
+        """``language="fr"`` matches ``fr`` and ``fr-CH`` but not ``fro``."""
+        col = make({"title": "A", "language": "fr"}, {"title": "B", "language": "fr-CH"},
+                   {"title": "C", "language": "fro"}, {"title": "D"})
+        assert col.filter(language="fr").ids == ("a", "b")
+        assert col.filter(language="FR-ch").ids == ("b",)
+
+    def test_where_and_combination(self, example: Collection) -> None:
+        """A predicate combines with the other criteria (all must match)."""
+        got = example.filter(topic="child labour", where=lambda s: s.published.day == 21)
+        assert got.ids == ("child-labour-in-myanmars-jade-mines-is-a-deadly-gamble",)
+
+    def test_no_criteria(self, example: Collection) -> None:
+        """No criteria keeps everything."""
+        assert example.filter() == example
+
+    @given(collections(), st.data())
+    def test_never_adds(self, col: Collection, data: st.DataObject) -> None:
+        """A filter keeps a subsequence of the stories, in order, with the metadata."""
+        topics = sorted({t for s in col for t in s.topics}) or ["none"]
+        kw: dict[str, Any] = data.draw(st.fixed_dictionaries({}, optional={
+            "topic": st.sampled_from(topics),
+            "since": st.dates(date(1990, 1, 1), date(2036, 1, 1)),
+            "until": st.dates(date(1990, 1, 1), date(2036, 1, 1)),
+            "text": st.sampled_from(["a", "e", "é", "<"]),
+            "where": st.just(lambda s: len(s.title) % 2 == 0),
+        }))
+        got = col.filter(**kw)
+        ids = iter(col.ids)
+        assert all(i in ids for i in got.ids)  # a subsequence, order kept
+        assert meta(got) == meta(col)
+        assert col.filter(**kw) == got  # pure: the original is unchanged
+
+
+class TestSort:
+    """``sort``: stable, ties broken by id, any field or function."""
+
+    def test_by_published(self, example: Collection) -> None:
+        """Oldest first by default, newest first with ``reverse``."""
+        assert example.sort()[0].published == date(2021, 1, 15)
+        assert example.sort(reverse=True).stories == example.stories
+
+    def test_by_title(self, example: Collection) -> None:
+        """Titles sort case-insensitively."""
+        titles = [s.title for s in example.sort("title")]
+        assert titles == sorted(titles, key=str.casefold)
+
+    def test_ties_by_id(self) -> None:
+        """Stories with one date come in id order, whatever the input order."""
+        col = make({"id": "c", "title": "C"}, {"id": "a", "title": "A"},
+                   {"id": "b", "title": "B", "published": "2021-01-01"})
+        assert col.sort().ids == ("b", "a", "c")
+        assert col.sort(reverse=True).ids == ("a", "c", "b")
+
+    def test_datetimes_and_dates_together(self) -> None:
+        """Dates and aware datetimes sort on one time line (a date is midnight UTC)."""
+        col = make({"id": "late", "title": "L", "published": "2021-02-03T00:30:00+00:00"},
+                   {"id": "early", "title": "E", "published": "2021-02-03T00:30:00+01:00"},
+                   {"id": "day", "title": "D", "published": "2021-02-03"})
+        assert col.sort().ids == ("early", "day", "late")
+
+    def test_unknown_key(self, example: Collection) -> None:
+        """An unknown field name says what can be used."""
+        with pytest.raises(ValueError) as err:
+            example.sort("date")  # type: ignore[arg-type]
+        assert str(err.value) == ("cannot sort by 'date' (choose published, updated, title or "
+                                  "id, or give a function)")
+
+    @given(collections(max_size=10), st.randoms(use_true_random=False),
+           st.sampled_from(["published", "title", "id", "updated"]), st.booleans())
+    def test_stable_and_deterministic(self, col: Collection, rnd: Any, by: Any,
+                                      reverse: bool) -> None:
+        """Sorting any order of the same stories gives one result, sorted, ties by id."""
+        got = col.sort(by, reverse=reverse)
+        shuffled = list(col)
+        rnd.shuffle(shuffled)
+        assert col.replace(shuffled).sort(by, reverse=reverse) == got
+        assert got.sort(by, reverse=reverse) == got
+        assert sorted(got.ids) == sorted(col.ids)
+        assert meta(got) == meta(col)
+        key = {"published": lambda s: instant(s.published),
+               "updated": lambda s: instant(s.updated or s.published),
+               "title": lambda s: s.title.casefold(), "id": lambda s: s.id}[by]
+        for a, b in zip(got, got.stories[1:], strict=False):
+            if key(a) == key(b):
+                assert a.id < b.id
+            else:
+                assert (key(a) > key(b)) if reverse else (key(a) < key(b))
+
+    @given(collections(max_size=10))
+    def test_function_key_stable(self, col: Collection) -> None:
+        """A key function with many ties still gives id order within each tie."""
+        got = col.sort(lambda s: len(s.topics))
+        for a, b in zip(got, got.stories[1:], strict=False):
+            assert (len(a.topics), a.id) < (len(b.topics), b.id)
+
+
+class TestLatest:
+    """``latest(n)``: the newest n, newest first."""
+
+    def test_latest(self, example: Collection) -> None:
+        """The three newest stories of the example."""
+        assert [s.published for s in example.latest(3)] == [
+            date(2021, 2, 23), date(2021, 2, 22), date(2021, 2, 19)]
+        assert meta(example.latest(3)) == meta(example)
+
+    def test_more_than_there_are(self, example: Collection) -> None:
+        """Asking for more than exist gives them all; zero gives none."""
+        assert len(example.latest(50)) == 10
+        assert len(example.latest(0)) == 0
+
+    def test_negative(self, example: Collection) -> None:
+        """A negative count is refused."""
+        with pytest.raises(ValueError, match=r"^latest\(\) needs n >= 0 \(got -1\)$"):
+            example.latest(-1)
+
+
+class TestGroupBy:
+    """``group_by``: an ordered mapping of key to Collection."""
+
+    def test_month(self, example: Collection) -> None:
+        """Month keys are ``YYYY-MM``, in order of each month's first story."""
+        groups = example.group_by("month")
+        assert list(groups) == ["2021-02", "2021-01"]
+        assert [len(g) for g in groups.values()] == [6, 4]
+        assert all(isinstance(g, Collection) and meta(g) == meta(example)
+                   for g in groups.values())
+
+    def test_year(self, example: Collection) -> None:
+        """Year keys are ints."""
+        assert list(example.group_by("year")) == [2021]
+
+    def test_topic_puts_a_story_in_each_of_its_groups(self, example: Collection) -> None:
+        """A story with two topics is in two groups; one without is in none."""
+        groups = example.group_by("topic")
+        assert groups["child labour"].ids == (
+            "a-song-to-let-children-fly", "child-labour-in-myanmars-jade-mines-is-a-deadly-gamble")
+        assert sum(len(g) for g in groups.values()) == sum(len(s.topics) for s in example)
+
+    def test_country(self, example: Collection) -> None:
+        """Country groups are keyed by code."""
+        groups = example.group_by("country")
+        assert groups["LK"].ids == ("a-song-to-let-children-fly",)
+        assert "TL" in groups
+
+    def test_callable(self, example: Collection) -> None:
+        """A function gives each story's key."""
+        groups = example.group_by(lambda s: s.image is not None)
+        assert list(groups) == [False, True]
+        assert len(groups[True]) == 6
+
+    def test_unknown_key(self, example: Collection) -> None:
+        """An unknown key name says what can be used."""
+        with pytest.raises(ValueError) as err:
+            example.group_by("week")  # type: ignore[arg-type]
+        assert str(err.value) == ("cannot group by 'week' (choose month, year, topic, country "
+                                  "or language, or give a function)")
+
+    @given(collections())
+    def test_month_groups_partition(self, col: Collection) -> None:
+        """Month groups hold every story once, each in its own month."""
+        groups = col.group_by("month")
+        assert sorted(i for g in groups.values() for i in g.ids) == sorted(col.ids)
+        for key, g in groups.items():
+            assert all(f"{s.published.year:04d}-{s.published.month:02d}" == key for s in g)
+
+
+class TestPaginate:
+    """``paginate`` and ``page``: pages joined equal the whole."""
+
+    def test_pages(self, example: Collection) -> None:
+        """Ten stories in pages of four: 4, 4, 2."""
+        pages = example.paginate(4)
+        assert [len(p) for p in pages] == [4, 4, 2]
+        assert example.page(3, 4) == pages[2]
+        assert len(example.page(4, 4)) == 0
+
+    def test_empty_has_one_page(self) -> None:
+        """An empty collection has one, empty, page."""
+        assert [len(p) for p in Collection().paginate(5)] == [0]
+
+    @pytest.mark.parametrize(("call", "message"), [
+        (lambda c: c.paginate(0), "page size must be at least 1 (got 0)"),
+        (lambda c: c.page(0, 5), "pages are numbered from 1 (got 0)"),
+        (lambda c: c.page(1, 0), "page size must be at least 1 (got 0)"),
+    ])
+    def test_bad_arguments(self, example: Collection, call: Any, message: str) -> None:
+        """Page sizes under 1 and page numbers under 1 are refused."""
+        with pytest.raises(ValueError) as err:
+            call(example)
+        assert str(err.value) == message
+
+    @given(collections(max_size=12), st.integers(1, 5))
+    def test_pages_joined_equal_the_whole(self, col: Collection, size: int) -> None:
+        """Joining the pages gives the stories back; every page but the last is full."""
+        pages = col.paginate(size)
+        assert tuple(s for p in pages for s in p) == col.stories
+        assert all(len(p) == size for p in pages[:-1])
+        assert 0 < len(pages[-1]) <= size or len(col) == 0
+        assert all(meta(p) == meta(col) for p in pages)
+        for n, p in enumerate(pages, 1):
+            assert col.page(n, size) == p
+
+
+class TestDedupe:
+    """``dedupe``: the first story of each id, then of each URL."""
+
+    def test_by_url(self) -> None:
+        """A second story with a URL already seen goes; stories without URLs stay."""
+        col = make({"id": "a", "title": "A", "url": "https://example.org/x"},
+                   {"id": "b", "title": "B"},
+                   {"id": "c", "title": "C", "url": "https://example.org/x"},
+                   {"id": "d", "title": "D"})
+        assert col.dedupe().ids == ("a", "b", "d")
+
+    def test_by_id_across_merged_input(self, example: Collection) -> None:
+        """Merging a collection with itself and deduping changes nothing."""
+        assert example.merge(example).dedupe() == example
+
+    @given(colliding())
+    def test_idempotent(self, col: Collection) -> None:
+        """Deduping twice is deduping once; URLs are then unique; order and metadata kept."""
+        once = col.dedupe()
+        assert once.dedupe() == once
+        urls = [s.url for s in once if s.url is not None]
+        assert len(urls) == len(set(urls))
+        ids = iter(col.ids)
+        assert all(i in ids for i in once.ids)
+        assert meta(once) == meta(col)
+
+
+class TestMerge:
+    """``merge``: union; the same id keeps the newer ``updated``."""
+
+    def test_disjoint(self, example: Collection) -> None:
+        """Stories of both, this collection's first, this collection's metadata."""
+        other = make({"id": "new", "title": "New"}, title="Other")
+        got = example.merge(other)
+        assert got.ids == (*example.ids, "new")
+        assert meta(got) == meta(example)
+
+    def test_newer_updated_wins(self) -> None:
+        """Of two stories with one id, the later ``updated`` wins, from either side."""
+        old = make({"id": "x", "title": "Old", "updated": "2021-02-04"})
+        new = make({"id": "x", "title": "New", "updated": "2021-02-05T10:00:00+00:00"})
+        assert old.merge(new)["x"].title == "New"
+        assert new.merge(old)["x"].title == "New"
+
+    def test_dated_beats_undated(self) -> None:
+        """A story with ``updated`` replaces one without."""
+        plain = make({"id": "x", "title": "Plain"})
+        fixed = make({"id": "x", "title": "Fixed", "updated": "2021-02-04"})
+        assert plain.merge(fixed)["x"].title == "Fixed"
+        assert fixed.merge(plain)["x"].title == "Fixed"
+
+    def test_equal_stories_merge_quietly(self, example: Collection) -> None:
+        """The same story on both sides is kept once."""
+        assert example.merge(example) == example
+
+    @pytest.mark.parametrize("updated", [None, "2021-02-04"])
+    def test_conflict_names_the_id(self, updated: str | None) -> None:
+        """Two different stories with one id and no later ``updated`` are an error naming it."""
+        extra = {"updated": updated} if updated else {}
+        a = make({"id": "x", "title": "One", **extra}, {"id": "y", "title": "Y"})
+        b = make({"id": "x", "title": "Two", **extra})
+        with pytest.raises(ValidationError) as err:
+            a.merge(b)
+        assert str(err.value) == (
+            "1 problem in merge\n"
+            "  stories[0].id: 'x' names two different stories and neither has a later "
+            "'updated'")
+        assert err.value.errors[0].value == "x"
+
+    def test_merge_stories(self, example: Collection) -> None:
+        """Merging a list of stories works like merging a collection."""
+        s = Story(title="Extra", published="2021-03-01", summary="s")
+        assert example.merge([s]).ids[-1] == "extra"
+
+    @given(collections(max_size=6), collections(max_size=6))
+    def test_disjoint_loses_nothing(self, a: Collection, b: Collection) -> None:
+        """Merging collections with no id in common keeps every story of both, in order."""
+        b = b.replace(s for s in b if s.id not in a)
+        got = a.merge(b)
+        assert got.stories == a.stories + b.stories
+        assert meta(got) == meta(a)
+
+    @given(collections(max_size=6))
+    def test_original_untouched(self, a: Collection) -> None:
+        """Operations never change the collection they are called on."""
+        before = (a.stories, meta(a))
+        a.merge([Story(title="Zz", published="2021-01-01", summary="s", id="zz-only")]) \
+            if "zz-only" not in a else None
+        a.sort(reverse=True)
+        a.filter(text="a")
+        a.dedupe()
+        assert (a.stories, meta(a)) == before
+
+
+class TestMetadata:
+    """Every operation keeps the collection's metadata."""
+
+    @given(collections(min_size=1, max_size=6), st.lists(contacts(), min_size=1, max_size=2))
+    def test_every_operation(self, col: Collection, cs: list[Any]) -> None:
+        """filter, sort, latest, group_by, paginate, page, dedupe, merge, slice keep metadata."""
+        col = Collection(title=col.title, description="Desc", url="https://example.org/",
+                         language="fr", contacts=cs, stories=col.stories)
+        results = [
+            col.filter(text="a"), col.sort("title"), col.latest(2), col.dedupe(),
+            col.merge(Collection(title="Other")), col.page(1, 2), col[1:],
+            *col.group_by("year").values(), *col.paginate(2),
+        ]
+        for r in results:
+            assert meta(r) == meta(col)
+
+    def test_replace_checks_ids(self, example: Collection) -> None:
+        """``replace`` refuses stories with one id twice."""
+        with pytest.raises(ValidationError):
+            example.replace([example[0], example[0]])
+
+
+class TestTimezones:
+    """Stories in other timezones keep their local date for month and window."""
+
+    def test_local_month(self) -> None:
+        """A story late on 31 January at UTC-5 is in January."""
+        minus5 = timezone(timedelta(hours=-5))
+        col = Collection(stories=[Story(title="Late", summary="s",
+                                        published=datetime(2021, 1, 31, 22, tzinfo=minus5))])
+        assert list(col.group_by("month")) == ["2021-01"]
+        assert col.filter(until="2021-01-31").ids == ("late",)
+
+
+def test_public_names() -> None:
+    """Collection and Story are the same objects at the top level."""
+    assert storykit.Collection is Collection
+    assert storykit.Story is Story
+    assert stories  # the strategy is importable from storykit.testing

@@ -1,0 +1,100 @@
+"""Every format a default registry offers keeps the exporter contract (storykit.testing)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any, BinaryIO
+
+import pytest
+
+import storykit
+from storykit.plugins import Registry
+from storykit.testing import check_exporter
+
+#: Every built-in format, found the way users find them: html, email and feeds join by themselves.
+FORMATS = sorted(Registry(autoload=False).formats())
+
+#: Option sets worth checking too, per format.
+VARIANTS: dict[str, list[dict[str, Any]]] = {
+    "json": [{"shape": "stories", "indent": 2}, {"shape": "lines", "ensure_ascii": True}],
+    "csv": [{"delimiter": "\t", "bom": True}, {"neutralise_formulas": False, "header": False}],
+}
+
+
+class TestConformance:
+    def test_the_builtins_are_there(self) -> None:
+        """json and csv are among the formats checked."""
+        assert {"json", "csv"} <= set(FORMATS)
+
+    @pytest.mark.parametrize("name", FORMATS)
+    def test_format(self, name: str) -> None:
+        """The format passes check_exporter with its default options."""
+        check_exporter(Registry(autoload=False).get(name), max_examples=25)
+
+    @pytest.mark.parametrize(("name", "options"), [
+        (name, options) for name, variants in VARIANTS.items() for options in variants])
+    def test_options(self, name: str, options: dict[str, Any]) -> None:
+        """The format passes check_exporter with other options too."""
+        check_exporter(Registry(autoload=False).get(name), max_examples=15, options=options)
+
+
+class _Broken:
+    name = "broken"
+    media_type = "text/plain"
+    suffix = ".txt"
+    description = "Breaks the contract in a way chosen by the test."
+
+    def __init__(self, fault: str) -> None:
+        self.fault = fault
+        self.calls = 0
+
+    def write(self, collection: storykit.Collection, out: BinaryIO, **options: Any) -> None:
+        self.calls += 1
+        if self.fault == "text":
+            out.write(collection.title)  # type: ignore[arg-type]
+        elif self.fault == "seek":
+            out.write(b"x")
+            out.seek(0)
+        elif self.fault == "close":
+            out.write(b"x")
+            out.close()
+        elif self.fault == "clock":
+            out.write(str(self.calls).encode())
+        elif self.fault == "awkward":
+            for story in collection:
+                if "<" in story.title or "=" in story.title:
+                    raise ValueError("cannot handle markup")
+            out.write(b"ok")
+        else:
+            out.write(b"ok")
+
+
+class TestCheckExporterCatches:
+    @pytest.mark.parametrize(("fault", "error", "says"), [
+        ("text", TypeError, "not bytes"),
+        ("seek", io.UnsupportedOperation, "seek"),
+        ("close", AssertionError, "closed the stream"),
+        ("clock", AssertionError, "equal input gave different output"),
+        ("awkward", ValueError, "cannot handle markup"),
+    ])
+    def test_faults(self, fault: str, error: type[Exception], says: str) -> None:
+        """Each kind of broken exporter fails check_exporter with a telling message."""
+        with pytest.raises(error, match=says):
+            check_exporter(_Broken(fault), max_examples=60)
+
+    @pytest.mark.parametrize(("attr", "value", "says"), [
+        ("name", "Mark Down", "lowercase format name"),
+        ("media_type", "markdown", "MIME type"),
+        ("suffix", "md", "suffix must look like"),
+        ("description", "two\nlines", "one line"),
+    ])
+    def test_bad_attributes(self, attr: str, value: str, says: str) -> None:
+        """Bad names, media types, suffixes and descriptions are named."""
+        exp = _Broken("none")
+        setattr(exp, attr, value)
+        with pytest.raises(AssertionError, match=says):
+            check_exporter(exp, max_examples=1)
+
+    def test_good_passes(self) -> None:
+        """A well-behaved exporter passes."""
+        check_exporter(_Broken("none"), max_examples=5)

@@ -1,0 +1,381 @@
+"""The email exporter: one RFC 5322 digest message, read back with the email package."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from email import policy
+from email.header import decode_header, make_header
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.parser import BytesParser
+
+import html5lib
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import storykit
+from storykit.exporters.email import EmailExporter, header_text, unsubscribe_token
+from storykit.testing import check_exporter, collections, text
+
+STRICT = policy.default.clone(raise_on_defect=True)
+SENDER = "ILO Newsroom <newsroom@ilo.org>"
+UNSUB = "https://news.example.org/unsubscribe?u={token}"
+BASE_HEADERS = {"From", "To", "Subject", "Date", "Message-ID", "MIME-Version", "Content-Type"}
+NS = {"h": "http://www.w3.org/1999/xhtml"}
+INJECTIONS = ["\r\n", "\n", "\r", "\x00", "\x85", "\u2028", "\u2029", "\x0b", "\x0c", "\x1c",
+              "\r\n\r\n", "\t"]
+
+
+def parse(data: bytes) -> EmailMessage:
+    msg = BytesParser(policy=STRICT).parsebytes(data)
+    assert isinstance(msg, EmailMessage)
+    return msg
+
+
+def render(col: storykit.Collection, **options: object) -> bytes:
+    options.setdefault("sender", SENDER)
+    return storykit.dumps(col, "email", **options)
+
+
+def parts(msg: EmailMessage) -> tuple[str, str]:
+    plain = msg.get_body(("plain",))
+    page = msg.get_body(("html",))
+    assert plain is not None and page is not None
+    return str(plain.get_content()), str(page.get_content())
+
+
+def flat(s: str) -> str:
+    return " ".join(s.split())
+
+
+@pytest.fixture(scope="module")
+def window(example: storykit.Collection) -> storykit.Collection:
+    """The stories of 15–23 February 2021, newest first."""
+    return example.filter(since="2021-02-15", until="2021-02-23").sort("published", reverse=True)
+
+
+@pytest.fixture(scope="module")
+def digest(window: storykit.Collection) -> bytes:
+    return render(window, to="Journalists <journalists@example.org>", unsubscribe=UNSUB,
+                  since="2021-02-15", until="2021-02-23")
+
+
+class TestMessage:
+    def test_parses_strictly_with_two_parts_in_order(self, digest: bytes) -> None:
+        """The message parses without defects: multipart/alternative, text/plain then HTML."""
+        msg = parse(digest)
+        assert msg.get_content_type() == "multipart/alternative"
+        kinds = [p.get_content_type() for p in msg.iter_parts()]
+        assert kinds == ["text/plain", "text/html"]
+        for p in msg.iter_parts():
+            assert p.get_content_charset() == "utf-8"
+        assert msg["MIME-Version"] == "1.0"
+
+    def test_both_parts_hold_every_story(self, digest: bytes, window: storykit.Collection,
+                                         ) -> None:
+        """Every story of the window is in the text and the HTML part: title, date, summary."""
+        plain, page = parts(parse(digest))
+        assert len(window) == 3
+        for story in window:
+            date = storykit.templating.format_date(story.published)
+            for part in (flat(plain), flat(page)):
+                assert story.title in part
+                assert date in part
+                assert flat(story.summary) in part
+            assert story.url in plain.splitlines()  # a bare URL on a line of its own
+
+    def test_headers_are_exactly_these(self, digest: bytes) -> None:
+        """The message has exactly the intended headers, no more."""
+        msg = parse(digest)
+        assert set(msg.keys()) == BASE_HEADERS | {"List-Unsubscribe", "List-Unsubscribe-Post"}
+        assert len(msg.keys()) == len(set(msg.keys()))
+
+    def test_default_subject_names_title_and_window(self, digest: bytes) -> None:
+        """The default subject is the collection title and the window."""
+        assert parse(digest)["Subject"] == "Impact and people — 15–23 February 2021"
+
+    def test_subject_window_defaults_to_the_story_dates(self, window: storykit.Collection,
+                                                        ) -> None:
+        """Without a requested window the subject spans the dates of the stories."""
+        msg = parse(render(window))
+        assert msg["Subject"] == "Impact and people — 19–23 February 2021"
+
+    @pytest.mark.parametrize(("since", "until", "expected"), [
+        ("2021-01-28", "2021-02-03", "28 January – 3 February 2021"),
+        ("2020-12-28", "2021-01-03", "28 December 2020 – 3 January 2021"),
+        ("2021-02-23", "2021-02-23", "23 February 2021"),
+    ])
+    def test_subject_windows_across_months_and_years(self, example: storykit.Collection,
+                                                     since: str, until: str,
+                                                     expected: str) -> None:
+        """Windows across months and years name both ends fully; one day names one date."""
+        msg = parse(render(example, since=since, until=until))
+        assert msg["Subject"] == f"Impact and people — {expected}"
+
+    def test_addresses_and_reply_to(self, window: storykit.Collection) -> None:
+        """From, To and Reply-To read back as the addresses given; several To addresses work."""
+        msg = parse(render(window, to="Ana <ana@example.org>, bo@example.org",
+                           reply_to="Desk <desk@ilo.org>"))
+        assert [a.addr_spec for a in msg["To"].addresses] == ["ana@example.org",
+                                                              "bo@example.org"]
+        assert msg["From"].addresses[0].display_name == "ILO Newsroom"
+        assert msg["Reply-To"].addresses[0].addr_spec == "desk@ilo.org"
+        assert set(msg.keys()) == BASE_HEADERS | {"Reply-To"}
+
+    def test_non_ascii_names_are_rfc2047_encoded(self, window: storykit.Collection) -> None:
+        """Non-ASCII display names go out as encoded words and read back unchanged."""
+        data = render(window, sender="Organização Internacional <oit@ilo.org>",
+                      to="Jöhn Dœ <john@example.org>")
+        head = data.split(b"\r\n\r\n", 1)[0]
+        assert head.isascii()
+        assert re.search(rb"^From: =\?utf-8\?", head, re.MULTILINE)
+        assert re.search(rb"^To: =\?utf-8\?", head, re.MULTILINE)
+        msg = parse(data)
+        assert msg["From"].addresses[0].display_name == "Organização Internacional"
+        assert msg["To"].addresses[0].display_name == "Jöhn Dœ"
+
+    def test_defaults_without_options(self, window: storykit.Collection) -> None:
+        """Without options the sender is the first media contact and To is the sender."""
+        msg = parse(storykit.dumps(window, "email"))
+        assert msg["From"].addresses[0].addr_spec == "newsroom@ilo.org"
+        assert msg["To"].addresses[0].addr_spec == "newsroom@ilo.org"
+
+    def test_bad_addresses_are_rejected(self, window: storykit.Collection) -> None:
+        """A malformed address or one with a line break is an OptionError naming the option."""
+        for bad in ("not an address", "a@b", "Ana <ana@example.org>\r\nBcc: x@evil.org"):
+            with pytest.raises(storykit.OptionError, match="'to'"):
+                render(window, to=bad)
+        with pytest.raises(storykit.OptionError, match="'sender'"):
+            render(window, sender="Evil\nBcc: x@evil.org <a@example.org>")
+
+
+class TestUnsubscribe:
+    def test_https_and_mailto_with_one_click(self, window: storykit.Collection) -> None:
+        """An https URL and a mailto give both forms and the RFC 8058 one-click header."""
+        msg = parse(render(window, to="ana@example.org", unsubscribe=UNSUB,
+                           unsubscribe_mailto="leave@news.example.org"))
+        token = unsubscribe_token("ana@example.org")
+        assert msg["List-Unsubscribe"] == (
+            f"<https://news.example.org/unsubscribe?u={token}>, "
+            "<mailto:leave@news.example.org>")
+        assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        plain, page = parts(msg)
+        assert f"https://news.example.org/unsubscribe?u={token}" in plain
+        links = [a.get("href") for a in html5lib.parse(page).iterfind(".//h:a", NS)]
+        assert f"https://news.example.org/unsubscribe?u={token}" in links
+
+    def test_mailto_only_has_no_post_header(self, window: storykit.Collection) -> None:
+        """Without an https URL there is no List-Unsubscribe-Post header."""
+        msg = parse(render(window, unsubscribe_mailto="mailto:leave@news.example.org"))
+        assert msg["List-Unsubscribe"] == "<mailto:leave@news.example.org>"
+        assert "List-Unsubscribe-Post" not in msg
+
+    def test_no_unsubscribe_no_headers(self, window: storykit.Collection) -> None:
+        """Without unsubscribe options neither header appears."""
+        assert set(parse(render(window)).keys()) == BASE_HEADERS
+
+    def test_plain_http_is_refused(self, window: storykit.Collection) -> None:
+        """An http (not https) unsubscribe URL is an error, not a silent downgrade."""
+        with pytest.raises(storykit.OptionError, match="https"):
+            render(window, unsubscribe="http://news.example.org/u")
+
+    def test_token_is_stable_or_keyed(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The token is a stable hash of the address, an HMAC when a key is set."""
+        plain = unsubscribe_token("Ana@Example.org")
+        assert plain == unsubscribe_token("ana@example.org")
+        assert plain == hashlib.sha256(b"storykit-unsubscribe:ana@example.org").hexdigest()[:32]
+        monkeypatch.setenv("STORYKIT_UNSUBSCRIBE_KEY", "s3cret")
+        keyed = unsubscribe_token("ana@example.org")
+        assert keyed == hmac.new(b"s3cret", b"ana@example.org", hashlib.sha256).hexdigest()[:32]
+        assert keyed != plain
+
+
+class TestParts:
+    def test_text_part_has_dates_credits_links_and_is_wrapped(
+            self, example: storykit.Collection) -> None:
+        """The text part has dates, credits and bare link URLs, prose wrapped at 72 columns."""
+        col = example.filter(since="2021-01-27", until="2021-02-03")
+        plain, _ = parts(parse(render(col)))
+        assert "03 February 2021" in plain
+        assert "© Asitha Seneviratne 2021" in plain
+        assert "https://voices.ilo.org/" in plain.splitlines()
+        for line in plain.splitlines():
+            assert len(line) <= 78 or re.fullmatch(r"https?://\S+", line), line
+
+    def test_html_is_a_table_layout_with_inlined_css(self, digest: bytes) -> None:
+        """The HTML is a 600px table layout whose elements carry inline styles."""
+        _, page = parts(parse(digest))
+        doc = html5lib.parse(page)
+        tables = doc.findall(".//h:table", NS)
+        assert any(t.get("width") == "600" for t in tables)
+        assert all(t.get("role") == "presentation" for t in tables)
+        paragraphs = doc.findall(".//h:p", NS)
+        assert paragraphs and all("color" in (p.get("style") or "") for p in paragraphs)
+
+    def test_html_supports_dark_mode(self, digest: bytes) -> None:
+        """The HTML declares light and dark schemes and keeps a prefers-color-scheme rule."""
+        _, page = parts(parse(digest))
+        doc = html5lib.parse(page)
+        metas = {m.get("name"): m.get("content") for m in doc.iterfind(".//h:meta", NS)}
+        assert metas["color-scheme"] == "light dark"
+        assert metas["supported-color-schemes"] == "light dark"
+        css = " ".join(s.text or "" for s in doc.iterfind(".//h:style", NS))
+        assert "prefers-color-scheme: dark" in css
+
+    def test_every_text_colour_has_its_background(self, digest: bytes) -> None:
+        """Each element given a text colour sits in a cell that sets its background too."""
+        _, page = parts(parse(digest))
+        doc = html5lib.parse(page)
+        parents = {c: p for p in doc.iter() for c in p}
+        for el in doc.iter():
+            style = el.get("style") or ""
+            if re.search(r"(^|;)\s*color\s*:", style):
+                node = el
+                while node is not None and "background-color" not in (node.get("style") or ""):
+                    node = parents.get(node)
+                assert node is not None, f"{el.tag} sets a colour without any background"
+
+    def test_preheader_is_hidden(self, window: storykit.Collection) -> None:
+        """The preheader is the first text of the body, hidden from view."""
+        msg = parse(render(window, preheader="Three stories this week"))
+        doc = html5lib.parse(parts(msg)[1])
+        body = doc.find(".//h:body", NS)
+        assert body is not None
+        first = body[0]
+        assert (first.text or "").startswith("Three stories this week")
+        assert "display: none" in (first.get("style") or "")
+
+    def test_images_have_width_alt_and_absolute_urls(self, example: storykit.Collection,
+                                                     ) -> None:
+        """Images have width and alt; every link and image URL is absolute."""
+        _, page = parts(parse(render(example, unsubscribe=UNSUB)))
+        doc = html5lib.parse(page)
+        images = doc.findall(".//h:img", NS)
+        assert len(images) == sum(1 for s in example if s.image)
+        for img in images:
+            assert img.get("width") == "552"
+            assert (img.get("alt") or "").strip()
+            assert img.get("src", "").startswith("https://")
+        for a in doc.iterfind(".//h:a", NS):
+            assert re.match(r"(https://|mailto:|tel:)", a.get("href", "")), a.get("href")
+
+    def test_media_contact_block_comes_last(self, digest: bytes,
+                                            window: storykit.Collection) -> None:
+        """The media contact block follows the last story."""
+        _, page = parts(parse(digest))
+        last = page.rindex(window[-1].title)
+        contact = page.index("Media contact")
+        assert contact > last
+        assert page.index("newsroom@ilo.org") > contact
+
+
+class TestDeterminism:
+    def test_equal_input_equal_bytes(self, window: storykit.Collection) -> None:
+        """Rendering twice gives the same bytes: no clock, no random ids."""
+        assert render(window, to="a@example.org") == render(window, to="a@example.org")
+
+    def test_date_is_the_newest_story(self, window: storykit.Collection) -> None:
+        """The default Date is the newest story's date; Message-ID is at the sender's domain."""
+        msg = parse(render(window))
+        assert msg["Date"] == "Tue, 23 Feb 2021 00:00:00 +0000"
+        assert re.fullmatch(r"<[0-9a-f]{32}@ilo\.org>", msg["Message-ID"])
+
+    def test_message_id_differs_per_recipient(self, window: storykit.Collection) -> None:
+        """Two recipients get two Message-IDs."""
+        a = parse(render(window, to="a@example.org"))["Message-ID"]
+        b = parse(render(window, to="b@example.org"))["Message-ID"]
+        assert a != b
+
+    def test_overrides(self, window: storykit.Collection) -> None:
+        """date and message_id options set those headers."""
+        msg = parse(render(window, date="2021-02-24T08:30:00+01:00",
+                           message_id="<digest-7@news.example.org>"))
+        assert msg["Date"] == "Wed, 24 Feb 2021 08:30:00 +0100"
+        assert msg["Message-ID"] == "<digest-7@news.example.org>"
+
+    def test_check_exporter(self) -> None:
+        """The exporter keeps the exporter contract (storykit.testing.check_exporter)."""
+        check_exporter(EmailExporter(), max_examples=20)
+        check_exporter(EmailExporter(), max_examples=10,
+                       options={"to": "Ana <ana@example.org>", "unsubscribe": UNSUB})
+
+
+def _check_safe(data: bytes, expected: set[str]) -> EmailMessage:
+    for line in data.split(b"\r\n"):
+        assert len(line) <= 998
+    assert b"\n" not in data.replace(b"\r\n", b"")
+    msg = parse(data)
+    assert set(msg.keys()) == expected
+    assert len(msg.keys()) == len(expected)
+    for part in msg.iter_parts():
+        assert set(part.keys()) == {"Content-Type", "Content-Transfer-Encoding"}
+    return msg
+
+
+class TestHeaderSafety:
+    @given(before=text(max_size=20), sep=st.sampled_from(INJECTIONS),
+           after=text(max_size=20))
+    def test_subject_cannot_add_a_header(self, before: str, sep: str, after: str) -> None:
+        """A subject with line breaks or controls stays one Subject header."""
+        col = storykit.Collection(title="T", stories=[])
+        subject = f"{before}{sep}Bcc: evil@example.org{sep}{after}"
+        msg = _check_safe(render(col, subject=subject), BASE_HEADERS)
+        # The stdlib folds a long value onto a continuation line; its parser keeps the space.
+        assert msg["Subject"].strip() == header_text(subject)
+        assert "Bcc" not in msg
+
+    @given(title=text(max_size=40))
+    def test_encoded_words_in_titles_are_neutralised(self, title: str) -> None:
+        """An encoded word in a title (CVE-2024-6923) decodes to nothing but the title."""
+        evil = f"{title} =?utf-8?q?x=0D=0ABcc:_evil@example.org?= end"
+        col = storykit.Collection(title=evil, stories=[
+            storykit.Story(title=evil, published="2021-02-23", summary="s")])
+        msg = _check_safe(render(col), BASE_HEADERS)
+        assert "\n" not in msg["Subject"] and "\r" not in msg["Subject"]
+        assert msg["Subject"].strip().startswith(header_text(evil))
+
+    @given(name=text(max_size=30), sep=st.sampled_from([*INJECTIONS, "=?utf-8?q?=0A?="]))
+    def test_display_names_cannot_add_a_header(self, name: str, sep: str) -> None:
+        """A subscriber's display name with line breaks or encoded words stays in To."""
+        from storykit.digest import PersonalisedRun, Subscriber
+
+        col = storykit.Collection(title="Digest of the week", stories=[
+            storykit.Story(title="A story", published="2021-02-23", summary="s")])
+        evil = f"{name}{sep}Bcc: evil@example.org"
+        run = PersonalisedRun(col, [Subscriber("ana@example.org", evil)], {"sender": SENDER})
+        (message,) = list(run)
+        msg = _check_safe(message.data, BASE_HEADERS)
+        (addr,) = msg["To"].addresses
+        assert addr.addr_spec == "ana@example.org"
+        # Python 3.11's address parser keeps the folding space between two encoded words of
+        # a long name; RFC 2047 says to drop it, as email.header.decode_header does.
+        raw = re.search(rb"^To: (.*?)\r\n(?! )", message.data, re.MULTILINE | re.DOTALL)
+        assert raw is not None
+        value = raw.group(1).decode("ascii").replace("\r\n ", " ")
+        decoded = str(make_header(decode_header(value)))
+        name = header_text(evil)
+        assert decoded in (f"{name} <ana@example.org>", f'"{name}" <ana@example.org>',
+                           str(Address(name, addr_spec="ana@example.org")))
+
+    def test_encoded_word_in_sender_name(self, window: storykit.Collection) -> None:
+        """An encoded word in the sender's name cannot forge an address or a header."""
+        data = render(window, sender='"=?utf-8?q?x=0D=0ABcc:_e@evil.org?=" <a@example.org>',
+                      to="=?utf-8?q?y?= <b@example.org>")
+        msg = _check_safe(data, BASE_HEADERS)
+        assert [a.addr_spec for a in msg["From"].addresses] == ["a@example.org"]
+        assert [a.addr_spec for a in msg["To"].addresses] == ["b@example.org"]
+
+    def test_long_values_fold_under_998_octets(self) -> None:
+        """A 3,000-character subject and a long title fold into lines under 998 octets."""
+        col = storykit.Collection(title="Wörd " * 150, stories=[
+            storykit.Story(title="x" * 999, published="2021-02-23", summary="y" * 5000)])
+        _check_safe(render(col, subject="Sübject " * 400), BASE_HEADERS)
+
+    @given(col=collections(max_size=4))
+    def test_any_collection_parses_strictly(self, col: storykit.Collection) -> None:
+        """Any valid collection gives a message that parses without defects."""
+        _check_safe(render(col, unsubscribe=UNSUB),
+                    BASE_HEADERS | {"List-Unsubscribe", "List-Unsubscribe-Post"})

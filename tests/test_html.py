@@ -1,0 +1,541 @@
+"""The html exporter, read back with html5lib (the WHATWG parsing algorithm) and json."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import itertools
+import json
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import html5lib
+import pytest
+from hypothesis import given, settings
+
+import storykit
+from storykit import Collection, Image, Link, MediaContact, Story
+from storykit.exporters.html import HTMLExporter, page_filename, write_pages
+from storykit.plugins import Registry, use_registry
+from storykit.templating import format_date
+from storykit.testing import check_exporter, collections
+
+PLUGINS = Path(__file__).parent / "plugins"
+
+
+# --- reading the page back ------------------------------------------------------------------
+
+
+def parse(data: bytes) -> ET.Element:
+    """The document tree; fails listing every parse error html5lib reports."""
+    parser = html5lib.HTMLParser(tree=html5lib.getTreeBuilder("etree"),
+                                 namespaceHTMLElements=False)
+    root = parser.parse(data.decode("utf-8"))
+    assert parser.errors == [], f"parse errors: {parser.errors[:5]}"
+    return root
+
+
+def parse_fragment(data: bytes) -> ET.Element:
+    parser = html5lib.HTMLParser(tree=html5lib.getTreeBuilder("etree"),
+                                 namespaceHTMLElements=False)
+    root = parser.parseFragment(data.decode("utf-8"))
+    assert parser.errors == [], f"parse errors: {parser.errors[:5]}"
+    return root
+
+
+def text(el: ET.Element) -> str:
+    return "".join(el.itertext())
+
+
+def has_class(el: ET.Element, name: str) -> bool:
+    return name in (el.get("class") or "").split()
+
+
+def find_all(root: ET.Element, tag: str, cls: str | None = None) -> list[ET.Element]:
+    return [el for el in root.iter(tag) if cls is None or has_class(el, cls)]
+
+
+def articles(root: ET.Element) -> list[ET.Element]:
+    return find_all(root, "article", "sk-story")
+
+
+def titles(root: ET.Element) -> list[str]:
+    return [text(h) for h in find_all(root, "h2", "sk-title")]
+
+
+def json_ld(root: ET.Element) -> Iterator[dict[str, Any]]:
+    for script in root.iter("script"):
+        if script.get("type") == "application/ld+json":
+            yield json.loads(script.text or "")
+
+
+def render(col: Collection, **options: Any) -> bytes:
+    buf = io.BytesIO()
+    HTMLExporter().write(col, buf, **options)
+    return buf.getvalue()
+
+
+def load_theme_plugin() -> Any:
+    spec = importlib.util.spec_from_file_location("storykit_test_theme_plugin",
+                                                  PLUGINS / "theme_plugin.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def hostile() -> Collection:
+    return Collection(
+        title="</script><script>alert('t')</script>",
+        description="<img src=x onerror=alert(1)> & </style>",
+        contacts=[MediaContact("<b>Desk</b>", email="press@example.org")],
+        stories=[
+            Story(title="</script><img src=x onerror=alert(1)>", published="2021-01-01",
+                  summary="<!-- </script> \u2028 line \u2029 para & ]]>",
+                  url="https://example.org/?q=%3C/script%3E&x='y'",
+                  image=Image("https://images.example.org/a.jpg?a=1&b='x'", "\"><script>alert(2)"
+                              "</script>", "© </figcaption><b>Bad</b> 2020"),
+                  links=[Link("https://example.org/more", "<a href=javascript:x>more</a>")],
+                  topics=["<svg onload=alert(3)>"]),
+            Story(title="{{ 7*7 }} {% if %} <!--", published="2021-01-02",
+                  summary="'; alert(4); //"),
+        ],
+    )
+
+
+# --- tests ----------------------------------------------------------------------------------
+
+
+class TestPage:
+    def test_parses_without_errors(self, example: Collection) -> None:
+        """The example page is a complete HTML5 document that parses with no parse errors."""
+        root = parse(render(example))
+        assert root.tag == "html"
+        assert root.find("head/title") is not None
+        assert text(root.find("head/title")) == "Impact and people"  # type: ignore[arg-type]
+        charset = [m for m in root.iter("meta") if m.get("charset")]
+        assert [m.get("charset") for m in charset] == ["utf-8"]
+
+    def test_titles_dates_credits_in_order(self, example: Collection) -> None:
+        """Every title, date and photo credit appears, in the collection's order."""
+        root = parse(render(example))
+        arts = articles(root)
+        assert titles(root) == [s.title for s in example]
+        times = [a.find(".//time") for a in arts]
+        assert [t.get("datetime") for t in times if t is not None] == [
+            s.published.isoformat() for s in example]
+        assert [text(t) for t in times if t is not None] == [
+            format_date(s.published) for s in example]
+        credits = [text(c) for c in root.iter("figcaption")]
+        assert credits == [f"Photo: {s.image.credit}" for s in example
+                           if s.image is not None and s.image.credit is not None]
+
+    def test_dates_read_like_the_seed(self, example: Collection) -> None:
+        """Dates read "03 February 2021" with the machine date in <time datetime>."""
+        root = parse(render(example))
+        song = root.find(".//article[@id='story-a-song-to-let-children-fly']")
+        assert song is not None
+        time = song.find(".//time")
+        assert time is not None
+        assert (time.get("datetime"), text(time)) == ("2021-02-03", "03 February 2021")
+
+    def test_credits_read_like_the_seed(self, example: Collection) -> None:
+        """Photo credits read as on the seed page: "© Federico Taverni, Museo Egizio 2021"."""
+        root = parse(render(example))
+        assert "Photo: © Federico Taverni, Museo Egizio 2021" in [
+            text(c) for c in root.iter("figcaption")]
+
+    def test_stories_are_a_numbered_list(self, example: Collection) -> None:
+        """The stories are the items of one <ol>, one <article> each."""
+        root = parse(render(example))
+        lists = find_all(root, "ol", "sk-stories")
+        assert len(lists) == 1
+        items = lists[0].findall("li")
+        assert len(items) == len(example)
+        assert all(li.find("article") is not None for li in items)
+
+    def test_linked_titles(self, example: Collection) -> None:
+        """A story with a URL has its title linked to it."""
+        root = parse(render(example))
+        for story, h2 in zip(example, find_all(root, "h2", "sk-title"), strict=True):
+            a = h2.find("a")
+            assert (a.get("href") if a is not None else None) == story.url
+
+    def test_read_more_links(self, example: Collection) -> None:
+        """Each story's links appear with their titles ("Read more on our new ... platform")."""
+        root = parse(render(example))
+        for story, art in zip(example, articles(root), strict=True):
+            found = [(a.get("href"), text(a)) for ul in find_all(art, "ul", "sk-links")
+                     for a in ul.iter("a")]
+            assert found == [(link.url, link.title) for link in story.links]
+        assert any(text(a).startswith("Read more on") for a in root.iter("a"))
+
+    def test_images(self, example: Collection) -> None:
+        """Every image has its alt text, width, height and lazy loading."""
+        root = parse(render(example))
+        imgs = list(root.iter("img"))
+        expected = [s.image for s in example if s.image is not None]
+        assert [(i.get("src"), i.get("alt")) for i in imgs] == [(e.url, e.alt) for e in expected]
+        for img in imgs:
+            assert img.get("width") == "600" and img.get("height") == "400"
+            assert img.get("loading") == "lazy"
+
+    def test_media_contact(self, example: Collection) -> None:
+        """The media contact block has a heading, the name, and mailto/tel/web links."""
+        root = parse(render(example))
+        aside = root.find(".//aside")
+        assert aside is not None
+        h2 = aside.find("h2")
+        assert h2 is not None and text(h2) == "Media contact"
+        contact = example.contacts[0]
+        assert contact.name in text(aside)
+        assert contact.organization is not None and contact.organization in text(aside)
+        hrefs = [a.get("href") for a in aside.iter("a")]
+        assert hrefs == [f"mailto:{contact.email}", f"tel:{contact.phone}", contact.url]
+
+    def test_accessible_structure(self, example: Collection) -> None:
+        """lang on <html>, one h1, headings never skip a level, landmarks, unique ids."""
+        root = parse(render(example))
+        assert root.get("lang") == "en" and root.get("dir") == "ltr"
+        headings = [int(el.tag[1]) for el in root.iter() if re.fullmatch(r"h[1-6]", str(el.tag))]
+        assert headings[0] == 1 and headings.count(1) == 1
+        assert all(b - a <= 1 for a, b in itertools.pairwise(headings))
+        h1 = root.find(".//h1")
+        assert h1 is not None and text(h1) == example.title
+        for landmark in ("header", "main", "footer", "aside"):
+            assert len(list(root.iter(landmark))) == 1, landmark
+        ids = [el.get("id") for el in root.iter() if el.get("id")]
+        assert len(ids) == len(set(ids))
+        skip = root.find(".//a[@class='sk-skip']")
+        assert skip is not None and skip.get("href") == "#stories"
+        assert root.find(".//main[@id='stories']") is not None
+
+    def test_links_are_only_web_mail_and_phone(self, example: Collection) -> None:
+        """Every href from the data is http(s), mailto or tel."""
+        root = parse(render(example))
+        for el in root.iter():
+            for attr in ("href", "src"):
+                value = el.get(attr)
+                if value is not None and not value.startswith("#"):
+                    assert re.match(r"(https?:|mailto:|tel:)", value), value
+
+    def test_viewport_and_style(self, example: Collection) -> None:
+        """The page is responsive: a viewport meta tag and the default stylesheet inline."""
+        root = parse(render(example))
+        viewport = [m for m in root.iter("meta") if m.get("name") == "viewport"]
+        assert viewport and "width=device-width" in (viewport[0].get("content") or "")
+        styles = list(root.iter("style"))
+        assert len(styles) == 1 and "overflow-wrap: anywhere" in (styles[0].text or "")
+
+    def test_deterministic(self, example: Collection) -> None:
+        """Equal input gives byte-identical output."""
+        assert render(example) == render(example)
+
+    def test_dumps_and_dump(self, example: Collection, tmp_path: Path) -> None:
+        """storykit.dumps and storykit.dump (by suffix) give the same page."""
+        data = storykit.dumps(example, "html")
+        assert data == render(example)
+        path = storykit.dump(example, tmp_path / "out" / "index.html")
+        assert path.read_bytes() == data
+
+
+class TestJSONLD:
+    def test_every_story_has_news_article(self, example: Collection) -> None:
+        """Each story carries one NewsArticle JSON-LD block with its headline and date."""
+        root = parse(render(example))
+        for story, art in zip(example, articles(root), strict=True):
+            (doc,) = list(json_ld(art))
+            assert doc["@context"] == "https://schema.org"
+            assert doc["@type"] == "NewsArticle"
+            assert doc["headline"] == story.title
+            assert doc["datePublished"] == story.published.isoformat()
+            assert doc["inLanguage"] == story.language
+            assert doc.get("url") == story.url
+
+    def test_image_credit(self, example: Collection) -> None:
+        """An image is an ImageObject with creditText (the holder) and copyrightNotice."""
+        root = parse(render(example))
+        docs = {d["headline"]: d for d in json_ld(root)}
+        image = docs["Labour, freedom and happiness: The great driving forces of antiquity"][
+            "image"]
+        assert image["@type"] == "ImageObject"
+        assert image["creditText"] == "Federico Taverni, Museo Egizio"
+        assert image["copyrightNotice"] == "© Federico Taverni, Museo Egizio 2021"
+        assert image["contentUrl"].startswith("https://images.example.org/")
+
+
+class TestHostileText:
+    def test_markup_in_data_stays_text(self) -> None:
+        """Markup in titles, alt text, credits and links is shown as text, never parsed."""
+        col = hostile()
+        root = parse(render(col))
+        assert titles(root) == [s.title for s in col]
+        h1 = root.find(".//h1")
+        assert h1 is not None and text(h1) == col.title
+        assert [i.get("alt") for i in root.iter("img")] == [col[0].image.alt]  # type: ignore[union-attr]
+        assert len(list(root.iter("img"))) == 1
+        assert not any(k.startswith("on") for el in root.iter() for k in el.attrib)
+        assert list(root.iter("svg")) == [] and list(root.iter("b")) == []
+        scripts = list(root.iter("script"))
+        assert len(scripts) == len(col)
+        assert all(s.get("type") == "application/ld+json" for s in scripts)
+        assert [text(c) for c in root.iter("figcaption")] == [
+            f"Photo: {col[0].image.credit}"]  # type: ignore[union-attr]
+
+    def test_json_ld_cannot_close_its_script(self) -> None:
+        """JSON-LD escapes <, >, & and U+2028/9, and parses back to the exact text."""
+        col = hostile()
+        data = render(col)
+        for raw in re.findall(rb'<script type="application/ld\+json">(.*?)</script>', data,
+                              re.S):
+            assert not re.search(rb"[<>&]|\xe2\x80[\xa8\xa9]", raw)
+        docs = list(json_ld(parse(data)))
+        assert [d["headline"] for d in docs] == [s.title for s in col]
+        assert docs[0]["description"] == col[0].summary
+        assert docs[0]["image"]["description"] == col[0].image.alt  # type: ignore[union-attr]
+
+    def test_template_syntax_in_data_is_not_run(self) -> None:
+        """Jinja syntax in a title is shown as typed."""
+        root = parse(render(hostile()))
+        assert "{{ 7*7 }} {% if %} <!--" in titles(root)
+
+
+class TestOptions:
+    def test_fragment(self, example: Collection) -> None:
+        """fragment=True gives only the story list: no document, head or styles."""
+        data = render(example, fragment=True)
+        assert not data.lstrip().lower().startswith(b"<!doctype")
+        assert b"<html" not in data and b"<style" not in data and b"<h1" not in data
+        root = parse_fragment(data)
+        assert titles(root) == [s.title for s in example]
+        assert len(list(json_ld(root))) == len(example)
+
+    def test_css_off_and_extra_stylesheet(self, example: Collection) -> None:
+        """css=False drops the inline stylesheet; stylesheet= links another."""
+        root = parse(render(example, css=False, stylesheet="https://cdn.example.org/site.css"))
+        assert list(root.iter("style")) == []
+        links = [el.get("href") for el in root.iter("link") if el.get("rel") == "stylesheet"]
+        assert links == ["https://cdn.example.org/site.css"]
+
+    def test_stylesheet_refuses_javascript(self, example: Collection) -> None:
+        """A stylesheet URL that is not http(s) or relative is refused."""
+        with pytest.raises(storykit.OptionError, match="stylesheet"):
+            render(example, stylesheet="javascript:alert(1)")
+
+    @pytest.mark.parametrize(("locale", "date", "direction", "label"), [
+        ("fr", "03 février 2021", "ltr", None),
+        ("es", "3 de febrero de 2021", "ltr", None),
+        ("ar", None, "rtl", None),
+        ("en", "03 February 2021", "ltr", "Media contact"),
+    ])
+    def test_locale(self, example: Collection, locale: str, date: str | None,
+                    direction: str, label: str | None) -> None:
+        """locale sets <html lang>, the text direction and the date format."""
+        root = parse(render(example, locale=locale))
+        assert (root.get("lang"), root.get("dir")) == (locale, direction)
+        song = root.find(".//article[@id='story-a-song-to-let-children-fly']")
+        assert song is not None
+        time = song.find(".//time")
+        assert time is not None and time.get("datetime") == "2021-02-03"
+        if date is not None:
+            assert text(time) == date
+        if label is not None:
+            aside = root.find(".//aside/h2")
+            assert aside is not None and text(aside) == label
+
+    def test_story_in_another_language_is_marked(self) -> None:
+        """A story whose language differs from the page's has lang on its text."""
+        col = Collection(title="Mixed", stories=[
+            Story(title="Le travail décent", published="2021-01-01", summary="Résumé.",
+                  language="fr")])
+        root = parse(render(col))
+        h2 = root.find(".//h2")
+        assert h2 is not None and h2.get("lang") == "fr"
+
+    @pytest.mark.parametrize(("options", "match"), [
+        ({"page_size": 0}, "page_size"),
+        ({"page_size": "many"}, "page_size"),
+        ({"fragmnet": True}, "did you mean 'fragment'"),
+        ({"locale": "not a language"}, "locale"),
+        ({"page": 9, "page_size": 5}, "only 2 pages"),
+    ])
+    def test_bad_options(self, example: Collection, options: dict[str, Any],
+                         match: str) -> None:
+        """Unknown or ill-typed options raise OptionError naming the option."""
+        with pytest.raises(storykit.OptionError, match=match):
+            render(example, **options)
+
+    def test_command_line_strings(self, example: Collection) -> None:
+        """Options given as strings (as -O key=value) are converted."""
+        assert render(example, page_size="4", css="false") == render(
+            example, page_size=4, css=False)
+
+    def test_empty_collection(self) -> None:
+        """A collection with no stories is still a valid page."""
+        root = parse(render(Collection(title="Nothing yet")))
+        assert titles(root) == []
+        assert find_all(root, "p", "sk-empty")
+
+
+class TestPagination:
+    def test_pages_hold_every_story_once(self, example: Collection, tmp_path: Path) -> None:
+        """Joined, the pages hold every story once, in order, numbered on across pages."""
+        files = write_pages(example, tmp_path, page_size=3)
+        assert [f.name for f in files] == ["index.html", "page-2.html", "page-3.html",
+                                           "page-4.html"]
+        seen: list[str] = []
+        for n, file in enumerate(files, 1):
+            root = parse(file.read_bytes())
+            ol = find_all(root, "ol", "sk-stories")[0]
+            assert ol.get("start") == (None if n == 1 else str(3 * (n - 1) + 1))
+            seen.extend(titles(root))
+        assert seen == [s.title for s in example]
+
+    def test_rel_prev_next(self, example: Collection, tmp_path: Path) -> None:
+        """Each page links its neighbours with rel=prev/next, in <head> and in a <nav>."""
+        files = write_pages(example, tmp_path, page_size=4)
+        count = len(files)
+        assert count == 3
+        for n, file in enumerate(files, 1):
+            root = parse(file.read_bytes())
+            head = {el.get("rel"): el.get("href") for el in root.iter("link")
+                    if el.get("rel") in ("prev", "next")}
+            nav = root.find(".//nav")
+            assert nav is not None
+            body = {a.get("rel"): a.get("href") for a in nav.iter("a")}
+            expected = {}
+            if n > 1:
+                expected["prev"] = page_filename(n - 1)
+            if n < count:
+                expected["next"] = page_filename(n + 1)
+            assert head == expected == body
+            assert f"Page {n} of {count}" in text(nav)
+            for rel, href in expected.items():
+                assert (tmp_path / href).is_file(), rel
+
+    def test_write_gives_page_one(self, example: Collection, tmp_path: Path) -> None:
+        """write() with page_size renders page 1, the same bytes as index.html; page= others."""
+        files = write_pages(example, tmp_path, page_size=4)
+        assert render(example, page_size=4) == files[0].read_bytes()
+        assert render(example, page_size=4, page=3) == files[2].read_bytes()
+
+    def test_single_page_has_no_nav(self, example: Collection) -> None:
+        """A collection that fits one page has no page links."""
+        root = parse(render(example, page_size=50))
+        assert list(root.iter("nav")) == []
+        assert [el for el in root.iter("link") if el.get("rel") in ("prev", "next")] == []
+
+    def test_stale_pages_removed(self, example: Collection, tmp_path: Path) -> None:
+        """Re-paginating into fewer pages removes the pages that no longer exist."""
+        write_pages(example, tmp_path, page_size=2)
+        (tmp_path / "notes.html").write_text("mine")
+        files = write_pages(example, tmp_path, page_size=5)
+        assert sorted(p.name for p in tmp_path.iterdir()) == [
+            "index.html", "notes.html", "page-2.html"]
+        assert len(files) == 2
+
+    def test_failure_leaves_no_file(self, example: Collection, tmp_path: Path) -> None:
+        """A template that fails to render leaves no page and no temporary file."""
+        theme = tmp_path / "theme"
+        theme.mkdir()
+        (theme / "page.html").write_text("{{ no_such_variable }}")
+        out = tmp_path / "site"
+        with pytest.raises(Exception, match="no_such_variable"):
+            write_pages(example, out, page_size=3, template_dir=theme)
+        assert not out.exists() or list(out.iterdir()) == []
+
+    def test_fragment_pages(self, example: Collection, tmp_path: Path) -> None:
+        """Fragments paginate too, keeping their page links."""
+        files = write_pages(example, tmp_path, page_size=5, fragment=True)
+        root = parse_fragment(files[0].read_bytes())
+        nav = root.find(".//nav")
+        assert nav is not None
+        assert [a.get("href") for a in nav.iter("a")] == ["page-2.html"]
+
+
+class TestThemes:
+    def test_template_dir(self, example: Collection, tmp_path: Path) -> None:
+        """template_dir replaces a partial; the rest of the page is the built-in one."""
+        (tmp_path / "_contact.html").write_text(
+            '<aside class="mine"><h2>{{ _("Press") }}</h2></aside>\n')
+        root = parse(render(example, template_dir=tmp_path))
+        aside = root.find(".//aside")
+        assert aside is not None and aside.get("class") == "mine"
+        assert titles(root) == [s.title for s in example]
+
+    def test_template_dir_extends_builtin(self, example: Collection, tmp_path: Path) -> None:
+        """A theme's page.html can extend "storykit/page.html" and override one block."""
+        (tmp_path / "page.html").write_text(
+            '{% extends "storykit/page.html" %}'
+            '{% block footer %}<footer><p>Themed</p></footer>{% endblock %}')
+        root = parse(render(example, template_dir=tmp_path))
+        footer = root.find(".//footer")
+        assert footer is not None and text(footer) == "Themed"
+        assert titles(root) == [s.title for s in example]
+
+    def test_missing_template_dir(self, example: Collection, tmp_path: Path) -> None:
+        """A template_dir that is not a folder is an error naming it."""
+        with pytest.raises(NotADirectoryError, match="nowhere"):
+            render(example, template_dir=tmp_path / "nowhere")
+
+    def test_theme_plugin(self, example: Collection) -> None:
+        """A plugin's template folder re-themes page.html and its filter and global work."""
+        registry = Registry(autoload=False)
+        registry.register(load_theme_plugin(), "theme_plugin")
+        with use_registry(registry):
+            data = storykit.dumps(example, "html")
+        root = parse(data)
+        banner = root.find(".//p[@class='theme-banner']")
+        assert banner is not None and text(banner) == "IMPACT AND PEOPLE!"
+        name = root.find(".//p[@class='theme-name']")
+        assert name is not None and text(name) == "Fixture theme"
+        assert titles(root) == [s.title for s in example]
+        # Without the plugin, the default page is back.
+        assert b"theme-banner" not in render(example)
+
+
+class TestConformance:
+    def test_check_exporter(self) -> None:
+        """The html exporter keeps the exporter contract."""
+        check_exporter(HTMLExporter(), max_examples=15)
+
+    def test_check_exporter_fragment_pages(self) -> None:
+        """So does its fragment, paginated."""
+        check_exporter(HTMLExporter(), max_examples=10, options={"fragment": True,
+                                                                 "page_size": 2})
+
+    def test_registered(self) -> None:
+        """html is a built-in format, registered through the plugin hook."""
+        registry = Registry(autoload=False)
+        info = registry.exporters["html"]
+        assert info.plugin == "storykit.exporters.html"
+        assert info.exporter.media_type.startswith("text/html")
+        assert registry.for_path("out/index.html").name == "html"
+
+
+class TestProperties:
+    @settings(max_examples=40)
+    @given(collections(max_size=6))
+    def test_any_collection_renders_valid_html(self, col: Collection) -> None:
+        """Any valid collection renders a page that parses with no errors, keeping every title."""
+        root = parse(render(col))
+        assert titles(root) == [s.title for s in col]
+        h1 = root.find(".//h1")
+        assert h1 is not None and text(h1) == col.title
+        docs = list(json_ld(root))
+        assert [d["headline"] for d in docs] == [s.title for s in col]
+        assert [d["description"] for d in docs] == [s.summary for s in col]
+        imgs = list(root.iter("img"))
+        assert [i.get("alt") for i in imgs] == [s.image.alt for s in col if s.image]
+        ids = [el.get("id") for el in root.iter() if el.get("id")]
+        assert len(ids) == len(set(ids))
+
+    @settings(max_examples=20)
+    @given(collections(max_size=6))
+    def test_any_collection_renders_valid_fragment(self, col: Collection) -> None:
+        """The fragment of any collection parses with no errors and keeps every title."""
+        root = parse_fragment(render(col, fragment=True))
+        assert titles(root) == [s.title for s in col]

@@ -1,0 +1,175 @@
+"""The json exporter: shapes, indent, ensure_ascii, read back with the json module; it streams."""
+
+from __future__ import annotations
+
+import io
+import json
+import tracemalloc
+from typing import Any
+
+import attrs
+import pytest
+from hypothesis import given
+
+import storykit
+from storykit.convert import collection_to_data
+from storykit.errors import OptionError
+from storykit.plugins import Registry, use_registry
+from storykit.testing import collections
+
+#: The exporter under test, from a fresh registry (never the process's).
+JSON = Registry(autoload=False).get("json")
+
+
+def dumps(col: storykit.Collection, **options: Any) -> bytes:
+    with use_registry(Registry(autoload=False)):
+        return storykit.dumps(col, "json", **options)
+
+
+class Discard(io.RawIOBase):
+    """A sink that throws bytes away, counting them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self.count += len(data)
+        return len(data)
+
+
+class TestDocument:
+    @given(collections())
+    def test_loads_back_equal(self, col: storykit.Collection) -> None:
+        """The document shape loads back to an equal collection."""
+        assert storykit.loads(dumps(col), "json") == col
+
+    @given(collections(max_size=4))
+    def test_pretty_and_ascii_load_back_equal(self, col: storykit.Collection) -> None:
+        """Indented and ASCII-only documents load back equal too."""
+        assert storykit.loads(dumps(col, indent=2), "json") == col
+        assert storykit.loads(dumps(col, ensure_ascii=True), "json") == col
+        assert storykit.loads(dumps(col, indent=2, ensure_ascii=True), "json") == col
+
+    def test_document_is_the_design_shape(self, example: storykit.Collection) -> None:
+        """The json module reads the collection document: metadata, contacts, stories."""
+        doc = json.loads(dumps(example))
+        assert doc == collection_to_data(example)
+        assert doc["title"] == "Impact and people"
+        assert doc["contacts"][0]["phone"] == "+41227997912"
+        assert [s["id"] for s in doc["stories"]] == [s.id for s in example]
+
+    def test_compact_by_default(self, example: storykit.Collection) -> None:
+        """The default output is compact: one line, no spaces after separators."""
+        data = dumps(example)
+        assert b"\n" not in data
+        assert data == json.dumps(json.loads(data), ensure_ascii=False,
+                                  separators=(",", ":")).encode()
+
+    @pytest.mark.parametrize("shape", ["document", "stories"])
+    def test_indent_is_the_json_modules(self, example: storykit.Collection, shape: str) -> None:
+        """indent=2 gives exactly what json.dumps(indent=2) gives, plus a final newline."""
+        data = dumps(example, indent=2, shape=shape)
+        doc = json.loads(data)
+        assert data.decode() == json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+        assert data.decode() != json.dumps(doc, indent=4, ensure_ascii=False) + "\n"
+
+    def test_empty(self) -> None:
+        """An empty collection is a document with an empty stories list, in every form."""
+        col = storykit.Collection(title="Nothing yet")
+        for options in ({}, {"indent": 2}, {"ensure_ascii": True}):
+            assert json.loads(dumps(col, **options))["stories"] == []
+        assert json.loads(dumps(col, shape="stories", indent=2)) == []
+        assert dumps(col, shape="lines") == b""
+
+
+class TestShapes:
+    @given(collections(max_size=5))
+    def test_stories_is_a_bare_array(self, col: storykit.Collection) -> None:
+        """shape='stories' is a JSON array of the stories, which loads back to them."""
+        data = dumps(col, shape="stories")
+        assert json.loads(data) == collection_to_data(col)["stories"]
+        assert storykit.loads(data, "json").stories == col.stories
+
+    @given(collections(max_size=5))
+    def test_lines(self, col: storykit.Collection) -> None:
+        """shape='lines' is JSON Lines: one story per line, loaded back by the jsonl reader."""
+        data = dumps(col, shape="lines")
+        lines = data.decode().splitlines()
+        assert len(lines) == len(col)
+        assert [json.loads(line) for line in lines] == collection_to_data(col)["stories"]
+        assert storykit.loads(data, "jsonl").stories == col.stories
+        assert data.endswith(b"\n") or len(col) == 0
+
+    def test_lines_cannot_be_indented(self, example: storykit.Collection) -> None:
+        """JSON Lines with indent=2 is refused, naming the option."""
+        with pytest.raises(OptionError) as e:
+            dumps(example, shape="lines", indent=2)
+        assert (e.value.exporter, e.value.option) == ("json", "indent")
+
+
+class TestEnsureASCII:
+    def test_escapes_everything_outside_ascii(self) -> None:
+        """ensure_ascii escapes accents, right-to-left text and emoji (as surrogate pairs)."""
+        col = storykit.Collection(title="Ça va? 🐝", stories=[
+            {"title": "العمل اللائق للجميع", "published": "2021-02-03",
+             "summary": "労働と幸福 🍯"}])
+        for options in ({}, {"indent": 2}, {"shape": "lines"}, {"shape": "stories"}):
+            data = dumps(col, ensure_ascii=True, **options)
+            assert data.isascii(), options
+            assert b"\\ud83d\\udc1d" in data or options.get("shape") in ("lines", "stories")
+            plain = dumps(col, **options)
+            assert json.loads(data if options.get("shape") != "lines" else data.splitlines()[0]) \
+                == json.loads(plain if options.get("shape") != "lines" else plain.splitlines()[0])
+        assert dumps(col, ensure_ascii=True, indent=2).decode() == json.dumps(
+            json.loads(dumps(col)), indent=2, ensure_ascii=True) + "\n"
+
+    def test_off_by_default(self) -> None:
+        """Without ensure_ascii, text is written as UTF-8."""
+        col = storykit.Collection(title="Ça va?")
+        assert "Ça va?".encode() in dumps(col)
+
+
+def build(n: int) -> storykit.Collection:
+    """n stories, made cheaply from one by changing the id."""
+    base = storykit.Story(
+        title="Additional incomes help rural communities of Timor-Leste during the pandemic",
+        published="2021-02-10",
+        summary="A project helped rural communities earn more during the COVID-19 crisis. " * 4,
+        url="https://news.example.org/impact-and-people/timor-leste",
+        topics=["rural development", "COVID-19"], countries=["TL"])
+    return storykit.Collection(title="Big", stories=[attrs.evolve(base, id=f"story-{i}")
+                                                     for i in range(n)])
+
+
+def peak_bytes(col: storykit.Collection, fmt: str, **options: Any) -> tuple[int, int]:
+    """The peak memory Python allocated while writing ``col`` to a discarding sink, and bytes."""
+    exporter = Registry(autoload=False).get(fmt)
+    sink = Discard()
+    tracemalloc.start()
+    try:
+        exporter.write(col, sink, **options)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak, sink.count
+
+
+SMALL, BIG = build(2_000), build(20_000)
+
+
+class TestStreaming:
+    @pytest.mark.parametrize("options", [
+        {}, {"shape": "lines"}, {"shape": "stories"}, {"indent": 2},
+        {"ensure_ascii": True, "indent": 2},
+    ])
+    def test_memory_does_not_grow_with_the_count(self, options: dict[str, Any]) -> None:
+        """Ten times the stories: the output grows tenfold, the peak memory does not double."""
+        small_peak, small_size = peak_bytes(SMALL, "json", **options)
+        big_peak, big_size = peak_bytes(BIG, "json", **options)
+        assert big_size > 9 * small_size
+        assert big_peak < 2 * small_peak, (small_peak, big_peak)
+        assert big_peak < big_size / 5  # far less than the output: it was never held whole

@@ -1,0 +1,467 @@
+"""Loading: JSON, JSON Lines, TOML, CSV and TSV in; every problem at once, with line numbers."""
+
+from __future__ import annotations
+
+import csv
+import inspect
+import io
+import json
+import tracemalloc
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import storykit
+from storykit import Collection, Credit, Image, Link, Story, ValidationError
+from storykit.errors import UnknownFormatError
+
+STORY: dict[str, Any] = {"title": "A song to let children fly", "published": "2021-02-03",
+                         "summary": "Sri Lankan music star Ridma Weerawardena talks."}
+
+
+def problems(err: pytest.ExceptionInfo[ValidationError]) -> list[str]:
+    return [line.strip() for line in str(err.value).splitlines()[1:]]
+
+
+def jsonl(*items: Any) -> str:
+    return "".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items)
+
+
+def csv_text(rows: list[dict[str, str]], delimiter: str = ",") -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), delimiter=delimiter,
+                            lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+CSV_ROW = {
+    "id": "a-song-to-let-children-fly",
+    "title": "A song to let children fly",
+    "published": "2021-02-03",
+    "summary": "Sri Lankan music star Ridma Weerawardena talks about his hit song \"Let them "
+               "fly\".\nRead more on our new multimedia Voices platform.",
+    "url": "https://news.example.org/a-song",
+    "image.url": "https://images.example.org/a-song.jpg",
+    "image.alt": "Ridma Weerawardena in a recording studio",
+    "image.credit": "© Asitha Seneviratne 2021",
+    "topics": "child labour;music",
+    "countries": "lk",
+    "language": "en",
+    "links": "https://voices.ilo.org/ Read more on our new multimedia Voices platform",
+}
+
+
+class TestFormats:
+    """Each input format gives the same story."""
+
+    EXPECTED = Story(
+        id="a-song-to-let-children-fly", title="A song to let children fly",
+        published=date(2021, 2, 3),
+        summary="Sri Lankan music star Ridma Weerawardena talks about his hit song \"Let them "
+                "fly\".\nRead more on our new multimedia Voices platform.",
+        url="https://news.example.org/a-song",
+        image=Image("https://images.example.org/a-song.jpg",
+                    "Ridma Weerawardena in a recording studio",
+                    Credit("Asitha Seneviratne", 2021)),
+        topics=("child labour", "music"), countries=("LK",), language="en",
+        links=(Link("https://voices.ilo.org/",
+                    "Read more on our new multimedia Voices platform"),),
+    )
+    DATA: dict[str, Any] = {
+        "id": "a-song-to-let-children-fly", "title": "A song to let children fly",
+        "published": "2021-02-03", "summary": CSV_ROW["summary"],
+        "url": "https://news.example.org/a-song",
+        "image": {"url": "https://images.example.org/a-song.jpg",
+                  "alt": "Ridma Weerawardena in a recording studio",
+                  "credit": "© Asitha Seneviratne 2021"},
+        "topics": ["child labour", "music"], "countries": ["lk"],
+        "links": [{"url": "https://voices.ilo.org/",
+                   "title": "Read more on our new multimedia Voices platform"}],
+    }
+
+    def test_json_document(self) -> None:
+        """A collection document loads with its metadata."""
+        col = storykit.loads(json.dumps({"title": "Impact and people", "stories": [self.DATA]}))
+        assert col.title == "Impact and people"
+        assert col.stories == (self.EXPECTED,)
+
+    def test_json_bare_list(self) -> None:
+        """A bare JSON list of stories loads into a collection with default metadata."""
+        col = storykit.loads(json.dumps([self.DATA]).encode(), "json")
+        assert (col.title, col.stories) == ("Stories", (self.EXPECTED,))
+
+    def test_json_bom(self) -> None:
+        """A UTF-8 byte order mark (Windows editors) is skipped."""
+        col = storykit.loads(b"\xef\xbb\xbf" + json.dumps([self.DATA]).encode(), "json")
+        assert col.stories == (self.EXPECTED,)
+
+    def test_jsonl(self) -> None:
+        """JSON Lines holds one story per line; blank lines are skipped."""
+        col = storykit.loads(jsonl(self.DATA) + "\n  \n" + jsonl({**STORY, "id": "two"}),
+                             "jsonl")
+        assert col.ids == ("a-song-to-let-children-fly", "two")
+        assert col[0] == self.EXPECTED
+
+    def test_toml(self) -> None:
+        """TOML with a native date loads the same story."""
+        doc = """
+title = "Impact and people"
+
+[[stories]]
+id = "a-song-to-let-children-fly"
+title = "A song to let children fly"
+published = 2021-02-03
+summary = '''Sri Lankan music star Ridma Weerawardena talks about his hit song "Let them fly".
+Read more on our new multimedia Voices platform.'''
+url = "https://news.example.org/a-song"
+image = { url = "https://images.example.org/a-song.jpg", alt = "Ridma Weerawardena in a recording studio", credit = { holder = "Asitha Seneviratne", year = 2021 } }
+topics = ["child labour", "music"]
+countries = ["LK"]
+links = [{ url = "https://voices.ilo.org/", title = "Read more on our new multimedia Voices platform" }]
+"""  # noqa: E501
+        col = storykit.loads(doc, "toml")
+        assert col.title == "Impact and people"
+        assert col.stories == (self.EXPECTED,)
+
+    def test_csv(self) -> None:
+        """CSV flat columns: image.url, image.alt, image.credit, topics joined by ';'."""
+        col = storykit.loads(csv_text([CSV_ROW]), "csv")
+        assert col.stories == (self.EXPECTED,)
+
+    def test_tsv(self) -> None:
+        """TSV is CSV with tabs."""
+        col = storykit.loads(csv_text([CSV_ROW], "\t"), "tsv")
+        assert col.stories == (self.EXPECTED,)
+
+    def test_csv_minimal_columns(self) -> None:
+        """Only title, published and summary are needed; empty cells mean absent fields."""
+        text = "title,published,summary,url,image.url,topics\nA,2021-02-03,S,,,\n"
+        s = storykit.loads(text, "csv")[0]
+        assert (s.id, s.url, s.image, s.topics) == ("a", None, None, ())
+
+    def test_csv_escaped_semicolon(self) -> None:
+        """A topic holding ';' is written with a backslash and read back whole."""
+        text = "title,published,summary,topics\nA,2021-02-03,S,a\\;b;c\\\\d; ;e\n"
+        assert storykit.loads(text, "csv")[0].topics == ("a;b", "c\\d", "e")
+
+    def test_csv_formula_guard_undone(self) -> None:
+        """The ``'`` the CSV exporter puts before a formula is taken off again."""
+        text = "title,published,summary\n'=SUM(A1),2021-02-03,'+1 and '-1\n"
+        s = storykit.loads(text, "csv")[0]
+        assert (s.title, s.summary) == ("=SUM(A1)", "+1 and '-1")
+
+    def test_csv_bom_and_crlf(self) -> None:
+        """Excel's BOM and CRLF line ends are read."""
+        data = ("\ufefftitle,published,summary\r\nA,2021-02-03,S\r\n").encode()
+        assert storykit.loads(data, "csv").ids == ("a",)
+
+    @pytest.mark.parametrize(("suffix", "fmt"), [(".json", "json"), (".jsonl", "jsonl"),
+                                                 (".ndjson", "jsonl"), (".toml", "toml"),
+                                                 (".csv", "csv"), (".tsv", "tsv"),
+                                                 (".JSON", "json")])
+    def test_load_picks_format_from_suffix(self, tmp_path: Path, suffix: str,
+                                           fmt: str) -> None:
+        """``load`` reads the format its suffix names."""
+        content = {
+            "json": json.dumps([STORY]),
+            "jsonl": jsonl(STORY),
+            "toml": "[[stories]]\n" + "".join(f"{k} = {json.dumps(v)}\n"
+                                              for k, v in STORY.items()),
+            "csv": csv_text([STORY]),
+            "tsv": csv_text([STORY], "\t"),
+        }[fmt]
+        path = tmp_path / f"stories{suffix}"
+        path.write_text(content, encoding="utf-8")
+        assert storykit.load(path).ids == ("a-song-to-let-children-fly",)
+        assert storykit.load(str(path)).ids == ("a-song-to-let-children-fly",)
+
+    def test_format_overrides_suffix(self, tmp_path: Path) -> None:
+        """``format=`` reads a file whatever its name."""
+        path = tmp_path / "stories.txt"
+        path.write_text(jsonl(STORY), encoding="utf-8")
+        assert len(storykit.load(path, format="jsonl")) == 1
+
+    def test_unknown_suffix(self, tmp_path: Path) -> None:
+        """An unknown suffix names the known ones."""
+        path = tmp_path / "stories.yaml"
+        path.write_text("x", encoding="utf-8")
+        with pytest.raises(UnknownFormatError) as err:
+            storykit.load(path)
+        assert str(err.value) == (
+            "unknown input file type '.yaml' (available: .csv, .json, .jsonl, .ndjson, .toml, "
+            ".tsv); did you mean '.toml'?")
+        assert isinstance(err.value, ValueError)
+
+    def test_unknown_format_name(self) -> None:
+        """An unknown format name for ``loads`` names the known ones."""
+        with pytest.raises(UnknownFormatError) as err:
+            storykit.loads("[]", "yaml")
+        assert str(err.value) == (
+            "unknown input format 'yaml' (available: csv, json, jsonl, toml, tsv)")
+
+    def test_missing_file(self, tmp_path: Path) -> None:
+        """A missing file is a FileNotFoundError naming it."""
+        with pytest.raises(FileNotFoundError, match=r"^no such file: .*nope\.json$"):
+            storykit.load(tmp_path / "nope.json")
+
+    @pytest.mark.parametrize("fmt", ["jsonl", "csv", "tsv", "toml"])
+    def test_empty_document(self, fmt: str) -> None:
+        """An empty document is an empty collection."""
+        assert len(storykit.loads("", fmt)) == 0
+
+
+class TestErrors:
+    """Every problem of a document in one raise, with paths, values and line numbers."""
+
+    def test_whole_document_at_once(self) -> None:
+        """Problems of several stories and of the metadata come in one ValidationError."""
+        doc = {"title": " ", "contacts": [{"name": "Desk"}],
+               "stories": [STORY, {**STORY, "id": "b", "published": "2021-02-30"},
+                           {**STORY, "id": "c", "url": "javascript:alert(1)"}]}
+        with pytest.raises(ValidationError) as err:
+            storykit.loads(json.dumps(doc))
+        assert problems(err) == [
+            "title: ' ' is blank",
+            "contacts[0]: a media contact needs at least one of email, phone or url",
+            "stories[1].published: '2021-02-30' is not a valid date",
+            "stories[2].url: 'javascript:alert(1)' has scheme 'javascript'; only http and https "
+            "are allowed",
+        ]
+
+    def test_source_in_header(self, tmp_path: Path) -> None:
+        """``load`` names the file in the header and in ``.source``."""
+        path = tmp_path / "stories.json"
+        path.write_text(json.dumps([{**STORY, "published": "2021-02-30"}]), encoding="utf-8")
+        with pytest.raises(ValidationError) as err:
+            storykit.load(path)
+        assert str(err.value) == (f"1 problem in {path}\n"
+                                  "  stories[0].published: '2021-02-30' is not a valid date")
+        assert err.value.source == str(path)
+
+    def test_invalid_json(self) -> None:
+        """Broken JSON says where."""
+        with pytest.raises(ValidationError) as err:
+            storykit.loads('{"stories": [')
+        assert problems(err) == [
+            "(document): is not valid JSON: unexpected end of data (line 1, column 14)"]
+
+    def test_duplicate_json_key(self) -> None:
+        """A key given twice in one JSON object is an error, not a silent overwrite."""
+        with pytest.raises(ValidationError) as err:
+            storykit.loads(json.dumps([STORY])[:-2] + ', "title": "Other"}]')
+        assert problems(err) == ["stories[0].title: 'title' is given twice in one object "
+                                 "(a JSON object must not repeat a key)"]
+
+    @pytest.mark.parametrize(("doc", "message"), [
+        ('"x"', "(document): must be a collection object (got str 'x')"),
+        ("[1]", "stories[0]: must be a story object (got int 1)"),
+        ('{"stories": {"a": 1}}', "stories: must be a list of stories (got dict)"),
+    ])
+    def test_wrong_shapes(self, doc: str, message: str) -> None:
+        """A document of the wrong shape says what was expected."""
+        with pytest.raises(ValidationError) as err:
+            storykit.loads(doc)
+        assert problems(err) == [message]
+
+    def test_not_utf8(self) -> None:
+        """Bytes that are not UTF-8 are named with their offset and line."""
+        with pytest.raises(ValidationError) as err:
+            storykit.loads(b"title,published,summary\n\xff,2021-02-03,S\n", "csv")
+        assert problems(err) == ["line 2: (document): is not UTF-8: byte 0xff at offset 24"]
+
+    def test_jsonl_line_numbers(self) -> None:
+        """JSON Lines problems name the line, counting blank lines too."""
+        data = jsonl(STORY) + "\n" + jsonl({**STORY, "id": "b", "published": "2021-02-30"},
+                                           {**STORY, "id": "c", "titel": "x"})
+        with pytest.raises(ValidationError) as err:
+            storykit.loads(data, "jsonl")
+        assert problems(err) == [
+            "line 3: stories[1].published: '2021-02-30' is not a valid date",
+            "line 4: stories[2].titel: 'titel' is not a field of Story; did you mean 'title'?",
+        ]
+        assert [e.line for e in err.value.errors] == [3, 4]
+
+    def test_jsonl_syntax_errors_all_named(self) -> None:
+        """Every line that is not JSON is named, not just the first."""
+        data = jsonl(STORY) + '{"title": \n' + jsonl(STORY) + "nope\n"
+        with pytest.raises(ValidationError) as err:
+            storykit.loads(data, "jsonl")
+        assert [e.line for e in err.value.errors] == [2, 4]
+        assert all(e.message.startswith("is not valid JSON") for e in err.value.errors)
+
+    def test_jsonl_duplicate_ids_name_the_line(self) -> None:
+        """A repeated id in JSON Lines names the line of the repeat."""
+        with pytest.raises(ValidationError) as err:
+            storykit.loads(jsonl({**STORY, "id": "x"}, {**STORY, "id": "y"},
+                                 {**STORY, "id": "x"}), "jsonl")
+        assert problems(err) == ["line 3: stories[2].id: 'x' is already the id of stories[0]"]
+
+    def test_csv_line_numbers(self) -> None:
+        """CSV problems name the line where the row starts, counting multi-line cells."""
+        rows = [dict(CSV_ROW), {**CSV_ROW, "id": "b", "published": "2021-02-30"},
+                {**CSV_ROW, "id": "c", "image.alt": "", "countries": "XX"}]
+        text = csv_text(rows)
+        with pytest.raises(ValidationError) as err:
+            storykit.loads(text, "csv")
+        # The header is line 1; each row's summary spans two lines.
+        assert problems(err) == [
+            "line 4: stories[1].published: '2021-02-30' is not a valid date",
+            "line 6: stories[2].image.alt: required with an image (describe what the picture "
+            "shows)",
+            "line 6: stories[2].countries[0]: 'XX' is not an ISO 3166-1 alpha-2 country code",
+        ]
+
+    def test_csv_unknown_column(self) -> None:
+        """An unknown column is named on line 1, with the nearest column."""
+        with pytest.raises(ValidationError) as err:
+            storykit.loads("title,published,summary,image_url\n", "csv")
+        assert problems(err) == [
+            "line 1: (document): column 'image_url' is not a story column; "
+            "did you mean 'image.url'?"]
+
+    def test_csv_duplicate_column(self) -> None:
+        """A column given twice is an error."""
+        with pytest.raises(ValidationError) as err:
+            storykit.loads("title,published,summary,title\n", "csv")
+        assert problems(err) == [
+            "line 1: (document): column 'title' appears twice in the header"]
+
+    def test_csv_ragged_rows(self) -> None:
+        """Rows with more or fewer cells than the header are named by line."""
+        with pytest.raises(ValidationError) as err:
+            storykit.loads("title,published,summary\nA,2021-02-03,S,extra\nB,2021-02-03\n",
+                           "csv")
+        assert problems(err) == [
+            "line 2: stories[0]: the row has 1 more cells than the header",
+            "line 3: stories[1].summary: the row has fewer cells than the header",
+        ]
+
+    def test_csv_blank_required_cells(self) -> None:
+        """An empty title or summary cell is a blank field, not a missing column."""
+        with pytest.raises(ValidationError) as err:
+            storykit.loads("title,published,summary\n,2021-02-03,\n", "csv")
+        assert problems(err) == ["line 2: stories[0].title: must not be blank",
+                                 "line 2: stories[0].summary: must not be blank"]
+
+    def test_csv_missing_required_column(self) -> None:
+        """A CSV without a published column reports it missing for each row."""
+        with pytest.raises(ValidationError) as err:
+            storykit.loads("title,summary\nA,S\n", "csv")
+        assert problems(err) == ["line 2: stories[0].published: required field missing"]
+
+    def test_toml_naive_datetime(self) -> None:
+        """A TOML local date-time has no timezone, and the error says so."""
+        doc = '[[stories]]\ntitle = "T"\nsummary = "S"\npublished = 2021-02-03T09:30:00\n'
+        with pytest.raises(ValidationError) as err:
+            storykit.loads(doc, "toml")
+        assert problems(err) == [
+            "stories[0].published: '2021-02-03T09:30:00' has no timezone; give an offset such "
+            "as '+00:00' or 'Z', or a plain date"]
+
+    def test_invalid_toml(self) -> None:
+        """Broken TOML says where."""
+        with pytest.raises(ValidationError) as err:
+            storykit.loads("[[stories]\n", "toml")
+        assert problems(err) == ["(document): is not valid TOML: Expected ']]' at the end of "
+                                 "an array declaration (at line 1, column 10)"]
+
+    def test_nothing_half_loaded(self, tmp_path: Path) -> None:
+        """A file with one bad story among many gives no collection at all."""
+        items = [{**STORY, "id": f"s{i}"} for i in range(50)]
+        items[37]["published"] = "2021-02-30"
+        path = tmp_path / "stories.jsonl"
+        path.write_text(jsonl(*items), encoding="utf-8")
+        result: Collection | None = None
+        with pytest.raises(ValidationError) as err:
+            result = storykit.load(path)
+        assert result is None
+        assert [e.line for e in err.value.errors] == [38]
+
+
+def _big_jsonl(path: Path, n: int, tail: str) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        for i in range(n):
+            f.write(json.dumps({**STORY, "id": f"s{i}", "summary": "x" * 200}) + "\n")
+        f.write(tail)
+
+
+class TestIterStories:
+    """``iter_stories`` streams JSON Lines and CSV one story at a time."""
+
+    def test_is_a_generator(self, tmp_path: Path) -> None:
+        """It returns a generator, which opens nothing until the first story is asked for."""
+        missing = tmp_path / "later.jsonl"
+        it = storykit.iter_stories(missing)
+        assert inspect.isgenerator(it)
+        missing.write_text(jsonl(STORY), encoding="utf-8")
+        assert [s.id for s in it] == ["a-song-to-let-children-fly"]
+
+    def test_first_story_without_reading_the_rest(self, tmp_path: Path) -> None:
+        """The first story of a big file arrives before the broken last line is read."""
+        path = tmp_path / "big.jsonl"
+        _big_jsonl(path, 20_000, "{not json\n")
+        it = storykit.iter_stories(path)
+        tracemalloc.start()
+        try:
+            first = next(it)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert first.id == "s0"
+        assert path.stat().st_size > 4_000_000
+        assert peak < 1_000_000  # far less than the 4 MB file: it was not read whole
+        with pytest.raises(ValidationError) as err:
+            for _ in it:
+                pass
+        assert err.value.errors[0].line == 20_001
+
+    def test_csv_streams(self, tmp_path: Path) -> None:
+        """A CSV file streams the same way, and a bad row names its line."""
+        rows = [{**CSV_ROW, "id": f"s{i}"} for i in range(3)]
+        rows[2]["published"] = "2021-02-30"
+        path = tmp_path / "stories.csv"
+        path.write_text(csv_text(rows), encoding="utf-8")
+        got = []
+        with pytest.raises(ValidationError) as err:
+            for s in storykit.iter_stories(path):
+                got.append(s.id)
+        assert got == ["s0", "s1"]
+        assert problems(err) == [
+            "line 6: stories[2].published: '2021-02-30' is not a valid date"]
+
+    def test_tsv_streams(self, tmp_path: Path) -> None:
+        """TSV files stream too."""
+        path = tmp_path / "stories.tsv"
+        path.write_text(csv_text([CSV_ROW], "\t"), encoding="utf-8")
+        assert [s.id for s in storykit.iter_stories(path)] == ["a-song-to-let-children-fly"]
+
+    def test_equals_load(self, tmp_path: Path) -> None:
+        """Streaming gives the stories ``load`` gives, when ids are explicit."""
+        path = tmp_path / "stories.jsonl"
+        _big_jsonl(path, 100, "")
+        assert tuple(storykit.iter_stories(path)) == storykit.load(path).stories
+
+    def test_jsonl_error_names_line(self, tmp_path: Path) -> None:
+        """A bad JSON Lines record names its line, after the stories before it."""
+        path = tmp_path / "stories.jsonl"
+        path.write_text(jsonl(STORY) + "\n" + jsonl({**STORY, "published": "2021-02-30"}),
+                        encoding="utf-8")
+        it = storykit.iter_stories(path)
+        assert next(it).id == "a-song-to-let-children-fly"
+        with pytest.raises(ValidationError) as err:
+            next(it)
+        assert [(e.line, e.message) for e in err.value.errors] == [
+            (3, "'2021-02-30' is not a valid date")]
+
+    def test_other_formats_refused(self, tmp_path: Path) -> None:
+        """JSON and TOML documents cannot be streamed; the error says to use load()."""
+        path = tmp_path / "stories.json"
+        path.write_text("[]", encoding="utf-8")
+        with pytest.raises(ValueError) as err:
+            list(storykit.iter_stories(path))
+        assert str(err.value) == (
+            "iter_stories() streams jsonl and csv files, not json; use load()")

@@ -1,0 +1,117 @@
+"""Round trips: what storykit writes, storykit reads back equal (Hypothesis collections)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import storykit
+from storykit import Collection
+from storykit.convert import collection_to_data, converter
+from storykit.plugins import Registry, use_registry
+from storykit.testing import collections
+
+
+@pytest.fixture(autouse=True, scope="module")
+def builtin_formats_only() -> Iterator[Registry]:
+    """The built-in exporters, without any installed plugin."""
+    with use_registry(Registry(autoload=False)) as registry:
+        yield registry
+
+
+class TestJSON:
+    """The JSON collection document loads back to an equal collection."""
+
+    @given(collections())
+    def test_document(self, col: Collection) -> None:
+        """``loads(dumps(col, "json")) == col``, metadata and all."""
+        assert storykit.loads(storykit.dumps(col, "json"), "json") == col
+
+    @given(collections(max_size=4), st.sampled_from([0, 2]), st.booleans())
+    def test_document_options(self, col: Collection, indent: int, ascii_only: bool) -> None:
+        """Indented and ASCII-only JSON load back equal too."""
+        data = storykit.dumps(col, "json", indent=indent, ensure_ascii=ascii_only)
+        if ascii_only:
+            assert data.isascii()
+        assert storykit.loads(data, "json") == col
+
+    @given(collections())
+    def test_bare_list_and_lines(self, col: Collection) -> None:
+        """The ``stories`` and ``lines`` shapes load back to the same stories."""
+        bare = storykit.dumps(col, "json", shape="stories")
+        assert storykit.loads(bare, "json").stories == col.stories
+        lines = storykit.dumps(col, "json", shape="lines")
+        assert storykit.loads(lines, "jsonl").stories == col.stories
+
+    @given(collections(max_size=4))
+    def test_read_by_the_standard_library(self, col: Collection) -> None:
+        """The output is plain JSON: the standard library reads it to the same data."""
+        doc = json.loads(storykit.dumps(col, "json"))
+        assert doc == collection_to_data(col)
+        assert storykit.loads(json.dumps(doc), "json") == col
+
+    @given(collections(max_size=4))
+    def test_converter(self, col: Collection) -> None:
+        """The cattrs converter unstructures and structures back to an equal collection."""
+        data = converter.unstructure(col)
+        assert converter.structure(data, Collection) == col
+
+    def test_example(self, example: Collection) -> None:
+        """The example collection survives a JSON round trip."""
+        assert storykit.loads(storykit.dumps(example, "json")) == example
+
+
+class TestCSV:
+    """The CSV export loads back to equal stories (CSV holds no collection metadata)."""
+
+    @given(collections())
+    def test_stories(self, col: Collection) -> None:
+        """``loads(dumps(col, "csv"), "csv")`` gives the same stories."""
+        data = storykit.dumps(col, "csv")
+        assert storykit.loads(data, "csv").stories == col.stories
+
+    @given(collections(max_size=4))
+    def test_tsv(self, col: Collection) -> None:
+        """Tab-separated output loads back as TSV."""
+        data = storykit.dumps(col, "csv", delimiter="\t")
+        assert storykit.loads(data, "tsv").stories == col.stories
+
+    @given(collections(max_size=4), st.booleans())
+    def test_bom_and_line_ends(self, col: Collection, bom: bool) -> None:
+        """A BOM and ``\\n`` line ends load back the same."""
+        data = storykit.dumps(col, "csv", bom=bom, lineterminator="\n")
+        assert storykit.loads(data, "csv").stories == col.stories
+
+    @given(collections(min_size=1, max_size=4))
+    def test_no_live_formulas(self, col: Collection) -> None:
+        """Read with the csv module, no cell starts with a formula trigger."""
+        text = storykit.dumps(col, "csv").decode("utf-8")
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+        assert len(rows) == len(col) + 1
+        for row in rows[1:]:
+            for cell in row:
+                assert cell[:1] not in ("=", "+", "-", "@", "\t", "\r"), cell
+
+    def test_example(self, example: Collection) -> None:
+        """The example's stories survive a CSV round trip."""
+        assert storykit.loads(storykit.dumps(example, "csv"), "csv").stories == example.stories
+
+
+class TestFiles:
+    """``dump`` then ``load`` through files on disk."""
+
+    @pytest.mark.parametrize("name", ["out/stories.json", "out/stories.csv"])
+    def test_dump_then_load(self, tmp_path: Path, example: Collection, name: str) -> None:
+        """A file written by ``dump`` loads back, its format taken from the suffix."""
+        path = storykit.dump(example, tmp_path / name)
+        back = storykit.load(path)
+        assert back.stories == example.stories
+        if name.endswith(".json"):
+            assert back == example
