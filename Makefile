@@ -27,6 +27,11 @@ demo: install
 	$(BIN)/python tools/screenshot.py build/index.html build/screenshots/page-375.png --width 375 --skip-missing-browser
 	$(STORYKIT) export $(EXAMPLE) --format json -O indent=2 -o build/stories.json
 	$(STORYKIT) export $(EXAMPLE) --format csv -o build/stories.csv
+	$(STORYKIT) digest $(EXAMPLE) --since 2021-02-15 --until 2021-02-23 --format email --check \
+		-O "sender=ILO Newsroom <newsroom@ilo.org>" -O "to=Journalists <journalists@example.org>" \
+		-O "unsubscribe=https://news.example.org/unsubscribe?u={token}" -o build/digest.eml
+	$(BIN)/python tools/eml_html.py build/digest.eml build/digest.html
+	$(BIN)/python tools/screenshot.py build/digest.html build/screenshots/digest-600.png --width 600 --skip-missing-browser
 	$(BIN)/python examples/weekly_digest.py --today 2021-02-23 -o build/weekly
 	$(BIN)/python examples/partner_export.py --partner asia-desk --countries LK,MM,PH,TL -o build/partners
 	$(BIN)/python examples/personalised.py --since 2021-02-01 --until 2021-02-28 -o build/outbox

@@ -29,8 +29,6 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_DIR = ROOT / "examples" / "impact-and-people"
-#: The page the example data reproduces; CI puts ../shared beside the checkout.
-SEED = ROOT.parent / "shared" / "seeds" / "000_82e13145ab30afdf.txt"
 
 
 @pytest.fixture(scope="session")

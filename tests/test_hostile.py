@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hostile import checks, corpus
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import storykit
-from hostile import checks, corpus
 from storykit.cli import main
 from storykit.io import check_output_path, safe_join
 from storykit.plugins import Registry
@@ -309,7 +309,7 @@ class TestNuHTMLChecker:
         assert not failed, failed
 
 
-# --- output paths ----------------------------------------------------------------------------------
+# --- output paths ------------------------------------------------------------------------------
 
 
 @pytest.fixture

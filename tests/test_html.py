@@ -9,12 +9,14 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import html5lib
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import storykit
 from storykit import Collection, Image, Link, MediaContact, Story
@@ -229,6 +231,18 @@ class TestPage:
         assert viewport and "width=device-width" in (viewport[0].get("content") or "")
         styles = list(root.iter("style"))
         assert len(styles) == 1 and "overflow-wrap: anywhere" in (styles[0].text or "")
+
+    def test_datetimes(self) -> None:
+        """A story published at a moment shows its day and keeps the moment, to the second."""
+        moment = datetime(2021, 2, 3, 10, 30, 15, 123456, tzinfo=timezone(timedelta(hours=1)))
+        col = Collection(title="T", stories=[Story(title="A", published=moment, summary="S")])
+        root = parse(render(col))
+        time = root.find(".//time")
+        assert time is not None
+        assert (time.get("datetime"), text(time)) == ("2021-02-03T10:30:15+01:00",
+                                                      "03 February 2021")
+        (doc,) = json_ld(root)
+        assert doc["datePublished"] == "2021-02-03T10:30:15+01:00"
 
     def test_deterministic(self, example: Collection) -> None:
         """Equal input gives byte-identical output."""
@@ -532,6 +546,18 @@ class TestProperties:
         assert [i.get("alt") for i in imgs] == [s.image.alt for s in col if s.image]
         ids = [el.get("id") for el in root.iter() if el.get("id")]
         assert len(ids) == len(set(ids))
+
+    @settings(max_examples=20)
+    @given(collections(max_size=7), st.integers(1, 4), st.sampled_from(["en", "fr", "ar"]))
+    def test_any_pagination_keeps_every_story_once(self, col: Collection, size: int,
+                                                   locale: str) -> None:
+        """For any page size, the pages joined hold every story once, in order."""
+        count = max(1, -(-len(col) // size))
+        seen: list[str] = []
+        for n in range(1, count + 1):
+            root = parse(render(col, page_size=size, page=n, locale=locale))
+            seen.extend(a.get("id", "") for a in articles(root))
+        assert seen == [f"story-{s.id}" for s in col]
 
     @settings(max_examples=20)
     @given(collections(max_size=6))

@@ -193,9 +193,13 @@ def validate(obj: Context, sources: tuple[Path, ...]) -> None:
     for src in sources:
         try:
             col = load(src)
-        except (ValidationError, UnknownFormatError, FileNotFoundError) as e:
+        except (ValidationError, UnknownFormatError, OSError) as e:
             bad += 1
-            click.echo(f"storykit: error: {e}", err=True)
+            if obj.debug:
+                raise
+            problem = (f"{e.filename}: {e.strerror}" if isinstance(e, OSError) and e.filename
+                       and e.strerror else str(e))
+            click.echo(f"storykit: error: {problem}", err=True)
             continue
         n = len(col)
         click.echo(f"{src}: ok ({n} {'story' if n == 1 else 'stories'}, "
@@ -208,7 +212,7 @@ def _write(obj: Context, col: Any, fmt: str | None, output: str | None,
            options: dict[str, Any]) -> None:
     """Export ``col`` to ``output`` (``-`` or none: stdout) in ``fmt``."""
     from storykit.exporter import prepare_options
-    from storykit.io import atomic_writer
+    from storykit.io import atomic_writer, write_with
 
     reg = obj.registry()
     to_stdout = output in (None, "-")
@@ -224,12 +228,12 @@ def _write(obj: Context, col: Any, fmt: str | None, output: str | None,
         fail(str(e), 2)
     if to_stdout:
         out = sys.stdout.buffer
-        exporter.write(col, out, **kwargs)
+        write_with(exporter, col, out, kwargs)
         out.flush()
         return
     assert output is not None
     with atomic_writer(output) as f:
-        exporter.write(col, f, **kwargs)
+        write_with(exporter, col, f, kwargs)
     click.echo(f"wrote {output} ({exporter.name}, {len(col)} "
                f"{'story' if len(col) == 1 else 'stories'})", err=True)
 

@@ -16,7 +16,7 @@ import re
 import secrets
 import stat
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
@@ -24,7 +24,13 @@ import orjson
 
 from storykit.collection import Collection
 from storykit.convert import CSV_COLUMNS, collection_from_data, unflatten_story
-from storykit.errors import ErrorDetail, ValidationError
+from storykit.errors import (
+    ErrorDetail,
+    OptionError,
+    PluginError,
+    UnknownFormatError,
+    ValidationError,
+)
 from storykit.model import Errors, Story, _build, check_story_values
 
 __all__ = [
@@ -37,6 +43,7 @@ __all__ = [
     "load",
     "loads",
     "safe_join",
+    "write_with",
 ]
 
 #: The formats :func:`load` reads, by file suffix.
@@ -379,7 +386,7 @@ def dumps(collection: Collection, format: str, **options: Any) -> bytes:
     exporter = get_exporter(format)
     kwargs = prepare_options(exporter, options)  # unknown or ill-typed options: OptionError
     buf = io.BytesIO()
-    exporter.write(collection, buf, **kwargs)
+    write_with(exporter, collection, buf, kwargs)
     return buf.getvalue()
 
 
@@ -400,8 +407,33 @@ def dump(collection: Collection, path: PathLike, format: str | None = None,
     exporter = get_exporter(format) if format is not None else exporter_for_path(target)
     kwargs = prepare_options(exporter, options)  # checked before anything is written
     with atomic_writer(target) as out:
-        exporter.write(collection, out, **kwargs)
+        write_with(exporter, collection, out, kwargs)
     return target
+
+
+def write_with(exporter: Any, collection: Collection, out: BinaryIO,
+               options: Mapping[str, Any]) -> None:
+    """Call ``exporter.write``; an unexpected exception becomes a :class:`PluginError`.
+
+    The error names the plugin that registered the exporter and its distribution (the original
+    exception is its ``__cause__``). storykit's own errors (options, validation, formats,
+    plugins) and ``OSError`` (a full disk is not the plugin's fault) pass through unchanged.
+    """
+    try:
+        exporter.write(collection, out, **options)
+    except (ValidationError, OptionError, UnknownFormatError, PluginError, OSError):
+        raise
+    except Exception as e:
+        from storykit.plugins import get_registry
+
+        name = getattr(exporter, "name", type(exporter).__name__)
+        info = get_registry().exporters.get(name)
+        if info is not None and info.exporter is exporter:
+            plugin, dist = info.plugin, info.distribution
+        else:
+            plugin, dist = type(exporter).__module__, None
+        raise PluginError(plugin, f"failed writing format {name!r}: {type(e).__name__}: {e}",
+                          distribution=dist) from e
 
 
 # Names Windows reserves for devices, with any extension ("nul.html" too): refused everywhere, so
@@ -589,6 +621,8 @@ class atomic_writer:  # noqa: N801 - used as a context manager, like open()
         f = self._file
         assert f is not None
         folder = self.path.parent
+        if isinstance(exc, OSError) and exc.filename is None:
+            exc.filename = str(self.path)  # "out.html: No space left on device"
         try:
             if exc_type is None:
                 f.flush()
@@ -600,6 +634,10 @@ class atomic_writer:  # noqa: N801 - used as a context manager, like open()
                 os.replace(self._tmp, self.path)
                 self._tmp = None
                 _fsync_folder(folder)
+        except OSError as e:
+            if e.filename is None:
+                e.filename = str(self.path)
+            raise
         finally:
             if not f.closed:
                 with contextlib.suppress(OSError):  # e.g. flushing the rest onto a full disk

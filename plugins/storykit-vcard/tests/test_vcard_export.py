@@ -105,7 +105,7 @@ class TestVCardExample:
 
     def test_bad_version(self) -> None:
         """An unknown version is an OptionError that lists the choices."""
-        with pytest.raises(storykit.OptionError, match="'3.0', '4.0'"):
+        with pytest.raises(storykit.OptionError, match=r"'3\.0', '4\.0'"):
             storykit.dumps(storykit.Collection(title="T"), "vcard", version="2.1")
 
 
@@ -172,6 +172,6 @@ class TestVCardPlugin:
 
     @pytest.mark.parametrize("version", ["3.0", "4.0"])
     def test_check_exporter(self, version: str) -> None:
-        """check_exporter passes in both versions."""
+        """check_exporter passes in both versions (a collection may have no contacts: empty)."""
         check_exporter(storykit_vcard.VCardExporter(), max_examples=20,
-                       options={"version": version})
+                       options={"version": version}, allow_empty=True)

@@ -227,15 +227,6 @@ def _fold(name: str, value: Any) -> bytes:
         _HEADER_POLICY = policy.SMTP
     pol = _HEADER_POLICY
     folded: str = pol.header_factory(name, value).fold(policy=pol)
-    if isinstance(value, list) and max(map(len, folded.split("\r\n"))) > 998:
-        # An ASCII display name with no space cannot be folded (the email package does not
-        # encode it), and RFC 5322 allows no line over 998 octets: cut such names to 200
-        # characters and an ellipsis, which also makes them an encoded word that folds.
-        from email.headerregistry import Address
-
-        value = [Address(display_name=a.display_name[:200] + "…", username=a.username,
-                         domain=a.domain) if len(a.display_name) > 200 else a for a in value]
-        folded = pol.header_factory(name, value).fold(policy=pol)
     return folded.encode("ascii")
 
 
@@ -459,8 +450,9 @@ class DigestRenderer:
         else:
             msgid = f"<{digest[:32]}@{self.sender.domain}>"
         boundary = f"=_sk_{digest[32:56]}".encode("ascii")
-        head = [self._head_from, _address_header("To", recipients), self._head_subject, self._head_date,
-                b"Message-ID: " + msgid.encode("ascii") + b"\r\n", self._head_reply]
+        head = [self._head_from, _address_header("To", recipients), self._head_subject,
+                self._head_date, b"Message-ID: " + msgid.encode("ascii") + b"\r\n",
+                self._head_reply]
         if url is not None:
             forms = []
             if self.unsubscribe:
@@ -545,7 +537,11 @@ def _encoded_words(text: str) -> list[str]:
 
 def _subject_header(subject: str) -> bytes:
     if subject.isascii():
-        return _fold("Subject", subject)
+        folded = _fold("Subject", subject)
+        # A word too long to fold (a URL, a run without spaces) would leave a line over 78
+        # columns, or over RFC 5322's 998 octets: encoded words can be cut anywhere.
+        if max(map(len, folded.split(b"\r\n"))) <= 78:
+            return folded
     return ("Subject: " + "\r\n ".join(_encoded_words(subject)) + "\r\n").encode("ascii")
 
 

@@ -1,0 +1,309 @@
+"""The command line: validate, export, formats; exit codes, one-line errors, --help examples."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner, Result
+
+import storykit
+from storykit.cli import main
+from storykit.plugins import Registry, use_registry
+
+PLUGINS = Path(__file__).parent / "plugins"
+STORYKIT = str(Path(sys.executable).with_name("storykit"))
+
+
+@pytest.fixture(autouse=True)
+def fresh_registry() -> Iterator[Registry]:
+    """Each command runs against a fresh registry without entry points."""
+    with use_registry(Registry(autoload=False)) as reg:
+        yield reg
+
+
+def invoke(*args: str | Path) -> Result:
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def error_lines(result: Result) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def bad_file(tmp_path: Path) -> Path:
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"title": "Bad", "stories": [
+        {"title": "", "published": "2021-02-30", "summary": "x"}]}))
+    return path
+
+
+class TestValidate:
+    def test_valid(self, example_json: Path) -> None:
+        """A valid file: exit 0 and a line saying how many stories and contacts it holds."""
+        result = invoke("validate", example_json)
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout == f"{example_json}: ok (10 stories, 1 contact)\n"
+
+    def test_invalid(self, example_json: Path, bad_file: Path) -> None:
+        """An invalid file: exit 1, every problem on its own line, the valid file still ok."""
+        result = invoke("validate", bad_file, example_json)
+        assert result.exit_code == 1
+        lines = error_lines(result)
+        assert lines[0] == f"storykit: error: 2 problems in {bad_file}"
+        assert any("stories[0].published" in line and "2021-02-30" in line for line in lines)
+        assert any("stories[0].title" in line for line in lines)
+        assert "Traceback" not in result.stderr
+        assert f"{example_json}: ok" in result.stdout
+
+    def test_missing_file(self, tmp_path: Path) -> None:
+        """A missing file is a one-line error and exit 1."""
+        result = invoke("validate", tmp_path / "nope.json")
+        assert result.exit_code == 1
+        assert error_lines(result) == [f"storykit: error: no such file: {tmp_path / 'nope.json'}"]
+
+    def test_no_arguments(self) -> None:
+        """No file at all is a usage error: exit 2, one storykit: error: line."""
+        result = invoke("validate")
+        assert result.exit_code == 2
+        [line] = error_lines(result)
+        assert line.startswith("storykit: error: Missing argument 'SOURCES...'")
+        assert "storykit validate --help" in line
+
+
+class TestExport:
+    def test_to_stdout(self, example_json: Path, example: storykit.Collection) -> None:
+        """-o - writes the bytes to standard output; they load back equal."""
+        result = invoke("export", example_json, "--format", "json", "-o", "-")
+        assert result.exit_code == 0, result.stderr
+        assert storykit.loads(result.stdout_bytes, "json") == example
+
+    def test_to_a_file(self, example_json: Path, example: storykit.Collection,
+                       tmp_path: Path) -> None:
+        """-o FILE picks the format from the suffix, creates folders, and says what it wrote."""
+        out = tmp_path / "partners" / "stories.csv"
+        result = invoke("export", example_json, "-o", out)
+        assert result.exit_code == 0, result.stderr
+        assert result.stderr == f"wrote {out} (csv, 10 stories)\n"
+        assert storykit.load(out).stories == example.stories
+
+    def test_options_are_converted(self, example_json: Path) -> None:
+        """-O key=value strings become typed options: a TSV with a BOM and two columns."""
+        result = invoke("export", example_json, "-f", "csv", "-O", "delimiter=tab",
+                        "-O", "bom=true", "-O", "columns=id,title", "-O", "header=no")
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout_bytes.startswith(b"\xef\xbb\xbf")
+        records = list(csv.reader(io.StringIO(result.stdout_bytes.decode("utf-8-sig"),
+                                              newline=""), delimiter="\t"))
+        assert len(records) == 10
+        assert records[0][0] == "can-digital-labour-platforms-create-fair-competition-and-decent-jobs"
+        assert len(records[0]) == 2
+
+    def test_json_options(self, example_json: Path) -> None:
+        """-O indent=2 -O shape=stories gives an indented array."""
+        result = invoke("export", example_json, "-f", "json", "-O", "indent=2",
+                        "-O", "shape=stories")
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout.startswith("[\n  {\n")
+        assert len(json.loads(result.stdout)) == 10
+
+    def test_unknown_format(self, example_json: Path, tmp_path: Path) -> None:
+        """An unknown format: exit 2, one line listing the formats and suggesting one."""
+        result = invoke("export", example_json, "--format", "jsno", "-o", tmp_path / "x.json")
+        assert result.exit_code == 2
+        [line] = error_lines(result)
+        assert line.startswith("storykit: error: unknown format 'jsno' (available: ")
+        assert "csv" in line
+        assert line.endswith("did you mean 'json'?")
+        assert os.listdir(tmp_path) == []
+
+    @pytest.mark.parametrize(("option", "says"), [
+        ("indnet=2", "json exporter: option 'indnet' does not exist (did you mean 'indent'?"),
+        ("indent=two", "json exporter: option 'indent' must be one of 0, 2 (got 'two')"),
+        ("ensure_ascii=perhaps", "json exporter: option 'ensure_ascii' must be true or false"),
+    ])
+    def test_bad_option(self, example_json: Path, option: str, says: str) -> None:
+        """A bad -O names the exporter and the option: exit 2, one line."""
+        result = invoke("export", example_json, "-f", "json", "-O", option)
+        assert result.exit_code == 2
+        [line] = error_lines(result)
+        assert line.startswith(f"storykit: error: {says}")
+
+    def test_option_without_equals(self, example_json: Path) -> None:
+        """-O without '=' is a usage error."""
+        result = invoke("export", example_json, "-f", "json", "-O", "indent")
+        assert result.exit_code == 2
+        [line] = error_lines(result)
+        assert line.startswith("storykit: error: Invalid value for '-O': 'indent' is not key=value")
+
+    def test_stdout_needs_a_format(self, example_json: Path) -> None:
+        """Writing to stdout without --format is a usage error."""
+        result = invoke("export", example_json)
+        assert result.exit_code == 2
+        assert error_lines(result) == [
+            "storykit: error: give --format when writing to standard output "
+            "(see 'storykit export --help')"]
+
+    def test_invalid_input(self, bad_file: Path, tmp_path: Path) -> None:
+        """Invalid content: exit 1, the problems listed, no output file."""
+        result = invoke("export", bad_file, "-o", tmp_path / "out.json")
+        assert result.exit_code == 1
+        assert error_lines(result)[0] == f"storykit: error: 2 problems in {bad_file}"
+        assert "Traceback" not in result.stderr
+        assert not (tmp_path / "out.json").exists()
+
+    def test_plugins_dir(self, example_json: Path) -> None:
+        """--plugins-dir (before or after the command) makes a one-file plugin's format usable."""
+        for args in (["--plugins-dir", PLUGINS, "export", example_json, "-f", "plaintext"],
+                     ["export", example_json, "-f", "plaintext", "--plugins-dir", PLUGINS]):
+            with use_registry(Registry(autoload=False)):
+                result = invoke(*args, "-O", "width=5", "-O", "numbered=false")
+            assert result.exit_code == 0, result.stderr
+            assert result.stdout.startswith("Impact and people\n=====\n\nCan digital labour")
+            # Each broken fixture plugin is one warning line naming it; the export still works.
+            warnings = [ln for ln in error_lines(result) if ln.startswith("storykit: warning:")]
+            assert any("wrong_signature.py" in ln for ln in warnings)
+            assert all(ln.startswith("storykit: warning: plugin ") for ln in error_lines(result))
+
+    def test_exporter_crash_is_one_line(self, example_json: Path, tmp_path: Path) -> None:
+        """An exporter that crashes: one line naming the exception, exit 1, no file left."""
+        folder = tmp_path / "plugins"
+        folder.mkdir()
+        (folder / "crash.py").write_text(
+            "import storykit\n"
+            "class Crash:\n"
+            "    name, media_type, suffix, description = 'crash', 'text/plain', '.crash', 'Boom.'\n"
+            "    def write(self, collection, out, **options):\n"
+            "        out.write(b'partial')\n"
+            "        raise KeyError('summary')\n"
+            "@storykit.hookimpl\n"
+            "def register_exporters():\n"
+            "    return [Crash()]\n")
+        result = invoke("--plugins-dir", folder, "export", example_json, "-o",
+                        tmp_path / "out.crash")
+        assert result.exit_code == 1
+        assert error_lines(result) == [
+            "storykit: error: KeyError: 'summary' (run with --debug for the traceback)"]
+        assert sorted(os.listdir(tmp_path)) == ["plugins"]
+
+    def test_missing_plugins_dir(self, example_json: Path, tmp_path: Path) -> None:
+        """A --plugins-dir that does not exist is a usage error."""
+        result = invoke("--plugins-dir", tmp_path / "nope", "formats")
+        assert result.exit_code == 2
+        [line] = error_lines(result)
+        assert line.startswith("storykit: error: Invalid value for '--plugins-dir'")
+
+
+class TestFormats:
+    def test_table(self) -> None:
+        """The table has a header and one row per format: name, media type, plugin, dist."""
+        result = invoke("formats")
+        assert result.exit_code == 0, result.stderr
+        lines = result.stdout.splitlines()
+        assert lines[0].split() == ["NAME", "MEDIA", "TYPE", "PLUGIN", "DISTRIBUTION",
+                                    "DESCRIPTION"]
+        rows = {line.split()[0]: line for line in lines[1:]}
+        assert {"csv", "json"} <= set(rows)
+        assert rows["json"].split()[1:5] == ["application/json", "storykit.exporters.json",
+                                             "storykit", storykit.__version__]
+        assert rows["json"].endswith(Registry(autoload=False).get("json").description)
+        # Columns line up: every row's media type starts where the header's does.
+        start = lines[0].index("MEDIA TYPE")
+        assert all(line[start - 2:start] == "  " and line[start] != " " for line in lines[1:])
+
+    def test_json(self) -> None:
+        """--json gives the same table as a list of objects."""
+        result = invoke("formats", "--json")
+        assert result.exit_code == 0, result.stderr
+        rows = {r["name"]: r for r in json.loads(result.stdout)}
+        assert rows["csv"] == {
+            "name": "csv", "media_type": "text/csv", "plugin": "storykit.exporters.csv",
+            "distribution": f"storykit {storykit.__version__}",
+            "description": Registry(autoload=False).get("csv").description}
+
+    def test_plugins_dir(self) -> None:
+        """A one-file plugin is listed with its file as plugin and no distribution."""
+        result = invoke("formats", "--json", "--plugins-dir", PLUGINS)
+        assert result.exit_code == 0
+        rows = {r["name"]: r for r in json.loads(result.stdout)}
+        assert rows["plaintext"]["plugin"] == str(PLUGINS / "plaintext.py")
+        assert rows["plaintext"]["distribution"] is None
+        assert "shared" in rows
+        assert "incomplete" not in rows
+
+
+class TestHelp:
+    @pytest.mark.parametrize("command", [None, *sorted(main.commands)])
+    def test_every_help_has_an_example(self, command: str | None) -> None:
+        """Every command's --help shows at least one example command line."""
+        result = invoke(*([command] if command else []), "--help")
+        assert result.exit_code == 0
+        assert "Example" in result.stdout
+        assert "  storykit " in result.stdout
+
+    def test_commands(self) -> None:
+        """validate, export and formats are there."""
+        assert {"validate", "export", "formats"} <= set(main.commands)
+
+    def test_unknown_command(self) -> None:
+        """A misspelled command is a usage error with a one-line message."""
+        result = invoke("exprot")
+        assert result.exit_code == 2
+        [line] = error_lines(result)
+        assert line.startswith("storykit: error: No such command 'exprot'.")
+
+    def test_version(self) -> None:
+        """--version prints the version."""
+        result = invoke("--version")
+        assert result.exit_code == 0
+        assert storykit.__version__ in result.stdout
+
+
+def run(*args: str | Path) -> subprocess.CompletedProcess[bytes]:
+    env = dict(os.environ, STORYKIT_DISABLE_PLUGIN_AUTOLOAD="1")
+    return subprocess.run([STORYKIT, *map(str, args)], capture_output=True, env=env,
+                          timeout=120, check=False)
+
+
+class TestRealProcess:
+    def test_export_to_stdout(self, example_json: Path, example: storykit.Collection) -> None:
+        """The installed command writes JSON Lines to a pipe."""
+        done = run("export", example_json, "-f", "json", "-O", "shape=lines", "-o", "-")
+        assert done.returncode == 0, done.stderr
+        assert storykit.loads(done.stdout, "jsonl").stories == example.stories
+
+    def test_error_then_debug(self, example_json: Path) -> None:
+        """Without --debug an error is one line; with it, a traceback."""
+        done = run("export", example_json, "--format", "htm")
+        assert done.returncode == 2
+        [line] = done.stderr.decode().splitlines()
+        assert line.startswith("storykit: error: unknown format 'htm' (available: ")
+        debug = run("--debug", "export", example_json, "--format", "htm")
+        assert debug.returncode == 1
+        assert b"Traceback (most recent call last)" in debug.stderr
+        assert b"UnknownFormatError" in debug.stderr
+
+    def test_closed_pipe(self, example_json: Path) -> None:
+        """A reader that stops early (| head -c 10) is not an error and prints no traceback."""
+        proc = subprocess.Popen([STORYKIT, "export", str(example_json), "-f", "csv"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=dict(os.environ, STORYKIT_DISABLE_PLUGIN_AUTOLOAD="1"))
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.read(10)
+        proc.stdout.close()
+        err = proc.stderr.read()
+        proc.wait(timeout=120)
+        assert b"Traceback" not in err
+
+
+def test_click_is_the_toolkit() -> None:
+    """The CLI is a click group (as Datasette and sqlite-utils)."""
+    assert isinstance(main, click.Group)
