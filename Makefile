@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed-stamp
 PLUGINS := $(sort $(dir $(wildcard plugins/*/pyproject.toml)))
 EXAMPLE := examples/impact-and-people/stories.json
 STORYKIT := $(BIN)/storykit
+# The W3C Nu HTML checker, run by the hostile-input tests (npm package; needs java).
+VNU := $(VENV)/vnu/node_modules/vnu-jar/build/dist/vnu.jar
 
 .PHONY: install demo test lint typecheck docs bench security clean
 
@@ -14,6 +16,8 @@ $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
 		-e '.[dev,docs,bench]' $(foreach p,$(PLUGINS),-e ./$(p))
+	test -f $(VNU) || npm install --prefix $(VENV)/vnu --ignore-scripts --no-audit --no-fund \
+		--silent vnu-jar
 	touch $@
 
 install: $(STAMP)
@@ -27,6 +31,11 @@ demo: install
 	$(BIN)/python tools/screenshot.py build/index.html build/screenshots/page-375.png --width 375 --skip-missing-browser
 	$(STORYKIT) export $(EXAMPLE) --format json -O indent=2 -o build/stories.json
 	$(STORYKIT) export $(EXAMPLE) --format csv -o build/stories.csv
+	$(STORYKIT) export $(EXAMPLE) --format atom -O self_url=https://news.example.org/impact-and-people/feed.atom -o build/feed.atom
+	$(STORYKIT) export $(EXAMPLE) --format rss -O self_url=https://news.example.org/impact-and-people/feed.rss -o build/feed.rss
+	$(STORYKIT) export $(EXAMPLE) --format jsonfeed -O self_url=https://news.example.org/impact-and-people/feed.json -o build/feed.json
+	$(STORYKIT) export $(EXAMPLE) --format vcard -o build/contacts.vcf
+	$(STORYKIT) export $(EXAMPLE) --format markdown -o build/stories.md
 	$(STORYKIT) digest $(EXAMPLE) --since 2021-02-15 --until 2021-02-23 --format email --check \
 		-O "sender=ILO Newsroom <newsroom@ilo.org>" -O "to=Journalists <journalists@example.org>" \
 		-O "unsubscribe=https://news.example.org/unsubscribe?u={token}" -o build/digest.eml
@@ -55,6 +64,10 @@ typecheck: install
 
 bench: install
 	$(BIN)/python benchmarks/run.py
+
+## security: the hostile corpus through every format, and faults injected into writes
+security: install
+	$(BIN)/python benchmarks/security.py
 
 clean:
 	rm -rf build site .pytest_cache .mypy_cache .ruff_cache

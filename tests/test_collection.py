@@ -468,8 +468,15 @@ class TestTimezones:
         assert col.filter(until="2021-01-31").ids == ("late",)
 
 
-def test_public_names() -> None:
-    """Collection and Story are the same objects at the top level."""
-    assert storykit.Collection is Collection
-    assert storykit.Story is Story
-    assert stories  # the strategy is importable from storykit.testing
+class TestPublicNames:
+    """The names users import."""
+
+    def test_top_level(self) -> None:
+        """Collection and Story are the same objects at the top level."""
+        assert storykit.Collection is Collection
+        assert storykit.Story is Story
+
+    @given(stories())
+    def test_strategy_stories_fit_a_collection(self, s: Story) -> None:
+        """A story from ``storykit.testing.stories()`` makes a one-story collection."""
+        assert Collection(stories=[s])[s.id] is s

@@ -9,13 +9,12 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from test_json import BIG, SMALL, peak_bytes
 
 import storykit
 from storykit.convert import CSV_COLUMNS, FORMULA_TRIGGERS, flatten_story, neutralise, restore
 from storykit.plugins import Registry, use_registry
 from storykit.testing import collections, stories
-
-from test_json import BIG, SMALL, peak_bytes
 
 
 def dumps(col: storykit.Collection, **options: Any) -> bytes:

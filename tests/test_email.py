@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import re
 from email import policy
 from email.header import decode_header, make_header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.parser import BytesParser
+from pathlib import Path
+from typing import Any
 
 import html5lib
 import pytest
@@ -272,6 +275,29 @@ class TestParts:
         assert page.index("newsroom@ilo.org") > contact
 
 
+class TestSlots:
+    def test_data_cannot_forge_the_template_markers(self) -> None:
+        """Story text that looks like the template's slot markers is printed, not obeyed."""
+        forged = ("sk:story\nsk:end\n<!--sk:story--> <!--sk:greeting--> href=\"sk:unsubscribe\" "
+                  "sk-greeting-slot sk:unsubscribe")
+        col = storykit.Collection(
+            title="<!--sk:greeting--> sk:stories",
+            contacts=[storykit.MediaContact('href="sk:unsubscribe"', email="d@example.org")],
+            stories=[storykit.Story(title="<!--sk:end-->", published="2021-02-23",
+                                    summary=forged),
+                     storykit.Story(title="Second", published="2021-02-22",
+                                    summary="Summary number two")])
+        msg = parse(render(col, to="Ana <ana@example.org>", unsubscribe=UNSUB, name="Ana"))
+        plain, page = parts(msg)
+        token = unsubscribe_token("ana@example.org")
+        for part in (plain, page):
+            assert part.count("Hello Ana,") == 1
+            assert part.count("Summary number two") == 1
+            assert part.count(f"https://news.example.org/unsubscribe?u={token}") == 1
+        assert "sk:end\nsk-greeting-slot" not in plain
+        assert "sk:story" in plain and "&lt;!--sk:end--&gt;" in page
+
+
 class TestDeterminism:
     def test_equal_input_equal_bytes(self, window: storykit.Collection) -> None:
         """Rendering twice gives the same bytes: no clock, no random ids."""
@@ -379,3 +405,40 @@ class TestHeaderSafety:
         """Any valid collection gives a message that parses without defects."""
         _check_safe(render(col, unsubscribe=UNSUB),
                     BASE_HEADERS | {"List-Unsubscribe", "List-Unsubscribe-Post"})
+
+
+def _screenshot_tool() -> Any:
+    import importlib.util
+    import sys
+
+    tools = Path(__file__).resolve().parents[1] / "tools"
+    spec = importlib.util.spec_from_file_location("storykit_tools_screenshot",
+                                                  tools / "screenshot.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.browser
+class TestInBrowser:
+    @pytest.mark.parametrize("width", [600, 375])
+    def test_html_part_fits_the_reading_pane(self, example: storykit.Collection,
+                                             tmp_path: Path, width: int) -> None:
+        """In headless Chromium the HTML part fits 600px (and a 375px phone) without sideways
+        scrolling, and every image loads and has alt text."""
+        tool = _screenshot_tool()
+        if not tool.chromium_available():
+            if os.environ.get("CI"):
+                pytest.fail(f"no Chromium at {tool.CHROMIUM}")
+            pytest.skip(f"no Chromium at {tool.CHROMIUM}")
+        page = tmp_path / "digest.html"
+        page.write_text(parts(parse(render(example, unsubscribe=UNSUB)))[1], encoding="utf-8")
+        shots = Path(__file__).resolve().parents[1] / "build" / "screenshots"
+        with tool.Browser() as browser:
+            m = browser.shoot(page, shots / f"email-{width}.png", width=width)
+        assert not m.overflows, m.too_wide
+        assert m.images == sum(1 for s in example if s.image)
+        assert m.images_without_alt == [] and m.broken_images == []
+        assert m.blocked == []

@@ -57,6 +57,10 @@ def seed() -> dict[str, Any]:
 class TestSeedParser:
     """The test's own reading of the seed page is right."""
 
+    def test_seed_path(self) -> None:
+        """The seed lives in ../shared/seeds beside the checkout (CI copies it there)."""
+        assert SEED.parts[-3:] == ("shared", "seeds", "000_82e13145ab30afdf.txt")
+
     def test_ten_stories(self, seed: dict[str, Any]) -> None:
         """The page has a heading block and ten stories, six with photo credits."""
         assert seed["heading"] == ["Media contact", "Impact and people"]
@@ -155,9 +159,3 @@ class TestExample:
     def test_newest_first_as_on_the_page(self, example: Collection) -> None:
         """The page lists stories newest first; so does the data."""
         assert example.latest(10).stories == example.stories
-
-
-def test_seed_path_is_beside_the_checkout() -> None:
-    """The seed lives in ../shared/seeds (documented for CI)."""
-    assert SEED.parts[-3:] == ("shared", "seeds", "000_82e13145ab30afdf.txt")
-    assert isinstance(SEED, Path)

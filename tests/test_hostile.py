@@ -285,6 +285,47 @@ class TestInert:
         assert checks.problems("application/x-unknown", b"x")
 
 
+EMAIL_FORMATS = [f for f in FORMATS
+                 if checks.media_type(REGISTRY.get(f).media_type) == "message/rfc822"]
+#: Options that reach a message's headers, with header breakers in them.
+HOSTILE_EMAIL_OPTIONS = [
+    {"subject": "x\r\nBcc: victim@example.org"},
+    {"subject": "=?utf-8?q?Bcc:_victim@example.org?="},
+    {"subject": "a\u2028b\x85c\x00d"},
+    {"subject": "s" * 2000},
+    {"to": "a@example.org\r\nBcc: victim@example.org"},
+    {"to": "=?utf-8?q?victim?=@example.org"},
+    {"to": '"Evil\r\n" <a@example.org>'},
+    {"sender": "X <a@example.org>\nBcc: victim@example.org"},
+    {"reply_to": 'a@example.org, "=?utf-8?q?Bcc:_x?=" <b@example.org>'},
+    {"message_id": "<a@example.org>\r\nBcc: victim@example.org"},
+    {"unsubscribe": "javascript:alert(1)"},
+    {"preheader": "<script>alert(1)</script>"},
+]
+
+
+class TestEmailOptions:
+    @pytest.mark.parametrize("fmt", EMAIL_FORMATS)
+    @pytest.mark.parametrize("options", HOSTILE_EMAIL_OPTIONS, ids=lambda o: repr(o)[:40])
+    def test_options_cannot_add_a_header(self, fmt: str, options: dict[str, str],
+                                         loaded: dict[str, storykit.Collection]) -> None:
+        """A hostile option is refused (OptionError) or neutralised: no header is added."""
+        try:
+            data = storykit.dumps(loaded["header-0"], fmt, **options)
+        except storykit.OptionError as e:
+            refused_option = e.option
+        else:
+            refused_option = None
+        if refused_option is not None:
+            assert refused_option == next(iter(options))
+            return
+        want = intended_headers(fmt)
+        assert want is not None
+        if "reply_to" in options:
+            want.append("Reply-To")
+        assert checks.email_problems(data, want) == []
+
+
 @pytest.mark.slow
 class TestNuHTMLChecker:
     def test_pages_pass_the_w3c_checker(self, tmp_path: Path,

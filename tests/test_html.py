@@ -340,8 +340,8 @@ class TestOptions:
             render(example, stylesheet="javascript:alert(1)")
 
     @pytest.mark.parametrize(("locale", "date", "direction", "label"), [
-        ("fr", "03 février 2021", "ltr", None),
-        ("es", "3 de febrero de 2021", "ltr", None),
+        ("fr", "03 février 2021", "ltr", "Contact presse"),
+        ("es", "03 de febrero de 2021", "ltr", "Contacto de prensa"),
         ("ar", None, "rtl", None),
         ("en", "03 February 2021", "ltr", "Media contact"),
     ])

@@ -453,8 +453,8 @@ class TestIterStories:
         assert next(it).id == "a-song-to-let-children-fly"
         with pytest.raises(ValidationError) as err:
             next(it)
-        assert [(e.line, e.message) for e in err.value.errors] == [
-            (3, "'2021-02-30' is not a valid date")]
+        assert problems(err) == [
+            "line 3: stories[1].published: '2021-02-30' is not a valid date"]
 
     def test_other_formats_refused(self, tmp_path: Path) -> None:
         """JSON and TOML documents cannot be streamed; the error says to use load()."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 import unicodedata
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
@@ -226,6 +227,11 @@ class TestPublished:
         """An ISO date string becomes a date."""
         assert story(published="2021-02-23").published == date(2021, 2, 23)
 
+    @pytest.mark.parametrize("raw", ["20210223", "2021-W08-2", " 2021-02-23 "])
+    def test_other_iso_date_forms(self, raw: str) -> None:
+        """ISO basic and week dates are dates too, never naive datetimes at midnight."""
+        assert story(published=raw).published == date(2021, 2, 23)
+
     def test_date_object(self) -> None:
         """A date object is kept."""
         assert story(published=date(2021, 2, 23)).published == date(2021, 2, 23)
@@ -388,6 +394,29 @@ class TestImageAndCredit:
         assert Credit.parse(str(c)) == c
         assert str(Credit("ILO")) == "© ILO"
         assert Credit.parse("(c) Asitha Seneviratne 2021") == c
+
+    @given(text(max_size=30), st.none() | st.integers(1800, NEXT_YEAR))
+    def test_display_string_round_trip(self, holder: str, year: int | None) -> None:
+        """Any credit renders to a display string that parses back equal.
+
+        The one ambiguity is a credit without a year whose holder ends in a separate
+        four-digit number: ``"© Studio 1999"`` reads as holder ``Studio``, year 1999.
+        """
+        try:
+            c = Credit(holder, year)
+        except ValidationError:
+            return
+        if year is None and re.search(r"(^|[\s,])\d{4}$", c.holder):
+            return
+        assert Credit.parse(str(c)) == c
+
+    def test_trailing_commas_dropped(self) -> None:
+        """A holder's trailing commas go, as the display string would lose them anyway."""
+        assert Credit("Reuters, ", 2021) == Credit.parse("© Reuters, 2021") == Credit(
+            "Reuters", 2021)
+        with pytest.raises(ValidationError) as err:
+            Credit(" , ", 2021)
+        assert problems(err) == ["holder: ' , ' names no holder"]
 
     def test_story_credit_shortcut(self) -> None:
         """``Story.credit`` is the image's credit, or None."""
@@ -621,6 +650,24 @@ class TestTypes:
             load_stories({**BASE, field: value})
         assert problems(err) == [message]
         assert "'None'" not in str(err.value)
+
+    @pytest.mark.parametrize(("field", "value", "message"), [
+        ("topics", 0, "stories[0].topics: must be a list (got int 0)"),
+        ("topics", False, "stories[0].topics: must be a list (got bool False)"),
+        ("links", {}, "stories[0].links: must be a list (got dict {})"),
+        ("countries", "LK", "stories[0].countries: must be a list (got str 'LK')"),
+    ])
+    def test_falsy_values_are_not_absent(self, field: str, value: Any, message: str) -> None:
+        """``0``, ``false`` and ``{}`` are wrong types, not a way to leave a field out."""
+        with pytest.raises(ValidationError) as err:
+            load_stories({**BASE, field: value})
+        assert problems(err) == [message]
+
+    def test_contact_zero_is_not_absent(self) -> None:
+        """A contact's ``"phone": 0`` is an error, not a missing phone."""
+        with pytest.raises(ValidationError) as err:
+            MediaContact("Desk", email="a@b.org", phone=0)  # type: ignore[arg-type]
+        assert problems(err) == ["phone: must be a string (got int 0)"]
 
     def test_null_optional_is_absent(self) -> None:
         """``null`` for an optional field means the field is absent."""

@@ -142,6 +142,15 @@ class TestOneFilePlugins:
         assert "plaintext" in reg.formats()
         still_works(reg)
 
+    def test_plugin_that_exits(self, tmp_path: Path) -> None:
+        """A plugin calling exit() at import is reported; it does not end the program."""
+        folder = plugin_dir(tmp_path, "plaintext")
+        (folder / "exits.py").write_text("raise SystemExit(3)\n")
+        reg = Registry(autoload=False, plugins_dirs=[folder])
+        [err] = reg.errors
+        assert str(err) == f"plugin {str(folder / 'exits.py')!r} failed to load: SystemExit: 3"
+        assert "plaintext" in reg.formats()
+
     def test_broken_plugin_leaves_no_hooks(self, tmp_path: Path) -> None:
         """A rejected plugin is not left half-registered in the plugin manager."""
         reg, folder = registry_with(tmp_path, "wrong_signature", "misspelled_hook")
@@ -252,7 +261,7 @@ class TestUnknownFormat:
     def test_unknown_suffix(self, tmp_path: Path) -> None:
         """dump() to a file whose suffix no format has names the suffix."""
         with use_registry(Registry(autoload=False)), pytest.raises(UnknownFormatError,
-                                                                   match="'.xyz'"):
+                                                                   match=r"'\.xyz'"):
             storykit.dump(small(), tmp_path / "out.xyz")
         assert not (tmp_path / "out.xyz").exists()
 
@@ -484,7 +493,7 @@ class TestEntryPoints:
         assert rows["fake"]["plugin"] == "fake"
         assert rows["fake"]["distribution"] == "storykit-fake 1.2.3"
         assert rows["fake"]["media_type"] == "text/plain"
-        assert BUILTIN <= set(rows)
+        assert set(rows) >= BUILTIN
         # The broken distribution is named, with its version, on one warning line.
         [warning] = [line for line in done.stderr.splitlines() if "broken" in line]
         assert warning.startswith("storykit: warning: plugin 'broken' (storykit-broken 0.1) "
@@ -526,3 +535,65 @@ class TestEntryPoints:
         done = run([PYTHON, "-c", code], fake_site(tmp_path))
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip() == "fake 0"
+
+
+class TestThemeHooks:
+    def test_theme_plugin(self, tmp_path: Path) -> None:
+        """A theme plugin's template folder, filters and globals reach the registry."""
+        reg, _ = registry_with(tmp_path, "theme_plugin")
+        shutil.copytree(PLUGINS / "theme_templates", tmp_path / "plugins" / "theme_templates")
+        assert reg.errors == []
+        assert [p.name for p in reg.template_dirs()] == ["theme_templates"]
+        assert reg.template_filters()["shout"]("hi") == "HI!"
+        assert reg.template_globals() == {"theme_name": "Fixture theme"}
+
+    def test_later_plugin_wins_a_filter(self) -> None:
+        """Two plugins giving one filter name: the later-registered one's is used."""
+
+        class First:
+            @storykit.hookimpl
+            def register_template_filters(self) -> dict[str, Any]:
+                return {"x": "first", "only_first": 1}
+
+        class Second:
+            @storykit.hookimpl
+            def register_template_filters(self) -> dict[str, Any]:
+                return {"x": "second"}
+
+        reg = Registry(autoload=False, builtins=False)
+        reg.register(First(), "first")
+        reg.register(Second(), "second")
+        assert reg.template_filters() == {"x": "second", "only_first": 1}
+
+    def test_broken_theme_hooks(self) -> None:
+        """A theme hook that raises or returns the wrong type is reported; the others work."""
+
+        class Raises:
+            @storykit.hookimpl
+            def register_template_filters(self) -> dict[str, Any]:
+                raise KeyError("boom")
+
+        class Wrong:
+            @storykit.hookimpl
+            def register_template_dirs(self) -> str:
+                return "templates"  # a string, not a list of folders
+
+        class Good:
+            @storykit.hookimpl
+            def register_template_globals(self) -> dict[str, Any]:
+                return {"site": "ok"}
+
+        reg = Registry(autoload=False)
+        for plugin, name in ((Raises(), "raises"), (Wrong(), "wrong"), (Good(), "good")):
+            reg.register(plugin, name, distribution=f"storykit-{name} 1.0")
+        assert reg.template_filters() == {}
+        assert reg.template_dirs() == []
+        assert reg.template_globals() == {"site": "ok"}
+        messages = sorted(str(e) for e in reg.errors)
+        assert messages == [
+            "plugin 'raises' (storykit-raises 1.0) failed in register_template_filters(): "
+            "KeyError: 'boom'",
+            "plugin 'wrong' (storykit-wrong 1.0) returned str from register_template_dirs(); "
+            "it must return a list of folders",
+        ]
+        still_works(reg)

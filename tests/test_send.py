@@ -87,6 +87,7 @@ def outbox_of(tmp_path: Path, example: storykit.Collection, addresses: list[str]
 
 
 class TestSend:
+    @pytest.mark.slow
     def test_a_thousand_personalised_messages(self, smtp: tuple[Handler, int],
                                               example: storykit.Collection,
                                               tmp_path: Path) -> None:

@@ -32,14 +32,14 @@ SCREENSHOTS = ROOT / "build" / "screenshots"
 
 
 def cli_reference() -> str:
-    """Every command's ``--help``, as a user sees it at 100 columns."""
+    """Every command's ``--help``, as a user sees it in an 80-column terminal."""
     import click
 
     from storykit.cli import main
 
     def walk(cmd: click.Command, name: str, parent: click.Context | None,
              level: int) -> list[str]:
-        settings = {} if parent is not None else {**main.context_settings, "terminal_width": 100}
+        settings = {} if parent is not None else {**main.context_settings, "terminal_width": 80}
         ctx = click.Context(cmd, info_name=name, parent=parent, **settings)
         path = ctx.command_path
         out = [f"{'#' * level} `{path}`", "", "```text", f"$ {path} --help",

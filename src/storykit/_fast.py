@@ -105,7 +105,7 @@ def builder(cls: type[T], fields: tuple[str, ...]) -> Callable[..., T]:
     namespace: dict[str, Any] = {"new": object.__new__, "cls": cls}
     for s, field in zip(names, fields, strict=True):
         namespace[s] = cls.__dict__[field].__set__
-    exec(src, namespace)  # noqa: S102 - generated from the class's own field names
+    exec(src, namespace)  # generated from the class's own field names only
     return namespace["build"]  # type: ignore[no-any-return]
 
 
@@ -133,7 +133,7 @@ _fast: _Fast | None = None
 
 
 def _bound() -> _Fast:
-    global _fast  # noqa: PLW0603 - bound on first use: model.py imports this module
+    global _fast  # bound on first use, when model.py has made the classes
     if _fast is None:
         _fast = _Fast()
     return _fast

@@ -149,11 +149,14 @@ def published(value: Any) -> date:
         return value
     elif type(value) is str:
         s = value.strip()
-        if len(s) == 10:
+        # Every ISO date form (2021-02-03, 20210203, 2021-W05-3) fits in 10 characters and no
+        # datetime does: a short value is a date, never a naive datetime at midnight.
+        if len(s) <= 10:
             try:
                 return date.fromisoformat(s)
             except ValueError:
-                raise Invalid(f"{_describe(value)} is not a valid date") from None
+                if len(s) == 10:
+                    raise Invalid(f"{_describe(value)} is not a valid date") from None
         try:
             dt = datetime.fromisoformat(s)
         except ValueError:
@@ -290,6 +293,7 @@ def credit_year(value: Any) -> int:
 
 
 _YEAR_ONLY = re.compile(r"\d{4}")
+_TRAILING_COMMAS = re.compile(r"[\s,]+$")
 _CREDIT = re.compile(r"(?:©|\(c\)|copyright)\s*(.*?)(?:[\s,]+(\d{4}))?", re.IGNORECASE)
 
 
@@ -302,7 +306,16 @@ def parse_credit(value: str) -> tuple[str, int | None]:
             f"{_describe(value)} is not a photo credit (write it as '© Holder 2021' "
             "or give {'holder': ..., 'year': ...})"
         )
-    holder, year = m.group(1).strip(), m.group(2)
+    holder, year = _TRAILING_COMMAS.sub("", m.group(1)), m.group(2)
     if not holder or (year is None and _YEAR_ONLY.fullmatch(holder)):
         raise Invalid(f"{_describe(value)} names no holder")
     return holder, (credit_year(year) if year else None)
+
+
+def credit_holder(value: Any) -> str:
+    """Who holds a picture's rights: text, without the trailing commas that the display
+    string ``"© Holder, 2021"`` would swallow (so a credit renders and parses back equal)."""
+    holder = _TRAILING_COMMAS.sub("", text(value))
+    if not holder:
+        raise Invalid(f"{_describe(value)} names no holder")
+    return holder

@@ -262,11 +262,39 @@ def export(obj: Context, source: Path, *, fmt: str | None, output: str | None,
       storykit export stories.jsonl --format json -O shape=lines -o - | head
       storykit export stories.json --plugins-dir my-plugins/ --format markdown -o out.md
     """
-    from storykit.io import load
+    from storykit.io import load, streamable
 
     obj.add_plugins_dirs(command_plugins_dirs)
+    if streamable(source) and output not in (None, "-") and _stream(
+            obj, source, fmt, output, parse_options(options)):
+        return
     col = load(source)
     _write(obj, col, fmt, output, parse_options(options))
+
+
+def _stream(obj: Context, source: Path, fmt: str | None, output: str,
+            options: dict[str, Any]) -> bool:
+    """JSON Lines or CSV in, a streaming format out (json, csv): export in constant memory.
+
+    Returns False, having done nothing, when the format does not stream (then the caller loads
+    the whole file). Usage errors are left to :func:`_write`, which reports them.
+    """
+    from storykit.exporter import prepare_options
+    from storykit.io import atomic_writer, stream_export
+
+    try:
+        exporter = obj.registry().get(fmt) if fmt is not None else obj.registry().for_path(
+            output)
+        kwargs = prepare_options(exporter, options)
+    except (UnknownFormatError, OptionError):
+        return False
+    if not getattr(exporter, "streams", False):
+        return False
+    with atomic_writer(output) as f:
+        n = stream_export(source, exporter, f, **kwargs)
+    click.echo(f"wrote {output} ({exporter.name}, {n} {'story' if n == 1 else 'stories'})",
+               err=True)
+    return True
 
 
 @main.command()
@@ -288,13 +316,16 @@ def formats(obj: Context, as_json: bool, command_plugins_dirs: tuple[Path, ...])
     obj.add_plugins_dirs(command_plugins_dirs)
     reg = obj.registry()
     rows = [(name, info.exporter.media_type, info.plugin, info.distribution or "-",
-             info.exporter.description) for name, info in reg.exporters.items()]
+             " ".join(info.exporter.description.split()))  # one line, whatever a plugin says
+            for name, info in reg.exporters.items()]
     if as_json:
         import json
 
-        click.echo(json.dumps([dict(zip(("name", "media_type", "plugin", "distribution",
-                                         "description"), r, strict=True)) for r in rows],
-                              indent=2))
+        keys = ("name", "media_type", "plugin", "distribution", "description")
+        table = [dict(zip(keys, r, strict=True)) for r in rows]
+        for row in table:
+            row["distribution"] = None if row["distribution"] == "-" else row["distribution"]
+        click.echo(json.dumps(table, indent=2))
         return
     header = ("NAME", "MEDIA TYPE", "PLUGIN", "DISTRIBUTION", "DESCRIPTION")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(4)]

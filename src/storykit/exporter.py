@@ -189,16 +189,16 @@ def _reason(e: Exception) -> str:
 
 
 def prepare_options(exporter: Any, options: Mapping[str, Any]) -> dict[str, Any]:
-    """The options to pass to ``exporter.write()``: checked and converted to their types.
+    """The options to pass to ``exporter.write()``: checked, converted to their types, and
+    through the options class's own converters and validators.
 
     Only the options given are returned (the exporter's defaults stay its own). An exporter
     without ``options_type`` takes no options. Raises :class:`~storykit.errors.OptionError`.
     """
     if not options:
         return {}
-    parse_options(exporter, options)
-    cls = getattr(exporter, "options_type", None)
-    if cls is None:  # pragma: no cover - parse_options has raised
-        return {}
-    hints = _hints(cls)
-    return {key: _coerce(value, hints.get(key, Any)) for key, value in options.items()}
+    parsed: Any = parse_options(exporter, options)
+    # The values as the options class holds them: typed, converted and validated.
+    attribute = {getattr(f, "alias", None) or f.name.lstrip("_"): f.name
+                 for f in attrs.fields(type(parsed))}
+    return {key: getattr(parsed, attribute.get(key, key)) for key in options}

@@ -7,10 +7,12 @@ be streamed story by story with :func:`iter_stories`.
 
 from __future__ import annotations
 
+import array
 import contextlib
 import csv
 import errno
 import io
+import itertools
 import os
 import re
 import secrets
@@ -22,6 +24,7 @@ from typing import IO, Any, BinaryIO
 
 import orjson
 
+from storykit import _fast
 from storykit.collection import Collection
 from storykit.convert import CSV_COLUMNS, collection_from_data, unflatten_story
 from storykit.errors import (
@@ -43,6 +46,8 @@ __all__ = [
     "load",
     "loads",
     "safe_join",
+    "stream_export",
+    "streamable",
     "write_with",
 ]
 
@@ -349,10 +354,12 @@ def iter_stories(path: PathLike, format: str | None = None) -> Iterator[Story]:
     source = str(path)
     if fmt == "jsonl":
         with p.open("rb") as f:
+            i = 0  # the story's index, as load() numbers it (blank lines are not stories)
             for n, line in enumerate(f, 1):
                 if not line.strip():
                     continue
-                yield _one_story(_json(line, source, n), source, n)
+                yield _one_story(_json(line, source, n), source, n, f"stories[{i}]")
+                i += 1
     elif fmt in ("csv", "tsv"):
         with p.open(encoding="utf-8-sig", newline="") as f:
             for i, (n, row) in enumerate(_csv_rows(f, source, "\t" if fmt == "tsv" else ",")):
@@ -366,6 +373,9 @@ def iter_stories(path: PathLike, format: str | None = None) -> Iterator[Story]:
 
 
 def _one_story(item: Any, source: str, line: int, path: str = "") -> Story:
+    story: Story | None = _fast.story(item, derive_id=True)
+    if story is not None:
+        return story
     errors: Errors = []
     values = check_story_values(errors, path, item)
     if errors:
@@ -373,6 +383,95 @@ def _one_story(item: Any, source: str, line: int, path: str = "") -> Story:
                               source)
     assert values is not None
     return _build(Story, values)
+
+
+def streamable(path: PathLike, format: str | None = None) -> bool:
+    """Whether :func:`stream_export` can read ``path``: JSON Lines, CSV or TSV."""
+    try:
+        return _format_of(Path(path), format) in ("jsonl", "csv", "tsv")
+    except UnknownFormatError:
+        return False
+
+
+def _checked(path: Path, fmt: str, source: str, errors: Errors,
+             ids: array.array[int]) -> Iterator[Story]:
+    """The stories of a JSON Lines or CSV file, each checked; problems go to ``errors``.
+
+    After the first problem nothing more is yielded (the output is void), but the file is read
+    to the end so that every problem is reported, as :func:`load` reports them. The hash of
+    each id goes to ``ids``, for the check of unique ids at the end.
+    """
+    if fmt == "jsonl":
+        def records() -> Iterator[tuple[int, Any]]:
+            with path.open("rb") as f:
+                for n, line in enumerate(f, 1):
+                    if line.strip():
+                        try:
+                            yield n, _json(line, source, n)
+                        except ValidationError as e:
+                            errors.extend(e.errors)
+    else:
+        def records() -> Iterator[tuple[int, Any]]:
+            with path.open(encoding="utf-8-sig", newline="") as f:
+                for i, (n, row) in enumerate(_csv_rows(f, source, "\t" if fmt == "tsv" else ",")):
+                    yield n, unflatten_story(row, errors, f"stories[{i}]", n)
+    for i, (n, item) in enumerate(records()):
+        story = _fast.story(item, derive_id=True) if not errors else None
+        if story is None:
+            before = len(errors)
+            values = check_story_values(errors, f"stories[{i}]", item)
+            if len(errors) > before:
+                errors[before:] = [ErrorDetail(e.path, e.message, e.value, n)
+                                   for e in errors[before:]]
+            if errors or values is None:
+                continue
+            story = _build(Story, values)
+        ids.append(hash(story.id))
+        yield story
+
+
+def _repeats(ids: array.array[int]) -> bool:
+    """Whether two of the id hashes are equal (sorted: far less memory than a set)."""
+    ordered = sorted(ids)
+    return any(a == b for a, b in itertools.pairwise(ordered))
+
+
+def stream_export(source: PathLike, exporter: Any, out: BinaryIO, *, format: str | None = None,
+                  **options: Any) -> int:
+    """Export a JSON Lines, CSV or TSV file in constant memory; return the number of stories.
+
+    ``exporter`` must stream (``streams = True`` and ``write_stream(collection, stories, out,
+    **options)``, as the built-in ``json`` and ``csv`` formats do); it gets the stories one
+    chunk at a time while they are read and checked. ``out`` must be a seekable file that the
+    caller throws away on an exception, such as :class:`atomic_writer` gives.
+
+    The verdict is :func:`load`'s: every problem of the file is raised at the end in one
+    :class:`~storykit.ValidationError`. Should two stories share an id (or a derived id clash,
+    which :func:`load` numbers ``-2``, ``-3``), the output is redone from :func:`load`, which
+    applies the clash rule or reports the repeated ids.
+    """
+    p = Path(source)
+    fmt = _format_of(p, format)
+    if fmt not in ("jsonl", "csv", "tsv"):
+        raise ValueError(f"stream_export() reads jsonl, csv and tsv files, not {fmt}")
+    if not p.is_file():
+        raise FileNotFoundError(f"no such file: {source}")
+    src = str(source)
+    errors: Errors = []
+    ids: array.array[int] = array.array("q")
+    try:
+        exporter.write_stream(Collection(), _checked(p, fmt, src, errors, ids), out, **options)
+    except ValidationError as e:  # a problem that stops the reading (a broken CSV header)
+        raise ValidationError([*errors, *e.errors], src) from None
+    if errors:
+        raise ValidationError(errors, src)
+    if _repeats(ids):
+        out.seek(0)
+        out.truncate()
+        collection = load(p, fmt)
+        exporter.write(collection, out, **options)
+        return len(collection)
+    return len(ids)
 
 
 # --- writing ------------------------------------------------------------------------------------

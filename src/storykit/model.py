@@ -105,6 +105,14 @@ def _leaf(rule: Callable[[Any], T]) -> Callable[[Errors, str, Any], T | None]:
     return item
 
 
+def _empty(raw: Any) -> bool:
+    """Whether an optional value counts as not given: None, ``""`` or an empty list.
+
+    ``0`` and ``false`` are not "nothing": they are values of the wrong type, and an error.
+    """
+    return raw is None or (type(raw) in (str, list, tuple) and not raw)
+
+
 def _mapping(errors: Errors, path: str, value: Any, kind: str) -> bool:
     if isinstance(value, Mapping):
         return True
@@ -181,7 +189,7 @@ def check_credit(errors: Errors, path: str, value: Any) -> Credit | None:
     n = len(errors)
     _unknown_keys(value, Credit.FIELDS, "Credit", path, errors)
     if "holder" in value:
-        holder = _field(errors, path, "holder", value["holder"], rules.text)
+        holder = _field(errors, path, "holder", value["holder"], rules.credit_holder)
     else:
         holder = None
         _missing(errors, path, "holder")
@@ -423,15 +431,15 @@ def check_story_values(errors: Errors, path: str, data: Any,
     raw = get("image")
     image = None if raw is None else check_image(errors, _join(path, "image"), raw)
     raw = get("topics")
-    topics = () if not raw else _many(errors, path, "topics", raw, _text_item)
+    topics = () if _empty(raw) else _many(errors, path, "topics", raw, _text_item)
     raw = get("countries")
-    countries = () if not raw else _many(errors, path, "countries", raw, _country_item)
+    countries = () if _empty(raw) else _many(errors, path, "countries", raw, _country_item)
     raw = get("language")
     lang = "en" if raw is None else _field(errors, path, "language", raw, rules.language)
     raw = get("links")
-    links = () if not raw else _many(errors, path, "links", raw, check_link)
+    links = () if _empty(raw) else _many(errors, path, "links", raw, check_link)
     raw = get("translations")
-    translations = () if not raw else _many(errors, path, "translations", raw, check_translation)
+    translations = () if _empty(raw) else _many(errors, path, "translations", raw, check_translation)
     raw = get("updated")
     updated = None if raw is None else _field(errors, path, "updated", raw, rules.published)
 
@@ -504,12 +512,12 @@ def check_contact(errors: Errors, path: str, value: Any) -> MediaContact | None:
     role = _field(errors, path, "role", get("role"), rules.optional_text)
     org = _field(errors, path, "organization", get("organization"), rules.optional_text)
     raw = get("email")
-    email = None if not raw else _field(errors, path, "email", raw, rules.email)
+    email = None if _empty(raw) else _field(errors, path, "email", raw, rules.email)
     raw = get("phone")
-    phone = None if not raw else _field(errors, path, "phone", raw, rules.phone)
+    phone = None if _empty(raw) else _field(errors, path, "phone", raw, rules.phone)
     raw = get("url")
-    url = None if not raw else _field(errors, path, "url", raw, rules.url)
-    if not (get("email") or get("phone") or get("url")):
+    url = None if _empty(raw) else _field(errors, path, "url", raw, rules.url)
+    if all(_empty(get(key)) for key in ("email", "phone", "url")):
         errors.append(ErrorDetail(path or "contact",
                                   "a media contact needs at least one of email, phone or url"))
     if len(errors) > n:

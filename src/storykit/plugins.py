@@ -112,6 +112,7 @@ class Registry:
         self._dists: dict[str, str | None] = {}
         self._order: dict[str, int] = {}
         self._exporters: dict[str, ExporterInfo] | None = None
+        self._theme: dict[str, list[Any]] = {}
         if autoload is None:
             autoload = not os.environ.get(DISABLE_AUTOLOAD_ENV)
         if builtins:
@@ -208,7 +209,7 @@ class Registry:
     def _load_module(self, modname: str, distribution: str | None) -> None:
         try:
             module = importlib.import_module(modname)
-        except Exception as e:
+        except (Exception, SystemExit) as e:  # a plugin calling exit() too
             if (isinstance(e, ImportError) and e.name == modname
                     and modname.startswith("storykit.exporters.")):
                 return  # a built-in that this installation does not ship (yet)
@@ -230,7 +231,7 @@ class Registry:
                 continue
             try:
                 plugin = ep.load()
-            except Exception as e:
+            except (Exception, SystemExit) as e:  # a plugin calling exit() too
                 self._error(ep.name, f"failed to load: {_oneline(e)}", dist)
                 continue
             self.register(plugin, ep.name, distribution=dist)
@@ -261,7 +262,7 @@ class Registry:
             module = importlib.util.module_from_spec(spec)
             sys.modules[modname] = module
             spec.loader.exec_module(module)
-        except Exception as e:
+        except (Exception, SystemExit) as e:  # a plugin calling exit() too
             sys.modules.pop(modname, None)
             self._error(name, f"failed to load: {_oneline(e)}", None)
             return
@@ -312,8 +313,34 @@ class Registry:
                         f"provides; {_who(info)}'s {exp.name!r} is left out", distribution=dist))
                     continue
                 found[exp.name] = info
+        self._theme = {hook: self._call_each(hook, errors) for hook in _THEME_HOOKS}
         self._collect_errors = errors
         return dict(sorted(found.items()))
+
+    def _call_each(self, hook: str, errors: list[PluginError]) -> list[Any]:
+        """Each plugin's result of ``hook`` (latest-registered first, as pluggy calls them);
+        a plugin whose hook raises or returns the wrong kind of thing is reported and skipped."""
+        want, what = _THEME_HOOKS[hook]
+        results: list[Any] = []
+        for impl in reversed(getattr(self.pm.hook, hook).get_hookimpls()):
+            if impl.hookwrapper or impl.wrapper:
+                continue
+            dist = self._dists.get(impl.plugin_name)
+            try:
+                result = impl.function()
+            except Exception as e:
+                errors.append(PluginError(impl.plugin_name, f"failed in {hook}(): {_oneline(e)}",
+                                          distribution=dist))
+                continue
+            if result is None:
+                continue
+            if not isinstance(result, want) or isinstance(result, (str, bytes)):
+                errors.append(PluginError(
+                    impl.plugin_name, f"returned {type(result).__name__} from {hook}(); it must "
+                    f"return {what}", distribution=dist))
+                continue
+            results.append(result)
+        return results
 
     @property
     def exporters(self) -> dict[str, ExporterInfo]:
@@ -350,21 +377,28 @@ class Registry:
 
     # --- themes and languages ------------------------------------------------------------------
 
+    def _theme_results(self, hook: str) -> list[Any]:
+        if self._exporters is None:
+            self._exporters = self._collect()
+        return self._theme[hook]
+
     def template_dirs(self) -> list[Path]:
         """Template folders from plugins, the most recently registered first."""
-        return [Path(p) for result in self.pm.hook.register_template_dirs() for p in result]
+        return [Path(p) for result in self._theme_results("register_template_dirs")
+                for p in result]
 
     def template_filters(self) -> dict[str, Callable[..., Any]]:
         """jinja2 filters from plugins, by name; a later-registered plugin wins a name."""
-        return _merged(self.pm.hook.register_template_filters())
+        return _merged(self._theme_results("register_template_filters"))
 
     def template_globals(self) -> dict[str, Any]:
         """jinja2 globals from plugins, by name; a later-registered plugin wins a name."""
-        return _merged(self.pm.hook.register_template_globals())
+        return _merged(self._theme_results("register_template_globals"))
 
     def translation_dirs(self) -> list[Path]:
         """gettext catalogue folders from plugins."""
-        return [Path(p) for result in self.pm.hook.register_translations() for p in result]
+        return [Path(p) for result in self._theme_results("register_translations")
+                for p in result]
 
 
 def _required_args(fn: Callable[..., Any]) -> list[str]:
@@ -375,6 +409,15 @@ def _required_args(fn: Callable[..., Any]) -> list[str]:
         return []
     kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
     return [p.name for p in params if p.kind in kinds and p.default is p.empty]
+
+
+#: The hooks other than register_exporters(): what each must return.
+_THEME_HOOKS: dict[str, tuple[type | tuple[type, ...], str]] = {
+    "register_template_dirs": (Iterable, "a list of folders"),
+    "register_template_filters": (Mapping, "a dict of filters by name"),
+    "register_template_globals": (Mapping, "a dict of values by name"),
+    "register_translations": (Iterable, "a list of folders"),
+}
 
 
 def _identifier(file: Path) -> str:

@@ -19,6 +19,15 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 from markupsafe import Markup, escape
 
+from storykit.i18n import (
+    DEFAULT_LOCALE,
+    babel_locale,
+    format_date,
+    format_window,
+    text_direction,
+    translations,
+)
+
 if TYPE_CHECKING:
     from storykit.plugins import Registry
 
@@ -29,6 +38,7 @@ __all__ = [
     "environment",
     "format_date",
     "format_phone",
+    "format_window",
     "host",
     "iso",
     "json_script",
@@ -36,50 +46,11 @@ __all__ = [
     "render",
     "stream",
     "text_direction",
+    "translation_dirs",
     "translations",
 ]
 
 BUILTIN_TEMPLATES = Path(__file__).parent / "exporters" / "templates"
-LOCALE_DIR = Path(__file__).parent / "locale"
-DEFAULT_LOCALE = "en"
-#: The seed page's date style: "03 February 2021"; localised through CLDR month names.
-DATE_PATTERN = "dd MMMM yyyy"
-
-
-@functools.lru_cache(maxsize=64)
-def _babel_locale(locale: str) -> Any:
-    from babel import Locale, UnknownLocaleError
-
-    try:
-        return Locale.parse(locale.replace("-", "_"))
-    except (UnknownLocaleError, ValueError):
-        return Locale.parse(DEFAULT_LOCALE)
-
-
-@functools.lru_cache(maxsize=4096)
-def _format_day(day: date, locale: str, pattern: str) -> str:
-    from babel.dates import format_date as babel_format_date
-
-    return babel_format_date(day, pattern, locale=_babel_locale(locale))
-
-
-def format_date(value: date, locale: str = DEFAULT_LOCALE, pattern: str | None = None) -> str:
-    """A story date for people: ``03 February 2021`` (en), ``03 février 2021`` (fr), ...
-
-    The pattern is CLDR's; by default the seed page's day-month-year style, or the locale's
-    long format for locales whose word order differs (``03 de febrero de 2021`` in Spanish).
-    """
-    day = value.date() if isinstance(value, datetime) else value
-    return _format_day(day, locale, pattern or _date_pattern(locale))
-
-
-@functools.lru_cache(maxsize=64)
-def _date_pattern(locale: str) -> str:
-    lang = locale.split("-", maxsplit=1)[0].split("_", maxsplit=1)[0].lower()
-    if lang in ("en", "fr", "de", "it", "nl", "pt"):
-        return DATE_PATTERN
-    # Other languages: CLDR's long date, which puts the words where the language wants them.
-    return str(_babel_locale(locale).date_formats["long"].pattern)
 
 
 def iso(value: date) -> str:
@@ -93,15 +64,10 @@ def iso(value: date) -> str:
     return value.isoformat()
 
 
-def text_direction(locale: str) -> str:
-    """``"rtl"`` for right-to-left locales (Arabic, Hebrew, ...), else ``"ltr"``."""
-    return "rtl" if str(_babel_locale(locale).text_direction) == "rtl" else "ltr"
-
-
 @functools.lru_cache(maxsize=1024)
 def country_name(code: str, locale: str = DEFAULT_LOCALE) -> str:
     """The name of an ISO 3166-1 alpha-2 country in ``locale`` (``TL`` -> ``Timor-Leste``)."""
-    return str(_babel_locale(locale).territories.get(code.upper(), code))
+    return str(babel_locale(locale).territories.get(code.upper(), code))
 
 
 @functools.lru_cache(maxsize=256)
@@ -188,24 +154,17 @@ def paragraphs(value: str) -> Markup:
     )
 
 
-@functools.lru_cache(maxsize=64)
-def translations(locale: str, extra_dirs: tuple[Path, ...] = ()) -> Any:
-    """gettext translations for ``locale``: built-in catalogues plus plugin folders.
+def translation_dirs(registry: Registry | None = None) -> tuple[Path, ...]:
+    """The catalogue folders of ``register_translations()`` plugins, in merge order.
 
-    A missing catalogue or message falls back to English (the message ids).
+    The earliest-registered plugin comes first, so a later one overrides its messages (as with
+    template filters). The built-in catalogues are merged before all of them.
     """
-    from babel.support import NullTranslations, Translations
+    if registry is None:
+        from storykit.plugins import get_registry
 
-    lang = locale.replace("-", "_")
-    result: Any = NullTranslations()
-    for folder in (LOCALE_DIR, *extra_dirs):
-        found = Translations.load(str(folder), [lang, lang.split("_")[0]], domain="storykit")
-        if isinstance(found, Translations):
-            if isinstance(result, Translations):
-                result.merge(found)
-            else:
-                result = found
-    return result
+        registry = get_registry()
+    return tuple(reversed(registry.translation_dirs()))
 
 
 def _new_environment(search: tuple[Path, ...], registry: Registry | None) -> jinja2.Environment:
@@ -226,6 +185,7 @@ def _new_environment(search: tuple[Path, ...], registry: Registry | None) -> jin
         cache_size=400,
     )
     env.filters["date"] = format_date
+    env.filters["direction"] = text_direction
     env.filters["iso"] = iso
     env.filters["country_name"] = country_name
     env.filters["language_name"] = language_name
@@ -235,6 +195,9 @@ def _new_environment(search: tuple[Path, ...], registry: Registry | None) -> jin
     env.filters["json_script"] = json_script
     env.filters["paragraphs"] = paragraphs
     env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+    # The catalogue folders of this registry's plugins, read by render() and stream().
+    env.extend(storykit_translation_dirs=(
+        translation_dirs(registry) if registry is not None else ()))
     if registry is not None:
         env.filters.update(registry.template_filters())
         env.globals.update(registry.template_globals())
@@ -302,8 +265,8 @@ def _newstyle_ngettext(func: Callable[[str, str, int], str]) -> Callable[..., st
     return ngettext
 
 
-def _context(locale: str, context: dict[str, Any]) -> dict[str, Any]:
-    tr = translations(locale)
+def _context(env: jinja2.Environment, locale: str, context: dict[str, Any]) -> dict[str, Any]:
+    tr = translations(locale, getattr(env, "storykit_translation_dirs", ()))
     gettext = _newstyle_gettext(tr.gettext)
     return dict(context, _=gettext, gettext=gettext, ngettext=_newstyle_ngettext(tr.ngettext),
                 locale=locale)
@@ -315,10 +278,10 @@ def render(env: jinja2.Environment, template: str, locale: str, **context: Any) 
     Templates call ``{{ _("Media contact") }}``; values go in as keywords and are escaped:
     ``{{ _("Photo: %(credit)s", credit=credit) }}``.
     """
-    return env.get_template(template).render(_context(locale, context))
+    return env.get_template(template).render(_context(env, locale, context))
 
 
 def stream(env: jinja2.Environment, template: str, locale: str, **context: Any,
            ) -> Iterator[str]:
     """Like :func:`render`, but yields the output in pieces, for large pages."""
-    return env.get_template(template).generate(_context(locale, context))
+    return env.get_template(template).generate(_context(env, locale, context))

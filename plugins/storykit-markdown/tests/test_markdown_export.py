@@ -107,14 +107,16 @@ def assert_story(section: dict[str, Any], story: storykit.Story, images: bool = 
     assert _squash(summary) == _squash(story.summary)
     for _, types in section["paragraphs"]:
         assert types <= INLINE_TEXT
-    day = story.published
-    assert section["emphasis"][0] == (f"{day.day} {day:%B} {day.year}", {"text"})
+    # The date is localised (the collection's language); its exact text is tested below.
+    date_text, date_types = section["emphasis"][0]
+    assert str(story.published.year) in date_text
+    assert date_types == {"text"}
     image = story.image if images else None
     if image is None:
         assert section["images"] == []
     else:
         credit = str(image.credit) if image.credit else None
-        assert section["images"] == [(MD.normalizeLink(image.url), _squash(image.alt), credit)]
+        assert section["images"] == [(MD.normalizeLink(image.url), image.alt, credit)]
         if credit:
             assert section["emphasis"][1] == (credit, {"text"})
     assert [(href, label) for href, label, _ in section["bullets"]] == [
@@ -136,6 +138,14 @@ class TestMarkdownExample:
         h1 = [tokens[i + 1].content for i, t in enumerate(tokens) if t.tag == "h1"
               and t.type == "heading_open"]
         assert h1 == ["Impact and people"]
+
+    def test_dates_as_the_page_prints_them(self) -> None:
+        """Dates read "03 February 2021", or in the language asked for with ``locale``."""
+        col = storykit.load(EXAMPLE)
+        _, found = sections(storykit.dumps(col, "markdown").decode("utf-8"))
+        assert found[4]["emphasis"][0] == ("03 February 2021", {"text"})
+        _, found = sections(storykit.dumps(col, "markdown", locale="fr").decode("utf-8"))
+        assert found[4]["emphasis"][0] == ("03 février 2021", {"text"})
 
     def test_song_story(self) -> None:
         """The song story shows its picture with alt text and credit, and the Voices link."""
@@ -160,7 +170,7 @@ class TestMarkdownExample:
 
     def test_bad_heading_level(self) -> None:
         """A heading level out of range is an OptionError."""
-        with pytest.raises(storykit.OptionError, match="'heading_level' must be 1 to 5"):
+        with pytest.raises(storykit.OptionError, match="option 'heading_level' must be 1 to 5"):
             storykit.dumps(storykit.Collection(title="T"), "markdown", heading_level=7)
 
 

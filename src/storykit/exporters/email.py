@@ -2,8 +2,10 @@
 
 The message is built the way a careful bulk sender builds it:
 
-- addresses are :class:`email.headerregistry.Address` objects, folded by the ``email``
-  package's SMTP policy (non-ASCII display names become RFC 2047 encoded words);
+- addresses are :class:`email.headerregistry.Address` objects (which quote display names
+  with specials); a non-ASCII or long display name, and a non-ASCII subject, is sent whole as
+  RFC 2047 base64 encoded words with its spaces inside them (the 3.11 ``email`` folder loses
+  the spaces between encoded words); ASCII subjects are folded by the SMTP policy;
 - every header value that comes from data (subject, display names) is neutralised first:
   control characters, CR, LF, NUL, U+0085, U+2028 and U+2029 become spaces and ``=?`` becomes
   ``= ?``, so no value can start a header of its own or smuggle an encoded word
@@ -65,6 +67,8 @@ TOKEN_KEY_ENV = "STORYKIT_UNSUBSCRIBE_KEY"
 TEXT_WIDTH = 72
 #: Width of story images in the 600px layout (600 less 2 x 24px padding).
 IMAGE_WIDTH = 552
+#: The record separator marks the plain-text template's slots: no story text can hold it.
+_RS = "\x1e"
 _RTL = {"ar", "he", "fa", "ur", "ps", "yi", "dv", "ckb"}
 
 # Anything that could end a header line or hide a new one: C0 and C1 controls (NUL, CR, LF,
@@ -176,18 +180,11 @@ def _day(value: date) -> date:
 
 
 def _window_text(start: date, end: date, locale: str) -> str:
-    """``15–23 February 2021``, ``28 January – 3 February 2021``, ``23 February 2021``."""
-    from storykit.templating import format_date
+    """``15–23 February 2021``, ``28 January – 3 February 2021``, ``23 February 2021``;
+    ``15–23 de febrero de 2021`` in Spanish (see :func:`storykit.i18n.format_window`)."""
+    from storykit.i18n import format_window
 
-    if start == end:
-        return format_date(start, locale, "d MMMM yyyy")
-    if (start.year, start.month) == (end.year, end.month):
-        return f"{format_date(start, locale, 'd')}–{format_date(end, locale, 'd MMMM yyyy')}"
-    if start.year == end.year:
-        return (f"{format_date(start, locale, 'd MMMM')} – "
-                f"{format_date(end, locale, 'd MMMM yyyy')}")
-    return (f"{format_date(start, locale, 'd MMMM yyyy')} – "
-            f"{format_date(end, locale, 'd MMMM yyyy')}")
+    return format_window(start, end, locale)
 
 
 def _as_day(value: date | str | None, name: str) -> date | None:
@@ -308,13 +305,13 @@ class DigestRenderer:
 
     def __init__(self, collection: Collection, options: EmailOptions,
                  registry: Registry | None = None, *, locale: str | None = None) -> None:
-        from storykit.templating import environment, render, translations
+        from storykit.templating import environment, render, translation_dirs, translations
 
         opts = options
         self.collection = collection
         self.options = opts
         self.locale = locale or opts.locale or collection.language
-        tr = translations(self.locale)
+        tr = translations(self.locale, translation_dirs(registry))
         self._gettext = tr.gettext
 
         # Addresses.
@@ -338,8 +335,12 @@ class DigestRenderer:
         self.window: tuple[date, date] | None = (start, end) if start and end else None
         window_text = _window_text(start, end, self.locale) if start and end else ""
         title = header_text(collection.title)
+        # The subject pattern is translatable ("%(title)s — %(window)s"), for languages that
+        # put the parts the other way round or use other punctuation.
         subject = opts.subject if opts.subject is not None else (
-            f"{title} — {window_text}" if window_text else title)
+            str(self._gettext("%(title)s — %(window)s")) % {"title": title,
+                                                            "window": window_text}
+            if window_text else title)
         self.subject = header_text(subject)
 
         # Date: from the content, never the clock.
@@ -396,11 +397,16 @@ class DigestRenderer:
         html_doc = _inline(render(env, "email.html", self.locale, **ctx))
         head, blocks, tail = _split_stories(html_doc, "<!--sk:stories-->", "<!--sk:story-->",
                                             "<!--sk:end-->", n)
-        self._html = _Fragments(head, blocks, tail, unsubscribe=ctx["unsubscribe"])
-        text_doc = render(env, "email.txt", self.locale, **ctx).lstrip("\n")
-        head, blocks, tail = _split_stories(text_doc, "sk:stories\n", "sk:story\n",
-                                            "sk:end\n", n)
-        self._text = _Fragments(head, blocks, tail, unsubscribe=ctx["unsubscribe"])
+        self._html = _Fragments(
+            head, blocks, tail, greeting="<!--sk:greeting-->",
+            unsubscribe='href="sk:unsubscribe"' if ctx["unsubscribe"] else None,
+            around=('href="', '"'))
+        text_doc = render(env, "email.txt", self.locale, RS=_RS, **ctx).lstrip("\n")
+        head, blocks, tail = _split_stories(text_doc, f"{_RS}sk:stories{_RS}\n",
+                                            f"{_RS}sk:story{_RS}\n", f"{_RS}sk:end{_RS}\n", n)
+        self._text = _Fragments(
+            head, blocks, tail, greeting=f"{_RS}sk:greeting{_RS}",
+            unsubscribe=f"{_RS}sk:unsubscribe{_RS}" if ctx["unsubscribe"] else None)
 
     @staticmethod
     def _addresses(value: str, option: str) -> list[Address]:
@@ -480,16 +486,22 @@ class DigestRenderer:
 
 
 class _Fragments:
-    """A body cut at its per-message slots: greeting, story blocks, unsubscribe URL."""
+    """A body cut at its per-message slots: greeting, story blocks, unsubscribe URL.
 
-    def __init__(self, head: str, blocks: list[str], tail: str, *, unsubscribe: bool) -> None:
-        a, b = _split_once(_crlf(head), "sk-greeting-slot")
+    The slots are marked so that no data can forge them (HTML comments and a quoted attribute
+    in the autoescaped HTML; U+001E, which the model refuses in text, in the plain text).
+    """
+
+    def __init__(self, head: str, blocks: list[str], tail: str, *, greeting: str,
+                 unsubscribe: str | None, around: tuple[str, str] = ("", "")) -> None:
+        a, b = _split_once(_crlf(head), greeting)
         self.head = (_Piece.of(a), _Piece.of(b))
         self.blocks = [_Piece.of(_crlf(block)) for block in blocks]
         tail = _crlf(tail)
-        if unsubscribe:
-            c, d = _split_once(tail, "sk-unsubscribe-url")
-            self.tail: tuple[_Piece, ...] = (_Piece.of(c), _Piece.of(d))
+        if unsubscribe is not None:
+            c, d = _split_once(tail, unsubscribe)
+            self.tail: tuple[_Piece, ...] = (_Piece.of(c + around[0]),
+                                             _Piece.of(around[1] + d))
         else:
             self.tail = (_Piece.of(tail),)
 

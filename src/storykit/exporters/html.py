@@ -30,7 +30,8 @@ from storykit.exporter import parse_options
 from storykit.model import Story
 from storykit.plugins import Registry, hookimpl
 
-__all__ = ["HTMLExporter", "HTMLOptions", "Pagination", "page_filename", "write_pages"]
+__all__ = ["HTMLExporter", "HTMLOptions", "Pagination", "alternate_links", "page_filename",
+           "write_pages"]
 
 #: Text pieces encoded and written per ``out.write()`` call.
 CHUNK_PIECES = 4096
@@ -48,6 +49,23 @@ def _locale(value: str | None) -> str | None:
         return rules.language(value)
     except rules.Invalid as e:
         raise ValueError(e.message) from None
+
+
+def _alternates(value: tuple[str, ...] | list[str] | str) -> tuple[str, ...]:
+    """``("fr=https://example.org/fr/", ...)`` checked: a BCP 47 tag, ``=``, an http(s) URL."""
+    if isinstance(value, str):
+        value = tuple(v.strip() for v in value.split(",") if v.strip())
+    out = []
+    for item in value:
+        language, sep, url = str(item).partition("=")
+        try:
+            if not sep:
+                raise rules.Invalid(f"{item!r} is not LANGUAGE=URL (e.g. 'fr=https://example.org"
+                                    "/fr/')")
+            out.append(f"{rules.language(language)}={rules.url(url.strip())}")
+        except rules.Invalid as e:
+            raise ValueError(e.message) from None
+    return tuple(out)
 
 
 def _stylesheet(value: str | None) -> str | None:
@@ -71,6 +89,11 @@ class HTMLOptions:
     page: int = attrs.field(default=1, validator=_positive)
     #: The language of the page's labels and dates (BCP 47); default the collection's.
     locale: str | None = attrs.field(default=None, converter=_locale)
+    #: The same collection page in other languages, as ``LANGUAGE=URL`` items (``-O
+    #: alternates=fr=https://example.org/fr/,es=https://example.org/es/``): the first page's
+    #: ``<head>`` links them with ``rel="alternate" hreflang`` (and the page itself, when the
+    #: collection has a URL), and the header shows a language switcher.
+    alternates: tuple[str, ...] = attrs.field(default=(), converter=_alternates)
     #: Inline the default stylesheet in a ``<style>`` element.
     css: bool = True
     #: URL of an extra stylesheet, linked after the default one.
@@ -79,6 +102,11 @@ class HTMLOptions:
     #: loads; the stylesheet crops images to this shape).
     image_width: int = attrs.field(default=600, validator=_positive)
     image_height: int = attrs.field(default=400, validator=_positive)
+
+
+def alternate_links(opts: HTMLOptions) -> list[tuple[str, str]]:
+    """The ``alternates`` option as ``(language, url)`` pairs."""
+    return [(item.partition("=")[0], item.partition("=")[2]) for item in opts.alternates]
 
 
 def page_filename(number: int) -> str:
@@ -148,6 +176,11 @@ def article_ld(story: Story) -> dict[str, Any]:
     if story.countries:
         data["contentLocation"] = [{"@type": "Country", "identifier": c}
                                    for c in story.countries]
+    if story.translations:
+        data["workTranslation"] = [
+            {"@type": "NewsArticle", "url": t.url, "inLanguage": t.language,
+             **({"headline": t.title} if t.title else {})}
+            for t in story.translations]
     return data
 
 
@@ -184,6 +217,7 @@ def _pieces(collection: Collection, opts: HTMLOptions, registry: Registry | None
         options=opts,
         lang=locale,
         dir=templating.text_direction(locale),
+        alternates=alternate_links(opts),
         article_ld=article_ld,
     )
 

@@ -124,11 +124,13 @@ def _story_doc(s: Story) -> dict[str, Any]:
     if s.countries:
         d["countries"] = s.countries
     d["language"] = s.language
-    if s.links or s.translations or s.updated is not None:
-        full = story_to_data(s)
-        for key in ("links", "translations", "updated"):
-            if key in full:
-                d[key] = full[key]
+    if s.links:
+        d["links"] = [{"url": x.url, "title": x.title} for x in s.links]
+    if s.translations:
+        d["translations"] = story_to_data(s)["translations"]
+    updated = s.updated
+    if updated is not None:
+        d["updated"] = updated if type(updated) is date else updated.isoformat()
     return d
 
 

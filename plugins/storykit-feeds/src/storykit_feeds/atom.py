@@ -68,7 +68,16 @@ def _entry(feed: ET.Element, collection: storykit.Collection, story: storykit.St
     sub(entry, "id", entry_id(collection, story))
     sub(entry, "title", story.title, type="text")
     if story.url:
-        sub(entry, "link", rel="alternate", type="text/html", href=uri(story.url))
+        sub(entry, "link", rel="alternate", type="text/html", href=uri(story.url),
+            hreflang=story.language)
+    # The same story in other languages. RFC 4287 4.1.1: at most one alternate link per
+    # (type, hreflang), so a second translation into one language is left out.
+    languages = {story.language.lower()} if story.url else set()
+    for tr in getattr(story, "translations", ()):  # (stand-in stories may lack the field)
+        if tr.language.lower() not in languages:
+            languages.add(tr.language.lower())
+            sub(entry, "link", rel="alternate", type="text/html", href=uri(tr.url),
+                hreflang=tr.language, title=tr.title)
     for link in story.links:
         sub(entry, "link", rel="related", href=uri(link.url), title=link.title)
     sub(entry, "published", rfc3339(story.published))

@@ -33,12 +33,12 @@ _LINE_START = re.compile(r"^([-+=>|])|^(\d{1,9})([.)])")
 def escape(text: str) -> str:
     """``text`` as CommonMark that renders as exactly this text, never as markup.
 
-    Each line is stripped (leading spaces would make code blocks, trailing ones hard breaks);
-    the line breaks themselves are kept.
+    Each line loses its outer spaces and tabs (leading ones would make a code block, trailing
+    ones a hard break); the line breaks themselves are kept.
     """
     lines = []
     for raw in text.split("\n"):
-        line = _INLINE.sub(r"\\\1", raw.strip())
+        line = _INLINE.sub(r"\\\1", raw.strip(" \t"))
         line = _ENTITY.sub(r"\\&", line)
         line = _LINE_START.sub(lambda m: f"\\{m[1]}" if m[1] else f"{m[2]}\\{m[3]}", line)
         lines.append(line)
@@ -51,18 +51,21 @@ def _destination(url: str) -> str:
 
 
 def _title_attr(text: str) -> str:
-    """A link title in double quotes."""
-    return '"' + re.sub(r'(["\\])', r"\\\1", text) + '"'
+    """A link title in double quotes (where entities such as ``&copy;`` would be decoded)."""
+    return '"' + re.sub(r'(["\\&])', r"\\\1", text) + '"'
 
 
-def _day(when: date) -> str:
-    """``3 February 2021``: the date as the press page prints it."""
-    return f"{when.day} {when:%B} {when.year}"
+def _day(when: date, locale: str = "en") -> str:
+    """``03 February 2021``: the date as the press page prints it, in the reader's language
+    (``03 février 2021``, ``03 de febrero de 2021``; CLDR, through :mod:`storykit.i18n`)."""
+    from storykit.i18n import format_date
+
+    return format_date(when, locale)
 
 
 def _heading_level(_instance: object, _attribute: object, value: int) -> None:
     if not 1 <= value <= 5:
-        raise ValueError(f"'heading_level' must be 1 to 5 (got {value!r})")
+        raise ValueError(f"must be 1 to 5 (got {value!r})")
 
 
 @attrs.frozen
@@ -74,6 +77,8 @@ class MarkdownOptions:
     heading_level: int = attrs.field(default=2, validator=_heading_level)
     #: Show each story's picture, with its alt text and photo credit.
     images: bool = True
+    #: The language of the dates (BCP 47, e.g. ``fr``); default the collection's language.
+    locale: str | None = None
 
 
 class MarkdownExporter:
@@ -92,16 +97,19 @@ class MarkdownExporter:
             blocks.append("#" * (opts.heading_level - 1) + " " + escape(collection.title))
             if collection.description:
                 blocks.append(escape(collection.description))
+        locale = opts.locale or collection.language
         for story in collection:
-            blocks.extend(self.section(story, opts))
+            blocks.extend(self.section(story, opts, locale=locale))
         out.write(("\n\n".join(blocks) + "\n").encode("utf-8"))
 
-    def section(self, story: storykit.Story, opts: MarkdownOptions) -> list[str]:
-        """The blocks of one story: heading, date, picture, summary, links."""
+    def section(self, story: storykit.Story, opts: MarkdownOptions, *,
+                locale: str = "en") -> list[str]:
+        """The blocks of one story: heading, date (in ``locale``), picture, summary, links."""
         title = escape(story.title)
         if story.url:
             title = f"[{title}]({_destination(story.url)})"
-        blocks = ["#" * opts.heading_level + " " + title, f"*{_day(story.published)}*"]
+        day = escape(_day(story.published, locale))
+        blocks = ["#" * opts.heading_level + " " + title, f"*{day}*"]
         image = story.image
         if opts.images and image is not None:
             credit = f" {_title_attr(str(image.credit))}" if image.credit else ""
