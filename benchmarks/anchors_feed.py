@@ -3,7 +3,8 @@
 Entries carry what storykit's ``atom`` format writes: a stable id, title, alternate and related
 links, published and updated, the summary, topics and countries as categories, and the picture
 as ``media:content`` (feedgen's media extension has no ``media:description`` or
-``media:credit``, so feedgen does a little less work than storykit here).
+``media:credit``, and feedgen 1.0 drops the ``rel``, ``type`` and ``title`` of entry links, so
+feedgen does a little less work than storykit here).
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def _entries(feed: bytes) -> list[tuple[Any, ...]]:
     import feedparser
 
     parsed = feedparser.parse(feed)
-    return [(e.id, e.title, e.get("link"), e.summary, e.published_parsed,
+    return [(e.id, e.title, frozenset(x.href for x in e.links), e.summary, e.published_parsed,
              tuple(t.term for t in e.get("tags", ())))
             for e in parsed.entries]
 

@@ -361,13 +361,13 @@ class TestOptions:
             assert aside is not None and text(aside) == label
 
     def test_story_in_another_language_is_marked(self) -> None:
-        """A story whose language differs from the page's has lang on its text."""
+        """A story whose language differs from the page's has lang on its article."""
         col = Collection(title="Mixed", stories=[
             Story(title="Le travail décent", published="2021-01-01", summary="Résumé.",
                   language="fr")])
         root = parse(render(col))
-        h2 = root.find(".//h2")
-        assert h2 is not None and h2.get("lang") == "fr"
+        article = root.find(".//article")
+        assert article is not None and (article.get("lang"), article.get("dir")) == ("fr", "ltr")
 
     @pytest.mark.parametrize(("options", "match"), [
         ({"page_size": 0}, "page_size"),

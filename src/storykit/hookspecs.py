@@ -91,9 +91,26 @@ def register_template_globals() -> Mapping[str, Any]:
 
 @hookspec
 def register_translations() -> Iterable[str | Path]:
-    """Return folders of gettext catalogues (``<locale>/LC_MESSAGES/storykit.mo``).
+    """Return folders of gettext catalogues for the labels of the HTML page and email digest.
 
-    Catalogues from plugins add languages to the built-in ones (en, fr, es) or override their
-    strings. A missing translation falls back to English.
+    Each folder holds ``<language>/LC_MESSAGES/storykit.po`` (or a compiled ``storykit.mo``),
+    ``<language>`` in Babel's spelling: ``de``, ``pt_BR``, ``zh_Hant``. A ``.po`` file is
+    compiled in memory the first time its language is used: no build step. Catalogues from
+    plugins add languages to the built-in ones (en, fr, es) or override their messages one by
+    one: the built-in catalogue is read first, then the plugins' folders, the most recently
+    registered plugin last (it wins). A message that no catalogue translates, or translates
+    with an empty or fuzzy entry, stays English: never blank. Dates need no catalogue: they
+    come from Babel's CLDR data for every language.
+
+    Start from ``storykit/locale/en/LC_MESSAGES/storykit.po``: copy it, keep each ``msgid``,
+    translate each ``msgstr``, and set the ``Language`` and ``Plural-Forms`` headers.
+
+    .. code-block:: python
+
+        from pathlib import Path
+
+        @storykit.hookimpl
+        def register_translations():
+            return [Path(__file__).parent / "locale"]   # locale/de/LC_MESSAGES/storykit.po
     """
     raise NotImplementedError
