@@ -9,7 +9,7 @@ STORYKIT := $(BIN)/storykit
 # The W3C Nu HTML checker, run by the hostile-input tests (npm package; needs java).
 VNU := $(VENV)/vnu/node_modules/vnu-jar/build/dist/vnu.jar
 
-.PHONY: install demo test lint typecheck docs bench security clean
+.PHONY: install demo test lint typecheck docs bench security clean locales
 
 $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -68,6 +68,15 @@ bench: install
 ## security: the hostile corpus through every format, and faults injected into writes
 security: install
 	$(BIN)/python benchmarks/security.py
+
+## locales: list new template/email labels in every catalogue (src/storykit/locale/*/LC_MESSAGES)
+## (.po files are compiled in memory when used: no .mo to build); then translate the new entries
+locales: install
+	mkdir -p build
+	$(BIN)/pybabel extract -F src/storykit/locale/babel.cfg -k _gettext --no-location \
+		--sort-output --project storykit -o build/storykit.pot .
+	$(BIN)/pybabel update -i build/storykit.pot -d src/storykit/locale -D storykit \
+		--no-fuzzy-matching
 
 clean:
 	rm -rf build site .pytest_cache .mypy_cache .ruff_cache

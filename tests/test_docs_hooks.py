@@ -26,9 +26,10 @@ def hookspecs() -> dict[str, str]:
     return found
 
 
-def reference_sections() -> dict[str, str]:
+def reference_sections(text: str | None = None) -> dict[str, str]:
     """``{heading: text}`` of each ``###`` section under the guide's "Hook reference"."""
-    text = GUIDE.read_text(encoding="utf-8")
+    if text is None:
+        text = GUIDE.read_text(encoding="utf-8")
     start = re.search(r"^## Hook reference$", text, re.MULTILINE)
     assert start is not None, "docs/plugins.md has no '## Hook reference' section"
     rest = text[start.end():]
@@ -65,3 +66,13 @@ class TestHookReference:
         for name, body in reference_sections().items():
             words = re.sub(r"`[^`]*`", "", body).split()
             assert len(words) >= 12, f"the section of {name} in docs/plugins.md is too short"
+
+    def test_an_undocumented_hook_is_caught(self) -> None:
+        """A guide without a hook's section is told apart (the check can fail)."""
+        text = GUIDE.read_text(encoding="utf-8")
+        cut = re.sub(r"^### `register_translations`$", "### `something_else`", text,
+                     flags=re.MULTILINE)
+        assert cut != text
+        sections = reference_sections(cut)
+        assert "register_translations" not in sections
+        assert "something_else" in sections

@@ -66,8 +66,13 @@ def intended_headers(fmt: str) -> list[str] | None:
     """The header names a benign message of ``fmt`` has: a hostile one must have exactly these."""
     if checks.media_type(REGISTRY.get(fmt).media_type) != "message/rfc822":
         return None
-    benign = storykit.loads(json.dumps(corpus.everywhere("Plain text")))
-    return list(checks.parse_message(render(benign, fmt)).keys())
+    if fmt not in _HEADERS:
+        benign = storykit.loads(json.dumps(corpus.everywhere("Plain text")))
+        _HEADERS[fmt] = list(checks.parse_message(render(benign, fmt)).keys())
+    return list(_HEADERS[fmt])
+
+
+_HEADERS: dict[str, list[str]] = {}
 
 
 def output_problems(fmt: str, data: bytes) -> list[str]:

@@ -13,10 +13,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import storykit
-from storykit import Collection
+from storykit import Collection, Credit, MediaContact, Story
 from storykit.convert import collection_to_data, converter
 from storykit.plugins import Registry, use_registry
-from storykit.testing import collections
+from storykit.testing import collections, contacts, credits, stories
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -102,6 +102,27 @@ class TestCSV:
     def test_example(self, example: Collection) -> None:
         """The example's stories survive a CSV round trip."""
         assert storykit.loads(storykit.dumps(example, "csv"), "csv").stories == example.stories
+
+
+class TestStrategies:
+    """What ``storykit.testing`` makes is valid and survives every text form."""
+
+    @given(credits())
+    def test_credits_render_and_parse(self, c: Credit) -> None:
+        """Every generated credit parses back from its display string."""
+        assert Credit.parse(str(c)) == c
+
+    @given(stories())
+    def test_stories_are_fixed_points(self, s: Story) -> None:
+        """Checking a generated story's data again gives the same story."""
+        assert Story(**{k: getattr(s, k) for k in Story.FIELDS}) == s
+        assert converter.structure(converter.unstructure(s), Story) == s
+
+    @given(contacts())
+    def test_contacts(self, c: MediaContact) -> None:
+        """Generated contacts have a way to reach them and survive the converter."""
+        assert c.email or c.phone or c.url
+        assert converter.structure(converter.unstructure(c), MediaContact) == c
 
 
 class TestFiles:

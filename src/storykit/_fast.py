@@ -169,6 +169,14 @@ def _strings(raw: Any) -> list[Any]:
     return raw
 
 
+def _nothing(raw: Any) -> tuple[()]:
+    """``()`` for a list field left out; a falsy value of the wrong type (``0``, ``false``)
+    raises, leaving it to the detailed path to report."""
+    if rules.empty(raw):
+        return ()
+    raise TypeError(raw)
+
+
 def story(data: Any, derive_id: bool = False) -> Any:
     """A plain, valid story's :class:`~storykit.Story`, equal to what the detailed checker
     makes of ``data``; or ``None``.
@@ -211,18 +219,18 @@ def story(data: Any, derive_id: bool = False) -> Any:
             cache = f.topics
             topics = tuple([cache[t] for t in _strings(topics)])
         else:
-            topics = ()
+            topics = _nothing(topics)
         countries = get("countries")
         if countries:
             cache = f.countries
             countries = tuple([cache[c] for c in _strings(countries)])
         else:
-            countries = ()
+            countries = _nothing(countries)
         lang = get("language")
         lang = "en" if lang is None else f.languages[lang]
         links = get("links")
-        links = _links(f, links) if links else ()
-        if get("translations"):
+        links = _links(f, links) if links else _nothing(links)
+        if not rules.empty(get("translations")):
             return None  # rare: the detailed path
         updated = get("updated")
         if updated is not None:

@@ -96,6 +96,14 @@ def text(value: Any, *, multiline: bool = False, max_length: int | None = None) 
     return s
 
 
+def empty(value: Any) -> bool:
+    """Whether an optional value counts as not given: None, ``""`` or an empty list.
+
+    ``0``, ``false`` and ``{}`` are not "nothing": they are values of the wrong type, an error.
+    """
+    return value is None or (type(value) in (str, list, tuple) and not value)
+
+
 def optional_text(value: Any) -> str | None:
     if value is None:
         return None

@@ -105,12 +105,7 @@ def _leaf(rule: Callable[[Any], T]) -> Callable[[Errors, str, Any], T | None]:
     return item
 
 
-def _empty(raw: Any) -> bool:
-    """Whether an optional value counts as not given: None, ``""`` or an empty list.
-
-    ``0`` and ``false`` are not "nothing": they are values of the wrong type, and an error.
-    """
-    return raw is None or (type(raw) in (str, list, tuple) and not raw)
+_empty = rules.empty
 
 
 def _mapping(errors: Errors, path: str, value: Any, kind: str) -> bool:
@@ -439,7 +434,8 @@ def check_story_values(errors: Errors, path: str, data: Any,
     raw = get("links")
     links = () if _empty(raw) else _many(errors, path, "links", raw, check_link)
     raw = get("translations")
-    translations = () if _empty(raw) else _many(errors, path, "translations", raw, check_translation)
+    translations = (() if _empty(raw)
+                    else _many(errors, path, "translations", raw, check_translation))
     raw = get("updated")
     updated = None if raw is None else _field(errors, path, "updated", raw, rules.published)
 

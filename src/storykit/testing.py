@@ -101,7 +101,8 @@ def urls() -> st.SearchStrategy[str]:
 
 def _holder(s: str) -> str:
     # A holder ending in a year-like word would read back as holder + year.
-    return re.sub(r"[\s,]*\d{4}$", "", s).strip() or "Agency"
+    # Trailing commas go too: the model drops them (the display string would swallow them).
+    return re.sub(r"[\s,]+$", "", re.sub(r"[\s,]*\d{4}$", "", s)) or "Agency"
 
 
 @cache

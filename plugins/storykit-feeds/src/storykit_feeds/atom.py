@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 import storykit
@@ -12,7 +12,6 @@ from storykit_feeds._common import (
     COUNTRY_SCHEME,
     GENERATOR,
     MEDIA_NS,
-    XML_LANG,
     FeedOptions,
     author_name,
     body_html,
@@ -23,12 +22,9 @@ from storykit_feeds._common import (
     rfc3339,
     selected,
     story_updated,
-    sub,
     uri,
-    write_xml,
+    xml_text,
 )
-
-M = f"{{{MEDIA_NS}}}"
 
 
 class AtomExporter:
@@ -43,59 +39,114 @@ class AtomExporter:
     def write(self, collection: storykit.Collection, out: BinaryIO, **options: Any) -> None:
         opts = parse_options(self, options, FeedOptions)
         stories = selected(collection, opts)
-        # The Atom namespace is the default one: unprefixed elements, as feed readers expect.
-        feed = ET.Element("feed", {"xmlns": ATOM_NS, XML_LANG: collection.language})
-        sub(feed, "id", feed_id(collection, opts))
-        sub(feed, "title", collection.title, type="text")
+        # Written as text, byte for byte what ElementTree (ET.indent, then serialised) gives,
+        # several times faster than building the tree. The Atom namespace is the default one:
+        # unprefixed elements, as feed readers expect.
+        media = any(story.image is not None for story in stories)
+        parts = ["<?xml version='1.0' encoding='utf-8'?>\n<feed",
+                 f' xmlns:media="{MEDIA_NS}"' if media else "",
+                 f' xmlns="{ATOM_NS}" xml:lang="{_attr(collection.language)}">\n']
+        add = parts.append
+        add(_el(1, "id", feed_id(collection, opts)))
+        add(_el(1, "title", collection.title, ' type="text"'))
         if collection.description:
-            sub(feed, "subtitle", collection.description, type="text")
-        sub(feed, "updated", rfc3339(feed_updated(stories)))
+            add(_el(1, "subtitle", collection.description, ' type="text"'))
+        add(_el(1, "updated", rfc3339(feed_updated(stories))))
         if collection.url:
-            sub(feed, "link", rel="alternate", type="text/html", href=uri(collection.url))
+            add(f'  <link rel="alternate" type="text/html" href="{_attr(uri(collection.url))}"'
+                " />\n")
         if opts.self_url:
-            sub(feed, "link", rel="self", type=self.media_type, href=uri(opts.self_url))
-        author = sub(feed, "author")
-        sub(author, "name", author_name(collection))
-        sub(feed, "generator", GENERATOR)
+            add(f'  <link rel="self" type="{self.media_type}" href="{_attr(uri(opts.self_url))}"'
+                " />\n")
+        add(f"  <author>\n{_el(2, 'name', author_name(collection))}  </author>\n")
+        add(_el(1, "generator", GENERATOR))
         for story in stories:
-            _entry(feed, collection, story, opts)
-        write_xml(feed, out)
+            _entry(add, collection, story, opts)
+        add("</feed>\n")
+        out.write("".join(parts).encode("utf-8"))
 
 
-def _entry(feed: ET.Element, collection: storykit.Collection, story: storykit.Story,
+def _text(value: str) -> str:
+    """Character data: XML-safe characters, ``&``, ``<`` and ``>`` escaped (as ElementTree)."""
+    value = xml_text(value)
+    if "&" in value:
+        value = value.replace("&", "&amp;")
+    if "<" in value:
+        value = value.replace("<", "&lt;")
+    if ">" in value:
+        value = value.replace(">", "&gt;")
+    return value
+
+
+def _attr(value: str) -> str:
+    """An attribute value: as :func:`_text`, and quotes and line breaks as references."""
+    value = _text(value)
+    if '"' in value:
+        value = value.replace('"', "&quot;")
+    if "\r" in value:
+        value = value.replace("\r", "&#13;")
+    if "\n" in value:
+        value = value.replace("\n", "&#10;")
+    if "\t" in value:
+        value = value.replace("\t", "&#09;")
+    return value
+
+
+def _el(level: int, tag: str, text: str | None, attrs: str = "") -> str:
+    """One indented element with text (ElementTree writes an empty one as ``<x />``)."""
+    pad = "  " * level
+    if not text or not (text := _text(text)):
+        return f"{pad}<{tag}{attrs} />\n"
+    return f"{pad}<{tag}{attrs}>{text}</{tag}>\n"
+
+
+def _link(rel: str, href: str, type: str | None = None, hreflang: str | None = None,
+          title: str | None = None) -> str:
+    a = f'    <link rel="{rel}"'
+    if type is not None:
+        a += f' type="{type}"'
+    a += f' href="{_attr(uri(href))}"'
+    if hreflang is not None:
+        a += f' hreflang="{_attr(hreflang)}"'
+    if title is not None:
+        a += f' title="{_attr(title)}"'
+    return a + " />\n"
+
+
+def _entry(add: Callable[[str], None], collection: storykit.Collection, story: storykit.Story,
            opts: FeedOptions) -> None:
-    entry = sub(feed, "entry", **{XML_LANG: story.language})
-    sub(entry, "id", entry_id(collection, story))
-    sub(entry, "title", story.title, type="text")
+    add(f'  <entry xml:lang="{_attr(story.language)}">\n')
+    add(_el(2, "id", entry_id(collection, story)))
+    add(_el(2, "title", story.title, ' type="text"'))
     if story.url:
-        sub(entry, "link", rel="alternate", type="text/html", href=uri(story.url),
-            hreflang=story.language)
+        add(_link("alternate", story.url, "text/html", story.language))
     # The same story in other languages. RFC 4287 4.1.1: at most one alternate link per
     # (type, hreflang), so a second translation into one language is left out.
     languages = {story.language.lower()} if story.url else set()
     for tr in getattr(story, "translations", ()):  # (stand-in stories may lack the field)
         if tr.language.lower() not in languages:
             languages.add(tr.language.lower())
-            sub(entry, "link", rel="alternate", type="text/html", href=uri(tr.url),
-                hreflang=tr.language, title=tr.title)
+            add(_link("alternate", tr.url, "text/html", tr.language, tr.title))
     for link in story.links:
-        sub(entry, "link", rel="related", href=uri(link.url), title=link.title)
-    sub(entry, "published", rfc3339(story.published))
-    sub(entry, "updated", rfc3339(story_updated(story)))
-    sub(entry, "summary", story.summary, type="text")
+        add(_link("related", link.url, title=link.title))
+    add(_el(2, "published", rfc3339(story.published)))
+    add(_el(2, "updated", rfc3339(story_updated(story))))
+    add(_el(2, "summary", story.summary, ' type="text"'))
     if opts.content == "full":
-        sub(entry, "content", body_html(story), type="html")
+        add(_el(2, "content", body_html(story), ' type="html"'))
     elif not story.url:
         # RFC 4287 4.1.1.1: an entry without an alternate link must have content.
-        sub(entry, "content", story.summary, type="text")
+        add(_el(2, "content", story.summary, ' type="text"'))
     for topic in story.topics:
-        sub(entry, "category", term=topic)
+        add(f'    <category term="{_attr(topic)}" />\n')
     for country in story.countries:
-        sub(entry, "category", term=country, scheme=COUNTRY_SCHEME)
+        add(f'    <category term="{_attr(country)}" scheme="{COUNTRY_SCHEME}" />\n')
     if story.image is not None:
         image = story.image
-        media = sub(entry, M + "content", url=uri(image.url), medium="image",
-                    type=image_type(image.url))
-        sub(media, M + "description", image.alt, type="plain")
+        add(f'    <media:content url="{_attr(uri(image.url))}" medium="image" '
+            f'type="{_attr(image_type(image.url))}">\n')
+        add(_el(3, "media:description", image.alt, ' type="plain"'))
         if image.credit is not None:
-            sub(media, M + "credit", str(image.credit))
+            add(_el(3, "media:credit", str(image.credit)))
+        add("    </media:content>\n")
+    add("  </entry>\n")
