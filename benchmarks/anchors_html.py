@@ -25,6 +25,8 @@ from markupsafe import Markup
 from storykit import Collection, Story
 
 CSS_FILE = "storykit.css"
+#: Right-to-left languages (the page's own direction for the rest).
+DIRECTIONS = {"ar": "rtl", "he": "rtl", "fa": "rtl", "ur": "rtl"}
 
 _SCRIPT = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"),
            ("\u2029", "\\u2029"))
@@ -165,38 +167,40 @@ PAGE = """\
 <ol class="sk-stories">
 {% for story in col.stories %}
 {% set text_lang = story.language if story.language != col.language else none %}
+{% set text_dir = "" if text_lang else ' dir="auto"' %}
+{% set label_attrs = (' lang="' ~ col.language ~ '" dir="ltr"') if text_lang else "" %}
 <li>
-<article class="sk-story{% if story.image %} sk-story--image{% endif %}" id="story-{{ story.id }}">
+<article class="sk-story{% if story.image %} sk-story--image{% endif %}" id="story-{{ story.id }}"{% if text_lang %} lang="{{ text_lang }}" dir="{{ directions.get(text_lang, 'ltr') }}"{% endif %}>
 {% if story.image %}
 <figure class="sk-figure">
 <img src="{{ story.image.url }}" alt="{{ story.image.alt }}" width="600" height="400" loading="lazy" decoding="async">
 {% if story.image.credit %}
-<figcaption dir="auto">Photo: {{ story.image.credit }}</figcaption>
+<figcaption{{ label_attrs|safe }}>Photo: <bdi>{{ story.image.credit }}</bdi></figcaption>
 {% endif %}
 </figure>
 {% endif %}
 <div class="sk-body">
-<h2 class="sk-title" dir="auto"{% if text_lang %} lang="{{ text_lang }}"{% endif %}>
+<h2 class="sk-title"{{ text_dir|safe }}>
 {%- if story.url %}<a href="{{ story.url }}">{{ story.title }}</a>{% else %}{{ story.title }}{% endif -%}
 </h2>
-<p class="sk-date"><time datetime="{{ story.published|iso }}">{{ story.published|human_date }}</time></p>
-<div class="sk-summary" dir="auto"{% if text_lang %} lang="{{ text_lang }}"{% endif %}>
+<p class="sk-date"{{ label_attrs|safe }}><time datetime="{{ story.published|iso }}">{{ story.published|human_date }}</time></p>
+<div class="sk-summary"{{ text_dir|safe }}>
 {{ story.summary|paragraphs }}
 </div>
 {% if story.links %}
 <ul class="sk-links">
 {% for link in story.links %}
-<li><a href="{{ link.url }}" dir="auto">{{ link.title }}</a></li>
+<li dir="auto"><a href="{{ link.url }}">{{ link.title }}</a></li>
 {% endfor %}
 </ul>
 {% endif %}
 {% if story.topics or story.countries %}
-<ul class="sk-tags" aria-label="Topics and countries">
+<ul class="sk-tags">
 {% for topic in story.topics %}
 <li dir="auto">{{ topic }}</li>
 {% endfor %}
 {% for code in story.countries %}
-<li class="sk-country">{{ countries[code] }}</li>
+<li class="sk-country"{{ label_attrs|safe }}>{{ countries[code] }}</li>
 {% endfor %}
 </ul>
 {% endif %}
@@ -232,7 +236,7 @@ def template() -> jinja2.Template:
 
 def jinja2_page(col: Collection) -> bytes:
     return template().render(col=col, css=Markup(css().rstrip("\n")),
-                             countries=country_names()).encode()
+                             countries=country_names(), directions=DIRECTIONS).encode()
 
 
 # --- f-strings + html.escape: the floor ------------------------------------------------------
@@ -282,32 +286,36 @@ def fstring_page(col: Collection) -> bytes:
         add("</aside>\n")
     add('<main class="sk-main" id="stories" tabindex="-1">\n<ol class="sk-stories">\n')
     for s in col.stories:
-        lang = f' lang="{e(s.language)}"' if s.language != col.language else ""
+        other = s.language if s.language != col.language else None
+        text_dir = "" if other else ' dir="auto"'
+        label = f' lang="{e(col.language)}" dir="ltr"' if other else ""
         img = s.image
         add(f'<li>\n<article class="sk-story{" sk-story--image" if img else ""}" '
-            f'id="story-{e(s.id)}">\n')
+            f'id="story-{e(s.id)}"'
+            + (f' lang="{e(other)}" dir="{DIRECTIONS.get(other, "ltr")}"' if other else "")
+            + ">\n")
         if img is not None:
             add(f'<figure class="sk-figure">\n<img src="{e(img.url)}" alt="{e(img.alt)}" '
                 'width="600" height="400" loading="lazy" decoding="async">\n')
             if img.credit is not None:
-                add(f'<figcaption dir="auto">Photo: {e(str(img.credit))}</figcaption>\n')
+                add(f"<figcaption{label}>Photo: <bdi>{e(str(img.credit))}</bdi></figcaption>\n")
             add("</figure>\n")
         title = (f'<a href="{e(s.url)}">{e(s.title)}</a>' if s.url else e(s.title))
-        add(f'<div class="sk-body">\n<h2 class="sk-title" dir="auto"{lang}>{title}</h2>\n'
-            f'<p class="sk-date"><time datetime="{iso(s.published)}">'
+        add(f'<div class="sk-body">\n<h2 class="sk-title"{text_dir}>{title}</h2>\n'
+            f'<p class="sk-date"{label}><time datetime="{iso(s.published)}">'
             f"{human_date(s.published)}</time></p>\n"
-            f'<div class="sk-summary" dir="auto"{lang}>\n{paragraphs_html(s.summary)}\n</div>\n')
+            f'<div class="sk-summary"{text_dir}>\n{paragraphs_html(s.summary)}\n</div>\n')
         if s.links:
             add('<ul class="sk-links">\n')
             for link in s.links:
-                add(f'<li><a href="{e(link.url)}" dir="auto">{e(link.title)}</a></li>\n')
+                add(f'<li dir="auto"><a href="{e(link.url)}">{e(link.title)}</a></li>\n')
             add("</ul>\n")
         if s.topics or s.countries:
-            add('<ul class="sk-tags" aria-label="Topics and countries">\n')
+            add('<ul class="sk-tags">\n')
             for t in s.topics:
                 add(f'<li dir="auto">{e(t)}</li>\n')
             for code in s.countries:
-                add(f'<li class="sk-country">{e(names[code])}</li>\n')
+                add(f'<li class="sk-country"{label}>{e(names[code])}</li>\n')
             add("</ul>\n")
         add(f'</div>\n<script type="application/ld+json">{json_ld(s)}</script>\n'
             "</article>\n</li>\n")

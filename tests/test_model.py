@@ -642,7 +642,7 @@ class TestTypes:
         ("countries", [None], "stories[0].countries[0]: must be a string (got null)"),
         ("language", 1, "stories[0].language: must be a string (got int 1)"),
         ("image", "https://example.org/a.jpg",
-         "stories[0].image: must be a image object (got str 'https://example.org/a.jpg')"),
+         "stories[0].image: must be an image object (got str 'https://example.org/a.jpg')"),
     ])
     def test_wrong_types(self, field: str, value: Any, message: str) -> None:
         """A value of the wrong type names its type; null counts as missing."""

@@ -149,7 +149,12 @@ def _image(f: _Fast, raw: Any) -> Any:
         if type(credit) is not str:
             raise rules.Invalid("")
         credit = f.credits[credit]
-    return f.image(_url(url), _text(alt), credit)
+    if not (type(url) is str and len(url) <= rules.MAX_URL and _PLAIN_URL.fullmatch(url)):
+        url = rules.url(url)
+    if not (type(alt) is str and alt.isprintable() and alt and alt[0] != " " and alt[-1] != " "
+            and (alt.isascii() or _is_normalized("NFC", alt))):
+        alt = rules.text(alt)
+    return f.image(url, alt, credit)
 
 
 def _links(f: _Fast, raw: Any) -> tuple[Any, ...]:
@@ -183,6 +188,8 @@ def story(data: Any, derive_id: bool = False) -> Any:
 
     ``None`` means "not vouched for": the caller runs the detailed checker, which reports.
     Without an ``id`` in ``data`` the story is left to the caller unless ``derive_id``.
+    The checks of :func:`plain_text` and :func:`plain_url` are written out inline for the
+    title, summary and URL: this function runs once per story of every archive.
     """
     f = _fast or _bound()
     if type(data) is not dict or not data.keys() <= f.story_keys:
@@ -190,47 +197,55 @@ def story(data: Any, derive_id: bool = False) -> Any:
     get = data.get
     try:
         title = get("title")
-        if title is None:
-            return None
-        title = _text(title, rules.MAX_TITLE)
+        if not (type(title) is str and title.isprintable() and title and title[0] != " "
+                and title[-1] != " " and len(title) <= _MAX_TITLE
+                and (title.isascii() or _is_normalized("NFC", title))):
+            if title is None:
+                return None
+            title = rules.text(title, max_length=_MAX_TITLE)
         sid = get("id")
         if sid is None or sid == "":
             if not derive_id:
                 return None
             sid = rules.slugify(title)
-        elif type(sid) is not str or len(sid) > rules.MAX_ID or (
-                rules._SLUG.fullmatch(sid) is None):
+        elif type(sid) is not str or len(sid) > _MAX_ID or _slug(sid) is None:
             return None
         pub = get("published")
         if type(pub) is not str:
             return None
         pub = f.dates[pub]
         summary = get("summary")
-        if summary is None:
-            return None
-        summary = _summary(summary)
+        if not (type(summary) is str and summary.isprintable() and summary
+                and summary[0] != " " and summary[-1] != " "
+                and (summary.isascii() or _is_normalized("NFC", summary))):
+            if summary is None:
+                return None
+            summary = _summary(summary)
         url = get("url")
-        url = _url(url) if url is not None and url != "" else None
+        if url is None or url == "":
+            url = None
+        elif not (type(url) is str and len(url) <= _MAX_URL and _plain_url(url) is not None):
+            url = rules.url(url)
         image = get("image")
         if image is not None:
             image = _image(f, image)
         topics = get("topics")
-        if topics:
+        if not _empty(topics):
             cache = f.topics
             topics = tuple([cache[t] for t in _strings(topics)])
         else:
-            topics = _nothing(topics)
+            topics = ()
         countries = get("countries")
-        if countries:
+        if not _empty(countries):
             cache = f.countries
             countries = tuple([cache[c] for c in _strings(countries)])
         else:
-            countries = _nothing(countries)
+            countries = ()
         lang = get("language")
         lang = "en" if lang is None else f.languages[lang]
         links = get("links")
-        links = _links(f, links) if links else _nothing(links)
-        if not rules.empty(get("translations")):
+        links = () if _empty(links) else _links(f, links)
+        if not _empty(get("translations")):
             return None  # rare: the detailed path
         updated = get("updated")
         if updated is not None:
@@ -239,3 +254,11 @@ def story(data: Any, derive_id: bool = False) -> Any:
         return None
     return f.story(sid, title, pub, summary, url, image, topics, countries, lang, links, (),
                    updated)
+
+
+_MAX_TITLE = rules.MAX_TITLE
+_MAX_ID = rules.MAX_ID
+_MAX_URL = rules.MAX_URL
+_slug = rules._SLUG.fullmatch
+_empty = rules.empty
+_plain_url = _PLAIN_URL.fullmatch

@@ -96,8 +96,8 @@ def register_translations() -> Iterable[str | Path]:
     Each folder holds ``<language>/LC_MESSAGES/storykit.po`` (or a compiled ``storykit.mo``),
     ``<language>`` in Babel's spelling: ``de``, ``pt_BR``, ``zh_Hant``. A ``.po`` file is
     compiled in memory the first time its language is used: no build step. Catalogues from
-    plugins add languages to the built-in ones (en, fr, es) or override their messages one by
-    one: the built-in catalogue is read first, then the plugins' folders, the most recently
+    plugins add languages to the built-in ones (en, fr, es, ar, he) or override their messages
+    one by one: the built-in catalogue is read first, then the plugins' folders, the most recently
     registered plugin last (it wins). A message that no catalogue translates, or translates
     with an empty or fuzzy entry, stays English: never blank. Dates need no catalogue: they
     come from Babel's CLDR data for every language.

@@ -6,7 +6,7 @@ use, so ``import storykit.i18n`` stays light.
 
 Catalogues are gettext ``.po`` files, compiled in memory the first time a locale is used (no
 build step): ``src/storykit/locale/<lang>/LC_MESSAGES/storykit.po`` for the built-in languages
-(en, fr, es), then the folders that plugins return from ``register_translations()``, each laid
+(en, fr, es, and ar, he), then the folders that plugins return from ``register_translations()``, each laid
 out the same way (``<folder>/<lang>/LC_MESSAGES/storykit.po`` or ``storykit.mo``). A later folder
 overrides an earlier one message by message; a message that no catalogue translates stays
 English, never blank.
@@ -44,8 +44,9 @@ LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "storykit"
 #: The language of the message ids, and of anything no catalogue translates.
 DEFAULT_LOCALE = "en"
-#: The languages whose catalogues ship with storykit.
-LOCALES = ("en", "es", "fr")
+#: The languages whose catalogues ship with storykit (Arabic and Hebrew so that right-to-left
+#: pages do not show English labels laid out right to left).
+LOCALES = ("ar", "en", "es", "fr", "he")
 
 #: A story date for people, per language (CLDR patterns). The seed page's style is
 #: "03 February 2021"; languages that say the date with words in between get their own pattern.
@@ -112,7 +113,7 @@ def _format_day(day: date, locale: str, pattern: str) -> str:
 @functools.lru_cache(maxsize=128)
 def date_pattern(locale: str) -> str:
     """The CLDR pattern of :func:`format_date` for ``locale``."""
-    known = DATE_PATTERNS.get(primary(locale))
+    known = DATE_PATTERNS.get(str(babel_locale(locale).language))  # "zz" is English
     if known is not None:
         return known
     return str(babel_locale(locale).date_formats["long"].pattern)
@@ -134,7 +135,7 @@ def format_window(start: date, end: date, locale: str = DEFAULT_LOCALE) -> str:
     ``23 February 2021``; ``15–23 de febrero de 2021`` (es), ``2021年2月15日～23日`` (ja)."""
     start = start.date() if isinstance(start, datetime) else start
     end = end.date() if isinstance(end, datetime) else end
-    patterns = _WINDOW_PATTERNS.get(primary(locale))
+    patterns = _WINDOW_PATTERNS.get(str(babel_locale(locale).language))
     if patterns is None:
         if start == end:
             return format_date(start, locale, str(babel_locale(locale).date_formats["long"]
@@ -198,10 +199,10 @@ def _load(path: Path) -> Any:
 
     try:
         data = _compiled(path, path.stat().st_mtime_ns)
+        return Translations(io.BytesIO(data), domain=DOMAIN)
     except Exception as e:  # a broken catalogue must say which file it is
         raise ValueError(f"gettext catalogue {str(path)!r} cannot be read: "
                          f"{type(e).__name__}: {e}") from None
-    return Translations(io.BytesIO(data), domain=DOMAIN)
 
 
 @functools.lru_cache(maxsize=128)

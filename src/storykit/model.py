@@ -111,8 +111,9 @@ _empty = rules.empty
 def _mapping(errors: Errors, path: str, value: Any, kind: str) -> bool:
     if isinstance(value, Mapping):
         return True
-    errors.append(ErrorDetail(path, f"must be a {kind} object (got {type(value).__name__} "
-                                    f"{rules._describe(value)})", value))
+    article = "an" if kind[0] in "aeiou" else "a"
+    errors.append(ErrorDetail(path, f"must be {article} {kind} object "
+                                    f"(got {rules._got(value)})", value))
     return False
 
 

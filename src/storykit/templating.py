@@ -147,6 +147,9 @@ def json_script(value: Any) -> Markup:
 
 def paragraphs(value: str) -> Markup:
     """Plain text as HTML paragraphs: blank lines separate them, single newlines become <br>."""
+    if "\n" not in value:  # one paragraph (most summaries): no regex, no Markup.format
+        text = value.strip()
+        return Markup(f"<p>{escape(text)}</p>") if text else Markup("")
     parts = [p.strip() for p in re.split(r"\n\s*\n", value) if p.strip()]
     return Markup("\n").join(
         Markup("<p>{}</p>").format(Markup("<br>\n").join(escape(line) for line in p.split("\n")))

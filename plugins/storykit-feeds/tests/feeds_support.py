@@ -72,6 +72,22 @@ def same_instant(parsed: time.struct_time, when: date) -> bool:
     return tuple(parsed[:6]) == tuple(utc_struct(when))
 
 
+def as_feedparser_reads(text: str) -> str:
+    """``text`` as feedparser returns it: it "repairs" text that looks like UTF-8 misread as
+    Latin-1 (a story that really says ``Â¡`` reads back as ``¡``), a documented heuristic of
+    feedparser's, not a fault of the feed; the XML itself is checked exactly with lxml."""
+    try:
+        return text.encode("iso-8859-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return text
+
+
+def xml_texts(data: bytes, path: str, namespaces: dict[str, str] | None = None) -> list[str]:
+    """The exact text of every element at ``path`` (ElementPath), read with lxml."""
+    root = etree.fromstring(data)
+    return [el.text or "" for el in root.iterfind(path, namespaces)]
+
+
 def squash(text: str) -> str:
     """Whitespace collapsed, as an HTML reader shows it."""
     return " ".join(text.split())

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from feeds_support import (
+    as_feedparser_reads,
     assert_valid_atom,
     example,
     parse_xml_feed,
     same_instant,
+    xml_texts,
 )
 from hypothesis import given, settings
 
@@ -95,9 +97,14 @@ class TestAtomProperties:
         data = storykit.dumps(col, "atom", content="full")
         assert_valid_atom(data)
         parsed = parse_xml_feed(data, "atom10")
-        assert parsed.feed.title == col.title
-        assert [e.title for e in parsed.entries] == [s.title for s in col]
-        assert [e.summary for e in parsed.entries] == [s.summary for s in col]
+        atom = {"a": "http://www.w3.org/2005/Atom"}
+        assert xml_texts(data, "a:title", atom) == [col.title]
+        assert xml_texts(data, "a:entry/a:title", atom) == [s.title for s in col]
+        assert xml_texts(data, "a:entry/a:summary", atom) == [s.summary for s in col]
+        assert parsed.feed.title == as_feedparser_reads(col.title)
+        assert [e.title for e in parsed.entries] == [as_feedparser_reads(s.title) for s in col]
+        assert [e.summary for e in parsed.entries] == [as_feedparser_reads(s.summary)
+                                                       for s in col]
         for entry, story in zip(parsed.entries, col, strict=True):
             assert same_instant(entry.published_parsed, story.published)
             updated = story.updated if story.updated is not None else story.published

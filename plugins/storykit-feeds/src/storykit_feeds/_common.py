@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import functools
 import mimetypes
 import re
 import uuid
@@ -51,9 +52,15 @@ def xml_text(value: str) -> str:
 _LONE_PERCENT = re.compile("%(?![0-9A-Fa-f]{2})")
 
 
+# Characters quote() below never changes (its safe set, letters, digits, "_.-~"), without "%".
+_PLAIN_URI = re.compile(r"[A-Za-z0-9_.~!#$&'()*+,/:;=?@\[\]-]*")
+
+
 def uri(value: str) -> str:
     """``value`` as a valid URI (RFC 3986): a ``%`` that starts no escape becomes ``%25``, and
     characters outside ASCII are percent-encoded as UTF-8. A valid URI is returned unchanged."""
+    if _PLAIN_URI.fullmatch(value):  # the common case, without quote()'s per-character work
+        return value
     return quote(_LONE_PERCENT.sub("%25", value), safe="!#$%&'()*+,/:;=?@[]~")
 
 
@@ -155,7 +162,15 @@ def author_name(collection: storykit.Collection) -> str:
 
 def image_type(url: str) -> str:
     """The media type of an image URL, guessed from its file name."""
-    guessed, _ = mimetypes.guess_type(urlsplit(url).path, strict=False)
+    path = urlsplit(url).path
+    name = path[path.rfind("/") + 1:]
+    dot = name.find(".", 1)  # the guess depends only on the name's suffixes: cache on them
+    return _image_type("x" + name[dot:] if dot > 0 else name)
+
+
+@functools.lru_cache(maxsize=1024)
+def _image_type(name: str) -> str:
+    guessed, _ = mimetypes.guess_type(name, strict=False)
     return guessed if guessed and guessed.startswith("image/") else "image/jpeg"
 
 

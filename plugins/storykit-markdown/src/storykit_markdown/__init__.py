@@ -46,8 +46,9 @@ def escape(text: str) -> str:
 
 
 def _destination(url: str) -> str:
-    """A link destination, with the characters that would end or break it escaped."""
-    return re.sub(r"([()<>\\])", r"\\\1", url)
+    """A link destination, with the characters that would end or break it escaped (and the
+    ``&`` of anything that reads as an entity, such as ``&quot;``, which would be decoded)."""
+    return _ENTITY.sub(r"\\&", re.sub(r"([()<>\\])", r"\\\1", url))
 
 
 def _title_attr(text: str) -> str:
