@@ -426,6 +426,35 @@ def machine() -> str:
             f"- anchors: {', '.join(versions)}")
 
 
+NOTES = """\
+## What is compared
+
+- **load + validate JSON**: `storykit.loads` against `msgspec.json.decode(type=Collection)` with
+  `Meta` constraints (slug and URL patterns, aware datetimes, ISO country `Literal`, BCP 47
+  pattern) and `__post_init__` for the text rules and credit parsing, and against pydantic v2
+  `TypeAdapter(Collection).validate_json` with `field_validator`s for the same rules
+  (`benchmarks/models_msgspec.py`, `models_pydantic.py`). storykit also refuses duplicate JSON
+  keys, which neither anchor does.
+- **JSON export**: `storykit.dumps(col, "json")` against `msgspec.json.encode` of the decoded
+  Structs and pydantic `dump_json(exclude_none=True)`; outputs checked to load back equal.
+- **CSV export**: storykit (14 columns, formula neutralisation on) against `csv.writer.writerows`
+  of the same cells flattened ahead of time (not timed).
+- **HTML export**: storykit's page against the same markup (checked element by element) from
+  one bare jinja2 template and from f-strings with `html.escape`.
+- **Atom export**: storykit-feeds against python-feedgen building the same entries (checked with
+  feedparser); feedgen writes no `media:description`/`media:credit` and drops link attributes.
+- **email digests**: `storykit.digest.PersonalisedRun` (10,000 subscribers x 20 stories) against
+  rendering storykit's digest templates with jinja2, `css_inline.inline`, `EmailMessage` and
+  `as_bytes()` per subscriber (run on a sample of the subscribers; the ratio is per digest).
+  Every message is parsed back with `email.policy.default` before timing.
+- **streaming**: `storykit export big.jsonl --format csv|json -O shape=lines -o out` through the
+  CLI (peak RSS from `/usr/bin/time -v`), against `benchmarks/floor_stream.py` (orjson and csv,
+  no validation).
+- **start-up**: wall time of `python -c "import storykit"` and `storykit --help` against
+  `python -c pass`, and `-X importtime`.
+"""
+
+
 # --- main --------------------------------------------------------------------------------------
 
 SECTIONS = ("load", "json", "csv", "html", "atom", "digest", "stream", "startup")
@@ -508,7 +537,7 @@ def main(argv: list[str] | None = None) -> int:
             "Produced by `make bench` (`python benchmarks/run.py`); ratio = storykit time / "
             "anchor time (medians of runs interleaved in one process). Lower is better for "
             "storykit.\n\n"
-            f"{header}\n- repeats: {repeats}\n\n{text}\n\n{summary}\n")
+            f"{header}\n- repeats: {repeats}\n\n{text}\n\n{summary}\n\n{NOTES}")
         print(f"bench: wrote {record}", file=sys.stderr)
     return 0
 

@@ -155,9 +155,11 @@ links = [{ url = "https://voices.ilo.org/", title = "Read more on our new multim
         assert (s.title, s.summary) == ("=SUM(A1)", "+1 and '-1")
 
     def test_csv_bom_and_crlf(self) -> None:
-        """Excel's BOM and CRLF line ends are read."""
-        data = ("\ufefftitle,published,summary\r\nA,2021-02-03,S\r\n").encode()
-        assert storykit.loads(data, "csv").ids == ("a",)
+        """Excel's BOM and CRLF line ends are read, inside a multi-line cell too."""
+        data = ('\ufefftitle,published,summary\r\nA,2021-02-03,"S\r\nT"\r\n').encode()
+        col = storykit.loads(data, "csv")
+        assert col.ids == ("a",)
+        assert col[0].summary == "S\nT"
 
     @pytest.mark.parametrize(("suffix", "fmt"), [(".json", "json"), (".jsonl", "jsonl"),
                                                  (".ndjson", "jsonl"), (".toml", "toml"),

@@ -209,6 +209,10 @@ class TestText:
         assert only_problem(summary="one\x0ctwo") == (
             "summary: 'one\\x0ctwo' contains the control character U+000C")
 
+    def test_summary_line_ends_normalised(self) -> None:
+        """Windows and old Mac line ends in a summary become ``\\n``."""
+        assert story(summary="one\r\ntwo\rthree").summary == "one\ntwo\nthree"
+
     def test_lone_surrogate(self) -> None:
         """A lone surrogate (broken UTF-16) is refused."""
         assert only_problem(title="a\ud800") == (

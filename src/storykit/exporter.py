@@ -9,7 +9,6 @@ into an instance of it, and rejects unknown or ill-typed options with
 
 from __future__ import annotations
 
-import difflib
 import types
 import typing
 from collections.abc import Mapping
@@ -160,6 +159,8 @@ def parse_options(exporter: Any, options: Mapping[str, Any], options_type: type[
     kwargs: dict[str, Any] = {}
     for key, value in options.items():
         if key not in fields:
+            import difflib  # only for a mistake: it costs import time
+
             close = difflib.get_close_matches(key, fields, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
             raise OptionError(name, key, f"does not exist ({hint}options: "

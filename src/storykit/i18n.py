@@ -6,10 +6,10 @@ use, so ``import storykit.i18n`` stays light.
 
 Catalogues are gettext ``.po`` files, compiled in memory the first time a locale is used (no
 build step): ``src/storykit/locale/<lang>/LC_MESSAGES/storykit.po`` for the built-in languages
-(en, fr, es, and ar, he), then the folders that plugins return from ``register_translations()``, each laid
-out the same way (``<folder>/<lang>/LC_MESSAGES/storykit.po`` or ``storykit.mo``). A later folder
-overrides an earlier one message by message; a message that no catalogue translates stays
-English, never blank.
+(en, fr, es, ar, he), then the folders that plugins return from ``register_translations()``,
+each laid out the same way (``<folder>/<lang>/LC_MESSAGES/storykit.po`` or ``storykit.mo``). A
+later folder overrides an earlier one message by message; a message that no catalogue
+translates stays English, never blank.
 """
 
 from __future__ import annotations

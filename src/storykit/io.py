@@ -244,6 +244,7 @@ def _read_jsonl(data: str | bytes, source: str | None) -> Collection:
     items: list[Any] = []
     lines: list[int] = []
     errors: Errors = []
+    unreadable: set[str] = set()
     for n, line in enumerate(raw.splitlines(), 1):
         if not line.strip():
             continue
@@ -251,9 +252,16 @@ def _read_jsonl(data: str | bytes, source: str | None) -> Collection:
             items.append(_json(line, None, n))
         except ValidationError as e:
             errors.extend(e.errors)
-            continue
+            unreadable.add(f"stories[{len(items)}]")
+            items.append({})  # keeps the numbering of the stories after it
         lines.append(n)
     if errors:
+        # The lines that did parse are checked too, so that one raise names every problem.
+        try:
+            collection_from_data(items, source, line_of=lines.__getitem__)
+        except ValidationError as e:
+            errors.extend(x for x in e.errors if x.path.split(".", 1)[0] not in unreadable)
+        errors.sort(key=lambda x: x.line or 0)
         raise ValidationError(errors, source)
     return collection_from_data(items, source, line_of=lines.__getitem__)
 

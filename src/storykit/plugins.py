@@ -10,7 +10,6 @@ load is recorded in :attr:`Registry.errors` and left out; every other plugin kee
 from __future__ import annotations
 
 import contextlib
-import difflib
 import importlib
 import importlib.util
 import inspect
@@ -191,6 +190,8 @@ class Registry:
             if hook_name not in HOOK_NAMES:
                 if opts.get("optionalhook"):
                     continue
+                import difflib  # only for a mistake: it costs import time
+
                 close = difflib.get_close_matches(hook_name, HOOK_NAMES, n=1)
                 hint = f"; did you mean {close[0]}()?" if close else ""
                 problems.append(f"has a hook storykit does not know: {hook_name}(){hint} "
