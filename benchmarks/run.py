@@ -327,26 +327,27 @@ def streaming(n: int, repeats: int, workdir: Path) -> list[Row]:
 # --- start-up ----------------------------------------------------------------------------------
 
 
-def _wall(argv: list[str], repeats: int) -> list[float]:
-    times = []
+def _walls(commands: list[list[str]], repeats: int) -> list[list[float]]:
+    """Wall times of each command, run in turn (interleaved, so they share the noise)."""
+    times: list[list[float]] = [[] for _ in commands]
     for _ in range(repeats):
-        start = time.perf_counter()
-        subprocess.run(argv, capture_output=True, check=True)
-        times.append(time.perf_counter() - start)
+        for argv, got in zip(commands, times, strict=True):
+            start = time.perf_counter()
+            subprocess.run(argv, capture_output=True, check=True)
+            got.append(time.perf_counter() - start)
     return times
 
 
 def startup(repeats: int) -> list[Row]:
-    reps = max(repeats * 2, 10)
-    bare = _wall([PY, "-c", "pass"], reps)
-    imp = _wall([PY, "-c", "import storykit"], reps)
-    cli = _wall([str(BIN / "storykit"), "--help"], reps)
+    bare, imp, cli = _walls([[PY, "-c", "pass"], [PY, "-c", "import storykit"],
+                             [str(BIN / "storykit"), "--help"]], max(repeats * 4, 20))
     added = statistics.median(imp) - statistics.median(bare)
     probe = subprocess.run(
         [PY, "-X", "importtime", "-c",
          "import sys, storykit; import storykit.plugins as p\n"
-         "mods = sorted(m for m in sys.modules if m.startswith(('storykit.exporters', "
-         "'storykit_', 'jinja2', 'babel', 'css_inline', 'cattrs')))\n"
+         "mods = sorted({m if m.startswith('storykit') else m.split('.')[0] for m in sys.modules "
+         "if m.startswith(('storykit.exporters', 'storykit_', 'jinja2', 'babel', 'css_inline', "
+         "'cattrs'))})\n"
          "made = getattr(p, '_default', None) is not None\n"
          "print(', '.join(mods) + ('; registry made' if made else '') or 'none')"],
         capture_output=True, text=True, check=True)

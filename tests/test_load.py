@@ -295,6 +295,19 @@ class TestErrors:
         assert [e.line for e in err.value.errors] == [2, 4]
         assert all(e.message.startswith("is not valid JSON") for e in err.value.errors)
 
+    def test_jsonl_syntax_and_content_errors_together(self) -> None:
+        """A broken line does not hide the problems of the lines that parse."""
+        data = (jsonl({**STORY, "id": "a", "published": "2021-02-30"}) + "{oops\n"
+                + jsonl({**STORY, "id": "c", "url": "/relative"}))
+        with pytest.raises(ValidationError) as err:
+            storykit.loads(data, "jsonl")
+        got = [(e.line, e.path, e.message[:30]) for e in err.value.errors]
+        assert got == [
+            (1, "stories[0].published", "'2021-02-30' is not a valid da"),
+            (2, "", "is not valid JSON: unexpected "),
+            (3, "stories[2].url", "'/relative' is not an absolute"),
+        ]
+
     def test_jsonl_duplicate_ids_name_the_line(self) -> None:
         """A repeated id in JSON Lines names the line of the repeat."""
         with pytest.raises(ValidationError) as err:
@@ -340,6 +353,17 @@ class TestErrors:
         assert problems(err) == [
             "line 2: stories[0]: the row has 1 more cells than the header",
             "line 3: stories[1].summary: the row has fewer cells than the header",
+        ]
+
+    def test_csv_ragged_and_content_together(self) -> None:
+        """A ragged row does not hide the problems of the well-formed rows."""
+        with pytest.raises(ValidationError) as err:
+            storykit.loads("title,published,summary\nA,2021-02-30,S\nB,2021-02-03,S,extra\n"
+                           "C,2021-02-03,\n", "csv")
+        assert problems(err) == [
+            "line 2: stories[0].published: '2021-02-30' is not a valid date",
+            "line 3: stories[1]: the row has 1 more cells than the header",
+            "line 4: stories[2].summary: must not be blank",
         ]
 
     def test_csv_blank_required_cells(self) -> None:

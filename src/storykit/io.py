@@ -333,10 +333,20 @@ def _read_csv(data: str | bytes, source: str | None, delimiter: str = ",") -> Co
     items: list[Any] = []
     lines: list[int] = []
     errors: Errors = []
+    ragged: set[str] = set()
     for i, (line, row) in enumerate(_csv_rows(io.StringIO(text, newline=""), source, delimiter)):
+        before = len(errors)
         items.append(unflatten_story(row, errors, f"stories[{i}]", line))
+        if len(errors) > before:
+            ragged.add(f"stories[{i}]")
         lines.append(line)
     if errors:
+        # The well-formed rows are checked too, so that one raise names every problem.
+        try:
+            collection_from_data(items, source, line_of=lines.__getitem__)
+        except ValidationError as e:
+            errors.extend(x for x in e.errors if x.path.split(".", 1)[0] not in ragged)
+        errors.sort(key=lambda x: x.line or 0)
         raise ValidationError(errors, source)
     return collection_from_data(items, source, line_of=lines.__getitem__)
 
