@@ -86,9 +86,6 @@ class Collection:
     def __iter__(self) -> Iterator[Story]:
         return iter(self.stories)
 
-    def __bool__(self) -> bool:
-        return True
-
     def __contains__(self, item: object) -> bool:
         if isinstance(item, str):
             return item in self._index

@@ -15,7 +15,6 @@ import io
 import itertools
 import os
 import re
-import secrets
 import stat
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -614,6 +613,8 @@ def _tmp_prefix(name: str) -> str:
 
 
 def _tmp_name(folder: Path, name: str) -> str:
+    import secrets  # here, not at the top: it imports hashlib and random (import time)
+
     return os.path.join(folder, f"{_tmp_prefix(name)}{os.getpid()}-{secrets.token_hex(4)}.tmp")
 
 
