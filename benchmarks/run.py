@@ -420,8 +420,9 @@ def machine() -> str:
         except Exception:
             versions.append(f"{dist} (missing)")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    nproc = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return (f"- date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC\n"
-            f"- CPU: {cpu}; `nproc`: {os.cpu_count()}; load average at start: {load:.2f}\n"
+            f"- CPU: {cpu}; `nproc`: {nproc}; load average at start: {load:.2f}\n"
             f"- Python {platform.python_version()} ({platform.python_implementation()}), "
             f"{platform.system()} {platform.release()}\n"
             f"- anchors: {', '.join(versions)}")
@@ -441,7 +442,8 @@ NOTES = """\
 - **CSV export**: storykit (14 columns, formula neutralisation on) against `csv.writer.writerows`
   of the same cells flattened ahead of time (not timed).
 - **HTML export**: storykit's page against the same markup (checked element by element) from
-  one bare jinja2 template and from f-strings with `html.escape`.
+  one bare jinja2 template and from f-strings with `html.escape`. The anchors write each
+  story's JSON-LD with `json.dumps` (as jinja2's `tojson` does); storykit uses orjson.
 - **Atom export**: storykit-feeds against python-feedgen building the same entries (checked with
   feedparser); feedgen writes no `media:description`/`media:credit` and drops link attributes.
 - **email digests**: `storykit.digest.PersonalisedRun` (10,000 subscribers x 20 stories) against

@@ -178,3 +178,20 @@ class TestExportFastPaths:
 
         flat = flatten_story(story)
         assert _row(story) == [flat[c] for c in CSV_COLUMNS]
+
+
+class TestImport:
+    def test_import_loads_no_plugin_and_no_heavy_library(self) -> None:
+        """`import storykit` discovers no plugin and imports neither cattrs, jinja2, babel nor
+        difflib: they load when a format or a feature is first used."""
+        import subprocess
+        import sys
+
+        code = ("import sys, storykit, storykit.plugins as p\n"
+                "heavy = {'cattrs', 'jinja2', 'babel', 'css_inline', 'difflib'}\n"
+                "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}),"
+                " p._default is None,"
+                " sorted(m for m in sys.modules if m.startswith('storykit.exporters')))")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             check=True).stdout.strip()
+        assert out == "[] True []"

@@ -1,12 +1,14 @@
 """Fast paths for the model's checks: the common case in few calls, the rest to the full rules.
 
 A story as content files hold it is nearly always valid and plain: ASCII or already-NFC text
-without stray spaces, URLs of the usual shape, ISO dates. :func:`story_values` checks such a
-story with inline tests that accept only values the full rules (``_rules.py``) would return
+without stray spaces, URLs of the usual shape, ISO dates. :func:`story` checks such a story
+with inline tests that accept only values the full rules (``_rules.py``) would return
 unchanged, and calls those rules for everything else. It never reports a problem: on anything
 it cannot vouch for it returns ``None``, and the detailed checker in ``model.py`` runs instead
-and gives the complete report. So the fast path changes speed, never a verdict or a message;
-``tests/test_fastpath.py`` checks that it agrees with the detailed path.
+and gives the complete report. Values that repeat across an archive (dates, languages,
+countries, topics, photo credits) are memoised, in small bounded caches. So the fast path
+changes speed, never a verdict or a message; ``tests/test_fastpath.py`` checks that it agrees
+with the detailed path.
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ Everything here is compiled once at import; nothing is compiled per value.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
 from datetime import date, datetime, time
@@ -144,6 +143,8 @@ def slugify(title: str) -> str:
         cut = s.rfind("-", 0, MAX_DERIVED_ID + 1)
         s = s[: cut if cut > 0 else MAX_DERIVED_ID].strip("-")
     if not s:
+        import hashlib  # rarely needed: it costs import time
+
         digest = hashlib.sha1(title.encode("utf-8", "surrogatepass"), usedforsecurity=False)
         s = "story-" + digest.hexdigest()[:10]
     return s

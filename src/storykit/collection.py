@@ -6,13 +6,13 @@ description, url, language, contacts) and never touches the one it was called on
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, ClassVar, Literal, overload
 
 import attrs
 
+from storykit import _fast
 from storykit import _rules as rules
 from storykit.errors import ErrorDetail, ValidationError
 from storykit.model import (
@@ -103,6 +103,8 @@ class Collection:
             try:
                 return self.stories[self._index[key]]
             except KeyError:
+                import difflib
+
                 close = difflib.get_close_matches(key, list(self._index), n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 raise KeyError(f"no story with id {key!r}{hint}") from None
@@ -379,6 +381,12 @@ def check_stories(errors: Errors, path: str, raw: Any,
     for i, item in enumerate(raw):
         if isinstance(item, Story):
             checked.append(item)
+            continue
+        # The common case first: a plain, valid story with an id, checked in a few calls
+        # (storykit._fast; it declines anything else, and the detailed check below reports).
+        fast = _fast.story(item)
+        if fast is not None:
+            checked.append(fast)
             continue
         before = len(errors)
         checked.append(check_story_values(errors, f"{path}[{i}]", item, derive_id=False))

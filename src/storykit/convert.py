@@ -12,9 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any
-
-import cattrs
+from typing import TYPE_CHECKING, Any
 
 from storykit.collection import Collection, check_collection_values
 from storykit.errors import ErrorDetail, ValidationError
@@ -46,6 +44,12 @@ __all__ = [
     "story_to_data",
     "unflatten_story",
 ]
+
+if TYPE_CHECKING:
+    import cattrs
+
+    #: (Made on first use by the module's ``__getattr__``: importing cattrs costs ~20 ms.)
+    converter: cattrs.Converter
 
 
 def _date(value: date) -> str:
@@ -154,6 +158,8 @@ def _check_or_raise(check: Any) -> Any:
 
 def make_converter() -> cattrs.Converter:
     """A converter configured for storykit's model (structure validates; unstructure is data)."""
+    import cattrs
+
     conv = cattrs.Converter(forbid_extra_keys=True)
     conv.register_unstructure_hook(Story, story_to_data)
     conv.register_unstructure_hook(Collection, collection_to_data)
@@ -174,7 +180,17 @@ def make_converter() -> cattrs.Converter:
     return conv
 
 
-converter = make_converter()
+_converter: cattrs.Converter | None = None
+
+
+def __getattr__(name: str) -> Any:
+    """``converter``, made on first use: ``import storykit`` does not import cattrs."""
+    global _converter
+    if name == "converter":
+        if _converter is None:
+            _converter = make_converter()
+        return _converter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --- CSV: flat columns --------------------------------------------------------------------------

@@ -7,7 +7,6 @@ reports every problem of the object at once in one :class:`~storykit.ValidationE
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, time
 from typing import Any, ClassVar, TypeVar
@@ -55,6 +54,8 @@ def _unknown_keys(data: Mapping[str, Any], fields: tuple[str, ...], kind: str, p
             if type(key) is not str:
                 errors.append(ErrorDetail(path, f"{key!r} is not a field of {kind}", key))
                 continue
+            import difflib  # only for a mistake: it costs import time
+
             close = difflib.get_close_matches(key, fields, n=1, cutoff=0.6)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             errors.append(ErrorDetail(_join(path, key), f"{key!r} is not a field of {kind}{hint}",

@@ -134,11 +134,18 @@ def json_script(value: Any) -> Markup:
 
     ``<``, ``>``, ``&``, U+2028 and U+2029 are written as ``\\u003c``-style escapes, which
     every JSON parser reads back as the same characters, so no text can close the script
-    element or open a comment in it.
+    element or open a comment in it. orjson renders the JSON (several times faster than the
+    json module: this runs once per story of a page); values it cannot render (non-string keys,
+    integers over 64 bits) go through the json module.
     """
-    import json
+    import orjson
 
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    try:
+        text = orjson.dumps(value).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        import json
+
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     for char, escaped in _SCRIPT_ESCAPES:
         if char in text:
             text = text.replace(char, escaped)

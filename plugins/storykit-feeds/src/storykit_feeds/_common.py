@@ -107,9 +107,16 @@ def instant(when: date) -> datetime:
 
 def rfc3339(when: date) -> str:
     """``2021-02-23T00:00:00Z`` (Atom, JSON Feed)."""
+    if type(when) is date:  # days repeat across a feed (datetimes are not cached: equal
+        return _rfc3339_day(when)  # instants with other offsets must keep their own text)
     moment = instant(when)
     text = moment.isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+@functools.lru_cache(maxsize=4096)
+def _rfc3339_day(day: date) -> str:
+    return f"{day.isoformat()}T00:00:00Z"
 
 
 def rfc822(when: date) -> str:
@@ -126,6 +133,13 @@ def feed_updated(stories: Sequence[storykit.Story]) -> datetime:
     return max((instant(story_updated(s)) for s in stories), default=EPOCH)
 
 
+@functools.lru_cache(maxsize=64)
+def _tag_parts(url: str) -> tuple[str, str]:
+    """The host (lower case) and the path (without end slashes) of a collection URL."""
+    parts = urlsplit(url)
+    return (parts.hostname or "").lower(), parts.path.strip("/")
+
+
 def entry_id(collection: storykit.Collection, story: storykit.Story) -> str:
     """A stable id for a story's entry, made from the story id, so readers never see it twice.
 
@@ -134,10 +148,8 @@ def entry_id(collection: storykit.Collection, story: storykit.Story) -> str:
     story's publication year); without one, the story URL; failing that a name-based UUID URN.
     """
     if collection.url:
-        parts = urlsplit(collection.url)
-        host = (parts.hostname or "").lower()
+        host, path = _tag_parts(collection.url)
         if host:
-            path = parts.path.strip("/")
             specific = f"{path}/{story.id}" if path else story.id
             return uri(f"tag:{host},{story.published.year:04d}:{specific}")
     if story.url:
