@@ -1,0 +1,25 @@
+"""Hypothesis profiles for every test under this folder (``tests/`` and ``plugins/*/tests``).
+
+Choose one with ``HYPOTHESIS_PROFILE=name``:
+
+- ``default``: 50 examples per test, no deadline (the machine is shared; timing is not tested);
+- ``ci``: 100 examples, derandomised so a CI run is reproducible, failing examples printed
+  (``.ci/run`` selects it);
+- ``dev``: 10 examples, for a quick loop while editing.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+_COMMON = {
+    "deadline": None,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
+}
+settings.register_profile("default", max_examples=50, **_COMMON)  # type: ignore[arg-type]
+settings.register_profile("ci", max_examples=100, derandomize=True, print_blob=True,
+                          **_COMMON)  # type: ignore[arg-type]
+settings.register_profile("dev", max_examples=10, **_COMMON)  # type: ignore[arg-type]
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
