@@ -293,3 +293,46 @@ class TestPersonalised:
         subs.write_text(SUBSCRIBERS, encoding="utf-8")
         code, _, _ = run("digest", example_json, "--month", "2021-02", "--subscribers", subs)
         assert code == 2
+
+
+class TestDemoDigest:
+    """The digest `make demo` writes to build/digest.eml, made here by the Makefile's own line."""
+
+    @staticmethod
+    def demo_arguments(root: Path, out: Path) -> list[str]:
+        """The arguments of the demo target's `storykit digest` command, read from the Makefile."""
+        import shlex
+
+        makefile = (root / "Makefile").read_text(encoding="utf-8").replace("\\\n", " ")
+        line = next(x for x in makefile.splitlines() if "$(STORYKIT) digest" in x)
+        words = shlex.split(line.split("$(STORYKIT)", 1)[1])
+        words = [w.replace("$(EXAMPLE)", str(root / "examples/impact-and-people/stories.json"))
+                 for w in words]
+        i = words.index("-o")
+        words[i + 1] = str(out)
+        return words
+
+    def test_every_story_of_the_window_is_in_both_parts(
+            self, example: storykit.Collection, tmp_path: Path) -> None:
+        """build/digest.eml parses strictly and holds every story of its window in both parts."""
+        root = Path(__file__).resolve().parents[1]
+        out = tmp_path / "digest.eml"
+        code, _, err = run(*self.demo_arguments(root, out))
+        assert code == 0, err
+        msg = parse(out.read_bytes())
+        assert msg.get_content_type() == "multipart/alternative"
+        text = plain_text(msg)
+        html_part = msg.get_body(("html",))
+        assert html_part is not None
+        import html5lib
+
+        tree = html5lib.parse(str(html_part.get_content()), namespaceHTMLElements=False)
+        html_text = " ".join(" ".join(tree.itertext()).split())
+        expected = select(example, window(since="2021-02-15", until="2021-02-23"))
+        assert len(expected) == 3
+        for story in expected:
+            assert story.title in text
+            assert story.title in html_text
+        for story in example:
+            if story not in expected:
+                assert story.title not in text

@@ -76,3 +76,7 @@ def __getattr__(name: str) -> Any:
         if importlib.util.find_spec(f"storykit.{name}") is not None:
             return importlib.import_module(f"storykit.{name}")
     raise AttributeError(f"module 'storykit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
