@@ -309,3 +309,41 @@ class TestRealProcess:
 def test_click_is_the_toolkit() -> None:
     """The CLI is a click group (as Datasette and sqlite-utils)."""
     assert isinstance(main, click.Group)
+
+
+class TestExportPages:
+    def test_a_folder_output_gets_every_html_page(self, tmp_path: Path) -> None:
+        """-o DIR/ with the html format and page_size writes index.html, page-2.html, ... there."""
+        import html5lib
+
+        example = Path(__file__).resolve().parents[1] / "examples/impact-and-people/stories.json"
+        folder = tmp_path / "site"
+        result = CliRunner().invoke(main, ["export", str(example), "--format", "html",
+                                           "-O", "page_size=4", "-o", f"{folder}/"])
+        assert result.exit_code == 0, result.output
+        assert sorted(p.name for p in folder.iterdir()) == [
+            "index.html", "page-2.html", "page-3.html"]
+        titles = []
+        for name in ("index.html", "page-2.html", "page-3.html"):
+            tree = html5lib.parse((folder / name).read_text(encoding="utf-8"),
+                                  namespaceHTMLElements=False)
+            titles += [" ".join("".join(h.itertext()).split())
+                       for h in tree.iter("h2") if "sk-title" in (h.get("class") or "")]
+        assert len(titles) == 10
+        assert len(set(titles)) == 10
+
+    def test_a_folder_output_needs_a_page_size(self, tmp_path: Path) -> None:
+        """Without page_size there is nothing to page: a usage error naming the option."""
+        example = Path(__file__).resolve().parents[1] / "examples/impact-and-people/stories.json"
+        result = CliRunner().invoke(main, ["export", str(example), "--format", "html",
+                                           "-o", f"{tmp_path}/"])
+        assert result.exit_code == 2
+        assert "page_size" in result.stderr
+
+    def test_a_folder_output_for_a_one_file_format_is_a_usage_error(self, tmp_path: Path) -> None:
+        """A format that writes one file says so when -o is a folder."""
+        example = Path(__file__).resolve().parents[1] / "examples/impact-and-people/stories.json"
+        result = CliRunner().invoke(main, ["export", str(example), "--format", "csv",
+                                           "-o", f"{tmp_path}/"])
+        assert result.exit_code == 2
+        assert "is a folder" in result.stderr

@@ -232,6 +232,20 @@ def _write(obj: Context, col: Any, fmt: str | None, output: str | None,
         out.flush()
         return
     assert output is not None
+    if output.endswith(("/", os.sep)) or Path(output).is_dir():
+        # A folder: formats that write several files (html with page_size) write them there.
+        write_pages = getattr(exporter, "write_pages", None)
+        if write_pages is None:
+            fail(f"{output} is a folder; the {exporter.name} format writes one file "
+                 "(give a file name)", 2)
+        try:
+            written = write_pages(col, output, **kwargs)
+        except OptionError as e:
+            fail(str(e), 2)
+        click.echo(f"wrote {len(written)} {'page' if len(written) == 1 else 'pages'} in "
+                   f"{output} ({exporter.name}, {len(col)} "
+                   f"{'story' if len(col) == 1 else 'stories'})", err=True)
+        return
     with atomic_writer(output) as f:
         write_with(exporter, col, f, kwargs)
     click.echo(f"wrote {output} ({exporter.name}, {len(col)} "
@@ -261,11 +275,16 @@ def export(obj: Context, source: Path, *, fmt: str | None, output: str | None,
       storykit export stories.json -o partners.csv -O bom=true
       storykit export stories.jsonl --format json -O shape=lines -o - | head
       storykit export stories.json --plugins-dir my-plugins/ --format markdown -o out.md
+      storykit export stories.json --format html -O page_size=10 -o build/site/
+
+    A folder as -o (ending in /) makes the html format write every page there: index.html,
+    page-2.html, ... linked by rel=prev/next.
     """
     from storykit.io import load, streamable
 
     obj.add_plugins_dirs(command_plugins_dirs)
-    if streamable(source) and output not in (None, "-") and _stream(
+    to_folder = output is not None and (output.endswith(("/", os.sep)) or Path(output).is_dir())
+    if streamable(source) and output not in (None, "-") and not to_folder and _stream(
             obj, source, fmt, output, parse_options(options)):
         return
     col = load(source)

@@ -254,6 +254,15 @@ class HTMLExporter:
         """Write one page (page ``page`` of ``page_size`` stories, or all) to ``out``."""
         _write(collection, out, parse_options(self, options, HTMLOptions))
 
+    def write_pages(self, collection: Collection, folder: str | os.PathLike[str],
+                    **options: Any) -> list[Path]:
+        """Every page into ``folder`` (see :func:`write_pages`); ``page_size`` is required."""
+        page_size = options.pop("page_size", None)
+        if page_size is None:
+            raise OptionError("html", "page_size",
+                              "is needed to write pages into a folder (e.g. page_size=10)")
+        return write_pages(collection, folder, page_size=page_size, **options)
+
 
 _PAGE_FILE = re.compile(r"page-([0-9]+)\.html")
 
