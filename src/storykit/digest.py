@@ -358,9 +358,3 @@ def write_outbox(messages: Iterable[Message], outbox: str | Path, *,
     if hasattr(os, "sync"):
         os.sync()
     return paths
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
