@@ -17,8 +17,8 @@ from email.parser import BytesParser
 from pathlib import Path
 from types import ModuleType
 
-import html5lib
 import pytest
+from html_support import parse_html
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -63,10 +63,7 @@ def parts(msg: EmailMessage) -> tuple[str, str]:
 
 def page_text(html: str) -> str:
     """The text of an HTML document, parsed strictly by html5lib."""
-    parser = html5lib.HTMLParser(strict=False, namespaceHTMLElements=False)
-    tree = parser.parse(html)
-    assert not parser.errors, parser.errors[:3]
-    return " ".join(" ".join(tree.itertext()).split())
+    return " ".join(" ".join(parse_html(html).itertext()).split())
 
 
 def titles_in(text: str) -> set[str]:

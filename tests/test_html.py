@@ -13,8 +13,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import html5lib
 import pytest
+from html_support import parse_html, text
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -33,23 +33,11 @@ PLUGINS = Path(__file__).parent / "plugins"
 
 def parse(data: bytes) -> ET.Element:
     """The document tree; fails listing every parse error html5lib reports."""
-    parser = html5lib.HTMLParser(tree=html5lib.getTreeBuilder("etree"),
-                                 namespaceHTMLElements=False)
-    root = parser.parse(data.decode("utf-8"))
-    assert parser.errors == [], f"parse errors: {parser.errors[:5]}"
-    return root
+    return parse_html(data)
 
 
 def parse_fragment(data: bytes) -> ET.Element:
-    parser = html5lib.HTMLParser(tree=html5lib.getTreeBuilder("etree"),
-                                 namespaceHTMLElements=False)
-    root = parser.parseFragment(data.decode("utf-8"))
-    assert parser.errors == [], f"parse errors: {parser.errors[:5]}"
-    return root
-
-
-def text(el: ET.Element) -> str:
-    return "".join(el.itertext())
+    return parse_html(data, fragment=True)
 
 
 def has_class(el: ET.Element, name: str) -> bool:

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import html5lib
 import pytest
+from html_support import parse_html, text
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -66,19 +66,6 @@ LOCALES = ["en", "fr", "es", "ar", "he", "fa", "ur", "ja", "zh-Hans", "zh-Hant",
 
 
 # --- reading outputs back ---------------------------------------------------------------------
-
-
-def parse_html(data: bytes) -> ET.Element:
-    """The page's tree; fails listing every parse error html5lib reports."""
-    parser = html5lib.HTMLParser(tree=html5lib.getTreeBuilder("etree"),
-                                 namespaceHTMLElements=False)
-    root = parser.parse(data.decode("utf-8"))
-    assert parser.errors == [], f"parse errors: {parser.errors[:5]}"
-    return root
-
-
-def text(el: ET.Element) -> str:
-    return "".join(el.itertext())
 
 
 def by_class(root: ET.Element, tag: str, cls: str) -> list[ET.Element]:
