@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from html_support import parse_html, text
 from hypothesis import given, settings
@@ -304,6 +305,20 @@ class TestHostileText:
         root = parse(render(hostile()))
         assert "{{ 7*7 }} {% if %} <!--" in titles(root)
 
+    @pytest.mark.parametrize("around", ["", "¿Qué? пора", "\U0001f600 ｆｕｌｌ"])
+    @pytest.mark.parametrize("nonchar", ["\ufdd0", "\ufdef", "\U0001fffe", "\U0010ffff"])
+    def test_noncharacters_become_replacement_characters(self, nonchar: str,
+                                                         around: str) -> None:
+        """A noncharacter in a title is written U+FFFD, whatever other text is on the page."""
+        title = f"{around} a{nonchar}b".lstrip()
+        col = Collection(stories=[
+            Story(title=title, published="2021-01-01", summary="Text."),
+            Story(title=around or "Plain", published="2021-01-02", summary="Text."),
+        ])
+        data = render(col)
+        assert nonchar.encode() not in data
+        assert titles(parse(data)) == [title.replace(nonchar, "\ufffd"), around or "Plain"]
+
 
 class TestOptions:
     def test_fragment(self, example: Collection) -> None:
@@ -499,6 +514,79 @@ class TestThemes:
         assert b"theme-banner" not in render(example)
 
 
+#: ``_stories.html`` as a theme might have written it: the story partial included in the loop.
+INCLUDE_STORIES = """\
+{% if stories %}
+<ol class="sk-stories"{% if pagination.start != 1 %} start="{{ pagination.start }}"{% endif %}>
+{% for story in stories %}
+<li>
+{% include "_story.html" %}
+</li>
+{% endfor %}
+</ol>
+{% else %}
+<p class="sk-empty">{{ _("No stories yet.") }}</p>
+{% endif %}
+{% if pagination.count > 1 %}
+{% include "_pagination.html" %}
+{% endif %}
+"""
+
+
+@pytest.fixture(scope="module")
+def include_theme(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A theme folder whose ``_stories.html`` includes ``_story.html`` for each story."""
+    folder = tmp_path_factory.mktemp("include-theme")
+    (folder / "_stories.html").write_text(INCLUDE_STORIES, encoding="utf-8")
+    return folder
+
+
+class TestStoryPartial:
+    def test_theme_story_partial_per_story(self, example: Collection, tmp_path: Path) -> None:
+        """A theme's _story.html renders each story with the page's variables, nothing left over
+        from the story before."""
+        (tmp_path / "_story.html").write_text(
+            '<article class="sk-story" id="story-{{ story.id }}">\n'
+            "{% if story.image %}{% set pictured = true %}{% endif %}"
+            '<h2 class="sk-title">{{ story.title }}</h2>\n'
+            '<p class="pictured">{{ pictured is defined }}</p>\n'
+            '<p class="page">{{ lang }} {{ options.image_width }} {{ collection.title }}'
+            ' {{ _("Photo: %(credit)s", credit="x") }}</p>\n'
+            "</article>\n", encoding="utf-8")
+        col = Collection(title="Mixed", stories=[
+            s if i % 2 else attrs.evolve(s, image=None) for i, s in enumerate(example)])
+        root = parse(render(col, template_dir=tmp_path, locale="fr", image_width=320))
+        assert titles(root) == [s.title for s in col]
+        assert [text(p) for p in find_all(root, "p", "pictured")] == [
+            str(s.image is not None) for s in col]
+        assert {text(p) for p in find_all(root, "p", "page")} == {"fr 320 Mixed Photo\xa0: x"}
+
+    def test_theme_story_partial_extends(self, example: Collection, tmp_path: Path) -> None:
+        """A theme's _story.html may extend a base template of its own and override its
+        blocks."""
+        (tmp_path / "base_story.html").write_text(
+            '<article class="sk-story">{% block heading %}<h2>?</h2>{% endblock %}'
+            "{% block more %}<p>base</p>{% endblock %}</article>\n", encoding="utf-8")
+        (tmp_path / "_story.html").write_text(
+            '{% extends "base_story.html" %}'
+            '{% block heading %}<h2 class="sk-title">{{ story.title }}</h2>{% endblock %}'
+            "{% block more %}{{ super() }}<p>{{ story.id }}</p>{% endblock %}",
+            encoding="utf-8")
+        root = parse(render(example, template_dir=tmp_path))
+        assert titles(root) == [s.title for s in example]
+        assert [[text(p) for p in a.iter("p")] for a in articles(root)] == [
+            ["base", s.id] for s in example]
+
+    @pytest.mark.parametrize("options", [{}, {"locale": "ar"}, {"fragment": True},
+                                         {"page_size": 3, "page": 2, "locale": "fr"}])
+    def test_include_in_a_theme_list_gives_the_same_page(
+            self, example: Collection, include_theme: Path, options: dict[str, Any]) -> None:
+        """A theme's _stories.html that includes _story.html in its loop gets the page the
+        built-in list gives, byte for byte."""
+        assert render(example, template_dir=include_theme, **options) == render(
+            example, **options)
+
+
 class TestConformance:
     def test_check_exporter(self) -> None:
         """The html exporter keeps the exporter contract."""
@@ -546,6 +634,19 @@ class TestProperties:
             root = parse(render(col, page_size=size, page=n, locale=locale))
             seen.extend(a.get("id", "") for a in articles(root))
         assert seen == [f"story-{s.id}" for s in col]
+
+    @settings(max_examples=30)
+    @given(collections(max_size=5), st.sampled_from(["en", "fr", "ar", "ja"]), st.booleans())
+    def test_any_collection_same_page_as_include(self, include_theme: Path, col: Collection,
+                                                 locale: str, fragment: bool) -> None:
+        """For any collection and locale, the built-in list gives byte for byte the page that
+        including _story.html for each story gives, and that page reads back valid."""
+        data = render(col, locale=locale, fragment=fragment)
+        assert data == render(col, locale=locale, fragment=fragment,
+                              template_dir=include_theme)
+        root = parse_fragment(data) if fragment else parse(data)
+        assert titles(root) == [s.title for s in col]
+        assert [d["headline"] for d in json_ld(root)] == [s.title for s in col]
 
     @settings(max_examples=20)
     @given(collections(max_size=6))

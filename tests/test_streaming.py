@@ -80,6 +80,22 @@ class TestStreamExport:
             storykit.load(src)
         assert len(loaded.value.errors) == 2
 
+    def test_errors_after_an_unreadable_line_are_load_s_errors(self, tmp_path: Path) -> None:
+        """A line that is not JSON, a repeated key and a bad date: the same list as load()."""
+        src = tmp_path / "in.jsonl"
+        lines = [json.dumps(_story(0)), '{"id": "x", "title": ', json.dumps(_story(2)),
+                 '{"id":"a","id":"b","title":"T","published":"2021-02-03","summary":"s"}',
+                 json.dumps(_story(4, published="2021-02-30")), ""]
+        src.write_text("\n".join(lines), encoding="utf-8")
+        with pytest.raises(storykit.ValidationError) as loaded:
+            storykit.load(src)
+        with pytest.raises(storykit.ValidationError) as streamed, \
+                atomic_writer(tmp_path / "out.csv") as f:
+            stream_export(src, get_exporter("csv"), f)
+        assert [str(e) for e in streamed.value.errors] == [str(e) for e in loaded.value.errors]
+        assert [e.line for e in streamed.value.errors] == [2, 4, 5]
+        assert "stories[4].published" in str(streamed.value)
+
     def test_repeated_id_is_reported_as_load_reports_it(self, tmp_path: Path) -> None:
         """Two stories with one id: the same error as load(), and no output."""
         src = _jsonl(tmp_path / "in.jsonl", [_story(1), _story(2), _story(1)])

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
 from storykit import _rules as rules
@@ -23,6 +23,7 @@ from storykit import _rules as rules
 __all__ = ["builder", "plain_text", "plain_url", "story"]
 
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 
 _ZERO_WIDTH = frozenset(rules._ZERO_WIDTH)
 _BAD_LINE = rules._BAD_CHAR_LINE.search
@@ -78,7 +79,7 @@ def _url(value: Any) -> str:
     return rules.url(value)
 
 
-class _Cache(dict[str, T]):
+class _Cache(dict[K, T]):
     """A small memo of rule results for values that repeat (languages, credits, countries)."""
 
     def __init__(self, rule: Callable[[Any], T], limit: int = 4096) -> None:
@@ -86,7 +87,7 @@ class _Cache(dict[str, T]):
         self.rule = rule
         self.limit = limit
 
-    def __missing__(self, key: str) -> T:
+    def __missing__(self, key: K) -> T:
         value = self.rule(key)  # raises rules.Invalid: nothing is kept
         if len(self) >= self.limit:
             self.clear()
@@ -123,12 +124,16 @@ class _Fast:
         self.story = builder(Story, Story.FIELDS)
         self.image = builder(Image, ("url", "alt", "credit"))
         self.link = builder(Link, ("url", "title"))
+        self.credit_keys = frozenset(Credit.FIELDS)
         credit = builder(Credit, ("holder", "year"))
-        self.credits: _Cache[Any] = _Cache(lambda s: credit(*rules.parse_credit(s)))
-        self.languages: _Cache[str] = _Cache(rules.language)
-        self.countries: _Cache[str] = _Cache(rules.country, limit=1024)
-        self.dates: _Cache[Any] = _Cache(rules.published)
-        self.topics: _Cache[str] = _Cache(rules.text)
+        self.credits: _Cache[str, Any] = _Cache(lambda s: credit(*rules.parse_credit(s)))
+        self.credit_pairs: _Cache[tuple[str, int | None], Any] = _Cache(
+            lambda pair: credit(rules.credit_holder(pair[0]),
+                                None if pair[1] is None else rules.credit_year(pair[1])))
+        self.languages: _Cache[str, str] = _Cache(rules.language)
+        self.countries: _Cache[str, str] = _Cache(rules.country, limit=1024)
+        self.dates: _Cache[str, Any] = _Cache(rules.published)
+        self.topics: _Cache[str, str] = _Cache(rules.text)
 
 
 _fast: _Fast | None = None
@@ -142,21 +147,35 @@ def _bound() -> _Fast:
 
 
 def _image(f: _Fast, raw: Any) -> Any:
-    if type(raw) is not dict or not raw.keys() <= f.image_keys:
+    if type(raw) is not dict:
         raise rules.Invalid("")
-    url, alt, credit = raw.get("url"), raw.get("alt"), raw.get("credit")
+    get = raw.get
+    url, alt, credit = get("url"), get("alt"), get("credit")
+    # Each key found is a field: so when there are no more keys than that, none is unknown.
+    if len(raw) != (2 if credit is None else 3) and not raw.keys() <= f.image_keys:
+        raise rules.Invalid("")
     if url is None or alt is None:
         raise rules.Invalid("")
     if credit is not None:
-        if type(credit) is not str:
-            raise rules.Invalid("")
-        credit = f.credits[credit]
-    if not (type(url) is str and len(url) <= rules.MAX_URL and _PLAIN_URL.fullmatch(url)):
+        credit = f.credits[credit] if type(credit) is str else _credit(f, credit)
+    if not (type(url) is str and len(url) <= _MAX_URL and _plain_url(url) is not None):
         url = rules.url(url)
     if not (type(alt) is str and alt.isprintable() and alt and alt[0] != " " and alt[-1] != " "
             and (alt.isascii() or _is_normalized("NFC", alt))):
         alt = rules.text(alt)
     return f.image(url, alt, credit)
+
+
+def _credit(f: _Fast, raw: Any) -> Any:
+    """A credit given as ``{"holder": ..., "year": ...}`` (as the JSON export writes it)."""
+    if type(raw) is not dict:
+        raise rules.Invalid("")
+    holder, year = raw.get("holder"), raw.get("year")
+    if len(raw) != (1 if year is None else 2) and not raw.keys() <= f.credit_keys:
+        raise rules.Invalid("")
+    if type(holder) is not str or (year is not None and type(year) is not int):
+        raise rules.Invalid("")
+    return f.credit_pairs[holder, year]
 
 
 def _links(f: _Fast, raw: Any) -> tuple[Any, ...]:
@@ -224,30 +243,33 @@ def story(data: Any, derive_id: bool = False) -> Any:
                 return None
             summary = _summary(summary)
         url = get("url")
-        if url is None or url == "":
-            url = None
-        elif not (type(url) is str and len(url) <= _MAX_URL and _plain_url(url) is not None):
-            url = rules.url(url)
+        if url is not None and not (type(url) is str and len(url) <= _MAX_URL
+                                    and _plain_url(url) is not None):
+            url = None if url == "" else rules.url(url)
         image = get("image")
         if image is not None:
             image = _image(f, image)
         topics = get("topics")
-        if not _empty(topics):
+        if type(topics) is list and topics:
             cache = f.topics
-            topics = tuple([cache[t] for t in _strings(topics)])
+            topics = tuple([cache[t] for t in topics])
         else:
-            topics = ()
+            topics = _nothing(topics)
         countries = get("countries")
-        if not _empty(countries):
+        if type(countries) is list and countries:
             cache = f.countries
-            countries = tuple([cache[c] for c in _strings(countries)])
+            countries = tuple([cache[c] for c in countries])
         else:
-            countries = ()
+            countries = _nothing(countries)
         lang = get("language")
         lang = "en" if lang is None else f.languages[lang]
         links = get("links")
-        links = () if _empty(links) else _links(f, links)
-        if not _empty(get("translations")):
+        if links is not None:
+            links = _links(f, links) if type(links) is list and links else _nothing(links)
+        else:
+            links = ()
+        translations = get("translations")
+        if translations is not None and not _empty(translations):
             return None  # rare: the detailed path
         updated = get("updated")
         if updated is not None:

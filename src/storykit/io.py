@@ -167,6 +167,8 @@ def _json(data: str | bytes, source: str | None, line: int | None = None) -> Any
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as e:
+        if line is not None and type(data) is bytes and data.endswith((b"\n", b"\r")):
+            return _json(data.rstrip(b"\r\n"), source, line)  # so the column is on this line
         raise _json_error(e, source, line) from None
     if isinstance(doc, (dict, list)):
         _refuse_duplicate_keys(data, doc, source, line)
@@ -177,14 +179,20 @@ def _refuse_duplicate_keys(data: str | bytes, doc: Any, source: str | None,
                            line: int | None) -> None:
     """Raise if an object of ``data`` repeats a key (orjson keeps the last one silently).
 
-    The cheap check: every ``:`` of a JSON text separates a key from its value or sits inside a
-    string, so a document without repeated keys has exactly as many as its compact re-rendering
-    (orjson never escapes ``:``). Only when the counts differ, or ``\u003a`` hides a colon, is the
-    document parsed again to find the repeated key and its path.
+    Two cheap checks come first. Text that is the compact re-rendering of what it parsed to
+    (as JSON written by orjson, storykit or most serialisers is) repeats no key: a
+    repeated key would be missing from the re-rendering. Otherwise, every ``:`` of a JSON text
+    separates a key from its value or sits inside a string, so a document without repeated keys
+    has exactly as many as its compact re-rendering (orjson never escapes ``:``). Only when the
+    counts differ, or ``\u003a`` hides a colon, is the document parsed again to find the
+    repeated key and its path.
     """
+    compact = orjson.dumps(doc)
+    if type(data) is bytes and data.startswith(compact) and not data[len(compact):].strip():
+        return  # (what follows the JSON can only be whitespace: orjson parsed it)
     colon: Any = ":" if isinstance(data, str) else b":"
     escaped: Any = ("\\u003a", "\\u003A") if isinstance(data, str) else (b"\\u003a", b"\\u003A")
-    if (data.count(colon) == orjson.dumps(doc).count(b":")
+    if (data.count(colon) == compact.count(b":")
             and escaped[0] not in data and escaped[1] not in data):
         return
     import json
@@ -245,7 +253,7 @@ def _read_jsonl(data: str | bytes, source: str | None) -> Collection:
     errors: Errors = []
     unreadable: set[str] = set()
     for n, line in enumerate(raw.splitlines(), 1):
-        if not line.strip():
+        if not line or line.isspace():
             continue
         try:
             items.append(_json(line, None, n))
@@ -373,7 +381,7 @@ def iter_stories(path: PathLike, format: str | None = None) -> Iterator[Story]:
         with p.open("rb") as f:
             i = 0  # the story's index, as load() numbers it (blank lines are not stories)
             for n, line in enumerate(f, 1):
-                if not line.strip():
+                if line.isspace():
                     continue
                 yield _one_story(_json(line, source, n), source, n, f"stories[{i}]")
                 i += 1
@@ -419,32 +427,61 @@ def _checked(path: Path, fmt: str, source: str, errors: Errors,
     each id goes to ``ids``, for the check of unique ids at the end.
     """
     if fmt == "jsonl":
-        def records() -> Iterator[tuple[int, Any]]:
-            with path.open("rb") as f:
-                for n, line in enumerate(f, 1):
-                    if line.strip():
-                        try:
-                            yield n, _json(line, source, n)
-                        except ValidationError as e:
-                            errors.extend(e.errors)
-    else:
-        def records() -> Iterator[tuple[int, Any]]:
-            with path.open(encoding="utf-8-sig", newline="") as f:
-                for i, (n, row) in enumerate(_csv_rows(f, source, "\t" if fmt == "tsv" else ",")):
-                    yield n, unflatten_story(row, errors, f"stories[{i}]", n)
+        yield from _checked_jsonl(path, source, errors, ids)
+        return
+
+    def records() -> Iterator[tuple[int, Any]]:
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            for i, (n, row) in enumerate(_csv_rows(f, source, "\t" if fmt == "tsv" else ",")):
+                yield n, unflatten_story(row, errors, f"stories[{i}]", n)
+
     for i, (n, item) in enumerate(records()):
         story = _fast.story(item, derive_id=True) if not errors else None
         if story is None:
-            before = len(errors)
-            values = check_story_values(errors, f"stories[{i}]", item)
-            if len(errors) > before:
-                errors[before:] = [ErrorDetail(e.path, e.message, e.value, n)
-                                   for e in errors[before:]]
-            if errors or values is None:
+            story = _check_slowly(item, i, n, errors)
+            if story is None:
                 continue
-            story = _build(Story, values)
         ids.append(hash(story.id))
         yield story
+
+
+def _checked_jsonl(path: Path, source: str, errors: Errors,
+                   ids: array.array[int]) -> Iterator[Story]:
+    """:func:`_checked` for JSON Lines: one loop, as this runs for every line of an archive."""
+    fast_story = _fast.story
+    add_id = ids.append
+    with path.open("rb") as f:
+        i = 0
+        for n, line in enumerate(f, 1):
+            if line.isspace():  # blank lines are not stories (the last line may be empty)
+                continue
+            try:
+                item = _json(line, source, n)
+            except ValidationError as e:
+                errors.extend(e.errors)
+                i += 1
+                continue
+            story = fast_story(item, True) if not errors else None
+            if story is None:
+                story = _check_slowly(item, i, n, errors)
+            i += 1
+            if story is not None:
+                add_id(hash(story.id))
+                yield story
+
+
+def _check_slowly(item: Any, i: int, n: int, errors: Errors) -> Story | None:
+    """The detailed check of the story at index ``i``, line ``n``; problems go to ``errors``.
+
+    Returns None when this story, or any before it, had a problem (the output is void then).
+    """
+    before = len(errors)
+    values = check_story_values(errors, f"stories[{i}]", item)
+    if len(errors) > before:
+        errors[before:] = [ErrorDetail(e.path, e.message, e.value, n) for e in errors[before:]]
+    if errors or values is None:
+        return None
+    return _build(Story, values)
 
 
 def _repeats(ids: array.array[int]) -> bool:

@@ -121,6 +121,32 @@ def href(url: str) -> str:
     return _STRAY_PERCENT.sub("%25", url) if "%" in url else url
 
 
+#: The escaping of :func:`markupsafe.escape` without the ``Markup`` around it (MarkupSafe 3
+#: has it as ``_escape_inner``, in C; ``escape()`` itself is the fallback).
+_escape_str: Callable[[str], str]
+try:
+    from markupsafe import _escape_inner as _escape_str  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - an older MarkupSafe
+    _escape_str = escape
+
+
+def _escape_output(value: Any) -> str:
+    """:func:`markupsafe.escape` for a value the template writes out: the same text, not wrapped.
+
+    Compiled templates call ``escape()`` on every ``{{ value }}`` they write; the result is
+    only ever joined into the output, so wrapping it in ``Markup`` (which costs more than the
+    escaping itself) buys nothing. The rules are markupsafe's: a ``str`` is escaped, an object
+    with ``__html__`` (``Markup``, ...) gives its own markup, anything else is escaped as
+    ``str(value)``.
+    """
+    if type(value) is str:
+        return _escape_str(value)
+    if hasattr(value, "__html__"):
+        markup: str = value.__html__()
+        return markup
+    return _escape_str(str(value))
+
+
 # Characters that would end or confuse a <script> element, or break a line in old JavaScript.
 # (Pairs and str.replace, not str.translate: translate is slow on non-ASCII text.)
 _SCRIPT_ESCAPES = (
@@ -152,16 +178,34 @@ def json_script(value: Any) -> Markup:
     return Markup(text)
 
 
+def bdi(value: Any) -> Markup:
+    """``value`` escaped and isolated in ``<bdi>``: data of any direction inside a label."""
+    return Markup(f"<bdi>{_escape_output(value)}</bdi>")
+
+
 def paragraphs(value: str) -> Markup:
     """Plain text as HTML paragraphs: blank lines separate them, single newlines become <br>."""
     if "\n" not in value:  # one paragraph (most summaries): no regex, no Markup.format
         text = value.strip()
-        return Markup(f"<p>{escape(text)}</p>") if text else Markup("")
+        return Markup(f"<p>{_escape_output(text)}</p>") if text else Markup("")
     parts = [p.strip() for p in re.split(r"\n\s*\n", value) if p.strip()]
     return Markup("\n").join(
         Markup("<p>{}</p>").format(Markup("<br>\n").join(escape(line) for line in p.split("\n")))
         for p in parts
     )
+
+
+class _Template(jinja2.Template):
+    """A template whose ``{{ value }}`` outputs use :func:`_escape_output`."""
+
+    @classmethod
+    def from_code(cls, environment: jinja2.Environment, code: Any,
+                  globals: Any, uptodate: Callable[[], bool] | None = None) -> jinja2.Template:
+        template = super().from_code(environment, code, globals, uptodate)
+        # The module namespace of the compiled template, where its code finds escape(): the
+        # code generator writes escape() only around values that go to the output.
+        template.root_render_func.__globals__["escape"] = _escape_output
+        return template
 
 
 def translation_dirs(registry: Registry | None = None) -> tuple[Path, ...]:
@@ -194,6 +238,7 @@ def _new_environment(search: tuple[Path, ...], registry: Registry | None) -> jin
         auto_reload=False,
         cache_size=400,
     )
+    env.template_class = _Template
     env.filters["date"] = format_date
     env.filters["direction"] = text_direction
     env.filters["iso"] = iso
@@ -204,6 +249,7 @@ def _new_environment(search: tuple[Path, ...], registry: Registry | None) -> jin
     env.filters["href"] = href
     env.filters["json_script"] = json_script
     env.filters["paragraphs"] = paragraphs
+    env.filters["bdi"] = bdi
     env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
     # The catalogue folders of this registry's plugins, read by render() and stream().
     env.extend(storykit_translation_dirs=(

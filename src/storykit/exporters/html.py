@@ -2,6 +2,8 @@
 
 The page is rendered by jinja2 (autoescape on) from ``templates/page.html`` and its partials
 (``_contact.html``, ``_stories.html``, ``_story.html``, ``_pagination.html``, ``storykit.css``).
+``_stories.html`` writes each story with ``render_story(story)``, which renders ``_story.html``
+as an include would, without the per-story cost of one.
 A theme replaces any of them through the ``template_dir`` option or the
 ``register_template_dirs()`` hook; ``{% extends "storykit/page.html" %}`` reaches the built-in
 one. Each story carries schema.org ``NewsArticle`` JSON-LD.
@@ -219,7 +221,40 @@ def _pieces(collection: Collection, opts: HTMLOptions, registry: Registry | None
         dir=templating.text_direction(locale),
         alternates=alternate_links(opts),
         article_ld=article_ld,
+        render_story=_story_renderer(env),
     )
+
+
+def _story_renderer(env: Any) -> Any:
+    """``render_story(story)`` for the templates: ``_story.html`` rendered into one piece.
+
+    It renders the template named ``_story.html`` (a theme's, if it has one) as ``{% include
+    "_story.html" %}`` would: with the variables of the calling template and ``story``, in a
+    context of its own for each story. It is faster than including it in the loop: the
+    template is looked up and the variables gathered once per page rather than once per story,
+    and the story's pieces are joined here instead of each passing up through every template
+    around it (page, block, list) on its way out.
+    """
+    import jinja2
+    from markupsafe import Markup
+
+    template: jinja2.Template | None = None
+    caller: jinja2.runtime.Context | None = None
+    caller_vars: dict[str, Any] = {}
+    parent: dict[str, Any] = {}
+
+    @jinja2.pass_context
+    def render_story(context: jinja2.runtime.Context, story: Story) -> Markup:
+        nonlocal template, caller, caller_vars, parent
+        if context is not caller or context.vars != caller_vars:
+            template = env.get_template("_story.html", context.name)
+            caller, caller_vars, parent = context, dict(context.vars), context.get_all()
+        assert template is not None
+        story_context = env.context_class(env, parent, template.name, template.blocks)
+        story_context.vars["story"] = story
+        return Markup("".join(template.root_render_func(story_context)))
+
+    return render_story
 
 
 def _encode(text: str) -> bytes:
@@ -227,9 +262,12 @@ def _encode(text: str) -> bytes:
 
     Every noncharacter's UTF-8 holds ``EF B7`` (U+FDD0..U+FDEF) or ends ``BF BE``/``BF BF``;
     text without those bytes (nearly all) skips the regex, which is slow on non-ASCII text.
+    Looking for one byte is a ``memchr``, some thirty times faster than looking for two, so
+    the two-byte searches run only when ``EF`` or ``BF`` is there at all.
     """
     data = text.encode()
-    if b"\xef\xb7" in data or b"\xbf\xbe" in data or b"\xbf\xbf" in data:
+    if (b"\xef" in data or b"\xbf" in data) and (
+            b"\xef\xb7" in data or b"\xbf\xbe" in data or b"\xbf\xbf" in data):
         data = _NONCHAR.sub("\ufffd", text).encode()
     return data
 

@@ -23,7 +23,7 @@ from storykit.model import Story
 from storykit.plugins import hookimpl
 
 #: Stories rendered per write() call when streaming: big enough to amortise calls.
-CHUNK = 512
+CHUNK = 64
 
 
 @attrs.frozen
