@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import storykit
 from storykit import Collection, Credit, Image, Link, Story, ValidationError
@@ -257,6 +259,28 @@ class TestErrors:
             storykit.loads(json.dumps([STORY])[:-2] + ', "title": "Other"}]')
         assert problems(err) == ["stories[0].title: 'title' is given twice in one object "
                                  "(a JSON object must not repeat a key)"]
+
+    @given(st.dictionaries(st.text(max_size=8),
+                           st.text(max_size=8) | st.integers(-(2**63), 2**63 - 1),
+                           min_size=1, max_size=6),
+           st.data(), st.sampled_from(["json", "jsonl"]))
+    def test_a_repeated_key_in_compact_json_is_always_found(self, obj: dict[str, Any],
+                                                            data: st.DataObject,
+                                                            fmt: str) -> None:
+        """Compact JSON (as orjson writes it, the text the fast check compares) with one key
+        repeated is refused, as bytes and as text, naming that key."""
+        import orjson
+
+        key = data.draw(st.sampled_from(sorted(obj)))
+        body = orjson.dumps(obj)
+        repeated = orjson.dumps({key: "again"})[1:-1]
+        story = b'{"image":' + body[:-1] + b"," + repeated + b"}}"
+        doc = story + b"\n" if fmt == "jsonl" else b"[" + story + b"]"
+        for given_as in (doc, doc.decode()):
+            with pytest.raises(ValidationError) as err:
+                storykit.loads(given_as, fmt)
+            assert f"stories[0].image.{key}: {key!r} is given twice in one object" in str(
+                err.value)
 
     @pytest.mark.parametrize(("doc", "message"), [
         ('"x"', "(document): must be a collection object (got str 'x')"),

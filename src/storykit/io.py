@@ -162,21 +162,26 @@ def _json_error(e: orjson.JSONDecodeError, source: str | None, line: int | None 
     return _fail(f"is not valid JSON: {e.msg} ({where})", source, line=line)
 
 
-def _json(data: str | bytes, source: str | None, line: int | None = None) -> Any:
-    """Parse JSON with orjson; refuse duplicate keys, NaN, huge numbers and deep nesting."""
+def _json(data: str | bytes, source: str | None, line: int | None = None,
+          index: int | None = None) -> Any:
+    """Parse JSON with orjson; refuse duplicate keys, NaN, huge numbers and deep nesting.
+
+    ``line`` and ``index`` are given for a line of JSON Lines: its number, and the index of the
+    story it holds (an error's path starts ``stories[index]``).
+    """
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as e:
         if line is not None and type(data) is bytes and data.endswith((b"\n", b"\r")):
-            return _json(data.rstrip(b"\r\n"), source, line)  # so the column is on this line
+            return _json(data.rstrip(b"\r\n"), source, line, index)  # the column on this line
         raise _json_error(e, source, line) from None
     if isinstance(doc, (dict, list)):
-        _refuse_duplicate_keys(data, doc, source, line)
+        _refuse_duplicate_keys(data, doc, source, line, index)
     return doc
 
 
 def _refuse_duplicate_keys(data: str | bytes, doc: Any, source: str | None,
-                           line: int | None) -> None:
+                           line: int | None, index: int | None = None) -> None:
     """Raise if an object of ``data`` repeats a key (orjson keeps the last one silently).
 
     Two cheap checks come first. Text that is the compact re-rendering of what it parsed to
@@ -213,7 +218,8 @@ def _refuse_duplicate_keys(data: str | bytes, doc: Any, source: str | None,
         return
     if not found:
         return
-    errors = [ErrorDetail(_join_path(_path_to(tree, d), key),
+    root = "stories" if isinstance(tree, list) else "" if index is None else f"stories[{index}]"
+    errors = [ErrorDetail(_join_path(_path_to(tree, d, root), key),
                           f"{key!r} is given twice in one object (a JSON object must not "
                           "repeat a key)", key, line) for key, d in found]
     raise ValidationError(errors, source)
@@ -225,10 +231,11 @@ def _join_path(path: str, key: str) -> str:
     return f"{path}.{key}"
 
 
-def _path_to(tree: Any, target: object) -> str:
-    """The path (``stories[3].image``) of the object ``target`` inside ``tree``."""
-    # A bare list is the stories of a collection, and its paths say so (stories[3].title).
-    stack: list[tuple[Any, str]] = [(tree, "stories" if isinstance(tree, list) else "")]
+def _path_to(tree: Any, target: object, root: str) -> str:
+    """The path (``stories[3].image``) of the object ``target`` inside ``tree``, whose own
+    path is ``root`` (``stories`` for a bare list of stories, ``stories[3]`` for a line of
+    JSON Lines, ``""`` for a collection document)."""
+    stack: list[tuple[Any, str]] = [(tree, root)]
     while stack:
         node, path = stack.pop()
         if node is target:
@@ -256,7 +263,7 @@ def _read_jsonl(data: str | bytes, source: str | None) -> Collection:
         if not line or line.isspace():
             continue
         try:
-            items.append(_json(line, None, n))
+            items.append(_json(line, None, n, len(items)))
         except ValidationError as e:
             errors.extend(e.errors)
             unreadable.add(f"stories[{len(items)}]")
@@ -383,7 +390,7 @@ def iter_stories(path: PathLike, format: str | None = None) -> Iterator[Story]:
             for n, line in enumerate(f, 1):
                 if line.isspace():
                     continue
-                yield _one_story(_json(line, source, n), source, n, f"stories[{i}]")
+                yield _one_story(_json(line, source, n, i), source, n, f"stories[{i}]")
                 i += 1
     elif fmt in ("csv", "tsv"):
         with p.open(encoding="utf-8-sig", newline="") as f:
@@ -456,7 +463,7 @@ def _checked_jsonl(path: Path, source: str, errors: Errors,
             if line.isspace():  # blank lines are not stories (the last line may be empty)
                 continue
             try:
-                item = _json(line, source, n)
+                item = _json(line, source, n, i)
             except ValidationError as e:
                 errors.extend(e.errors)
                 i += 1
