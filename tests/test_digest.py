@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 import storykit
 from storykit.cli import main
@@ -232,6 +234,42 @@ class TestSubscribers:
         """A column that is not a subscriber field is an error naming it."""
         with pytest.raises(storykit.ValidationError, match="'mail'"):
             parse_subscribers("mail,name\na@example.org,A\n")
+
+
+_LOCAL = st.text("abcXYZ019.!#$%&'*+/=?^_`{|}~-", min_size=1, max_size=70)
+
+
+class TestOutboxNames:
+    @given(st.lists(st.tuples(_LOCAL, st.sampled_from(["example.org", "ex-ample.co.uk"])),
+                    min_size=2, max_size=6))
+    def test_different_mailboxes_never_share_a_file(self, pairs: list[tuple[str, str]]) -> None:
+        """Addresses that differ other than by case get different, short, plain file names."""
+        addresses = {f"{local}@{domain}".lower() for local, domain in pairs}
+        names = {outbox_name(a) for a in addresses}
+        assert len(names) == len(addresses)
+        for name in names:
+            assert len(f".{name}.tmp".encode()) <= 255
+            assert "/" not in name and not name.startswith(".") and name.endswith(".eml")
+
+    def test_plain_addresses_keep_their_readable_name(self) -> None:
+        """An everyday address is its own file name, in lower case."""
+        assert outbox_name("Lucia.Fernandez@Example.org") == "lucia.fernandez@example.org.eml"
+        assert outbox_name("a/b@example.org") == "a_b@example.org~bb02eab6974b.eml"
+
+    def test_a_long_or_unusual_address_gets_its_message(self, example: storykit.Collection,
+                                                        tmp_path: Path) -> None:
+        """Addresses that would collide or overflow a file name each get their own file."""
+        from storykit.digest import write_outbox
+
+        local = "x" * 64
+        subs = [Subscriber(f"{local}@{'d' * 60}.{'e' * 60}.{'f' * 60}.org"),
+                Subscriber("a/b@example.org"), Subscriber("a_b@example.org"),
+                Subscriber("a!b@example.org"), Subscriber(".dot@example.org")]
+        run = PersonalisedRun(example, subs, {"sender": SENDER})
+        paths = write_outbox(run, tmp_path / "outbox")
+        assert len(paths) == len(set(paths)) == 5
+        got = sorted(str(parse(p.read_bytes())["To"]) for p in paths)
+        assert got == sorted(s.email for s in subs)
 
 
 class TestPersonalised:

@@ -310,9 +310,33 @@ class PersonalisedRun:
             yield Message(sub, len(picked), data)
 
 
+_UNSAFE_IN_NAME = re.compile(r"[^a-z0-9._@+-]")
+#: Longest readable part of an outbox file name, in characters (ASCII): with the hash, ``.eml``
+#: and the temporary name's dot and ``.tmp``, a name stays well under 255 bytes.
+_MAX_NAME = 180
+
+
 def outbox_name(address: str) -> str:
-    """The outbox file name for an address: ``ana@example.org.eml`` (lower case, safe)."""
-    return re.sub(r"[^a-z0-9._@+-]", "_", address.lower()) + ".eml"
+    """The outbox file name for an address: ``ana@example.org.eml``.
+
+    The name is the address in lower case when that is a plain, short file name. Otherwise
+    (characters such as ``/``, ``!`` or ``#``, a leading dot, or an address longer than 180
+    characters) the unsafe characters become ``_``, the name is shortened, and ``~`` and 12 hex
+    digits of the address's SHA-256 are added, so that two subscribers never share a file:
+    ``a/b@example.org`` gives ``a_b@example.org~bb02eab6974b.eml``, a name that
+    ``a_b@example.org`` (``a_b@example.org.eml``) cannot give. Addresses differing only in
+    case (one mailbox, to :func:`parse_subscribers`) give one name.
+    """
+    lowered = address.lower()
+    safe = _UNSAFE_IN_NAME.sub("_", lowered)
+    if safe == lowered and len(safe) <= _MAX_NAME and not safe.startswith("."):
+        return safe + ".eml"
+    import hashlib
+
+    if safe.startswith("."):
+        safe = "_" + safe[1:]  # not a hidden file
+    digest = hashlib.sha256(lowered.encode("utf-8")).hexdigest()[:12]
+    return f"{safe[:_MAX_NAME]}~{digest}.eml"
 
 
 def write_outbox(messages: Iterable[Message], outbox: str | Path, *,
