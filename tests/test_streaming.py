@@ -127,3 +127,37 @@ class TestStreamExport:
         """JSON and TOML documents are loaded whole; JSON Lines, CSV and TSV stream."""
         assert streamable("a.jsonl") and streamable("a.csv") and streamable("a.tsv")
         assert not streamable("a.json") and not streamable("a.toml")
+
+
+class TestLongLines:
+    def test_an_over_long_line_is_an_error_and_the_rest_is_still_read(
+            self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A line over the limit is reported with its number, without reading it whole; the
+        lines after it are numbered and checked as usual."""
+        import storykit.io
+
+        monkeypatch.setattr(storykit.io, "MAX_LINE", 300)
+        src = _jsonl(tmp_path / "in.jsonl", [
+            _story(0), _story(1, summary="x" * 1_000), _story(2, published="2021-02-30"),
+            _story(3)])
+        with pytest.raises(storykit.ValidationError) as streamed, \
+                atomic_writer(tmp_path / "out.csv") as f:
+            stream_export(src, get_exporter("csv"), f)
+        assert [str(e) for e in streamed.value.errors] == [
+            "line 2: (document): is longer than 300 bytes, the limit for one line of JSON Lines",
+            "line 3: stories[2].published: '2021-02-30' is not a valid date"]
+        read = storykit.iter_stories(src)
+        assert next(read).id == "story-0"
+        with pytest.raises(storykit.ValidationError, match="line 2: .*longer than 300 bytes"):
+            next(read)
+
+    def test_a_line_of_exactly_the_limit_is_read(self, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+        """The limit counts the record, not its newline; the last line needs no newline."""
+        import storykit.io
+
+        line = json.dumps(_story(0), ensure_ascii=False).encode()
+        monkeypatch.setattr(storykit.io, "MAX_LINE", len(line))
+        src = tmp_path / "in.jsonl"
+        src.write_bytes(line + b"\n" + line.replace(b"story-0", b"story-1"))
+        assert [s.id for s in storykit.iter_stories(src)] == ["story-0", "story-1"]

@@ -11,6 +11,7 @@ import array
 import contextlib
 import csv
 import errno
+import functools
 import io
 import itertools
 import os
@@ -63,6 +64,9 @@ LOAD_FORMATS: dict[str, str] = {
 MAX_BYTES = 512 * 1024 * 1024
 #: The largest CSV cell read (characters); the csv module's own default is 131,072.
 MAX_CSV_FIELD = 1024 * 1024
+#: The longest line of JSON Lines read when streaming (bytes): far beyond any story, and a
+#: bound on the memory a stream needs whatever the file holds.
+MAX_LINE = 16 * 1024 * 1024
 #: The deepest JSON nesting read: orjson's fixed limit (a story document needs 5 levels).
 MAX_JSON_DEPTH = 1024
 #: The longest file name written (bytes): the limit of ext4, XFS, APFS and NTFS alike.
@@ -379,7 +383,8 @@ def iter_stories(path: PathLike, format: str | None = None) -> Iterator[Story]:
 
     A bad record raises :class:`~storykit.ValidationError` naming its line, after the stories
     before it were yielded. Ids missing from the file are derived from titles, without the
-    ``-2`` clash rule of :func:`load` (that needs the whole file).
+    ``-2`` clash rule of :func:`load` (that needs the whole file). A line of JSON Lines longer
+    than :data:`MAX_LINE` (16 MiB) is an error, found without reading the line whole.
     """
     p = Path(path)
     fmt = _format_of(p, format)
@@ -387,9 +392,11 @@ def iter_stories(path: PathLike, format: str | None = None) -> Iterator[Story]:
     if fmt == "jsonl":
         with p.open("rb") as f:
             i = 0  # the story's index, as load() numbers it (blank lines are not stories)
-            for n, line in enumerate(f, 1):
+            for n, line in enumerate(iter(functools.partial(f.readline, MAX_LINE + 1), b""), 1):
                 if line.isspace():
                     continue
+                if len(line) > MAX_LINE and not line.endswith(b"\n"):
+                    raise _line_too_long(f, source, n)
                 yield _one_story(_json(line, source, n, i), source, n, f"stories[{i}]")
                 i += 1
     elif fmt in ("csv", "tsv"):
@@ -459,10 +466,12 @@ def _checked_jsonl(path: Path, source: str, errors: Errors,
     add_id = ids.append
     with path.open("rb") as f:
         i = 0
-        for n, line in enumerate(f, 1):
+        for n, line in enumerate(iter(functools.partial(f.readline, MAX_LINE + 1), b""), 1):
             if line.isspace():  # blank lines are not stories (the last line may be empty)
                 continue
             try:
+                if len(line) > MAX_LINE and not line.endswith(b"\n"):
+                    raise _line_too_long(f, source, n)
                 item = _json(line, source, n, i)
             except ValidationError as e:
                 errors.extend(e.errors)
@@ -475,6 +484,14 @@ def _checked_jsonl(path: Path, source: str, errors: Errors,
             if story is not None:
                 add_id(hash(story.id))
                 yield story
+
+
+def _line_too_long(f: BinaryIO, source: str, n: int) -> ValidationError:
+    """The error for line ``n``, longer than :data:`MAX_LINE`; the rest of it is skipped."""
+    while (rest := f.readline(MAX_LINE)) and not rest.endswith(b"\n"):
+        pass
+    return _fail(f"is longer than {MAX_LINE:,} bytes, the limit for one line of JSON Lines",
+                 source, line=n)
 
 
 def _check_slowly(item: Any, i: int, n: int, errors: Errors) -> Story | None:
