@@ -577,6 +577,19 @@ class TestStoryPartial:
         assert [[text(p) for p in a.iter("p")] for a in articles(root)] == [
             ["base", s.id] for s in example]
 
+    def test_render_story_sees_variables_set_before_it(self, example: Collection,
+                                                      tmp_path: Path) -> None:
+        """render_story() in a theme's list sees the variables the list set just before."""
+        (tmp_path / "_stories.html").write_text(
+            '{% set note = "first" %}{{ render_story(stories[0]) }}\n'
+            '{% set note = "second" %}{{ render_story(stories[1]) }}\n', encoding="utf-8")
+        (tmp_path / "_story.html").write_text(
+            '<article class="sk-story"><p class="note">{{ note }} {{ story.id }}</p></article>\n',
+            encoding="utf-8")
+        root = parse(render(example, template_dir=tmp_path))
+        assert [text(p) for p in find_all(root, "p", "note")] == [
+            f"first {example[0].id}", f"second {example[1].id}"]
+
     @pytest.mark.parametrize("options", [{}, {"locale": "ar"}, {"fragment": True},
                                          {"page_size": 3, "page": 2, "locale": "fr"}])
     def test_include_in_a_theme_list_gives_the_same_page(

@@ -148,7 +148,7 @@ class TestLongLines:
             "line 3: stories[2].published: '2021-02-30' is not a valid date"]
         read = storykit.iter_stories(src)
         assert next(read).id == "story-0"
-        with pytest.raises(storykit.ValidationError, match="line 2: .*longer than 300 bytes"):
+        with pytest.raises(storykit.ValidationError, match=r"line 2: .*longer than 300 bytes"):
             next(read)
 
     def test_a_line_of_exactly_the_limit_is_read(self, tmp_path: Path,

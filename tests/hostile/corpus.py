@@ -161,7 +161,7 @@ REJECT_FILES: dict[str, tuple[str | None, str]] = {
     "duplicate-keys-nested.json": ("stories[0].image.url", "given twice"),
     "duplicate-keys-top.json": ("title", "given twice"),
     "duplicate-keys.json": ("stories[0].title", "given twice"),
-    "duplicate-keys.jsonl": ("summary", "given twice"),
+    "duplicate-keys.jsonl": ("stories[1].summary", "given twice"),
     "duplicate-keys.toml": ("", "not valid TOML"),
     "encoded-word-email.toml": ("contacts[0].email", "encoded word"),
     "header-injection.toml": ("contacts[0].name", "U+000D"),
