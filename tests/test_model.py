@@ -465,6 +465,13 @@ class TestImageAndCredit:
             Credit("Ion Buga", "twenty")  # type: ignore[arg-type]
         assert problems(err) == ["year: must be a year such as 2021 (got 'twenty')"]
 
+    @pytest.mark.parametrize("credit", [{"holder": "2021"}, {"holder": "2021", "year": 2021},
+                                        "© 2020 2021"])
+    def test_a_year_is_not_a_holder(self, credit: Any) -> None:
+        """A holder that is only a year is refused, in either form of the credit."""
+        with pytest.raises(ValidationError, match="names no holder"):
+            story(image={"url": "https://example.org/a.jpg", "alt": "a", "credit": credit})
+
     def test_credit_holder_required(self) -> None:
         """A credit object needs a holder."""
         with pytest.raises(ValidationError) as err:

@@ -316,7 +316,7 @@ def parse_credit(value: str) -> tuple[str, int | None]:
             "or give {'holder': ..., 'year': ...})"
         )
     holder, year = _TRAILING_COMMAS.sub("", m.group(1)), m.group(2)
-    if not holder or (year is None and _YEAR_ONLY.fullmatch(holder)):
+    if not holder or _YEAR_ONLY.fullmatch(holder):
         raise Invalid(f"{_describe(value)} names no holder")
     return holder, (credit_year(year) if year else None)
 
@@ -327,4 +327,6 @@ def credit_holder(value: Any) -> str:
     holder = _TRAILING_COMMAS.sub("", text(value))
     if not holder:
         raise Invalid(f"{_describe(value)} names no holder")
+    if _YEAR_ONLY.fullmatch(holder):
+        raise Invalid(f"{_describe(value)} names no holder (it is a year: give it as the year)")
     return holder

@@ -10,6 +10,7 @@ every export, so they build plain dicts directly and leave out what is empty.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,7 @@ __all__ = [
     "collection_to_data",
     "contact_to_data",
     "converter",
+    "credit_text",
     "flatten_story",
     "make_converter",
     "story_to_data",
@@ -253,6 +255,21 @@ def _split_list(cell: str) -> list[str]:
     return [x.strip() for x in out if x.strip()]
 
 
+_ENDS_IN_YEAR = re.compile(r"[\s,]\d{4}$")
+
+
+def credit_text(credit: Credit) -> str:
+    """``credit`` as text that :meth:`Credit.parse` reads back equal (the CSV cell).
+
+    That is its display string, ``© Holder 2021``, except for a credit with no year whose
+    holder ends in a year-like number: ``© Studio 2020`` would read back as holder ``Studio``
+    and year 2020, so it is written ``© Studio 2020,`` (the comma ends the holder).
+    """
+    if credit.year is None and _ENDS_IN_YEAR.search(credit.holder):
+        return f"{credit},"
+    return str(credit)
+
+
 def flatten_story(s: Story) -> dict[str, str]:
     """A story as CSV cells (strings), in the columns of :data:`CSV_COLUMNS`."""
     image = s.image
@@ -265,7 +282,7 @@ def flatten_story(s: Story) -> dict[str, str]:
         "url": s.url or "",
         "image.url": image.url if image is not None else "",
         "image.alt": image.alt if image is not None else "",
-        "image.credit": str(image.credit) if image is not None and image.credit else "",
+        "image.credit": credit_text(image.credit) if image is not None and image.credit else "",
         "topics": _join_list(s.topics),
         "countries": ";".join(s.countries),
         "language": s.language,

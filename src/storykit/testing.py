@@ -100,9 +100,11 @@ def urls() -> st.SearchStrategy[str]:
 
 
 def _holder(s: str) -> str:
-    # A holder ending in a year-like word would read back as holder + year.
-    # Trailing commas go too: the model drops them (the display string would swallow them).
-    return re.sub(r"[\s,]+$", "", re.sub(r"[\s,]*\d{4}$", "", s)) or "Agency"
+    # Trailing commas go: the model drops them (the display string would swallow them). A
+    # year alone is not a holder. A holder ending in a year-like number ("Studio 2020") stays:
+    # it is the case that storykit.convert.credit_text() writes with a closing comma.
+    holder = re.sub(r"[\s,]+$", "", s)
+    return "Agency" if not holder or re.fullmatch(r"\d{4}", holder) else holder
 
 
 @cache

@@ -19,6 +19,7 @@ from storykit.convert import (
     CSV_COLUMNS,
     FORMULA_TRIGGERS,
     _join_list,
+    credit_text,
     flatten_story,
     neutralise,
 )
@@ -139,7 +140,7 @@ def _row(s: Story) -> list[str]:
         image_cells = ("", "", "")
     else:
         credit = image.credit
-        image_cells = (image.url, image.alt, str(credit) if credit else "")
+        image_cells = (image.url, image.alt, credit_text(credit) if credit else "")
     if s.translations:
         flat = flatten_story(s)
         return [flat[c] for c in CSV_COLUMNS]
