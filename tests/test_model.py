@@ -511,6 +511,18 @@ class TestCountriesAndLanguage:
         assert only_problem(language=bad) == (
             f"language: {bad!r} is not a BCP 47 language tag (e.g. 'en', 'fr-CH')")
 
+    @pytest.mark.parametrize(("given", "canonical"), [
+        ("EN", "en"), ("en-us", "en-US"), ("ZH-hant-tw", "zh-Hant-TW"), ("es-419", "es-419"),
+        ("de-ch-1901", "de-CH-1901"), ("en-X-Twain", "en-x-twain"), ("X-Private", "x-private"),
+    ])
+    def test_language_case_is_made_canonical(self, given: str, canonical: str) -> None:
+        """Tags are case-insensitive: each is kept in the case RFC 5646 recommends, so that
+        ``EN`` and ``en`` stories group together and match the page's language."""
+        assert story(language=given).language == canonical
+        col = Collection(language=given, stories=[story(language=given), story(id="b")])
+        assert col.language == canonical
+        assert len(col.group_by("language")) == (1 if canonical == "en" else 2)
+
     def test_language_default(self) -> None:
         """A story's language is ``en`` unless given."""
         assert story().language == "en"

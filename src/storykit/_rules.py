@@ -239,10 +239,29 @@ _BCP47 = re.compile(
 
 
 def language(value: Any) -> str:
+    """A BCP 47 language tag, in its canonical case: ``EN-us`` -> ``en-US``."""
     s = must_be_str(value).strip()
     if _BCP47.fullmatch(s) is None:
         raise Invalid(f"{_describe(value)} is not a BCP 47 language tag (e.g. 'en', 'fr-CH')")
-    return s
+    return _tag_case(s)
+
+
+def _tag_case(tag: str) -> str:
+    """The case RFC 5646 (2.1.1) recommends: language lower, script title, region upper,
+    everything from the first singleton (``-x-``, ``-u-``, ...) on lower. Tags are
+    case-insensitive, so this changes no meaning; it makes equal tags compare equal."""
+    if tag.islower() and "-" not in tag:
+        return tag  # "en", "fr": nearly every story
+    parts = tag.lower().split("-")
+    for i in range(1, len(parts)):
+        part = parts[i]
+        if len(part) == 1:
+            break  # an extension or private use: lower case to the end
+        if len(part) == 2 and part.isalpha():
+            parts[i] = part.upper()
+        elif len(part) == 4 and part.isalpha():
+            parts[i] = part.title()
+    return "-".join(parts)
 
 
 # The WHATWG HTML "valid e-mail address" grammar: what browsers accept in <input type=email>.
