@@ -514,3 +514,43 @@ class TestIterStories:
             list(storykit.iter_stories(path))
         assert str(err.value) == (
             "iter_stories() streams jsonl and csv files, not json; use load()")
+
+
+class TestCollector:
+    def test_the_collector_runs_again_after_a_load(self) -> None:
+        """Loading pauses the garbage collector and switches it back on, also after an
+        error; a collector the program had switched off stays off."""
+        import gc
+
+        good = json.dumps([STORY]).encode()
+        assert gc.isenabled()
+        assert len(storykit.loads(good)) == 1
+        assert gc.isenabled()
+        with pytest.raises(ValidationError):
+            storykit.loads(b'[{"title": ""}]')
+        assert gc.isenabled()
+        gc.disable()
+        try:
+            storykit.loads(good)
+            assert not gc.isenabled()
+        finally:
+            gc.enable()
+
+    def test_the_collector_is_paused_while_stories_are_built(self, monkeypatch: pytest.MonkeyPatch,
+                                                           ) -> None:
+        """While the stories are checked and built, the collector is off."""
+        import gc
+
+        import storykit.io
+
+        seen: list[bool] = []
+        reader = storykit.io._READERS["json"]
+
+        def spy(data: str | bytes, source: str | None) -> Collection:
+            seen.append(gc.isenabled())
+            return reader(data, source)
+
+        monkeypatch.setitem(storykit.io._READERS, "json", spy)
+        storykit.loads(json.dumps([STORY]))
+        assert seen == [False]
+        assert gc.isenabled()

