@@ -189,12 +189,6 @@ def _links(f: _Fast, raw: Any) -> tuple[Any, ...]:
     return tuple(out)
 
 
-def _strings(raw: Any) -> list[Any]:
-    if type(raw) is not list:
-        raise rules.Invalid("")
-    return raw
-
-
 def _nothing(raw: Any) -> tuple[()]:
     """``()`` for a list field left out; a falsy value of the wrong type (``0``, ``false``)
     raises, leaving it to the detailed path to report."""
