@@ -42,6 +42,8 @@ _MUTANTS = st.one_of(
     st.dictionaries(_ANY_TEXT, _ANY_TEXT, max_size=2), st.just("2021-02-30"),
     st.just("2021-02-23T09:30:00"), st.just("https://exa mple.org/"), st.just("ftp://x.org/"),
     st.just("http://x.org:99999/"), st.just("© 2021"), st.just("zz"), st.just("en-"),
+    st.sampled_from(["a--b", "-a", "a-", "-", "A-b", "a-b-", "a_b", "ab\n", "é-a", "a-1"]),
+    st.just({"url": "https://x.org/", "title": "T", "extra": 1}),
 )
 
 
@@ -51,7 +53,8 @@ def raw_stories(draw: st.DrawFn) -> dict[str, Any]:
     data = _as_content(draw(stories()), draw(st.booleans()))
     for _ in range(draw(st.integers(0, 3))):
         key = draw(st.sampled_from([*Story.FIELDS, "image.url", "image.alt", "image.credit",
-                                    "links.url", "topics.0", "countries.0", "unknown"]))
+                                    "links.url", "links.title", "links.0", "topics.0",
+                                    "countries.0", "unknown"]))
         value = draw(_MUTANTS)
         head, _, tail = key.partition(".")
         target = data.get(head)
@@ -106,6 +109,19 @@ class TestPlainUrl:
     def test_ordinary_url_is_plain(self) -> None:
         """A newsroom URL takes the fast path."""
         assert _fast.plain_url("https://www.ilo.org/global/about/newsroom/a-song-to-let-kids")
+
+
+class TestSlug:
+    @given(st.text(st.sampled_from("az09-AZ_é\n "), max_size=8) | _ANY_TEXT)
+    @example("a--b")
+    @example("-a")
+    @example("a-")
+    @example("")
+    def test_is_slug_is_the_slug_pattern(self, s: str) -> None:
+        """The id rule without the regex's per-word group says exactly what the pattern says."""
+        import re
+
+        assert rules.is_slug(s) == (re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", s) is not None)
 
 
 class TestStory:

@@ -33,8 +33,10 @@ _is_normalized = unicodedata.is_normalized
 # An absolute http(s) URL whose host is plain ASCII letters, digits, dots and hyphens, with no
 # port, user or brackets, and whose rest holds only printable ASCII that rules.url() accepts
 # (no space, no \ < > " ` { } | ^): urlsplit() finds scheme and host, and url() returns it as is.
+# (Possessive quantifiers: no class overlaps what follows it, so they change no verdict, and
+# they spare the regex engine its backtracking records.)
 _PLAIN_URL = re.compile(
-    r"[hH][tT][tT][pP][sS]?://[A-Za-z0-9][A-Za-z0-9.-]*(?:[/?#][!#-;=?-\[\]_a-z~]*)?"
+    r"[hH][tT][tT][pP][sS]?://[A-Za-z0-9][A-Za-z0-9.-]*+(?:[/?#][!#-;=?-\[\]_a-z~]*+)?+"
 )
 
 
@@ -120,7 +122,6 @@ class _Fast:
 
         self.story_keys = frozenset(Story.FIELDS)
         self.image_keys = frozenset(Image.FIELDS)
-        self.link_keys = frozenset(Link.FIELDS)
         self.story = builder(Story, Story.FIELDS)
         self.image = builder(Image, ("url", "alt", "credit"))
         self.link = builder(Link, ("url", "title"))
@@ -134,6 +135,10 @@ class _Fast:
         self.countries: _Cache[str, str] = _Cache(rules.country, limit=1024)
         self.dates: _Cache[str, Any] = _Cache(rules.published)
         self.topics: _Cache[str, str] = _Cache(rules.text)
+        self.topic_lists: _Cache[tuple[Any, ...], tuple[str, ...]] = _Cache(
+            lambda items: tuple([self.topics[t] for t in items]))
+        self.country_lists: _Cache[tuple[Any, ...], tuple[str, ...]] = _Cache(
+            lambda items: tuple([self.countries[c] for c in items]))
 
 
 _fast: _Fast | None = None
@@ -182,10 +187,18 @@ def _links(f: _Fast, raw: Any) -> tuple[Any, ...]:
     if type(raw) is not list:
         raise rules.Invalid("")
     out = []
+    link = f.link
     for item in raw:
-        if type(item) is not dict or len(item) != 2 or not item.keys() <= f.link_keys:
+        # Two keys, and both found (else KeyError): so no unknown key.
+        if type(item) is not dict or len(item) != 2:
             raise rules.Invalid("")
-        out.append(f.link(_url(item["url"]), _text(item["title"])))
+        url, title = item["url"], item["title"]
+        if not (type(url) is str and len(url) <= _MAX_URL and _plain_url(url) is not None):
+            url = rules.url(url)
+        if not (type(title) is str and title.isprintable() and title and title[0] != " "
+                and title[-1] != " " and (title.isascii() or _is_normalized("NFC", title))):
+            title = rules.text(title)
+        out.append(link(url, title))
     return tuple(out)
 
 
@@ -223,7 +236,8 @@ def story(data: Any, derive_id: bool = False) -> Any:
             if not derive_id:
                 return None
             sid = rules.slugify(title)
-        elif type(sid) is not str or len(sid) > _MAX_ID or _slug(sid) is None:
+        elif (type(sid) is not str or len(sid) > _MAX_ID or _slug_chars(sid) is None
+              or sid[0] == "-" or sid[-1] == "-" or "--" in sid):  # rules.is_slug, inline
             return None
         pub = get("published")
         if type(pub) is not str:
@@ -243,18 +257,14 @@ def story(data: Any, derive_id: bool = False) -> Any:
         image = get("image")
         if image is not None:
             image = _image(f, image)
+        # Lists of topics and countries repeat across an archive: each list is checked once,
+        # and the stories that give it share one tuple. (An unhashable item: TypeError.)
         topics = get("topics")
-        if type(topics) is list and topics:
-            cache = f.topics
-            topics = tuple([cache[t] for t in topics])
-        else:
-            topics = _nothing(topics)
+        topics = f.topic_lists[tuple(topics)] if type(topics) is list and topics else _nothing(
+            topics)
         countries = get("countries")
-        if type(countries) is list and countries:
-            cache = f.countries
-            countries = tuple([cache[c] for c in countries])
-        else:
-            countries = _nothing(countries)
+        countries = (f.country_lists[tuple(countries)] if type(countries) is list and countries
+                     else _nothing(countries))
         lang = get("language")
         lang = "en" if lang is None else f.languages[lang]
         links = get("links")
@@ -277,6 +287,6 @@ def story(data: Any, derive_id: bool = False) -> Any:
 _MAX_TITLE = rules.MAX_TITLE
 _MAX_ID = rules.MAX_ID
 _MAX_URL = rules.MAX_URL
-_slug = rules._SLUG.fullmatch
+_slug_chars = rules._SLUG_CHARS
 _empty = rules.empty
 _plain_url = _PLAIN_URL.fullmatch

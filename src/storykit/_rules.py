@@ -112,14 +112,24 @@ def optional_text(value: Any) -> str | None:
     return text(s)
 
 
-_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_SLUG_CHARS = re.compile(r"[a-z0-9-]+").fullmatch
+
+
+def is_slug(s: str) -> bool:
+    """``s`` is lowercase ASCII letters and digits in words joined by single hyphens.
+
+    (The regex ``[a-z0-9]+(?:-[a-z0-9]+)*`` says the same, at twice the cost: its group
+    repeats once per word.)
+    """
+    return (_SLUG_CHARS(s) is not None and s[0] != "-" and s[-1] != "-"
+            and "--" not in s)
 
 
 def slug(value: Any) -> str:
     s = must_be_str(value)
     if len(s) > MAX_ID:
         raise Invalid(f"is {len(s):,} characters long; the limit for an id is {MAX_ID}")
-    if _SLUG.fullmatch(s) is None:
+    if not is_slug(s):
         raise Invalid(
             f"{_describe(value)} is not a valid id "
             "(lowercase letters and digits in words joined by single hyphens, "

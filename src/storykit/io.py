@@ -491,6 +491,7 @@ def _checked_jsonl(path: Path, source: str, errors: Errors,
     """:func:`_checked` for JSON Lines: one loop, as this runs for every line of an archive."""
     fast_story = _fast.story
     add_id = ids.append
+    loads, dumps = orjson.loads, orjson.dumps
     with path.open("rb") as f:
         i = 0
         for n, line in enumerate(iter(functools.partial(f.readline, MAX_LINE + 1), b""), 1):
@@ -499,7 +500,15 @@ def _checked_jsonl(path: Path, source: str, errors: Errors,
             try:
                 if len(line) > MAX_LINE and not line.endswith(b"\n"):
                     raise _line_too_long(f, source, n)
-                item = _json(line, source, n, i)
+                # The common case of _json(), inline: an object in compact form repeats no
+                # key. Anything else goes to _json(), which parses again and reports.
+                try:
+                    item = loads(line)
+                except orjson.JSONDecodeError:
+                    item = _json(line, source, n, i)  # raises
+                if type(item) is not dict or not (line.startswith(compact := dumps(item))
+                                                  and not line[len(compact):].strip()):
+                    item = _json(line, source, n, i)
             except ValidationError as e:
                 errors.extend(e.errors)
                 i += 1
