@@ -161,3 +161,145 @@ class TestLongLines:
         src = tmp_path / "in.jsonl"
         src.write_bytes(line + b"\n" + line.replace(b"story-0", b"story-1"))
         assert [s.id for s in storykit.iter_stories(src)] == ["story-0", "story-1"]
+
+
+@pytest.fixture
+def small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Split even a small file among workers, in parts of about 1 KiB (a few stories)."""
+    import storykit.io
+    from storykit import _parallel
+
+    monkeypatch.setattr(storykit.io, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(_parallel, "PART_BYTES", 1024)
+
+
+def _streamed(src: Path, fmt: str, jobs: int, **options: Any) -> bytes | list[str]:
+    """The bytes stream_export writes, or the errors it raises, one string each."""
+    out = io.BytesIO()
+    try:
+        n = stream_export(src, get_exporter(fmt), out, jobs=jobs, **options)
+    except storykit.ValidationError as e:
+        return [str(x) for x in e.errors]
+    assert n == len(storykit.load(src))
+    return out.getvalue()
+
+
+@pytest.mark.usefixtures("small_parts")
+class TestJobs:
+    """``jobs=2`` (``storykit export --jobs 2``) writes what one process writes."""
+
+    @settings(max_examples=8, deadline=None)
+    @given(collections(max_size=12), st.sampled_from(["csv", "json"]), st.booleans())
+    def test_workers_write_the_same_bytes(self, col: storykit.Collection, fmt: str,
+                                          blank_lines: bool) -> None:
+        """Any archive, split into parts among two workers, gives one process's bytes."""
+        import tempfile
+
+        options = {"shape": "lines"} if fmt == "json" else {"bom": True}
+        data = storykit.dumps(col, "json", shape="lines")
+        if blank_lines:  # blank lines are not stories, but they are numbered
+            data = b"\n" + data.replace(b"}\n", b"}\n  \n")
+        with tempfile.TemporaryDirectory() as tmp:
+            src = Path(tmp) / "in.jsonl"
+            src.write_bytes(data)
+            one = _streamed(src, fmt, 1, **options)
+            assert _streamed(src, fmt, 2, **options) == one
+        assert one == storykit.dumps(col, fmt, **options)
+
+    def test_the_parts_go_to_worker_processes(self, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+        """The file is split into parts, each checked and rendered in a worker process."""
+        import os
+        from concurrent.futures import ProcessPoolExecutor
+
+        submitted: list[Any] = []
+        where: list[Any] = []
+        submit = ProcessPoolExecutor.submit
+
+        def spy(pool: ProcessPoolExecutor, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+            future = submit(pool, fn, *args, **kwargs)
+            submitted.append(future)
+            where.append(submit(pool, os.getpid))
+            return future
+
+        monkeypatch.setattr(ProcessPoolExecutor, "submit", spy)
+        src = _jsonl(tmp_path / "in.jsonl", [_story(i) for i in range(40)])
+        assert _streamed(src, "csv", 2) == _streamed(src, "csv", 1)
+        assert len(submitted) >= 5  # about 1 KiB a part
+        assert all(f.done() and f.exception() is None for f in submitted)
+        assert os.getpid() not in {f.result() for f in where}
+
+    def test_csv_has_one_header_and_one_byte_order_mark(self, tmp_path: Path) -> None:
+        """Parts after the first leave out the header row and the BOM; csv reads every row."""
+        src = _jsonl(tmp_path / "in.jsonl", [_story(i) for i in range(40)])
+        data = _streamed(src, "csv", 2, bom=True)
+        assert isinstance(data, bytes)
+        text = data.decode("utf-8")
+        assert text.count("\ufeff") == 1 and text.count("id,title,") == 1
+        rows = list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
+        assert [r["id"] for r in rows] == [f"story-{i}" for i in range(40)]
+        assert rows[7]["summary"] == "'=SUM(A7) and more"
+
+    def test_errors_are_the_same_list_with_the_same_lines(
+            self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Bad JSON, a repeated key, a line too long and bad values, spread over parts: the
+        errors of one process, in file order, with their line numbers and paths."""
+        import storykit.io
+
+        monkeypatch.setattr(storykit.io, "MAX_LINE", 600)
+        lines = [json.dumps(_story(i)) for i in range(30)]
+        lines[3] = '{"id": "x", "title": '
+        lines[9] = '{"id":"a","id":"b","title":"T","published":"2021-02-03","summary":"s"}'
+        lines[14] = json.dumps(_story(14, summary="x" * 2_000))
+        lines[15] = ""
+        lines[21] = json.dumps(_story(21, published="2021-02-30"))
+        lines[28] = json.dumps(_story(28, url="ftp://x"))
+        src = tmp_path / "in.jsonl"
+        src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        one = _streamed(src, "csv", 1)
+        assert isinstance(one, list) and len(one) == 5
+        assert _streamed(src, "csv", 2) == one
+        assert one[2].startswith("line 15: (document): is longer than 600 bytes")
+        assert one[3].startswith("line 22: stories[20].published")
+
+    def test_a_repeated_id_in_another_part_is_found(self, tmp_path: Path) -> None:
+        """Two stories with one id in different parts: load()'s error, as with one process."""
+        src = _jsonl(tmp_path / "in.jsonl", [_story(i) for i in range(30)] + [_story(2)])
+        errors = _streamed(src, "json", 2, shape="lines")
+        assert errors == ["line 31: stories[30].id: 'story-2' is already the id of stories[2]"]
+
+    def test_empty_and_blank_files(self, tmp_path: Path) -> None:
+        """No story: CSV is its header row, JSON Lines is empty, as with one process."""
+        for text in ("", "\n\n  \n"):
+            src = tmp_path / "in.jsonl"
+            src.write_text(text, encoding="utf-8")
+            for fmt, options in (("csv", {}), ("json", {"shape": "lines"})):
+                out = io.BytesIO()
+                assert stream_export(src, get_exporter(fmt), out, jobs=2, **options) == 0
+                assert out.getvalue() == storykit.dumps(storykit.Collection(), fmt, **options)
+
+    def test_a_json_document_is_written_by_one_process(self, tmp_path: Path) -> None:
+        """A JSON document has one frame around every story: it cannot be split, and
+        ``jobs`` changes nothing."""
+        src = _jsonl(tmp_path / "in.jsonl", [_story(i) for i in range(30)])
+        assert _streamed(src, "json", 2) == storykit.dumps(storykit.load(src), "json")
+
+    def test_jobs_must_not_be_negative(self, tmp_path: Path) -> None:
+        """A negative number of workers is a ValueError; 0 means one per CPU."""
+        src = _jsonl(tmp_path / "in.jsonl", [_story(1)])
+        with pytest.raises(ValueError, match="jobs must be 0"):
+            stream_export(src, get_exporter("csv"), io.BytesIO(), jobs=-1)
+        assert _streamed(src, "csv", 0) == _streamed(src, "csv", 1)
+
+    def test_cli_jobs(self, tmp_path: Path) -> None:
+        """``storykit export --jobs 2`` writes the file one process writes; -j -1 is a usage
+        error."""
+        src = _jsonl(tmp_path / "in.jsonl", [_story(i) for i in range(30)])
+        for jobs in ("1", "2"):
+            result = _export("export", src, "-o", tmp_path / f"out-{jobs}.csv", "--jobs", jobs)
+            assert result.exit_code == 0, result.output
+            assert "(csv, 30 stories)" in result.output
+        assert (tmp_path / "out-2.csv").read_bytes() == (tmp_path / "out-1.csv").read_bytes()
+        result = _export("export", src, "-o", tmp_path / "x.csv", "-j", "-1")
+        assert result.exit_code == 2
+        assert "-1 is not in the range x>=0" in result.output

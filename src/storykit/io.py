@@ -25,7 +25,7 @@ from typing import IO, Any, BinaryIO
 
 import orjson
 
-from storykit import _fast
+from storykit import _fast, _parallel
 from storykit.collection import Collection
 from storykit.convert import CSV_COLUMNS, collection_from_data, unflatten_story
 from storykit.errors import (
@@ -68,6 +68,9 @@ MAX_CSV_FIELD = 1024 * 1024
 #: The longest line of JSON Lines read when streaming (bytes): far beyond any story, and a
 #: bound on the memory a stream needs whatever the file holds.
 MAX_LINE = 16 * 1024 * 1024
+#: The smallest JSON Lines file :func:`stream_export` splits among worker processes (bytes):
+#: below it, starting the workers costs more than they save.
+PARALLEL_MIN_BYTES = 4 * 1024 * 1024
 #: The deepest JSON nesting read: orjson's fixed limit (a story document needs 5 levels).
 MAX_JSON_DEPTH = 1024
 #: The longest file name written (bytes): the limit of ext4, XFS, APFS and NTFS alike.
@@ -489,37 +492,49 @@ def _checked(path: Path, fmt: str, source: str, errors: Errors,
 def _checked_jsonl(path: Path, source: str, errors: Errors,
                    ids: array.array[int]) -> Iterator[Story]:
     """:func:`_checked` for JSON Lines: one loop, as this runs for every line of an archive."""
-    fast_story = _fast.story
     add_id = ids.append
-    loads, dumps = orjson.loads, orjson.dumps
+    line_story = _line_story
     with path.open("rb") as f:
         i = 0
         for n, line in enumerate(iter(functools.partial(f.readline, MAX_LINE + 1), b""), 1):
             if line.isspace():  # blank lines are not stories (the last line may be empty)
                 continue
-            try:
-                if len(line) > MAX_LINE and not line.endswith(b"\n"):
-                    raise _line_too_long(f, source, n)
-                # The common case of _json(), inline: an object in compact form repeats no
-                # key. Anything else goes to _json(), which parses again and reports.
-                try:
-                    item = loads(line)
-                except orjson.JSONDecodeError:
-                    item = _json(line, source, n, i)  # raises
-                if type(item) is not dict or not (line.startswith(compact := dumps(item))
-                                                  and not line[len(compact):].strip()):
-                    item = _json(line, source, n, i)
-            except ValidationError as e:
-                errors.extend(e.errors)
+            if len(line) > MAX_LINE and not line.endswith(b"\n"):
+                errors.extend(_line_too_long(f, source, n).errors)
                 i += 1
                 continue
-            story = fast_story(item, True) if not errors else None
-            if story is None:
-                story = _check_slowly(item, i, n, errors)
+            story = line_story(line, n, i, source, errors)
             i += 1
             if story is not None:
                 add_id(hash(story.id))
                 yield story
+
+
+def _line_story(line: bytes, n: int, i: int, source: str, errors: Errors) -> Story | None:
+    """The story on line ``n`` of JSON Lines (the ``i``-th story), checked.
+
+    Its problems go to ``errors``. Returns None when this story, or any before it in
+    ``errors``, had a problem.
+    """
+    try:
+        # The common case of _json(), inline: an object in compact form repeats no key.
+        # Anything else goes to _json(), which parses again and reports.
+        try:
+            item = _loads(line)
+        except orjson.JSONDecodeError:
+            item = _json(line, source, n, i)  # raises
+        if type(item) is not dict or not (line.startswith(compact := _dumps(item))
+                                          and not line[len(compact):].strip()):
+            item = _json(line, source, n, i)
+    except ValidationError as e:
+        errors.extend(e.errors)
+        return None
+    story = _fast.story(item, True) if not errors else None
+    return story if story is not None else _check_slowly(item, i, n, errors)
+
+
+_loads = orjson.loads
+_dumps = orjson.dumps
 
 
 def _line_too_long(f: BinaryIO, source: str, n: int) -> ValidationError:
@@ -551,7 +566,7 @@ def _repeats(ids: array.array[int]) -> bool:
 
 
 def stream_export(source: PathLike, exporter: Any, out: BinaryIO, *, format: str | None = None,
-                  **options: Any) -> int:
+                  jobs: int = 1, **options: Any) -> int:
     """Export a JSON Lines, CSV or TSV file in constant memory; return the number of stories.
 
     ``exporter`` must stream (``streams = True`` and ``write_stream(collection, stories, out,
@@ -563,6 +578,14 @@ def stream_export(source: PathLike, exporter: Any, out: BinaryIO, *, format: str
     :class:`~storykit.ValidationError`. Should two stories share an id (or a derived id clash,
     which :func:`load` numbers ``-2``, ``-3``), the output is redone from :func:`load`, which
     applies the clash rule or reports the repeated ids.
+
+    ``jobs`` other than 1 checks and renders JSON Lines in that many worker processes (``0``:
+    one per CPU), a part of the file each, when the exporter can render parts that
+    concatenate (``continuation_options()``: the ``json`` format with ``shape="lines"``, and
+    ``csv``) and the file is at least :data:`PARALLEL_MIN_BYTES`; otherwise, and for CSV
+    input, it has no effect. The output and the errors are the same as with one process. The
+    workers are started with ``spawn``, so a script that calls this needs the usual
+    ``if __name__ == "__main__":`` guard.
     """
     p = Path(source)
     fmt = _format_of(p, format)
@@ -573,10 +596,17 @@ def stream_export(source: PathLike, exporter: Any, out: BinaryIO, *, format: str
     src = str(source)
     errors: Errors = []
     ids: array.array[int] = array.array("q")
-    try:
-        exporter.write_stream(Collection(), _checked(p, fmt, src, errors, ids), out, **options)
-    except ValidationError as e:  # a problem that stops the reading (a broken CSV header)
-        raise ValidationError([*errors, *e.errors], src) from None
+    workers = _parallel.workers(jobs)  # (a negative number: ValueError)
+    later = _parallel.later_options(exporter, options) if workers > 1 and fmt == "jsonl" else None
+    if later is not None and p.stat().st_size >= PARALLEL_MIN_BYTES:
+        _parallel.export(p, exporter, out, options, source=src, later=later, jobs=workers,
+                         errors=errors, ids=ids)
+    else:
+        try:
+            exporter.write_stream(Collection(), _checked(p, fmt, src, errors, ids), out,
+                                  **options)
+        except ValidationError as e:  # a problem that stops the reading (a broken CSV header)
+            raise ValidationError([*errors, *e.errors], src) from None
     if errors:
         raise ValidationError(errors, src)
     if _repeats(ids):

@@ -97,6 +97,12 @@ class CSVExporter:
     #: :meth:`write_stream` takes the stories as an iterable (``storykit.io.stream_export``).
     streams = True
 
+    def continuation_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        """The options that render a later part of a stream so that the parts concatenate:
+        the same, without the header row and the byte order mark."""
+        parse_options(self, options, CSVOptions)  # (a bad option is reported here, once)
+        return {**options, "header": False, "bom": False}
+
     def write(self, collection: Collection, out: BinaryIO, **options: Any) -> None:
         """Write ``collection`` to ``out``, a chunk of rows at a time."""
         self.write_stream(collection, collection.stories, out, **options)

@@ -80,6 +80,12 @@ class JSONExporter:
     #: :meth:`write_stream` takes the stories as an iterable (``storykit.io.stream_export``).
     streams = True
 
+    def continuation_options(self, options: dict[str, Any]) -> dict[str, Any] | None:
+        """The options that render a later part of a stream so that the parts concatenate:
+        JSON Lines only (a document or an array has one frame around all its stories)."""
+        opts = parse_options(self, options, JSONOptions)
+        return options if opts.shape == "lines" else None
+
     def write(self, collection: Collection, out: BinaryIO, **options: Any) -> None:
         """Write ``collection`` to ``out`` as JSON, a chunk of stories at a time."""
         self.write_stream(collection, collection.stories, out, **options)

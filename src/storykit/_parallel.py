@@ -1,0 +1,182 @@
+"""Streaming JSON Lines through worker processes: :func:`storykit.io.stream_export` with ``jobs``.
+
+The reading process splits the file into parts of whole lines, about :data:`PART_BYTES` each,
+and keeps a few parts in flight per worker. Each worker checks the stories of its part (the
+same code as one process runs, so the same stories and the same errors, numbered by line and
+index in the whole file) and renders them with the exporter: the first part with the options
+as given, every later part with the exporter's ``continuation_options()``, so the parts
+concatenate into what one process writes. The reading process writes the parts in order and
+gathers the errors in order. Nothing here is imported until a stream asks for workers.
+"""
+
+from __future__ import annotations
+
+import array
+import functools
+import importlib.util
+import io
+import os
+import sys
+from collections import deque
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from storykit.errors import ErrorDetail
+    from storykit.model import Errors, Story
+
+#: The size of a part of the file given to a worker (bytes, in whole lines).
+PART_BYTES = 1024 * 1024
+#: Parts in flight per worker: enough that no worker waits while the next part is read.
+AHEAD = 2
+
+
+def workers(jobs: int) -> int:
+    """The number of worker processes ``jobs`` asks for: itself, or one per CPU for ``0``."""
+    if jobs < 0:
+        raise ValueError(f"jobs must be 0 (one per CPU) or more, not {jobs}")
+    if jobs == 0:
+        try:
+            return len(os.sched_getaffinity(0))
+        except AttributeError:  # pragma: no cover - macOS and Windows
+            return os.cpu_count() or 1
+    return jobs
+
+
+def later_options(exporter: Any, options: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The options for every part after the first, or None when parts cannot concatenate.
+
+    That is when the exporter has no ``continuation_options()`` or it returns None, or a
+    worker could not import the exporter's class by its module's name (a plugin loaded from a
+    file by ``--plugins-dir``).
+    """
+    method = getattr(exporter, "continuation_options", None)
+    if method is None:
+        return None
+    later = method(dict(options))
+    if later is None:
+        return None
+    cls = type(exporter)
+    module = sys.modules.get(cls.__module__)
+    try:
+        found = importlib.util.find_spec(cls.__module__) is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found or module is None or getattr(module, cls.__qualname__, None) is not cls:
+        return None
+    return dict(later)
+
+
+def render_part(exporter: Any, options: dict[str, Any], path: str, span: tuple[int, int], *,
+                first_line: int, first_index: int, source: str,
+                ) -> tuple[bytes, str, list[ErrorDetail]]:
+    """In a worker: check the stories on the lines of ``path`` in the byte ``span`` (whole
+    lines), and render them.
+
+    Returns the rendered bytes, the ids joined by newlines (an id holds none) and the problems.
+    When there are problems no bytes are returned: the output is void.
+    """
+    from storykit import io as _io
+    from storykit.collection import Collection
+
+    start, end = span
+    with open(path, "rb") as f:
+        f.seek(start)
+        data = f.read(end - start)
+    errors: Errors = []
+    ids: list[str] = []
+
+    def checked() -> Iterator[Story]:  # rendered as they are checked, a chunk at a time
+        line_story = _io._line_story
+        i = first_index
+        for n, line in enumerate(data.split(b"\n"), first_line):
+            if not line or line.isspace():  # (the piece after the last newline is empty)
+                continue
+            story = line_story(line, n, i, source, errors)
+            i += 1
+            if story is not None:
+                ids.append(story.id)
+                yield story
+
+    buf = io.BytesIO()
+    exporter.write_stream(Collection(), checked(), buf, **options)
+    if errors:
+        return b"", "", errors
+    return buf.getvalue(), "\n".join(ids), []
+
+
+def export(path: Path, exporter: Any, out: BinaryIO, options: Mapping[str, Any], *,
+           source: str, later: dict[str, Any], jobs: int, errors: Errors,
+           ids: array.array[int]) -> None:
+    """Check and render the JSON Lines file ``path`` with ``jobs`` workers, writing to ``out``.
+
+    Problems go to ``errors`` in the order of the file, and the hash of each id to ``ids``,
+    as :func:`storykit.io._checked` gives them; after the first problem nothing more is
+    written.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from storykit import io as _io
+
+    pending: deque[Future[tuple[bytes, str, list[ErrorDetail]]] | list[ErrorDetail]] = deque()
+    add_id = ids.append
+
+    def settle() -> None:
+        part = pending.popleft()
+        if isinstance(part, list):  # a problem found while reading (a line too long)
+            errors.extend(part)
+            return
+        data, id_lines, problems = part.result()
+        if problems:
+            errors.extend(problems)
+        elif not errors:
+            out.write(data)
+            if id_lines:
+                for sid in id_lines.split("\n"):
+                    add_id(hash(sid))
+
+    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        parts = 0
+
+        def submit(span: tuple[int, int], first_line: int, first_index: int) -> None:
+            nonlocal parts
+            pending.append(pool.submit(render_part, exporter, later if parts else dict(options),
+                                       str(path), span, first_line=first_line,
+                                       first_index=first_index, source=source))
+            parts += 1
+            while len(pending) > AHEAD * jobs:
+                settle()
+
+        # The workers read their parts themselves: only line numbers and offsets are sent.
+        with path.open("rb") as f:
+            readline = functools.partial(f.readline, _io.MAX_LINE + 1)
+            start = offset = 0
+            first_line = 1
+            first_index = i = 0
+            for n, line in enumerate(iter(readline, b""), 1):
+                if len(line) > _io.MAX_LINE and not line.endswith(b"\n"):
+                    if offset > start:
+                        submit((start, offset), first_line, first_index)
+                    pending.append(list(_io._line_too_long(f, source, n).errors))
+                    i += 1
+                    start = offset = f.tell()
+                    first_line, first_index = n + 1, i
+                    continue
+                offset += len(line)
+                if not line.isspace():
+                    i += 1
+                if offset - start >= PART_BYTES:
+                    submit((start, offset), first_line, first_index)
+                    start = offset
+                    first_line, first_index = n + 1, i
+            if offset > start or not parts:  # (an empty file still gets a first part: a header)
+                submit((start, offset), first_line, first_index)
+        while pending:
+            settle()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
