@@ -303,3 +303,40 @@ class TestJobs:
         result = _export("export", src, "-o", tmp_path / "x.csv", "-j", "-1")
         assert result.exit_code == 2
         assert "-1 is not in the range x>=0" in result.output
+
+
+class TestWhenPartsConcatenate:
+    """Which exports ``jobs`` splits among workers."""
+
+    def test_built_in_formats(self) -> None:
+        """csv always (later parts without header and BOM), json only with shape=lines."""
+        from storykit import _parallel
+
+        assert _parallel.later_options(get_exporter("csv"), {"bom": True}) == {
+            "bom": False, "header": False}
+        assert _parallel.later_options(get_exporter("json"), {"shape": "lines"}) == {
+            "shape": "lines"}
+        assert _parallel.later_options(get_exporter("json"), {}) is None
+        assert _parallel.later_options(get_exporter("html"), {}) is None
+
+    def test_an_exporter_a_worker_cannot_import_is_run_in_one_process(self) -> None:
+        """A class a worker cannot import by its module's name (a plugin loaded from a file,
+        or one made inside a function) is never sent to a worker."""
+        from storykit import _parallel
+
+        class Local:
+            name = "local"
+
+            def continuation_options(self, options: dict[str, Any]) -> dict[str, Any]:
+                return options
+
+        assert _parallel.later_options(Local(), {}) is None
+
+    def test_workers_count(self) -> None:
+        """0 is one per CPU; a negative number is refused."""
+        from storykit import _parallel
+
+        assert _parallel.workers(3) == 3
+        assert _parallel.workers(0) >= 1
+        with pytest.raises(ValueError, match="jobs must be 0"):
+            _parallel.workers(-2)
