@@ -229,6 +229,18 @@ class TestJobs:
         assert all(f.done() and f.exception() is None for f in submitted)
         assert os.getpid() not in {f.result() for f in where}
 
+    def test_a_failing_worker_fails_the_export_and_writes_nothing(self, tmp_path: Path) -> None:
+        """An exception in a worker (here the exporter's) reaches the caller, and the atomic
+        writer leaves no file."""
+        from stream_support import FailingCSV
+
+        src = _jsonl(tmp_path / "in.jsonl", [_story(i) for i in range(40)])
+        out = tmp_path / "out.csv"
+        with pytest.raises(RuntimeError, match="failed on story-25"), atomic_writer(out) as f:
+            stream_export(src, FailingCSV(), f, jobs=2)
+        assert not out.exists()
+        assert list(tmp_path.iterdir()) == [src]
+
     def test_csv_has_one_header_and_one_byte_order_mark(self, tmp_path: Path) -> None:
         """Parts after the first leave out the header row and the BOM; csv reads every row."""
         src = _jsonl(tmp_path / "in.jsonl", [_story(i) for i in range(40)])
