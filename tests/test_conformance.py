@@ -98,3 +98,42 @@ class TestCheckExporterCatches:
     def test_good_passes(self) -> None:
         """A well-behaved exporter passes."""
         check_exporter(_Broken("none"), max_examples=5)
+
+
+class _StreamingCSV:
+    """The csv format with a streaming fault chosen by the test."""
+
+    def __new__(cls, fault: str) -> Any:
+        from storykit.exporters.csv import CSVExporter
+
+        class Faulty(CSVExporter):
+            def write(self, collection: storykit.Collection, out: BinaryIO,
+                      **options: Any) -> None:
+                super().write(collection, out, **options)
+                if fault == "stream":
+                    out.write(b"# the end\r\n")  # written by write() only
+
+            def continuation_options(self, options: dict[str, Any]) -> dict[str, Any]:
+                if fault == "parts":
+                    return {**options, "bom": False}  # the header row comes again
+                return super().continuation_options(options)
+
+        return Faulty()
+
+
+class TestCheckExporterStreams:
+    @pytest.mark.parametrize(("fault", "says"), [
+        ("stream", "write_stream\\(\\) wrote other bytes than write\\(\\)"),
+        ("parts", "do not concatenate to the whole output"),
+    ])
+    def test_stream_faults(self, fault: str, says: str) -> None:
+        """A stream that differs from write(), or parts that repeat a header, are caught."""
+        with pytest.raises(AssertionError, match=says):
+            check_exporter(_StreamingCSV(fault), max_examples=10)
+
+    def test_streams_without_write_stream(self) -> None:
+        """streams = True without write_stream() is named."""
+        exp = _Broken("none")
+        exp.streams = True  # type: ignore[attr-defined]
+        with pytest.raises(AssertionError, match="write_stream\\(\\) is missing"):
+            check_exporter(exp, max_examples=1)

@@ -236,7 +236,10 @@ def check_exporter(exporter: Exporter, *, max_examples: int = 40,
     - ``write()`` writes bytes to a write-only, non-seekable binary stream (a pipe, stdout),
       for an empty collection too, and leaves the stream open;
     - equal input gives byte-identical output (no clocks, no random ids);
-    - awkward text (markup, formulas, right-to-left, emoji) raises nothing.
+    - awkward text (markup, formulas, right-to-left, emoji) raises nothing;
+    - an exporter that streams (``streams = True``) writes with ``write_stream()`` what
+      ``write()`` writes, and one with ``continuation_options()`` writes parts that
+      concatenate to the whole (what ``storykit export --jobs`` relies on).
 
     Raises ``AssertionError`` saying which rule failed (and Hypothesis shows the example).
 
@@ -297,5 +300,36 @@ def check_exporter(exporter: Exporter, *, max_examples: int = 40,
         assert twin == col
         again = render(twin)
         assert first == again, f"{name}: equal input gave different output"
+        if streams:
+            _check_stream(exporter, col, first, opts, later)
 
+    streams = bool(getattr(exporter, "streams", False))
+    later = None
+    if streams:
+        assert callable(getattr(exporter, "write_stream", None)), (
+            f"{name}: streams = True, but write_stream() is missing")
+        continuation = getattr(exporter, "continuation_options", None)
+        later = continuation(dict(opts)) if continuation is not None else None
     check()
+
+
+def _check_stream(exporter: Any, col: Collection, whole: bytes, opts: dict[str, Any],
+                  later: dict[str, Any] | None) -> None:
+    """``write_stream()`` writes ``whole`` (what ``write()`` wrote), and parts rendered with
+    the continuation options concatenate to it."""
+    name = exporter.name
+
+    def stream(stories: Any, options: dict[str, Any]) -> bytes:
+        sink = _Sink()
+        exporter.write_stream(col, iter(stories), sink, **options)
+        return b"".join(sink.chunks)
+
+    assert stream(col.stories, opts) == whole, (
+        f"{name}: write_stream() wrote other bytes than write() for the same collection")
+    if later is not None:
+        stories = list(col.stories)
+        for cut in range(len(stories) + 1):
+            parts = stream(stories[:cut], opts) + stream(stories[cut:], later)
+            assert parts == whole, (
+                f"{name}: the first {cut} stories and the rest, the rest written with "
+                "continuation_options(), do not concatenate to the whole output")
