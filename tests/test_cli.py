@@ -305,6 +305,27 @@ class TestRealProcess:
         proc.wait(timeout=120)
         assert b"Traceback" not in err
 
+    @pytest.mark.parametrize("module", ["storykit", "storykit.cli"])
+    def test_run_as_a_module(self, module: str, example_json: Path,
+                             example: storykit.Collection) -> None:
+        """``python -m storykit`` (and ``-m storykit.cli``) is the same command as the script,
+        for a venv whose scripts are not on PATH: its commands, its errors, its exit codes."""
+        env = dict(os.environ, STORYKIT_DISABLE_PLUGIN_AUTOLOAD="1")
+
+        def python_m(*args: str | Path) -> subprocess.CompletedProcess[bytes]:
+            return subprocess.run([sys.executable, "-m", module, *map(str, args)],
+                                  capture_output=True, env=env, timeout=120, check=False)
+
+        done = python_m("export", example_json, "-f", "json", "-O", "shape=lines", "-o", "-")
+        assert done.returncode == 0, done.stderr
+        assert storykit.loads(done.stdout, "jsonl").stories == example.stories
+        digest = python_m("digest", "--help")  # a command registered from another module
+        assert digest.returncode == 0, digest.stderr
+        assert b"--week" in digest.stdout
+        bad = python_m("export", example_json, "--format", "htm")
+        assert bad.returncode == 2
+        assert bad.stderr == run("export", example_json, "--format", "htm").stderr
+
 
 def test_click_is_the_toolkit() -> None:
     """The CLI is a click group (as Datasette and sqlite-utils)."""

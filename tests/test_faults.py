@@ -230,6 +230,71 @@ class TestReplaceFails:
         assert_intact(target)
 
 
+STALLING_PLUGIN = textwrap.dedent("""
+    import sys
+    from storykit.plugins import hookimpl
+
+    class Stalling:
+        name, media_type, suffix, description = "stalling", "text/plain", ".txt", "Stalls."
+
+        def write(self, collection, out, **options):
+            out.write(b"half of it " * 100_000)
+            out.flush()
+            sys.stderr.write("written\\n")
+            sys.stderr.flush()
+            sys.stdin.read()  # wait here for the SIGINT
+
+    @hookimpl
+    def register_exporters():
+        return [Stalling()]
+""")
+
+
+class TestInterrupted:
+    def test_cli_exits_130_on_ctrl_c(self, target: Path, tmp_path: Path) -> None:
+        """Ctrl-C inside an exporter: one line, exit 130 (128 + SIGINT), the old file kept."""
+        registry = Registry(autoload=False)
+
+        class Plugin:
+            @hookimpl
+            def register_exporters(self) -> list[Exploding]:
+                return [Exploding(KeyboardInterrupt())]
+
+        registry.register(Plugin(), "interrupted-plugin")
+        src = tmp_path / "in.json"
+        storykit.dump(stories(2), src)
+        with use_registry(registry):
+            result = CliRunner().invoke(main, ["export", str(src), "-f", "exploding",
+                                               "-o", str(target)])
+        assert result.exit_code == 130
+        assert result.stderr.strip().splitlines()[-1] == "storykit: error: aborted"
+        assert_intact(target)
+
+    def test_sigint_mid_export(self, target: Path, tmp_path: Path) -> None:
+        """SIGINT (Ctrl-C) to the real command mid-write: exit 130 with one line, no
+        traceback, the old file intact and no temporary file."""
+        plugins = tmp_path / "plugins"
+        plugins.mkdir()
+        (plugins / "stalling.py").write_text(STALLING_PLUGIN)
+        src = tmp_path / "in.json"
+        storykit.dump(stories(2), src)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "storykit", "--plugins-dir", str(plugins), "export",
+             str(src), "-f", "stalling", "-o", str(target)],
+            stdin=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=dict(os.environ, STORYKIT_DISABLE_PLUGIN_AUTOLOAD="1"))
+        assert proc.stderr is not None
+        try:
+            assert proc.stderr.readline() == b"written\n"
+            os.kill(proc.pid, signal.SIGINT)
+            err = proc.stderr.read().decode()
+        finally:
+            proc.wait(timeout=60)
+        assert proc.returncode == 130
+        assert err.split() == ["storykit:", "error:", "aborted"]
+        assert_intact(target)
+
+
 KILL_SCRIPT = textwrap.dedent("""
     import os, sys
     import storykit, storykit.io

@@ -1,7 +1,7 @@
 """The command line: ``storykit validate | export | formats | digest | send``.
 
-Exit codes: 0 success, 1 invalid input (the problems on stderr), 2 usage errors. Errors are one
-line each, without a traceback unless ``--debug`` is given.
+Exit codes: 0 success, 1 invalid input (the problems on stderr), 2 usage errors, 130 when
+interrupted (Ctrl-C). Errors are one line each, without a traceback unless ``--debug`` is given.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ import click
 from storykit.errors import OptionError, PluginError, UnknownFormatError, ValidationError
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: The exit status after Ctrl-C: 128 + SIGINT, as a shell reports an interrupted command.
+INTERRUPTED = 130
 
 #: Errors that mean "the input or the request was wrong": exit 1 with a one-line message.
 USER_ERRORS = (ValidationError, UnknownFormatError, OptionError, PluginError, FileNotFoundError,
@@ -47,9 +50,9 @@ class StorykitGroup(click.Group):
         except click.ClickException as e:
             click.echo(f"storykit: error: {e.format_message()}", err=True)
             sys.exit(e.exit_code)
-        except click.Abort:
+        except click.Abort:  # Ctrl-C: click turns KeyboardInterrupt into Abort
             click.echo("storykit: error: aborted", err=True)
-            sys.exit(1)
+            sys.exit(INTERRUPTED)
         except BrokenPipeError:
             # The reader went away (``storykit export ... -o - | head``): not an error.
             devnull = os.open(os.devnull, os.O_WRONLY)
@@ -377,8 +380,12 @@ def _register_extra_commands() -> None:
             main.add_command(command)
 
 
-_register_extra_commands()
+if __name__ == "__main__":
+    # ``python -m storykit.cli``: this file runs as a second module, ``__main__``. The commands
+    # register with ``storykit.cli`` itself, so run the command as ``python -m storykit`` does.
+    import runpy
 
+    runpy.run_module("storykit", run_name="__main__")
+else:
+    _register_extra_commands()
 
-def run() -> None:  # pragma: no cover - console entry point alias
-    main(prog_name=os.path.basename(sys.argv[0]) or "storykit")
