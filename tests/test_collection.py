@@ -3,8 +3,13 @@ collections."""
 
 from __future__ import annotations
 
+import csv
+import enum
+import io
+import json
+import unicodedata
 from datetime import UTC, date, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 import pytest
@@ -168,6 +173,54 @@ class TestFilter:
         assert all(i in ids for i in got.ids)  # a subsequence, order kept
         assert meta(got) == meta(col)
         assert col.filter(**kw) == got  # pure: the original is unchanged
+
+
+class TestFilterQueries:
+    """``filter``'s text criteria compare as stories hold text: NFC, any ``str``."""
+
+    def test_decomposed_query_finds_composed_story(self) -> None:
+        """QA's case: ``"Cafe\\u0301"`` finds "Café", ``"E\\u0301conomie"`` the topic "Économie"."""
+        col = Collection(stories=[Story(title="Café culture", published="2021-02-03",
+                                        summary="s", topics=["Économie"])])
+        assert col.filter(text="Cafe\u0301").ids == ("cafe-culture",)
+        assert col.filter(topic="E\u0301conomie").ids == ("cafe-culture",)
+        assert col.filter(topic=["jobs", "E\u0301CONOMIE"]).ids == ("cafe-culture",)
+        assert col.filter(text="cafe\u0301 CULTURE").ids == ("cafe-culture",)
+        assert col.filter(text="Cafe").ids == ()  # "e" is not "é": no accent folding
+
+    @given(stories(), st.sampled_from(["NFC", "NFD"]))
+    def test_any_canonical_form_of_a_topic_or_title_finds_the_story(
+            self, s: Story, form: Literal["NFC", "NFD"]) -> None:
+        """A story's title, and each of its topics, in NFC or NFD, finds the story."""
+        col = Collection(stories=[s])
+        assert col.filter(text=unicodedata.normalize(form, s.title)).ids == (s.id,)
+        for topic in s.topics:
+            assert col.filter(topic=unicodedata.normalize(form, topic)).ids == (s.id,)
+
+    def test_str_subclass_criteria(self) -> None:
+        """``StrEnum`` and ``(str, Enum)`` members work as criteria, as their plain values do."""
+
+        class Topic(enum.StrEnum):
+            JOBS = "jobs"
+
+        class Lang(str, enum.Enum):  # noqa: UP042 - the mixin, whose str() is not its value
+            FR = "fr"
+
+        col = make({"id": "a", "title": "A", "language": "fr", "topics": ["Jobs"]},
+                   {"id": "b", "title": "B", "language": "en"})
+        assert col.filter(language=Lang.FR).ids == ("a",)
+        assert col.filter(topic=Topic.JOBS).ids == ("a",)
+        assert col.filter(topic=[Topic.JOBS]).ids == ("a",)
+        assert col.filter(text=Topic.JOBS).ids == ()  # (the topic is not in title or summary)
+
+    def test_non_text_query(self) -> None:
+        """A topic or text that is not a string is a ValueError naming the criterion."""
+        col = make({"title": "A"})
+        with pytest.raises(ValueError, match=r"^filter\(text=\.\.\.\): must be a string "
+                                             r"\(got int 5\)$"):
+            col.filter(text=5)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match=r"^filter\(topic=\.\.\.\): must be a string"):
+            col.filter(topic=[None])  # type: ignore[list-item]
 
 
 class TestSort:
@@ -480,3 +533,104 @@ class TestPublicNames:
     def test_strategy_stories_fit_a_collection(self, s: Story) -> None:
         """A story from ``storykit.testing.stories()`` makes a one-story collection."""
         assert Collection(stories=[s])[s.id] is s
+
+
+def _stories_doc(*items: dict[str, Any]) -> str:
+    base = {"published": "2021-02-03", "summary": "s"}
+    return json.dumps({"stories": [{"title": "T", **base, **item} for item in items]})
+
+
+class TestEveryProblemAtOnce:
+    """A repeated id is reported in the same raise as every other problem, in story order."""
+
+    def test_bad_date_and_repeated_id_together(self) -> None:
+        """QA's case: a bad date in one story and an id given twice are listed in one raise."""
+        doc = _stories_doc({"id": "bees", "title": "Bees", "published": "2021-02-30"},
+                           {"id": "song", "title": "A song"},
+                           {"id": "song", "title": "Another song", "published": "2021-02-04"})
+        with pytest.raises(ValidationError) as err:
+            storykit.loads(doc)
+        assert str(err.value).splitlines() == [
+            "2 problems",
+            "  stories[0].published: '2021-02-30' is not a valid date",
+            "  stories[2].id: 'song' is already the id of stories[1]",
+        ]
+
+    def test_a_failed_story_keeps_its_given_id(self) -> None:
+        """A story that fails on another field still owns the id it gives."""
+        doc = _stories_doc({"id": "song", "published": "2021-02-30"}, {"id": "song"})
+        with pytest.raises(ValidationError) as err:
+            storykit.loads(doc)
+        assert [(e.path, e.message) for e in err.value.errors] == [
+            ("stories[0].published", "'2021-02-30' is not a valid date"),
+            ("stories[1].id", "'song' is already the id of stories[0]"),
+        ]
+
+    def test_an_invalid_id_is_not_counted(self) -> None:
+        """An id that is itself invalid is reported as such, not as a repeat of anything."""
+        doc = _stories_doc({"id": "Song"}, {"id": "song"}, {"title": "Song"})
+        with pytest.raises(ValidationError) as err:
+            storykit.loads(doc)
+        assert [e.path for e in err.value.errors] == ["stories[0].id"]
+
+    def test_errors_in_story_order(self) -> None:
+        """Problems come story by story; a story's repeated id comes after its own fields."""
+        doc = _stories_doc({"id": "a"}, {"id": "a"}, {"id": "b", "title": " "},
+                           {"id": "a", "published": "2021-02-30"})
+        with pytest.raises(ValidationError) as err:
+            storykit.loads(doc)
+        assert [e.path for e in err.value.errors] == [
+            "stories[1].id", "stories[2].title", "stories[3].published", "stories[3].id"]
+
+    def test_csv_lines(self) -> None:
+        """From CSV, the repeated id and the bad date each name their row's line."""
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["id", "title", "published", "summary"])
+        writer.writerow(["song", "A song", "2021-02-30", "s"])
+        writer.writerow(["song", "Another song", "2021-02-04", "s"])
+        with pytest.raises(ValidationError) as err:
+            storykit.loads(out.getvalue(), "csv")
+        assert [str(e) for e in err.value.errors] == [
+            "line 2: stories[0].published: '2021-02-30' is not a valid date",
+            "line 3: stories[1].id: 'song' is already the id of stories[0]",
+        ]
+
+    def test_python_call(self) -> None:
+        """``Collection(stories=[...])`` mixing Story objects and data reports it all at once."""
+        song = Story(id="song", title="A song", published="2021-02-03", summary="s")
+        with pytest.raises(ValidationError) as err:
+            Collection(stories=[song, {"id": "song", "title": "B", "published": "2021-02-30",
+                                       "summary": "s"}, {"id": "song", "title": "C",
+                                                         "published": "2021-02-03",
+                                                         "summary": "s"}])
+        assert [str(e) for e in err.value.errors] == [
+            "stories[1].published: '2021-02-30' is not a valid date",
+            "stories[1].id: 'song' is already the id of stories[0]",
+            "stories[2].id: 'song' is already the id of stories[0]",
+        ]
+
+    @given(st.lists(st.tuples(st.sampled_from(["a", "b", "c", None]), st.booleans()),
+                    max_size=8))
+    def test_every_repeat_and_every_bad_date(self, plan: list[tuple[str | None, bool]]) -> None:
+        """For any mix of given, repeated and derived ids and bad dates, one raise lists each
+        bad date and each repeat of a given id, in story order; with none, ids are unique."""
+        items = [{**({"id": sid} if sid else {}), "title": "A",
+                  "published": "2021-02-30" if bad else "2021-02-03", "summary": "s"}
+                 for sid, bad in plan]
+        expected: list[str] = []
+        first: dict[str, int] = {}
+        for i, (sid, bad) in enumerate(plan):
+            if bad:
+                expected.append(f"stories[{i}].published")
+            if sid is not None and first.setdefault(sid, i) != i:
+                expected.append(f"stories[{i}].id")
+        if not expected:
+            col = storykit.loads(json.dumps({"stories": items}))
+            assert len(set(col.ids)) == len(plan)
+            assert [s.id for s, (sid, _) in zip(col, plan, strict=True) if sid] == [
+                sid for sid, _ in plan if sid]
+            return
+        with pytest.raises(ValidationError) as err:
+            storykit.loads(json.dumps({"stories": items}))
+        assert [e.path for e in err.value.errors] == expected

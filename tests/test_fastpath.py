@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from typing import Any
 
 import pytest
@@ -37,7 +38,29 @@ def _as_content(story: Story, credit_string: bool) -> dict[str, Any]:
     return data
 
 
+class _Sub(str):
+    """A ``str`` subclass whose ``str()`` is not its value: the model keeps its characters."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return "not the value"
+
+
+class _Topic(enum.StrEnum):
+    JOBS = "jobs"
+    BLANK = " "
+
+
+_SUBCLASSED = st.one_of(
+    st.builds(_Sub, _ANY_TEXT),
+    st.sampled_from(["2021-02-03", "en", "fr-CH", "LK", "https://x.org/a", "a-b", "© ILO 2021",
+                     "Title", " padded "]).map(_Sub),
+    st.sampled_from(list(_Topic)),
+)
+
 _MUTANTS = st.one_of(
+    _SUBCLASSED,
     _ANY_TEXT, st.none(), st.just(""), st.integers(), st.booleans(), st.lists(_ANY_TEXT),
     st.dictionaries(_ANY_TEXT, _ANY_TEXT, max_size=2), st.just("2021-02-30"),
     st.just("2021-02-23T09:30:00"), st.just("https://exa mple.org/"), st.just("ftp://x.org/"),
@@ -174,6 +197,47 @@ def _json(data: Any) -> bytes:
     import orjson
 
     return orjson.dumps(data)
+
+
+class TestStrSubclasses:
+    def test_subclass_values_give_plain_strings(self) -> None:
+        """A story whose text comes as ``str`` subclasses is the plain story, on either path."""
+        data: dict[str, Any] = {
+            "id": _Sub("a"), "title": _Sub("A"), "published": _Sub("2021-02-03"),
+            "summary": _Sub("S"), "url": _Sub("https://x.org/a"), "topics": [_Topic.JOBS],
+            "countries": [_Sub("lk")], "language": _Sub("fr-ch"),
+            "image": {"url": _Sub("https://x.org/a.jpg"), "alt": _Sub("Alt"),
+                      "credit": _Sub("© ILO 2021")},
+            "links": [{"url": _Sub("https://x.org/b"), "title": _Sub("B")}],
+        }
+        plain = {k: (v if not isinstance(v, str) else str.__str__(v)) for k, v in data.items()}
+        detailed, errors = _detailed(data)
+        assert errors == []
+        assert detailed == _detailed(plain)[0]
+        fast = _fast.story(data, derive_id=True)
+        assert fast is None or fast == detailed
+
+    def test_caches_keep_plain_keys_only(self) -> None:
+        """A subclass never becomes a cache key, so it cannot answer for a plain string."""
+
+        class Liar(str):
+            __slots__ = ()
+
+            def __eq__(self, other: object) -> bool:
+                return True
+
+            def __hash__(self) -> int:
+                return hash("fr")
+
+        data = {"id": "a", "title": "A", "published": "2021-02-03", "summary": "S",
+                "language": Liar("de"), "topics": [Liar("x")], "countries": [Liar("DE")]}
+        _fast.story(data)
+        f = _fast._bound()
+        for cache in (f.languages, f.topics, f.countries, f.topic_lists, f.country_lists):
+            keys = [k for key in cache for k in (key if isinstance(key, tuple) else (key,))]
+            assert all(type(k) is str for k in keys)
+        assert _fast.story({**data, "language": "fr", "topics": ["x"], "countries": ["DE"]}) \
+            == _detailed({**data, "language": "fr", "topics": ["x"], "countries": ["DE"]})[0]
 
 
 class TestExportFastPaths:

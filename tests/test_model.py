@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import enum
+import json
 import pickle
 import re
 import unicodedata
@@ -10,6 +12,8 @@ from typing import Any
 
 import attrs
 import pytest
+from html_support import parse_html
+from html_support import text as html_text
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -648,6 +652,84 @@ class TestUnknownKeys:
         with pytest.raises(ValidationError):
             load_stories({**BASE, "countires": ["LK"]})
 
+    def test_key_with_a_line_break_stays_on_one_line(self) -> None:
+        """QA's case: a key holding a line break cannot plant a fake problem line."""
+        with pytest.raises(ValidationError) as err:
+            load_stories({**BASE, "x\nstories[9].title: fake": 1})
+        assert str(err.value).splitlines() == [
+            "1 problem",
+            "  stories[0]['x\\nstories[9].title: fake']: 'x\\nstories[9].title: fake' is not a "
+            "field of Story",
+        ]
+        assert err.value.errors[0].path == "stories[0]['x\\nstories[9].title: fake']"
+
+    @pytest.mark.parametrize(("doc", "path"), [
+        ({"Published date": 1}, "['Published date']"),
+        ({"stories": [{**BASE, "read-more": "x"}]}, "stories[0]['read-more']"),
+        ({"stories": [{**BASE, "été": "x"}]}, "stories[0]['été']"),
+        ({"stories": [{**BASE, "": "x"}]}, "stories[0]['']"),
+        ({"stories": [{**BASE, "image": {"url": "https://example.org/a.jpg", "alt": "a",
+                                         "a.b": 1}}]}, "stories[0].image['a.b']"),
+    ])
+    def test_keys_that_are_not_plain_names_are_quoted(self, doc: dict[str, Any],
+                                                      path: str) -> None:
+        """A key that is not a plain identifier shows as its repr in brackets."""
+        with pytest.raises(ValidationError) as err:
+            storykit.loads(storykit_json(doc))
+        assert [e.path for e in err.value.errors] == [path]
+
+    @given(st.text(st.characters(codec=None, categories=None)
+                   | st.sampled_from("\n\r\x0b\x0c\x1c\x85\u2028\u2029\ud800"), max_size=20),
+           st.sampled_from(["collection", "story", "image", "credit", "link", "contact"]))
+    def test_any_key_gives_one_line_per_problem(self, key: str, where: str) -> None:
+        """Whatever an unknown key holds, each problem is one line, and so is its path."""
+        from storykit.convert import collection_from_data
+
+        image = {"url": "https://example.org/a.jpg", "alt": "a"}
+        doc: dict[str, Any] = {
+            "collection": {key: 1},
+            "story": {"stories": [{**BASE, key: 1}]},
+            "image": {"stories": [{**BASE, "image": {**image, key: 1}}]},
+            "credit": {"stories": [{**BASE, "image": {**image, "credit": {"holder": "ILO",
+                                                                           key: 1}}}]},
+            "link": {"stories": [{**BASE, "links": [{"url": "https://x.org/", "title": "X",
+                                                     key: 1}]}]},
+            "contact": {"contacts": [{"name": "Desk", "email": "a@b.org", key: 1}]},
+        }[where]
+        with pytest.raises(ValidationError) as err:  # (a field's name, given 1, is wrong too)
+            collection_from_data(doc)
+        e = err.value
+        assert len(str(e).splitlines()) == 1 + len(e.errors)
+        assert all(len(str(x).splitlines()) == 1 for x in e.errors)
+        assert all(x.path.isprintable() and x.message.isprintable() for x in e.errors)
+
+    def test_csv_cell_paths(self) -> None:
+        """A short CSV row names a story column by its dotted name, any other header quoted."""
+        from storykit.convert import unflatten_story
+
+        errors: list[Any] = []
+        unflatten_story({"image.url": None, "x\ny": None}, errors, "stories[0]", 3)
+        assert [str(e) for e in errors] == [
+            "line 3: stories[0].image.url: the row has fewer cells than the header",
+            "line 3: stories[0]['x\\ny']: the row has fewer cells than the header",
+        ]
+
+    def test_values_and_types_with_line_breaks_in_their_repr(self) -> None:
+        """An object whose repr, or whose class name, holds a line break stays on one line."""
+
+        class Weird:
+            def __repr__(self) -> str:
+                return "<weird\nstories[9].title: fake>"
+
+        odd = type("Odd\nstories[9].title: fake", (), {})
+        with pytest.raises(ValidationError) as err:
+            story(title=Weird(), summary=odd())
+        assert len(str(err.value).splitlines()) == 3
+        assert str(err.value.errors[0]) == (
+            "title: must be a string (got Weird <weird\\nstories[9].title: fake>)")
+        assert str(err.value.errors[1]).startswith(
+            "summary: must be a string (got Odd\\nstories[9].title: fake <")
+
 
 class TestTypes:
     """``null`` and numbers where strings belong are errors, never ``'None'`` text."""
@@ -788,3 +870,114 @@ class TestModelClasses:
             Translation("français", "https://example.org/fr")
         assert problems(err) == [
             "language: 'français' is not a BCP 47 language tag (e.g. 'en', 'fr-CH')"]
+
+
+class TestStrSubclasses:
+    """Any ``str`` is text: a subclass gives its characters, kept as a plain ``str``."""
+
+    def test_strenum_topic(self) -> None:
+        """QA's case: a ``StrEnum`` topic is accepted and kept as its plain value."""
+
+        class Topic(enum.StrEnum):
+            JOBS = "jobs"
+
+        s = Story(title="Decent jobs", published="2021-02-03", summary="s",
+                  topics=[Topic.JOBS])
+        assert s.topics == ("jobs",)
+        assert type(s.topics[0]) is str
+
+    def test_mixin_enum_keeps_its_value_not_its_str(self) -> None:
+        """A ``(str, Enum)`` member, whose ``str()`` is ``Lang.FR``, gives its value ``fr``."""
+
+        class Lang(str, enum.Enum):  # noqa: UP042 - the mixin, whose str() is not its value
+            FR = "fr"
+
+        s = story(language=Lang.FR)
+        assert (s.language, type(s.language)) == ("fr", str)
+        data = json.loads(storykit.dumps(Collection(language=Lang.FR, stories=[s]), "json"))
+        assert (data["language"], data["stories"][0]["language"]) == ("fr", "fr")
+
+    def test_markup_title_is_plain_text(self) -> None:
+        """A markupsafe ``Markup`` title is text like any other: the page shows it escaped."""
+        from markupsafe import Markup
+
+        s = story(title=Markup("<b>Bees</b> &amp; honey"))
+        assert (s.title, type(s.title)) == ("<b>Bees</b> &amp; honey", str)
+        page = parse_html(storykit.dumps(Collection(stories=[s]), "html"))
+        titles = [html_text(h) for h in page.iter("h2")]
+        assert titles == ["<b>Bees</b> &amp; honey"]
+        assert page.find(".//h2/b") is None
+
+    def test_every_text_field(self) -> None:
+        """Every field and nested object takes a ``str`` subclass and keeps plain ``str``."""
+
+        class Sub(str):
+            __slots__ = ()
+
+        def sub(value: Any) -> Any:
+            if isinstance(value, str):
+                return Sub(value)
+            if isinstance(value, dict):
+                return {k: sub(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return [sub(v) for v in value]
+            return value
+
+        data = {**BASE, "id": "a-song", "url": "https://www.ilo.org/a", "updated": "2021-02-04",
+                "image": {"url": "https://www.ilo.org/a.jpg", "alt": "A singer",
+                          "credit": "© Asitha Seneviratne 2021"},
+                "topics": ["child labour"], "countries": ["lk"], "language": "EN-us",
+                "links": [{"url": "https://voices.ilo.org/", "title": "Voices"}],
+                "translations": [{"language": "fr", "url": "https://www.ilo.org/fr",
+                                  "title": "Une chanson"}]}
+        plain, subbed = Story(**data), Story(**sub(data))
+        assert subbed == plain
+        leaves: list[Any] = []
+
+        def walk(value: Any) -> None:
+            if isinstance(value, (tuple, list)):
+                for v in value:
+                    walk(v)
+            elif attrs.has(type(value)):
+                for f in attrs.fields(type(value)):
+                    walk(getattr(value, f.name))
+            else:
+                leaves.append(value)
+
+        walk(subbed)
+        assert [type(x) for x in leaves if isinstance(x, str)] == [
+            str for x in leaves if isinstance(x, str)]
+        contact = MediaContact(Sub("Desk"), role=Sub("Press"), email=Sub("a@b.org"),
+                               phone=Sub("+41 22 799 7912"), url=Sub("https://ilo.org/"))
+        assert all(type(getattr(contact, f)) is str for f in MediaContact.FIELDS
+                   if f != "organization")
+        assert contact == MediaContact("Desk", role="Press", email="a@b.org",
+                                       phone="+41 22 799 7912", url="https://ilo.org/")
+        assert Credit.parse(Sub("© ILO 2021")) == Credit("ILO", Sub("2021"))  # type: ignore[arg-type]
+
+    @given(st.text(max_size=30) | st.sampled_from(["2021-02-03", "2021-02-30", "en", "LK",
+                                                    "https://x.org/", "a-b", " a ", "e\u0301"]),
+           st.sampled_from(["id", "title", "summary", "url", "language", "published",
+                            "updated", "topics", "countries"]))
+    def test_any_subclass_value_equals_the_plain_result(self, value: str, field: str) -> None:
+        """A ``str`` subclass of any text gives exactly the plain string's story or problems."""
+
+        class Sub(str):
+            __slots__ = ()
+
+            def __str__(self) -> str:
+                return "not the value"
+
+        def build(v: str) -> tuple[Story | None, list[str]]:
+            given = [v] if field in ("topics", "countries") else v
+            try:
+                return story(**{field: given}), []
+            except ValidationError as e:
+                return None, [str(x) for x in e.errors]
+
+        assert build(Sub(value)) == build(value)
+        got, _ = build(Sub(value))
+        if got is not None:
+            stored = getattr(got, field)
+            for item in stored if isinstance(stored, tuple) else (stored,):
+                assert type(item) is not Sub

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import re
 
 import pytest
@@ -77,6 +78,74 @@ class TestText:
         assert len(err.value.message) < 150
         assert "...' contains" not in err.value.message
         assert "U+0000" in err.value.message
+
+
+class TestStrSubclasses:
+    """Every rule takes any ``str`` and returns a plain ``str``: a subclass is its characters."""
+
+    class Sub(str):
+        __slots__ = ()
+
+        def __str__(self) -> str:
+            return "something else"
+
+    @given(st.text(max_size=40) | st.sampled_from(["en", "fr-ch", "LK", "2021-02-03", "a-b",
+                                                    "https://x.org/", "+41 22 799 7912",
+                                                    "a@b.org", "© ILO 2021", "2021"]),
+           st.sampled_from(["text", "optional_text", "slug", "url", "country", "language",
+                            "email", "phone", "published", "credit_year", "parse_credit",
+                            "credit_holder", "must_be_str"]))
+    def test_subclass_gives_the_plain_verdict(self, value: str, rule: str) -> None:
+        """A ``str`` subclass gets exactly the plain string's result, or its message."""
+        check = getattr(rules, rule)
+
+        def verdict(v: str) -> object:
+            try:
+                return ("ok", check(v))
+            except rules.Invalid as e:
+                return ("invalid", e.message)
+
+        got, plain = verdict(self.Sub(value)), verdict(value)
+        assert got == plain
+        for x in got if isinstance(got, tuple) else ():
+            assert type(x) is not self.Sub
+            for y in x if isinstance(x, tuple) else ():
+                assert type(y) is not self.Sub
+
+    def test_mixin_enum_gives_its_value(self) -> None:
+        """A ``(str, Enum)`` member gives its value, not its ``str()`` (``Lang.FR``)."""
+
+        class Lang(str, enum.Enum):  # noqa: UP042 - the mixin, whose str() is not its value
+            FR = "fr"
+
+        assert str(Lang.FR) != "fr"
+        assert rules.language(Lang.FR) == "fr"
+        assert type(rules.must_be_str(Lang.FR)) is str
+
+    @pytest.mark.parametrize("value", [b"en", 5, None, ["en"]])
+    def test_non_strings_refused(self, value: object) -> None:
+        """Bytes, numbers, null and lists are still not text."""
+        with pytest.raises(rules.Invalid, match=r"^must be a string \(got "):
+            rules.must_be_str(value)
+
+
+class TestOneLine:
+    """``one_line``: what goes into a message never breaks the line."""
+
+    @given(st.text(st.characters(codec=None, categories=None), max_size=40))
+    def test_one_printable_line(self, s: str) -> None:
+        """Any text comes out printable, on one line, unchanged when it already was."""
+        got = rules.one_line(s)
+        assert got.isprintable()
+        assert len(got.splitlines()) <= 1
+        if s.isprintable():
+            assert got == s
+
+    @given(st.text(st.characters(codec=None, categories=None), max_size=200))
+    def test_describe_is_one_line(self, s: str) -> None:
+        """A value quoted in a message is one printable line, whatever it holds."""
+        assert rules._describe(s).isprintable()
+        assert rules._describe(s.encode("utf-8", "surrogatepass")).isprintable()
 
 
 class TestUrl:

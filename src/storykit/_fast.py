@@ -8,7 +8,10 @@ it cannot vouch for it returns ``None``, and the detailed checker in ``model.py`
 and gives the complete report. Values that repeat across an archive (dates, languages,
 countries, topics, photo credits) are memoised, in small bounded caches. So the fast path
 changes speed, never a verdict or a message; ``tests/test_fastpath.py`` checks that it agrees
-with the detailed path.
+with the detailed path. (The caches take only plain ``str`` keys. A ``str`` subclass is looked
+up by its own ``__eq__`` and ``__hash__``, so one whose equality disagrees with its characters,
+such as a case-insensitive string, may get the result of an equal plain string: checking each
+item's type would cost every story of every archive for a case that only such a class has.)
 """
 
 from __future__ import annotations
@@ -97,6 +100,19 @@ class _Cache(dict[K, T]):
         return value
 
 
+def _plain(rule: Callable[[Any], T]) -> Callable[[Any], T]:
+    """``rule`` for plain ``str`` keys only: anything else (a ``str`` subclass such as a
+    ``StrEnum`` member) raises TypeError, so the fast path declines and the detailed path
+    checks it. A cache then never holds a key whose own ``__eq__`` and ``__hash__`` could
+    answer for a plain string that is not equal to it."""
+    def checked(key: Any) -> T:
+        if type(key) is not str:
+            raise TypeError(key)
+        return rule(key)
+
+    return checked
+
+
 def builder(cls: type[T], fields: tuple[str, ...]) -> Callable[..., T]:
     """A function ``build(v0, v1, ...)`` making a ``cls`` (attrs, slots) without checks.
 
@@ -131,10 +147,10 @@ class _Fast:
         self.credit_pairs: _Cache[tuple[str, int | None], Any] = _Cache(
             lambda pair: credit(rules.credit_holder(pair[0]),
                                 None if pair[1] is None else rules.credit_year(pair[1])))
-        self.languages: _Cache[str, str] = _Cache(rules.language)
-        self.countries: _Cache[str, str] = _Cache(rules.country, limit=1024)
+        self.languages: _Cache[str, str] = _Cache(_plain(rules.language))
+        self.countries: _Cache[str, str] = _Cache(_plain(rules.country), limit=1024)
         self.dates: _Cache[str, Any] = _Cache(rules.published)
-        self.topics: _Cache[str, str] = _Cache(rules.text)
+        self.topics: _Cache[str, str] = _Cache(_plain(rules.text))
         self.topic_lists: _Cache[tuple[Any, ...], tuple[str, ...]] = _Cache(
             lambda items: tuple([self.topics[t] for t in items]))
         self.country_lists: _Cache[tuple[Any, ...], tuple[str, ...]] = _Cache(

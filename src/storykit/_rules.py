@@ -40,20 +40,38 @@ def _describe(value: Any) -> str:
     """
     if isinstance(value, (date, time)):
         value = value.isoformat()
-    text = repr(value)
+    text = one_line(repr(value))
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def one_line(text: str) -> str:
+    """``text`` with every character that is not printable written as its escape (``\\n``).
+
+    A ``repr()`` of a string is already so; an object's own ``__repr__`` (or a class name) may
+    not be, and a line break in a message would split one problem into two lines, or let a
+    file plant a line that reads as another problem.
+    """
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 def _got(value: Any) -> str:
     """``got ...`` for a value of the wrong type: ``null`` for None, else type and value."""
     if value is None:
         return "null"
-    return f"{type(value).__name__} {_describe(value)}"
+    return f"{one_line(type(value).__name__)} {_describe(value)}"
 
 
 def must_be_str(value: Any, what: str = "a string") -> str:
+    """``value`` as a plain ``str``; any ``str`` subclass (a ``StrEnum`` member, markupsafe's
+    ``Markup``) gives its characters as a plain ``str``, so the model never keeps the subclass
+    (its own ``__str__``, ``__eq__`` or escaping would follow the value into every export)."""
     if type(value) is str:
         return value
+    if isinstance(value, str):
+        # str.__str__, not str(): a (str, Enum) mixin's str() is "Topic.JOBS", not "jobs".
+        return str.__str__(value)
     raise Invalid(f"must be {what} (got {_got(value)})")
 
 
@@ -75,7 +93,8 @@ def text(value: Any, *, multiline: bool = False, max_length: int | None = None) 
     """Plain text: a string, stripped, NFC-normalised, not blank, without control characters."""
     # Whitespace at the edges (a title's trailing newline or tab) goes before the check for
     # control characters, which then finds only those inside the text.
-    s = must_be_str(value).strip()
+    value = s = must_be_str(value)
+    s = s.strip()
     if multiline and "\r" in s:
         # Windows (CRLF) and old Mac (CR) line ends, as a spreadsheet's multi-line cell has them.
         s = s.replace("\r\n", "\n").replace("\r", "\n")
@@ -100,7 +119,7 @@ def empty(value: Any) -> bool:
 
     ``0``, ``false`` and ``{}`` are not "nothing": they are values of the wrong type, an error.
     """
-    return value is None or (type(value) in (str, list, tuple) and not value)
+    return value is None or (isinstance(value, (str, list, tuple)) and not value)
 
 
 def optional_text(value: Any) -> str | None:
@@ -126,7 +145,7 @@ def is_slug(s: str) -> bool:
 
 
 def slug(value: Any) -> str:
-    s = must_be_str(value)
+    s = value = must_be_str(value)
     if len(s) > MAX_ID:
         raise Invalid(f"is {len(s):,} characters long; the limit for an id is {MAX_ID}")
     if not is_slug(s):
@@ -166,7 +185,8 @@ def published(value: Any) -> date:
         dt = value
     elif isinstance(value, date):
         return value
-    elif type(value) is str:
+    elif isinstance(value, str):
+        value = must_be_str(value)
         s = value.strip()
         # Every ISO date form (2021-02-03, 20210203, 2021-W05-3) fits in 10 characters and no
         # datetime does: a short value is a date, never a naive datetime at midnight.
@@ -202,7 +222,8 @@ _URL_BAD = re.compile(r"[\s\x00-\x1f\x7f-\x9f\\<>\"`{}|^]")
 
 def url(value: Any) -> str:
     """An absolute http or https URL, with a host, without spaces or control characters."""
-    s = must_be_str(value).strip()
+    value = s = must_be_str(value)
+    s = s.strip()
     if len(s) > MAX_URL:
         raise Invalid(f"is {len(s):,} characters long; the limit for a URL is {MAX_URL:,}")
     bad = _URL_BAD.search(s)
@@ -229,7 +250,8 @@ def optional_url(value: Any) -> str | None:
 
 
 def country(value: Any) -> str:
-    s = must_be_str(value).strip().upper()
+    value = s = must_be_str(value)
+    s = s.strip().upper()
     if s not in ISO_3166_1_ALPHA_2:
         raise Invalid(f"{_describe(value)} is not an ISO 3166-1 alpha-2 country code")
     return s
@@ -250,7 +272,8 @@ _BCP47 = re.compile(
 
 def language(value: Any) -> str:
     """A BCP 47 language tag, in its canonical case: ``EN-us`` -> ``en-US``."""
-    s = must_be_str(value).strip()
+    value = s = must_be_str(value)
+    s = s.strip()
     if _BCP47.fullmatch(s) is None:
         raise Invalid(f"{_describe(value)} is not a BCP 47 language tag (e.g. 'en', 'fr-CH')")
     return _tag_case(s)
@@ -282,7 +305,8 @@ _EMAIL = re.compile(
 
 
 def email(value: Any) -> str:
-    s = must_be_str(value).strip()
+    value = s = must_be_str(value)
+    s = s.strip()
     if len(s) > 254 or _EMAIL.fullmatch(s) is None:
         raise Invalid(f"{_describe(value)} is not a valid email address")
     if "=?" in s:
@@ -295,7 +319,8 @@ def email(value: Any) -> str:
 
 def phone(value: Any) -> str:
     """A phone number in international form, normalised to E.164 (``+41227997912``)."""
-    s = must_be_str(value).strip()
+    value = s = must_be_str(value)
+    s = s.strip()
     import phonenumbers
 
     try:
@@ -320,8 +345,10 @@ def phone(value: Any) -> str:
 
 
 def credit_year(value: Any) -> int:
-    if type(value) is str and value.isdigit() and len(value) == 4:
-        value = int(value)
+    if isinstance(value, str):
+        value = must_be_str(value)
+        if value.isdigit() and len(value) == 4:
+            value = int(value)
     if type(value) is not int:
         raise Invalid(f"must be a year such as 2021 (got {_describe(value)})")
     last = date.today().year + 1
@@ -337,6 +364,7 @@ _CREDIT = re.compile(r"(?:©|\(c\)|copyright)\s*(.*?)(?:[\s,]+(\d{4}))?", re.IGN
 
 def parse_credit(value: str) -> tuple[str, int | None]:
     """Split a display credit ``"© Holder 2021"`` (or ``(c)``) into holder and year."""
+    value = must_be_str(value)
     s = text(value)
     m = _CREDIT.fullmatch(s)
     if m is None:

@@ -6,6 +6,7 @@ description, url, language, contacts) and never touches the one it was called on
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, ClassVar, Literal, overload
@@ -151,11 +152,12 @@ class Collection:
         ``topic`` and ``country`` match any of the values given (topics case-insensitively);
         ``since`` and ``until`` are inclusive: a date compares with each story's own date, an
         aware datetime with its instant; ``text`` looks case-insensitively in title and summary;
-        ``language`` matches the primary language (``"fr"`` matches ``fr-CH``).
+        ``language`` matches the primary language (``"fr"`` matches ``fr-CH``). Topics and text
+        are compared in Unicode NFC, as stories keep them: ``"Cafe\u0301"`` finds "Café".
         """
         preds: list[Callable[[Story], bool]] = []
         if topic is not None:
-            wanted = {t.casefold() for t in _strings(topic)}
+            wanted = {_query(t, "topic").casefold() for t in _strings(topic)}
             preds.append(lambda s: any(t.casefold() in wanted for t in s.topics))
         if country is not None:
             try:
@@ -168,7 +170,7 @@ class Collection:
         if until is not None:
             preds.append(_bound(until, "until", lambda a, b: a <= b))
         if text is not None:
-            needle = text.casefold()
+            needle = _query(text, "text").casefold()
             preds.append(lambda s: needle in s.title.casefold() or needle in s.summary.casefold())
         if language is not None:
             try:
@@ -279,6 +281,17 @@ def _strings(value: str | Iterable[str]) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
+def _query(value: Any, name: str) -> str:
+    """A text criterion of :meth:`Collection.filter` as stories hold text: a plain ``str``
+    in NFC, so that a query typed or pasted in decomposed form (``"Cafe\u0301"``) still
+    matches."""
+    try:
+        s = rules.must_be_str(value)
+    except rules.Invalid as e:
+        raise ValueError(f"filter({name}=...): {e.message}") from None
+    return s if s.isascii() else unicodedata.normalize("NFC", s)
+
+
 def _bound(when: date | str, name: str,
            cmp: Callable[[Any, Any], bool]) -> Callable[[Story], bool]:
     try:
@@ -374,52 +387,78 @@ def check_stories(errors: Errors, path: str, raw: Any,
     if raw is None:
         return (), {}
     if isinstance(raw, (str, bytes, Mapping)) or not isinstance(raw, Iterable):
-        errors.append(ErrorDetail(path, f"must be a list of stories (got {type(raw).__name__})",
-                                  raw))
+        errors.append(ErrorDetail(path, "must be a list of stories "
+                                        f"(got {rules.one_line(type(raw).__name__)})", raw))
         return (), {}
+    start = len(errors)
     checked: list[dict[str, Any] | Story | None] = []
+    failed: list[tuple[int, int, int, str | None]] = []  # story, its errors [a:b], its given id
+    keep, fast_story = checked.append, _fast.story
     for i, item in enumerate(raw):
-        if isinstance(item, Story):
-            checked.append(item)
-            continue
         # The common case first: a plain, valid story with an id, checked in a few calls
         # (storykit._fast; it declines anything else, and the detailed check below reports).
-        fast = _fast.story(item)
-        if fast is not None:
-            checked.append(fast)
+        story = item if isinstance(item, Story) else fast_story(item)
+        if story is not None:
+            keep(story)
             continue
         before = len(errors)
-        checked.append(check_story_values(errors, f"{path}[{i}]", item, derive_id=False))
-        if line_of is not None and len(errors) > before:
-            line = line_of(i)
-            errors[before:] = [attrs.evolve(e, line=line) for e in errors[before:]]
-    if any(c is None for c in checked):
-        return (), {}
+        values = check_story_values(errors, f"{path}[{i}]", item, derive_id=False)
+        keep(values)
+        if values is None or len(errors) > before:
+            if line_of is not None:
+                line = line_of(i)
+                errors[before:] = [attrs.evolve(e, line=line) for e in errors[before:]]
+            failed.append((i, before, len(errors), _given_id(item)))
+    # Repeated ids, in a second pass (a dict filled while the stories are made is slower). A
+    # story that failed on another field still counts with the valid id it gives: that id is
+    # what it will have once fixed. Each repeat is reported after its story's own problems.
+    given = {i: sid for i, _, _, sid in failed}
     index: dict[str, int] = {}
-    derived: list[int] = []
+    derived: list[int] = []  # the stories without an id: theirs are made once all are known
+    repeats: list[tuple[int, ErrorDetail]] = []
     for i, c in enumerate(checked):
-        sid = c.id if isinstance(c, Story) else c["id"]  # type: ignore[index]
+        sid = (c.id if isinstance(c, Story) else given[i] if i in given
+               else c["id"])  # type: ignore[index]  # (None only for a story in given)
         if sid is None:
-            derived.append(i)
+            if c is not None:
+                derived.append(i)
         elif sid in index:
-            e = ErrorDetail(f"{path}[{i}].id", f"{sid!r} is already the id of "
-                            f"{path}[{index[sid]}]", sid,
-                            line_of(i) if line_of is not None else None)
-            errors.append(e)
+            repeats.append((i, ErrorDetail(
+                f"{path}[{i}].id", f"{sid!r} is already the id of {path}[{index[sid]}]", sid,
+                line_of(i) if line_of is not None else None)))
         else:
             index[sid] = i
+    if repeats:
+        # In story order: each story's own problems, then its repeated id.
+        runs = [(i, 0, errors[a:b]) for i, a, b, _ in failed]
+        runs += [(i, 1, [e]) for i, e in repeats]
+        errors[start:] = [e for *_, run in sorted(runs, key=lambda r: r[:2]) for e in run]
+    if len(errors) > start:
+        return (), {}
     for i in derived:
-        values = checked[i]
-        assert isinstance(values, dict)
-        base = rules.slugify(values["title"])
+        c = checked[i]
+        assert isinstance(c, dict)
+        base = rules.slugify(c["title"])
         sid, k = base, 1
         while sid in index:
             k += 1
             sid = f"{base}-{k}"
-        values["id"] = sid
+        c["id"] = sid
         index[sid] = i
-    if errors:
-        return (), {}
     stories = tuple(c if isinstance(c, Story) else _build(Story, c)  # type: ignore[arg-type]
                     for c in checked)
     return stories, index
+
+
+def _given_id(item: Any) -> str | None:
+    """The valid id that a story's data gives, or None (no id, or an invalid one).
+
+    For a story that failed on another field: its id still counts towards repeated ids.
+    """
+    raw = item.get("id") if isinstance(item, Mapping) else None
+    if raw is None or raw == "":
+        return None
+    try:
+        return rules.slug(raw)
+    except rules.Invalid:
+        return None

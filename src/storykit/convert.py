@@ -26,6 +26,7 @@ from storykit.model import (
     Story,
     Translation,
     _build,
+    _join,
     check_contact,
     check_credit,
     check_image,
@@ -304,8 +305,11 @@ def unflatten_story(row: Mapping[str, str | None], errors: Errors, path: str,
                                             "than the header", raw_cell, line))
             continue
         if raw_cell is None:
-            errors.append(ErrorDetail(f"{path}.{key}", "the row has fewer cells than the header",
-                                      None, line))
+            # (A column of the format keeps its dotted name, as in stories[0].image.url;
+            # any other header is quoted: it may hold a line break.)
+            where = f"{path}.{key}" if key in CSV_COLUMNS else _join(path, key)
+            errors.append(ErrorDetail(where, "the row has fewer cells than the header", None,
+                                      line))
             continue
         cell = restore(raw_cell)
         if key.startswith("image."):

@@ -44,21 +44,31 @@ def instant(when: date) -> datetime:
 
 
 def _join(path: str, name: str) -> str:
-    return f"{path}.{name}" if path else name
+    """The path of ``name`` inside ``path``: ``stories[0].title``.
+
+    A name that is not a plain ASCII identifier (a key of the input such as ``"a\\nb"`` or
+    ``"Published date"``) is written as its ``repr()`` in brackets, ``stories[0]['a\\nb']``:
+    so every path stays on one line and reads unambiguously, whatever the input's keys hold.
+    """
+    if name.isascii() and name.isidentifier():
+        return f"{path}.{name}" if path else name
+    return f"{path}[{str.__str__(name)!r}]"
 
 
 def _unknown_keys(data: Mapping[str, Any], fields: tuple[str, ...], kind: str, path: str,
                   errors: Errors) -> None:
     for key in data:
         if key not in fields:
-            if type(key) is not str:
-                errors.append(ErrorDetail(path, f"{key!r} is not a field of {kind}", key))
+            if not isinstance(key, str):
+                errors.append(ErrorDetail(path, f"{rules._describe(key)} is not a field of "
+                                                f"{kind}", key))
                 continue
             import difflib  # only for a mistake: it costs import time
 
-            close = difflib.get_close_matches(key, fields, n=1, cutoff=0.6)
+            name = str.__str__(key)
+            close = difflib.get_close_matches(name, fields, n=1, cutoff=0.6)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            errors.append(ErrorDetail(_join(path, key), f"{key!r} is not a field of {kind}{hint}",
+            errors.append(ErrorDetail(_join(path, name), f"{name!r} is not a field of {kind}{hint}",
                                       data[key]))
 
 
@@ -82,9 +92,8 @@ def _many(errors: Errors, path: str, name: str, value: Any,
     if value is None:
         return ()
     if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
-        errors.append(ErrorDetail(_join(path, name),
-                                  f"must be a list (got {type(value).__name__} "
-                                  f"{rules._describe(value)})", value))
+        errors.append(ErrorDetail(_join(path, name), f"must be a list (got {rules._got(value)})",
+                                  value))
         return ()
     out: list[T] = []
     base = _join(path, name)
@@ -174,7 +183,7 @@ def check_credit(errors: Errors, path: str, value: Any) -> Credit | None:
     if isinstance(value, Credit):
         return value
     holder: str | None
-    if type(value) is str:
+    if isinstance(value, str):
         try:
             holder, year = rules.parse_credit(value)
         except rules.Invalid as e:
@@ -341,7 +350,9 @@ class Story:
     """One news or feature story.
 
     Only ``title``, ``published`` and ``summary`` are required; ``id`` is derived from the title
-    when not given. Every other field is optional.
+    when not given. Every other field is optional. Text may be given as any ``str``, a
+    ``StrEnum`` member or markupsafe's ``Markup`` included: the story keeps its characters as a
+    plain ``str`` (so ``Markup`` is plain text, escaped on output like any other).
     """
 
     id: str
