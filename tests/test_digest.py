@@ -10,6 +10,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
 
+import html5lib
 import pytest
 from click.testing import CliRunner
 from hypothesis import given
@@ -28,6 +29,7 @@ from storykit.digest import (
     window,
 )
 from storykit.exporters.email import unsubscribe_token
+from storykit.model import instant
 
 STRICT = policy.default.clone(raise_on_defect=True)
 SENDER = "ILO Newsroom <newsroom@ilo.org>"
@@ -44,6 +46,15 @@ def plain_text(msg: EmailMessage) -> str:
     part = msg.get_body(("plain",))
     assert part is not None
     return " ".join(str(part.get_content()).split())
+
+
+def preview(msg: EmailMessage) -> str:
+    """The hidden preview line (preheader) of the HTML part, as an inbox shows it."""
+    part = msg.get_body(("html",))
+    assert part is not None
+    doc = html5lib.parse(str(part.get_content()), namespaceHTMLElements=False)
+    (div,) = [d for d in doc.iter("div") if d.get("class") == "preheader"]
+    return " ".join("".join(div.itertext()).replace("\u200c", "").split())
 
 
 def run(*args: str | Path) -> tuple[int, str, str]:
@@ -324,6 +335,38 @@ class TestPersonalised:
                                                         "dee@example.org"))
         for f in outbox.iterdir():
             parse(f.read_bytes())
+
+    def test_preview_and_date_come_from_their_own_stories(self, example_json: Path,
+                                                           february: storykit.Collection,
+                                                           ) -> None:
+        """A message's Date and inbox preview come from its reader's stories, not the run's."""
+        # Without a description the preview lists the first titles of the message's stories.
+        col = storykit.Collection(title=february.title, language=february.language,
+                                  contacts=february.contacts, stories=february.stories)
+        subscribers = load_subscribers(example_json.parent / "subscribers.csv")
+        messages = list(PersonalisedRun(col, subscribers, {"sender": SENDER}))
+        assert len(messages) == 6
+        for message in messages:
+            msg = parse(message.data)
+            text = plain_text(msg)
+            mine = [s for s in february if s.title in text]
+            assert len(mine) == message.stories
+            assert msg["Date"].datetime == max(instant(s.published) for s in mine)
+            assert preview(msg) == " · ".join(s.title for s in mine[:3])
+        lucia = parse(next(m for m in messages if m.subscriber.email.startswith("lucia")).data)
+        assert lucia["Date"] == "Mon, 01 Feb 2021 00:00:00 +0000"
+        assert preview(lucia) == ("Labour, freedom and happiness: The great driving forces of "
+                                  "antiquity")
+
+    def test_description_is_everyones_preview(self, february: storykit.Collection) -> None:
+        """With a description (or a preheader option) every message has that preview."""
+        run_ = PersonalisedRun(february, parse_subscribers(SUBSCRIBERS), {"sender": SENDER})
+        for message in run_:
+            assert february.description is not None
+            assert preview(parse(message.data)) == february.description
+        run_ = PersonalisedRun(february, parse_subscribers(SUBSCRIBERS),
+                               {"sender": SENDER, "preheader": "New this month"})
+        assert {preview(parse(m.data)) for m in run_} == {"New this month"}
 
     def test_cli_subscribers_need_an_outbox(self, example_json: Path, tmp_path: Path) -> None:
         """--subscribers without --outbox (and without --check) is a usage error."""

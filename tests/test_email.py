@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import html
 import os
 import re
 from email import policy
-from email.header import decode_header, make_header
-from email.headerregistry import Address
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
@@ -20,7 +20,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import storykit
-from storykit.exporters.email import EmailExporter, header_text, unsubscribe_token
+from storykit.exporters.email import (
+    EmailExporter,
+    EmailTemplateError,
+    header_text,
+    unsubscribe_token,
+)
 from storykit.testing import check_exporter, collections, text
 
 STRICT = policy.default.clone(raise_on_defect=True)
@@ -248,7 +253,7 @@ class TestParts:
         body = doc.find(".//h:body", NS)
         assert body is not None
         first = body[0]
-        assert (first.text or "").startswith("Three stories this week")
+        assert (first.text or "").lstrip().startswith("Three stories this week")
         assert "display: none" in (first.get("style") or "")
 
     def test_images_have_width_alt_and_absolute_urls(self, example: storykit.Collection,
@@ -297,6 +302,23 @@ class TestSlots:
         assert "sk:end\nsk-greeting-slot" not in plain
         assert "sk:story" in plain and "&lt;!--sk:end--&gt;" in page
 
+    def test_attributes_cannot_forge_the_markers(self) -> None:
+        """Markers in an image's alt text (which the CSS inliner writes back with its < and >
+        unescaped) stay text: every reader still gets their greeting, stories and link."""
+        forged = ('<!--sk:story--> <!--sk:greeting--> <!--sk:end--> <!--sk:preheader--> '
+                  'href="sk:unsubscribe"')
+        image = {"url": "https://example.org/a.jpg", "alt": forged}
+        col = storykit.Collection(title="T", stories=[
+            storykit.Story(title="First", published="2021-02-23", summary="One", image=image),
+            storykit.Story(title="Second", published="2021-02-22", summary="Two")])
+        msg = parse(render(col, to="ana@example.org", unsubscribe=UNSUB, name="Ana"))
+        doc = html5lib.parse(parts(msg)[1], namespaceHTMLElements=False)
+        assert [img.get("alt") for img in doc.iter("img")] == [forged]
+        assert ["".join(h.itertext()) for h in doc.iter("h2")] == ["First", "Second"]
+        assert [a.get("href") for a in doc.iter("a")] == [
+            UNSUB.replace("{token}", unsubscribe_token("ana@example.org"))]
+        assert parts(msg)[1].count("Hello Ana,") == 1
+
 
 class TestDeterminism:
     def test_equal_input_equal_bytes(self, window: storykit.Collection) -> None:
@@ -327,6 +349,50 @@ class TestDeterminism:
         check_exporter(EmailExporter(), max_examples=20)
         check_exporter(EmailExporter(), max_examples=10,
                        options={"to": "Ana <ana@example.org>", "unsubscribe": UNSUB})
+
+
+_PHRASE_TOKEN = re.compile(r'\s*(?:=\?utf-8\?b\?([A-Za-z0-9+/=]*)\?=(?=\s)|"((?:[^"\\]|\\.)*)"'
+                           r"|<([^<>\s]+)>$|([^\s\"<]+))")
+
+
+def raw_header(data: bytes, name: str) -> str:
+    """The raw value of header ``name``, unfolded (CR LF before a space removed)."""
+    m = re.search(rb"^" + name.encode() + rb": (.*?)\r\n(?![ \t])", data,
+                  re.MULTILINE | re.DOTALL)
+    assert m is not None, name
+    return m.group(1).decode("ascii").replace("\r\n", "")
+
+
+def rfc_mailbox(data: bytes, header: str) -> tuple[str, str]:
+    """The display name and address of a one-address header, read as RFC 2047 readers do.
+
+    Mail clients drop the space between two adjacent encoded words (RFC 2047, 6.2) and keep
+    the others; Python 3.11's address parser keeps it too (CPython gh-128110), so this reads
+    the header's words the way a mail client shows them.
+    """
+    value = raw_header(data, header)
+    words: list[tuple[str, str]] = []  # (kind, text)
+    pos = 0
+    while pos < len(value):
+        m = _PHRASE_TOKEN.match(value, pos)
+        assert m is not None and m.end() > pos, value[pos:]
+        pos = m.end()
+        ew, quoted, spec, atom = m.groups()
+        if spec is not None:
+            break
+        if ew is not None:
+            words.append(("ew", base64.b64decode(ew).decode("utf-8")))
+        elif quoted is not None:
+            words.append(("q", re.sub(r"\\(.)", r"\1", quoted)))
+        else:
+            words.append(("atom", atom))
+    assert spec is not None and pos == len(value), value
+    name = ""
+    for i, (kind, text_) in enumerate(words):
+        if i and not (kind == "ew" and words[i - 1][0] == "ew"):
+            name += " "
+        name += text_
+    return name, spec
 
 
 def _check_safe(data: bytes, expected: set[str]) -> EmailMessage:
@@ -376,15 +442,7 @@ class TestHeaderSafety:
         msg = _check_safe(message.data, BASE_HEADERS)
         (addr,) = msg["To"].addresses
         assert addr.addr_spec == "ana@example.org"
-        # Python 3.11's address parser keeps the folding space between two encoded words of
-        # a long name; RFC 2047 says to drop it, as email.header.decode_header does.
-        raw = re.search(rb"^To: (.*?)\r\n(?! )", message.data, re.MULTILINE | re.DOTALL)
-        assert raw is not None
-        value = raw.group(1).decode("ascii").replace("\r\n ", " ")
-        decoded = str(make_header(decode_header(value)))
-        name = header_text(evil)
-        assert decoded in (f"{name} <ana@example.org>", f'"{name}" <ana@example.org>',
-                           str(Address(name, addr_spec="ana@example.org")))
+        assert rfc_mailbox(message.data, "To") == (header_text(evil), "ana@example.org")
 
     def test_encoded_word_in_sender_name(self, window: storykit.Collection) -> None:
         """An encoded word in the sender's name cannot forge an address or a header."""
@@ -405,6 +463,230 @@ class TestHeaderSafety:
         """Any valid collection gives a message that parses without defects."""
         _check_safe(render(col, unsubscribe=UNSUB),
                     BASE_HEADERS | {"List-Unsubscribe", "List-Unsubscribe-Post"})
+
+
+ILO_ASIA = "International Labour Organization Regional Office for Asia and the Pacific"
+BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_OPENERS = {"\u202a": "\u202c", "\u202b": "\u202c", "\u202d": "\u202c", "\u202e": "\u202c",
+            "\u2066": "\u2069", "\u2067": "\u2069", "\u2068": "\u2069"}
+
+
+def bidi_balanced(value: str) -> bool:
+    """Every bidi embedding, override and isolate in ``value`` is closed, in order, inside it."""
+    stack: list[str] = []
+    for ch in value:
+        if ch in _OPENERS:
+            stack.append(_OPENERS[ch])
+        elif ch in ("\u202c", "\u2069") and (not stack or stack.pop() != ch):
+            return False
+    return not stack
+
+
+def one_subscriber(name: str, title: str = "Digest of the week") -> bytes:
+    from storykit.digest import PersonalisedRun, Subscriber
+
+    col = storykit.Collection(title=title, stories=[
+        storykit.Story(title="A story", published="2021-02-23", summary="s")])
+    run = PersonalisedRun(col, [Subscriber("ana@example.org", name)], {"sender": SENDER})
+    (message,) = list(run)
+    return message.data
+
+
+class TestDisplayNames:
+    def test_long_ascii_sender_reads_back_exactly(self, window: storykit.Collection) -> None:
+        """A 74-character ASCII sender name is folded, not encoded, and reads back exactly."""
+        data = render(window, sender=f"{ILO_ASIA} <news@example.org>",
+                      to=f'"{ILO_ASIA}, Bangkok" <bkk@example.org>')
+        msg = parse(data)
+        assert msg["From"].addresses[0].display_name == ILO_ASIA
+        assert msg["To"].addresses[0].display_name == f"{ILO_ASIA}, Bangkok"
+        for header in ("From", "To"):
+            assert "=?" not in raw_header(data, header)
+        assert rfc_mailbox(data, "From") == (ILO_ASIA, "news@example.org")
+        for line in data.split(b"\r\n\r\n")[0].split(b"\r\n"):
+            assert len(line) <= 78
+
+    @given(name=st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7e), min_size=60,
+                        max_size=160))
+    def test_any_ascii_name_reads_back_exactly(self, name: str) -> None:
+        """Any ASCII display name reads back exactly with policy.default and as mail clients do."""
+        name = header_text(name)
+        data = one_subscriber(name)
+        if not name:
+            return
+        (addr,) = parse(data)["To"].addresses
+        assert (addr.display_name, addr.addr_spec) == (name, "ana@example.org")
+        assert rfc_mailbox(data, "To") == (name, "ana@example.org")
+        assert "=?" not in raw_header(data, "To")
+
+    @pytest.mark.parametrize("name", [
+        "Lucía Fernández-Ölberg von und zu Habsburg-Lothringen",
+        "Nguyễn Thị Lan, Regional Office for Asia and the Pacific (Bangkok)",
+        "Dr. Lucía Pérez, Jr. \"La Jefa\" de la Oficina Regional para América Latina y el Caribe",
+        "رانيا حداد",
+        "佐藤 健二 (Kenji Sato), Yangon Liaison Office of the International Labour Organization",
+    ])
+    def test_long_mixed_names_read_back_exactly(self, name: str) -> None:
+        """Names mixing ASCII and non-ASCII words read back exactly with both kinds of reader."""
+        data = one_subscriber(name)
+        (addr,) = parse(data)["To"].addresses
+        assert addr.display_name == name
+        assert rfc_mailbox(data, "To") == (name, "ana@example.org")
+
+    @given(name=text(max_size=120))
+    def test_any_name_reads_back_as_mail_clients_show_it(self, name: str) -> None:
+        """Any display name reads back exactly as RFC 2047 readers decode it; policy.default
+        too, unless two encoded words had to be adjacent (CPython gh-128110)."""
+        data = one_subscriber(name)
+        expected = header_text(name)
+        assert rfc_mailbox(data, "To") == (expected, "ana@example.org")
+        if not re.search(r"\?=\s+=\?", raw_header(data, "To")):
+            assert parse(data)["To"].addresses[0].display_name == expected
+
+
+class TestBidi:
+    @given(title=st.text(st.one_of(st.sampled_from(BIDI), st.sampled_from("ab אב -")),
+                         min_size=1, max_size=30))
+    def test_any_title_leaves_the_subject_balanced(self, title: str) -> None:
+        """No title can reverse the rest of the Subject: its bidi controls close inside it."""
+        try:
+            col = storykit.Collection(title=title, stories=[
+                storykit.Story(title="A story", published="2021-02-23", summary="s")])
+        except storykit.ValidationError:
+            return  # blank once stripped
+        subject = parse(render(col))["Subject"]
+        head, sep, window = subject.rpartition("— ")  # the title may be only controls
+        assert sep and window == "23 February 2021"
+        assert bidi_balanced(head) and bidi_balanced(subject)
+
+    @given(name=st.text(st.one_of(st.sampled_from(BIDI), st.sampled_from("ab אב -")),
+                        min_size=1, max_size=30))
+    def test_any_name_leaves_greeting_and_to_balanced(self, name: str) -> None:
+        """A subscriber's name cannot reverse the greeting after it, nor the To header."""
+        msg = parse(one_subscriber(name))
+        plain, page = parts(msg)
+        (greeting,) = [line for line in plain.splitlines() if line.startswith("Hello")]
+        (html_greeting,) = [line for line in page.splitlines() if line.startswith("Hello")]
+        assert bidi_balanced(html.unescape(html_greeting))
+        assert greeting.endswith(",") and bidi_balanced(greeting)
+        assert bidi_balanced(msg["To"].addresses[0].display_name)
+
+    def test_unterminated_override_is_closed_where_it_starts(self) -> None:
+        """An unterminated RIGHT-TO-LEFT OVERRIDE in a title is closed at the title's end."""
+        col = storykit.Collection(title="Impact \u202eand people", stories=[
+            storykit.Story(title="A story", published="2021-02-23", summary="s")])
+        msg = parse(render(col))
+        assert msg["Subject"] == "Impact \u202eand people\u202c — 23 February 2021"
+
+    def test_balanced_controls_are_kept(self) -> None:
+        """An isolated right-to-left name, properly closed, is left as it is."""
+        title = "Stories from \u2067رانيا حداد\u2069 and friends"
+        assert header_text(title) == title
+        assert header_text("a\u202cb\u2069c") == "abc"  # closers without an opener go
+
+
+THEME_HTML = """<!DOCTYPE html>
+<html lang="{{ lang }}"><head><meta charset="utf-8"><title>{{ subject }}</title>
+<style>h2 { color: #b3261e; }</style></head>
+<body>
+<div style="display: none">{{ preheader }}</div>
+<p><!--sk:greeting--></p>
+<!--sk:stories-->
+{% for story in stories %}
+<!--sk:story-->
+<h2>{{ story.title }}</h2>
+{% endfor %}
+<!--sk:end-->
+{% if unsubscribe %}<p><a href="sk:unsubscribe">Unsubscribe</a></p>{% endif %}
+</body></html>
+"""
+
+
+class TestTemplateMarkers:
+    def test_replacement_email_html_with_the_markers_works(
+            self, window: storykit.Collection, tmp_path: Path) -> None:
+        """A template folder's own email.html that keeps the markers gives each reader theirs."""
+        from storykit.digest import PersonalisedRun, Subscriber
+
+        (tmp_path / "email.html").write_text(THEME_HTML, encoding="utf-8")
+        col = storykit.Collection(title=window.title, stories=window.stories)
+        run = PersonalisedRun(col, [Subscriber("ana@example.org", "Ana"),
+                                    Subscriber("bo@example.org", "Bo", countries=("TL",))],
+                              {"sender": SENDER, "unsubscribe": UNSUB,
+                               "template_dir": str(tmp_path)})
+        ana, bo = (parse(m.data) for m in run)
+        for msg, name, address in ((ana, "Ana", "ana@example.org"),
+                                   (bo, "Bo", "bo@example.org")):
+            doc = html5lib.parse(parts(msg)[1], namespaceHTMLElements=False)
+            titles = ["".join(h.itertext()) for h in doc.iter("h2")]
+            (div,) = doc.iter("div")
+            assert "".join(div.itertext()) == " · ".join(titles[:3])
+            assert "".join(next(iter(doc.iter("p"))).itertext()).strip() == f"Hello {name},"
+            assert [a.get("href") for a in doc.iter("a")] == [
+                UNSUB.replace("{token}", unsubscribe_token(address))]
+        assert len(list(html5lib.parse(parts(bo)[1]).iter(f"{{{NS['h']}}}h2"))) == 1
+
+    def test_unused_marker_comments_stay_as_written(self, window: storykit.Collection,
+                                                    tmp_path: Path) -> None:
+        """Comments like markers that are no slot here are left as written; equal bytes twice."""
+        extra = "<!--sk:note--><!--sk:preheader-->"
+        (tmp_path / "email.html").write_text(THEME_HTML.replace("<body>", "<body>" + extra),
+                                             encoding="utf-8")
+        first = render(window, template_dir=str(tmp_path), preheader="Fixed")
+        assert first == render(window, template_dir=str(tmp_path), preheader="Fixed")
+        assert extra in parts(parse(first))[1]
+
+    @pytest.mark.parametrize(("template", "drop", "marker"), [
+        ("email.html", "<!--sk:stories-->", "'<!--sk:stories-->'"),
+        ("email.html", "<!--sk:end-->", "'<!--sk:end-->'"),
+        ("email.html", "<!--sk:greeting-->", "'<!--sk:greeting-->'"),
+        ("email.html", 'href="sk:unsubscribe"', "'href=\"sk:unsubscribe\"'"),
+        ("email.html", "<!--sk:story-->", "gives 1 '<!--sk:story-->' marker for 3 stories"),
+        ("email.txt", "{{ RS }}sk:stories{{ RS }}", "sk:stories<U+001E>"),
+        ("email.txt", "{{ RS }}sk:greeting{{ RS }}", "sk:greeting<U+001E>"),
+    ])
+    def test_a_lost_marker_is_a_clear_error(self, window: storykit.Collection, tmp_path: Path,
+                                            template: str, drop: str, marker: str) -> None:
+        """A replacement template without a marker is an option error naming the template,
+        its folder and the marker, not a plugin's failure."""
+        builtin = Path(storykit.templating.BUILTIN_TEMPLATES) / template
+        source = builtin.read_text(encoding="utf-8")
+        assert drop in source
+        if drop == "<!--sk:story-->":
+            source = source.replace(drop, "").replace("<!--sk:stories-->",
+                                                      "<!--sk:stories-->" + drop)
+        else:
+            source = source.replace(drop, "")
+        (tmp_path / template).write_text(source, encoding="utf-8")
+        with pytest.raises(storykit.OptionError) as info:
+            render(window, template_dir=str(tmp_path), unsubscribe=UNSUB)
+        error = info.value
+        assert isinstance(error, EmailTemplateError) and isinstance(error, ValueError)
+        assert error.template == template
+        assert error.path == str(tmp_path / template)
+        message = str(error)
+        assert "\n" not in message and "plugin" not in message
+        assert message.startswith(f"template {template!r} in {tmp_path} ")
+        assert marker in message and "docs/howto/retheme.md" in message
+
+    def test_cli_reports_a_lost_marker_in_one_line(self, example_json: Path,
+                                                   tmp_path: Path) -> None:
+        """On the command line a template without its markers is one error line, no plugin."""
+        from click.testing import CliRunner
+
+        from storykit.cli import main
+
+        (tmp_path / "email.html").write_text(
+            "<html><body><h1>{{ title }}</h1>{% for s in stories %}<p>{{ s.title }}</p>"
+            "{% endfor %}</body></html>", encoding="utf-8")
+        out = tmp_path / "d.eml"
+        result = CliRunner().invoke(main, ["export", str(example_json), "--format", "email",
+                                           "-O", f"template_dir={tmp_path}", "-o", str(out)])
+        assert result.exit_code != 0
+        assert result.stderr == (
+            f"storykit: error: template 'email.html' in {tmp_path} lacks the "
+            "'<!--sk:stories-->' marker (see 'Email templates' in docs/howto/retheme.md)\n")
+        assert not out.exists()
 
 
 def _screenshot_tool() -> Any:

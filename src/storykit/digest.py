@@ -245,7 +245,9 @@ class PersonalisedRun:
 
     Everything that does not depend on the subscriber is prepared once per locale (templates
     rendered, CSS inlined, headers folded: see :class:`~storykit.exporters.email.DigestRenderer`);
-    each message then only picks its story blocks and folds its own ``To``. Subscribers whose
+    each message then only picks its story blocks and folds its own ``To``; its ``Date`` and
+    inbox preview come from its own stories (the newest of them; their first titles, unless
+    a description or ``preheader`` option gives every message one). Subscribers whose
     topics and countries match no story are skipped and listed in :attr:`skipped`.
     """
 
