@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import random
+import signal
 import socket
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
 from email import policy
 from email.message import EmailMessage
@@ -18,12 +24,13 @@ from click.testing import CliRunner
 import storykit
 from storykit.cli import main
 from storykit.digest import PersonalisedRun, Subscriber, select, window, write_outbox
-from storykit.mail import SENT_RECORD, SendError, send
+from storykit.mail import SENT_RECORD, OutboxBusyError, SendError, send
 
 STRICT = policy.default.clone(raise_on_defect=True)
 SENDER = "ILO Newsroom <newsroom@ilo.org>"
 UNSUB = "https://news.example.org/unsubscribe?u={token}"
 REFUSED = "refused@example.org"
+TEMP = "temp@example.org"
 
 
 def free_port() -> int:
@@ -34,19 +41,34 @@ def free_port() -> int:
 
 
 class Handler:
-    """Accepts everything but REFUSED (550), and keeps what it received."""
+    """Accepts everything but REFUSED (550) and, while ``busy``, TEMP (451); keeps what it got.
+
+    With ``hold`` set, the first DATA sets ``arrived`` and waits for ``release`` before it
+    answers: a send stays in flight, with its lock held, for as long as a test needs.
+    """
 
     def __init__(self) -> None:
         self.received: list[tuple[str, list[str], bytes]] = []
+        self.rcpt_asked: list[str] = []
+        self.busy = True
+        self.hold = False
+        self.arrived = threading.Event()
+        self.release = threading.Event()
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
                           rcpt_options: list[str]) -> str:
+        self.rcpt_asked.append(address)
         if address == REFUSED:
             return "550 5.1.1 No such mailbox here"
+        if address == TEMP and self.busy:
+            return "451 4.3.0 Try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.hold and not self.arrived.is_set():
+            self.arrived.set()
+            await asyncio.get_running_loop().run_in_executor(None, self.release.wait, 120)
         self.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
         return "250 Message accepted for delivery"
 
@@ -84,6 +106,25 @@ def outbox_of(tmp_path: Path, example: storykit.Collection, addresses: list[str]
     outbox = tmp_path / "outbox"
     write_outbox(run, outbox)
     return outbox
+
+
+def message_to(folder: Path, *addresses: str) -> Path:
+    """One message to several recipients (a shared digest), written to ``folder/digest.eml``."""
+    msg = EmailMessage()
+    msg["From"] = SENDER
+    msg["To"] = ", ".join(addresses)
+    msg["Subject"] = "The stories of the week"
+    msg["Message-ID"] = "<digest-2021-w07@ilo.org>"
+    msg.set_content("Three stories this week.\n")
+    folder.mkdir(exist_ok=True)
+    path = folder / "digest.eml"
+    path.write_bytes(msg.as_bytes(policy=policy.SMTP))
+    return path
+
+
+def storykit_send(*args: str | Path) -> list[str]:
+    """The command line of ``storykit send ARGS`` in a process of its own."""
+    return [sys.executable, "-m", "storykit", "send", *(str(a) for a in args)]
 
 
 class TestSend:
@@ -175,6 +216,21 @@ class TestSend:
             send(outbox.glob("*.eml"), "127.0.0.1", port, timeout=5)
         assert info.value.port == port
 
+    @pytest.mark.parametrize("eol", [b"\n", b"\r\n", b"\r"])
+    def test_any_line_end_arrives_intact(self, smtp: tuple[Handler, int], tmp_path: Path,
+                                         eol: bytes) -> None:
+        """A message file with LF (or CR) line ends, as editors write them, goes out with
+        SMTP's CR LF: a line starting with "." arrives as written, and no line is added."""
+        handler, port = smtp
+        lines = [b"From: a@example.org", b"To: b@example.org", b"Subject: dots",
+                 b"Message-ID: <dots@example.org>", b"", b"line one", b".hidden", b"end"]
+        message = tmp_path / "dots.eml"
+        message.write_bytes(eol.join(lines) + eol)
+        assert send([message], "127.0.0.1", port).ok
+        [(_, _, got)] = handler.received
+        assert got == b"\r\n".join(lines) + b"\r\n"
+        assert parse(got).get_content().splitlines() == ["line one", ".hidden", "end"]
+
     def test_not_a_message(self, smtp: tuple[Handler, int], tmp_path: Path) -> None:
         """A file that is not a message fails alone, with the reason."""
         handler, port = smtp
@@ -197,3 +253,161 @@ class TestSend:
         eml = tmp_path / "m.eml"
         eml.write_bytes(b"From: a@example.org\r\nTo: b@example.org\r\n\r\nhi\r\n")
         assert invoke("send", eml, *args)[0] == 2
+
+
+class TestOverlappingRuns:
+    def test_a_second_run_on_a_busy_outbox_sends_nothing(self, smtp: tuple[Handler, int],
+                                                          example: storykit.Collection,
+                                                          tmp_path: Path) -> None:
+        """A send begun while another runs on the outbox exits 1 at once; all go once."""
+        handler, port = smtp
+        outbox = outbox_of(tmp_path, example, ["a@example.org", "b@example.org",
+                                               "c@example.org"])
+        handler.hold = True
+        first = subprocess.Popen(storykit_send(outbox, "--smtp", f"127.0.0.1:{port}", "-q"),
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert handler.arrived.wait(120), "the first send never reached DATA"
+            second = subprocess.run(storykit_send(outbox, "--smtp", f"127.0.0.1:{port}", "-q"),
+                                    capture_output=True, text=True, timeout=120, check=False)
+        finally:
+            handler.release.set()
+            out, err = first.communicate(timeout=120)
+        assert second.returncode == 1
+        assert second.stderr.count("\n") == 1
+        assert second.stderr.startswith("storykit: error: another storykit send is running")
+        assert str(outbox) in second.stderr
+        assert second.stdout == ""
+        assert first.returncode == 0, err
+        assert out.strip() == "3 sent, 0 failed, 0 skipped (already sent)"
+        assert sorted(r[1][0] for r in handler.received) == [
+            "a@example.org", "b@example.org", "c@example.org"]
+        assert len((outbox / SENT_RECORD).read_text().splitlines()) == 3
+
+    def test_the_lock_goes_with_a_crashed_run(self, smtp: tuple[Handler, int],
+                                              example: storykit.Collection,
+                                              tmp_path: Path) -> None:
+        """A send killed mid-run leaves no lock behind: the next run sends what is left."""
+        handler, port = smtp
+        outbox = outbox_of(tmp_path, example, ["a@example.org", "b@example.org"])
+        handler.hold = True
+        first = subprocess.Popen(storykit_send(outbox, "--smtp", f"127.0.0.1:{port}"),
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            assert handler.arrived.wait(120), "the first send never reached DATA"
+            os.kill(first.pid, signal.SIGKILL)
+            first.wait(120)
+        finally:
+            handler.release.set()
+        code, out, err = invoke("send", outbox, "--smtp", f"127.0.0.1:{port}")
+        assert code == 0, err
+        assert out.strip().endswith("0 failed, 0 skipped (already sent)")
+        assert {r[1][0] for r in handler.received} == {"a@example.org", "b@example.org"}
+
+    def test_a_dry_run_beside_a_send(self, smtp: tuple[Handler, int],
+                                     example: storykit.Collection, tmp_path: Path) -> None:
+        """A dry run takes no lock: it works while a send runs, and shows what is left."""
+        _, port = smtp
+        outbox = outbox_of(tmp_path, example, ["a@example.org", "b@example.org"])
+        seen: list[str] = []
+
+        def dry_run_now(result: Any) -> None:
+            if not seen:
+                dry = send(sorted(outbox.glob("*.eml")), "127.0.0.1", port, dry_run=True)
+                seen.extend(f"{r.status} {r.recipients[0]}" for r in dry.results)
+
+        report = send(sorted(outbox.glob("*.eml")), "127.0.0.1", port, on_result=dry_run_now)
+        assert report.ok
+        assert seen == ["skipped a@example.org", "dry-run b@example.org"]
+
+    def test_the_library_refuses_a_busy_outbox(self, smtp: tuple[Handler, int],
+                                               example: storykit.Collection,
+                                               tmp_path: Path) -> None:
+        """send() raises OutboxBusyError, naming the folder, while another send holds its lock."""
+        handler, port = smtp
+        outbox = outbox_of(tmp_path, example, ["a@example.org", "b@example.org"])
+        errors: list[OutboxBusyError] = []
+
+        def send_again(result: Any) -> None:
+            with pytest.raises(OutboxBusyError) as info:
+                send(outbox.glob("*.eml"), "127.0.0.1", port)
+            errors.append(info.value)
+
+        report = send(outbox.glob("*.eml"), "127.0.0.1", port, on_result=send_again)
+        assert report.count("sent") == 2
+        assert len(errors) == 2 and errors[0].folder == outbox
+        assert len(handler.received) == 2
+        assert send(outbox.glob("*.eml"), "127.0.0.1", port).count("skipped") == 2
+
+
+class TestRefusedRecipients:
+    def test_a_temporary_refusal_is_retried_for_that_recipient_only(
+            self, smtp: tuple[Handler, int], tmp_path: Path) -> None:
+        """A recipient refused with 451 gets the message on a rerun; the others get one copy."""
+        handler, port = smtp
+        eml = message_to(tmp_path / "outbox", "a@example.org", TEMP)
+        code, out, err = invoke("send", eml, "--smtp", f"127.0.0.1:{port}")
+        assert code == 1
+        assert TEMP in err and "451" in err
+        assert "1 recipient refused (temporarily: the next run retries it)" in out
+        assert [r[1] for r in handler.received] == [["a@example.org"]]
+        # Still refused: the rerun asks for TEMP alone, fails again, and says so.
+        handler.rcpt_asked.clear()
+        code, out, err = invoke("send", eml, "--smtp", f"127.0.0.1:{port}")
+        assert code == 1
+        assert handler.rcpt_asked == [TEMP]
+        assert out.strip() == ("0 sent, 1 failed, 1 recipient refused (temporarily: the next "
+                               "run retries it), 0 skipped (already sent)")
+        assert len(handler.received) == 1
+        # Accepted now: TEMP gets the same message, a@ no second copy.
+        handler.busy = False
+        code, out, err = invoke("send", eml, "--smtp", f"127.0.0.1:{port}")
+        assert code == 0, err
+        assert f"sent: {eml} to {TEMP} (a@example.org had it already)" in out
+        assert [r[1] for r in handler.received] == [["a@example.org"], [TEMP]]
+        first, second = (parse(r[2]) for r in handler.received)
+        assert first["Message-ID"] == second["Message-ID"]
+        assert first.get_content() == second.get_content()
+        # Everyone has it: nothing more to do.
+        code, out, _ = invoke("send", eml, "--smtp", f"127.0.0.1:{port}")
+        assert code == 0
+        assert out.strip().endswith("0 sent, 0 failed, 1 skipped (already sent)")
+        assert len(handler.received) == 2
+
+    def test_a_permanent_refusal_is_reported_not_retried(self, smtp: tuple[Handler, int],
+                                                         tmp_path: Path) -> None:
+        """A recipient refused with 550 is not asked again: each rerun reports it and exits 1."""
+        handler, port = smtp
+        eml = message_to(tmp_path / "outbox", "a@example.org", REFUSED)
+        code, out, err = invoke("send", eml, "--smtp", f"127.0.0.1:{port}")
+        assert code == 1
+        assert "550" in err
+        assert "1 recipient refused," in out
+        handler.rcpt_asked.clear()
+        code, out, err = invoke("send", eml, "--smtp", f"127.0.0.1:{port}")
+        assert code == 1
+        assert handler.rcpt_asked == []
+        assert f"error: failed: {eml}; refused earlier, not retried: {REFUSED} (550" in err
+        assert out.strip() == ("0 sent, 1 failed, 1 recipient refused earlier (not retried), "
+                               "0 skipped (already sent)")
+        assert len(handler.received) == 1
+        # --resend keeps its meaning: the whole message, to every recipient, once more.
+        code, out, _ = invoke("send", eml, "--smtp", f"127.0.0.1:{port}", "--resend")
+        assert code == 1
+        assert handler.rcpt_asked == ["a@example.org", REFUSED]
+        assert [r[1] for r in handler.received] == [["a@example.org"], ["a@example.org"]]
+
+    def test_refusals_in_the_report(self, smtp: tuple[Handler, int], tmp_path: Path) -> None:
+        """The library reports this run's refusals and the earlier permanent ones apart."""
+        handler, port = smtp
+        eml = message_to(tmp_path / "outbox", "a@example.org", TEMP, REFUSED)
+        result = send([eml], "127.0.0.1", port).results[0]
+        assert result.status == "sent" and not result.ok
+        assert set(result.refused) == {TEMP, REFUSED}
+        assert result.temporary == (TEMP,)
+        handler.busy = False
+        result = send([eml], "127.0.0.1", port).results[0]
+        assert (result.status, result.recipients, result.refused) == ("sent", (TEMP,), {})
+        assert list(result.earlier) == [REFUSED] and result.earlier[REFUSED].startswith("550")
+        assert not result.ok
+

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -52,7 +53,8 @@ def _report(findings: Iterable[tuple[str, Finding]], strict: bool) -> int:
 @click.option("-O", "--option", "options", multiple=True, metavar="KEY=VALUE",
               help="An exporter option, e.g. -O sender='News <news@example.org>'.")
 @click.option("--allow-empty", is_flag=True, help="Write a digest even if the window is empty.")
-@click.option("--check", is_flag=True, help="Preflight the email message(s); print warnings.")
+@click.option("--check", is_flag=True, help="Preflight the email message(s) and print the "
+                                            "problems; a message is written only with -o.")
 @click.option("--strict", is_flag=True, help="With --check: problems are errors (exit 1, "
                                               "nothing written).")
 @click.option("--subscribers", type=click.Path(dir_okay=False, path_type=Path),
@@ -114,6 +116,9 @@ def digest(  # noqa: PLR0917 - click passes each option as an argument
         raise click.UsageError(f"--check checks email messages, not {exporter.name}")
 
     opts: dict[str, Any] = parse_options(options)
+    from storykit.exporter import prepare_options
+
+    prepare_options(exporter, opts)  # a bad option is a usage error, found before reading
     col = dg.select(load(source), win, topics)
     if is_email:
         if win.since is not None:
@@ -194,6 +199,10 @@ def _personalised(obj: Context, col: Any, subscribers: Path, outbox: Path | None
                "with no stories in the window", err=True)
 
 
+def _bad(param: click.Parameter, message: str) -> NoReturn:
+    raise click.BadParameter(message, param=param)
+
+
 def _host_port(value: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
     host = host.strip("[]")
@@ -222,8 +231,12 @@ def _expand(paths: Iterable[Path]) -> list[Path]:
 @click.option("--user", help="Log in as this user.")
 @click.option("--password-env", metavar="VAR", help="The environment variable with the password.")
 @click.option("--dry-run", is_flag=True, help="Show what would be sent; send nothing.")
-@click.option("--resend", is_flag=True, help="Send again messages the outbox records as sent.")
-@click.option("--timeout", type=float, default=30.0, show_default=True,
+@click.option("--resend", is_flag=True, help="Send again messages the outbox records as sent "
+                                              "(to all their recipients).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True, max=3600),
+              default=30.0, show_default=True, callback=lambda _ctx, param, value: (
+                  value if not math.isnan(value) else _bad(param, "nan is not a number of "
+                                                                    "seconds")),
               help="Seconds to wait for the server.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only failures and the summary.")
 @click.pass_obj
@@ -235,8 +248,13 @@ def send(  # noqa: PLR0917 - click passes each option as an argument
     """Send .eml messages (files, or folders of them) through one SMTP connection.
 
     Each message's result is printed, then a summary. Messages sent are recorded in the
-    folder's .sent.jsonl, so running the command again skips them (unless --resend). Exits 1
+    folder's .sent.jsonl, so running the command again skips them (unless --resend), and
+    sends a message only to its recipients that did not accept it: refused temporarily (4xx)
+    or not reached. Those refused permanently (5xx) are reported again, not retried. Exits 1
     if any message or recipient failed, or the server cannot be reached.
+
+    A send locks each outbox folder (.send.lock) while it runs; another send on the same
+    folder meanwhile exits 1 at once and sends nothing. A --dry-run takes no lock.
 
     \b
     Examples:
@@ -244,7 +262,7 @@ def send(  # noqa: PLR0917 - click passes each option as an argument
       storykit send outbox/ --smtp smtp.example.org:587 --starttls \\
           --user digest --password-env SMTP_PASSWORD
     """
-    from storykit.mail import SendError
+    from storykit.mail import OutboxBusyError, SendError
     from storykit.mail import send as send_messages
 
     host, port = _host_port(server)
@@ -272,7 +290,7 @@ def send(  # noqa: PLR0917 - click passes each option as an argument
                                security="ssl" if use_ssl else "starttls" if starttls else "plain",
                                user=user, password=password, dry_run=dry_run, resend=resend,
                                timeout=timeout, on_result=show)
-    except SendError as e:
+    except (OutboxBusyError, SendError) as e:
         fail(str(e))
     click.echo(report.summary())
     if report.aborted:

@@ -8,7 +8,11 @@ whether they are warnings or errors (``storykit digest --check [--strict]``).
 :func:`send` sends ``.eml`` files through one SMTP connection with :mod:`smtplib`: a result per
 message, a refused recipient does not stop the rest, and every message sent is recorded in the
 ``.sent.jsonl`` file of its folder (one JSON line, appended and flushed after each message, keyed
-by Message-ID), so a rerun skips what was already sent unless ``resend=True``.
+by Message-ID, with the recipients that accepted it and those refused), so a rerun skips what was
+already sent unless ``resend=True``. A rerun sends a message again only to the recipients that
+have not accepted it, except those refused permanently (5xx): those are reported, not retried.
+While it sends, a run holds an exclusive lock on each outbox folder (``.send.lock``, ``flock``),
+so two runs on one outbox cannot both send a message: the second raises :class:`OutboxBusyError`.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import os
 import re
 import smtplib
 import socket
+import sys
 from collections.abc import Callable, Iterable
 from html.parser import HTMLParser
 from pathlib import Path
@@ -31,8 +36,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GMAIL_CLIP_BYTES",
+    "SEND_LOCK",
     "SENT_RECORD",
     "Finding",
+    "OutboxBusyError",
     "Result",
     "SendError",
     "SendReport",
@@ -44,6 +51,8 @@ __all__ = [
 GMAIL_CLIP_BYTES = 102 * 1024
 #: The record of sent messages kept in each outbox folder.
 SENT_RECORD = ".sent.jsonl"
+#: The lock file a send holds in each outbox folder while it runs (left in place: harmless).
+SEND_LOCK = ".send.lock"
 SUBJECT_MIN, SUBJECT_MAX = 10, 78
 #: Link text that says nothing out of context (screen readers list links by their text).
 BARE_LINK_TEXT = frozenset({
@@ -183,29 +192,64 @@ class SendError(ConnectionError):
         return str(self.args[0])
 
 
+class OutboxBusyError(RuntimeError):
+    """Another send holds the lock of this outbox folder; nothing was sent.
+
+    Two runs on one outbox would both read the record before either wrote to it and send every
+    message twice; so a run locks each folder first, and fails at once if it cannot (a cron job
+    that fires while the last one still runs should not queue up behind it).
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.lock = folder / SEND_LOCK
+        super().__init__(f"another storykit send is running on the outbox {folder} (it holds "
+                         f"{self.lock}); nothing sent, run again when it has finished")
+
+
 Status = Literal["sent", "failed", "skipped", "dry-run"]
+
+
+def _temporary(reply: str) -> bool:
+    """A refusal worth retrying: any reply but a 5xx (permanent) one."""
+    return not reply.startswith("5")
 
 
 @attrs.frozen
 class Result:
-    """What happened to one message file."""
+    """What happened to one message file.
+
+    ``recipients`` are those the message was sent (or, in a dry run, would be sent) to in this
+    run: on a rerun, only those that had not accepted it yet.
+    """
 
     path: Path
     status: Status
     recipients: tuple[str, ...] = ()
-    #: Refused recipients and the server's reply to each.
+    #: Recipients refused in this run, and the server's reply to each.
     refused: dict[str, str] = attrs.field(factory=dict)
     detail: str = ""
+    #: Recipients refused permanently (5xx) by an earlier run, not asked again; their replies.
+    earlier: dict[str, str] = attrs.field(factory=dict)
 
     @property
     def ok(self) -> bool:
-        return self.status in ("sent", "skipped", "dry-run") and not self.refused
+        return (self.status in ("sent", "skipped", "dry-run") and not self.refused
+                and not self.earlier)
+
+    @property
+    def temporary(self) -> tuple[str, ...]:
+        """The recipients refused temporarily (4xx) in this run: a rerun retries them."""
+        return tuple(a for a, reply in self.refused.items() if _temporary(reply))
 
     def __str__(self) -> str:
         to = ", ".join(self.recipients)
         line = f"{self.status}: {self.path}" + (f" to {to}" if to else "")
         if self.refused:
             line += "; refused " + "; ".join(f"{a} ({r})" for a, r in self.refused.items())
+        if self.earlier:
+            line += "; refused earlier, not retried: " + "; ".join(
+                f"{a} ({r})" for a, r in self.earlier.items())
         if self.detail:
             line += f" ({self.detail})"
         return line
@@ -231,31 +275,111 @@ class SendReport:
 
     def summary(self) -> str:
         refused = sum(len(r.refused) for r in self.results)
+        temporary = sum(len(r.temporary) for r in self.results)
+        earlier = sum(len(r.earlier) for r in self.results)
         parts = [f"{self.count('sent')} sent", f"{self.failed} failed"]
         if refused:
-            parts.append(f"{refused} recipient{'s' if refused != 1 else ''} refused")
+            part = f"{refused} recipient{'s' if refused != 1 else ''} refused"
+            if temporary:
+                some = "" if temporary == refused else f"{temporary} "
+                part += (f" ({some}temporarily: the next run retries "
+                         f"{'it' if temporary == 1 else 'them'})")
+            parts.append(part)
+        if earlier:
+            parts.append(f"{earlier} recipient{'s' if earlier != 1 else ''} refused earlier "
+                         "(not retried)")
         parts.append(f"{self.count('skipped')} skipped (already sent)")
         if self.count("dry-run"):
             parts.append(f"{self.count('dry-run')} not sent (dry run)")
         return ", ".join(parts)
 
 
-class _Record:
-    """The ``.sent.jsonl`` of one folder: the Message-IDs already sent."""
+def _lock(fd: int) -> bool:
+    """Take an exclusive lock on an open file without waiting; False if another holds it.
 
-    def __init__(self, folder: Path) -> None:
+    ``flock`` locks belong to the open file, so the kernel drops them when the process ends,
+    however it ends: a crashed or killed send never leaves its outbox locked.
+    """
+    if sys.platform == "win32":
+        import msvcrt
+
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+class _Record:
+    """The ``.sent.jsonl`` of one folder: who accepted each message, and who refused it for good.
+
+    Each line is one attempt: ``{"key", "file", "accepted": [...], "refused": {addr: reply}}``.
+    Per key, the recipients that accepted accumulate; an address's latest reply decides whether
+    it counts as refused permanently (5xx). With ``lock`` the folder's :data:`SEND_LOCK` is
+    taken before the record is read, and held until :meth:`close`.
+    """
+
+    def __init__(self, folder: Path, *, lock: bool) -> None:
         self.path = folder / SENT_RECORD
-        self.sent: set[str] = set()
+        #: Per key: the recipients that accepted it (None: all of them, a line without
+        #: "accepted").
+        self.accepted: dict[str, set[str] | None] = {}
+        #: Per key: the recipients refused permanently, and the reply.
+        self.refused: dict[str, dict[str, str]] = {}
+        self._file: Any = None
+        self._lock: int | None = None
+        if lock:
+            try:
+                fd = os.open(folder / SEND_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+            except (FileNotFoundError, NotADirectoryError):
+                return  # no such folder: each of its files fails on its own, nothing to record
+            if not _lock(fd):
+                os.close(fd)
+                raise OutboxBusyError(folder)
+            self._lock = fd
         try:
             with self.path.open("rb") as f:
                 for line in f:
                     try:
-                        self.sent.add(str(json.loads(line)["key"]))
-                    except (ValueError, KeyError, TypeError):
+                        self._read(json.loads(line))
+                    except (ValueError, KeyError, TypeError, AttributeError):
                         continue  # a line torn by a crash: that message counts as unsent
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             pass
-        self._file: Any = None
+
+    def _read(self, entry: dict[str, Any]) -> None:
+        key = str(entry["key"])
+        accepted = entry.get("accepted")
+        refused = self.refused.setdefault(key, {})
+        for address, reply in dict(entry.get("refused") or {}).items():
+            if _temporary(str(reply)):
+                refused.pop(str(address), None)
+            else:
+                refused[str(address)] = str(reply)
+        if accepted is None:
+            self.accepted[key] = None
+            return
+        had = self.accepted.setdefault(key, set())
+        for address in accepted:
+            refused.pop(str(address), None)
+            if had is not None:
+                had.add(str(address))
+
+    def pending(self, key: str, rcpts: list[str]) -> tuple[list[str], list[str], dict[str, str]]:
+        """``(to send to, accepted already, refused for good)`` of a message already recorded."""
+        had = self.accepted[key]
+        if had is None:
+            return [], list(rcpts), {}
+        gone = self.refused.get(key, {})
+        to = [a for a in rcpts if a not in had and a not in gone]
+        return to, [a for a in rcpts if a in had], {a: gone[a] for a in rcpts if a in gone}
 
     def add(self, entry: dict[str, Any]) -> None:
         if self._file is None:
@@ -265,13 +389,18 @@ class _Record:
         # the SMTP round trip).
         self._file.write(json.dumps(entry, ensure_ascii=True).encode() + b"\n")
         self._file.flush()
-        self.sent.add(str(entry["key"]))
+        self._read(entry)
 
     def close(self) -> None:
-        if self._file is not None:
-            os.fsync(self._file.fileno())
-            self._file.close()
-            self._file = None
+        try:
+            if self._file is not None:
+                os.fsync(self._file.fileno())
+                self._file.close()
+                self._file = None
+        finally:
+            if self._lock is not None:
+                os.close(self._lock)  # releases the lock
+                self._lock = None
 
 
 def _envelope(data: bytes) -> tuple[str, list[str], str]:
@@ -299,6 +428,12 @@ def _envelope(data: bytes) -> tuple[str, list[str], str]:
     return senders[0], rcpts, key
 
 
+#: A line end of a message file: CR LF, or a bare LF (as most editors write) or CR. Sent as
+#: CR LF, SMTP's only line end: a bare LF would reach the server as is, and a line starting
+#: with "." after it would keep the extra "." that SMTP adds (it is removed only after CR LF).
+_LINE_END = re.compile(rb"\r\n|\r|\n")
+
+
 def send(paths: Iterable[str | os.PathLike[str]], host: str, port: int, *,
          security: Literal["plain", "starttls", "ssl"] = "plain", user: str | None = None,
          password: str | None = None, dry_run: bool = False, resend: bool = False,
@@ -308,12 +443,20 @@ def send(paths: Iterable[str | os.PathLike[str]], host: str, port: int, *,
 
     The connection is opened at the first message to send (never in a dry run) and reused.
     A message some of whose recipients are refused is still sent to the others; its refused
-    recipients make the report not ``ok``. A server that cannot be reached raises
-    :class:`SendError` naming ``host:port`` (messages already sent stay recorded).
+    recipients make the report not ``ok``. A message already recorded goes only to the
+    recipients that have not accepted it, and not to those refused permanently (5xx) before:
+    those are reported again in :attr:`Result.earlier`. ``resend=True`` sends every message to
+    all its recipients again.
+
+    Before sending anything, every folder of ``paths`` is locked (not in a dry run, which
+    writes nothing); :class:`OutboxBusyError` if another send holds one. A server that cannot be
+    reached raises :class:`SendError` naming ``host:port`` (messages already sent stay
+    recorded).
     """
     report = SendReport()
     records: dict[Path, _Record] = {}
     smtp: smtplib.SMTP | None = None
+    files = [Path(p) for p in paths]
 
     def emit(result: Result) -> None:
         report.results.append(result)
@@ -352,49 +495,60 @@ def send(paths: Iterable[str | os.PathLike[str]], host: str, port: int, *,
         return conn
 
     try:
-        for raw in paths:
-            path = Path(raw)
+        # Every lock first: a busy folder stops the run before anything is sent. Keyed by the
+        # real folder, so that one folder named two ways is locked (and recorded) once.
+        folders = {path: path.parent.resolve() for path in files}
+        for path, folder in folders.items():
+            if folder not in records:
+                records[folder] = _Record(path.parent, lock=not dry_run)
+        for path in files:
             try:
-                data = path.read_bytes()
+                data = _LINE_END.sub(b"\r\n", path.read_bytes())  # SMTP's CR LF (RFC 5321)
                 sender, rcpts, key = _envelope(data)
             except (OSError, ValueError) as e:
                 detail = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
                 emit(Result(path, "failed", detail=f"not sent: {detail}"))
                 continue
-            folder = path.parent
-            record = records.get(folder)
-            if record is None:
-                record = records[folder] = _Record(folder)
-            if key in record.sent and not resend:
-                emit(Result(path, "skipped", tuple(rcpts), detail="already sent"))
-                continue
+            record = records[folders[path]]
+            to, had, gone = rcpts, list[str](), dict[str, str]()
+            if key in record.accepted and not resend:
+                to, had, gone = record.pending(key, rcpts)
+                if not to:
+                    emit(Result(path, "failed", earlier=gone) if gone else
+                         Result(path, "skipped", tuple(rcpts), detail="already sent"))
+                    continue
+            detail = f"{', '.join(had)} had it already" if had else ""
             if dry_run:
-                emit(Result(path, "dry-run", tuple(rcpts)))
+                emit(Result(path, "dry-run", tuple(to), detail=detail, earlier=gone))
                 continue
             options = [] if data.isascii() else ["BODY=8BITMIME"]
             for attempt in (1, 2):
                 if smtp is None:
                     smtp = connect()
                 try:
-                    refused = smtp.sendmail(sender, rcpts, data, mail_options=options)
+                    refused = smtp.sendmail(sender, to, data, mail_options=options)
                 except smtplib.SMTPServerDisconnected:
                     smtp = None
                     if attempt == 2:
                         raise SendError(host, port, "the server closed the connection") from None
                     continue
                 except smtplib.SMTPRecipientsRefused as e:
-                    emit(Result(path, "failed", tuple(rcpts), refused={
-                        a: f"{code} {_text(msg)}" for a, (code, msg) in e.recipients.items()}))
+                    # Recorded too: a permanent refusal is not retried by the next run.
+                    bad = {a: f"{code} {_text(msg)}" for a, (code, msg) in e.recipients.items()}
+                    record.add({"key": key, "file": path.name, "accepted": [], "refused": bad})
+                    emit(Result(path, "failed", tuple(to), refused=bad, detail=detail,
+                                earlier=gone))
                 except smtplib.SMTPResponseException as e:
-                    emit(Result(path, "failed", tuple(rcpts),
-                                detail=f"{e.smtp_code} {_text(e.smtp_error)}"))
+                    emit(Result(path, "failed", tuple(to),
+                                detail=f"{e.smtp_code} {_text(e.smtp_error)}", earlier=gone))
                 except smtplib.SMTPException as e:
-                    emit(Result(path, "failed", tuple(rcpts), detail=str(e)))
+                    emit(Result(path, "failed", tuple(to), detail=str(e), earlier=gone))
                 else:
                     bad = {a: f"{code} {_text(msg)}" for a, (code, msg) in refused.items()}
                     record.add({"key": key, "file": path.name, "accepted": [
-                        a for a in rcpts if a not in bad], "refused": bad})
-                    emit(Result(path, "sent", tuple(rcpts), refused=bad))
+                        a for a in to if a not in bad], "refused": bad})
+                    emit(Result(path, "sent", tuple(to), refused=bad, detail=detail,
+                                earlier=gone))
                 break
     except SendError as e:
         report.aborted = str(e)
