@@ -6,8 +6,10 @@ import csv
 import io
 import json
 import os
+import stat
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -293,9 +295,13 @@ class TestRealProcess:
         assert b"Traceback (most recent call last)" in debug.stderr
         assert b"UnknownFormatError" in debug.stderr
 
-    def test_closed_pipe(self, example_json: Path) -> None:
+    def test_closed_pipe(self, tmp_path: Path) -> None:
         """A reader that stops early (| head -c 10) is not an error and prints no traceback."""
-        proc = subprocess.Popen([STORYKIT, "export", str(example_json), "-f", "csv"],
+        big = tmp_path / "big.jsonl"  # more than a pipe's buffer, so the writer meets EPIPE
+        storykit.dump(storykit.Collection(stories=[
+            {"title": f"Story {i}", "published": "2021-02-03", "summary": "word " * 50}
+            for i in range(2000)]), big, shape="lines", format="json")
+        proc = subprocess.Popen([STORYKIT, "export", str(big), "-f", "csv"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 env=dict(os.environ, STORYKIT_DISABLE_PLUGIN_AUTOLOAD="1"))
         assert proc.stdout is not None and proc.stderr is not None
@@ -304,6 +310,7 @@ class TestRealProcess:
         err = proc.stderr.read()
         proc.wait(timeout=120)
         assert b"Traceback" not in err
+        assert proc.returncode == 0  # a reader that stops early is not an error
 
     @pytest.mark.parametrize("module", ["storykit", "storykit.cli"])
     def test_run_as_a_module(self, module: str, example_json: Path,
@@ -325,6 +332,90 @@ class TestRealProcess:
         bad = python_m("export", example_json, "--format", "htm")
         assert bad.returncode == 2
         assert bad.stderr == run("export", example_json, "--format", "htm").stderr
+
+
+class TestExitStatus:
+    """0 success, 1 invalid input, 2 a usage error (whatever the command), 130 Ctrl-C."""
+
+    @pytest.mark.parametrize("args", [
+        ["export", "{bad}", "-o", "{tmp}/x.csv", "-O", "bogus=1"],
+        ["export", "{bad}", "-f", "nope", "-o", "-"],
+        ["export", "{bad}", "-o", "{tmp}/x.txt"],
+        ["digest", "{good}", "-f", "nope"],
+        ["digest", "{good}", "--month", "2021-02", "-o", "{tmp}/x.txt"],
+        ["digest", "{good}", "--month", "2021-02", "-O", "bogus=1", "--check"],
+        ["export", "{good}", "-f", "email", "-O", "to=notanaddress", "-o", "-"],
+        ["send", "{tmp}", "--smtp", "127.0.0.1:1", "--timeout", "0"],
+        ["send", "{tmp}", "--smtp", "127.0.0.1:1", "--timeout", "nan"],
+    ])
+    def test_usage_errors_exit_2_before_reading(self, args: list[str], tmp_path: Path,
+                                                example_json: Path, bad_file: Path) -> None:
+        """A format, option or value that is wrong is a usage error (exit 2) on one line,
+        reported before the input is read: a bad input file does not hide it."""
+        filled = [a.format(bad=bad_file, good=example_json, tmp=tmp_path) for a in args]
+        result = CliRunner().invoke(main, filled, prog_name="storykit")
+        assert result.exit_code == 2, result.stderr
+        [line] = error_lines(result)
+        assert line.startswith("storykit: error: ")
+        assert "2021-02-30" not in line  # the bad file was not read
+
+    def test_validate_reports_a_folder_and_goes_on(self, tmp_path: Path,
+                                                    example_json: Path) -> None:
+        """A folder among the files is one problem (exit 1); the other files are checked."""
+        folder = tmp_path / "folder.json"
+        folder.mkdir()
+        result = invoke("validate", example_json, folder, example_json)
+        assert result.exit_code == 1
+        assert result.stdout.count(": ok (10 stories, 1 contact)") == 2
+        assert error_lines(result) == [f"storykit: error: {folder}: Is a directory"]
+
+    def test_a_bad_template_folder_is_named(self, tmp_path: Path, example_json: Path) -> None:
+        """A template folder that does not exist is named in the error, not the output file."""
+        result = invoke("export", example_json, "-o", tmp_path / "x.html",
+                        "-O", "template_dir=nonexistent")
+        assert result.exit_code == 1
+        [line] = error_lines(result)
+        assert "'nonexistent'" in line and "x.html" not in line and "Errno" not in line
+        assert not (tmp_path / "x.html").exists()
+
+
+class TestNotAFile:
+    """-o onto a device, a pipe or /dev/stdout writes into it; it is never replaced."""
+
+    def test_fifo(self, tmp_path: Path, example_json: Path) -> None:
+        """A named pipe gets the bytes, and stays a pipe."""
+        fifo = tmp_path / "pipe"
+        os.mkfifo(fifo)
+        got: list[bytes] = []
+        reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+        reader.start()
+        result = invoke("export", example_json, "-f", "csv", "-o", fifo)
+        reader.join(timeout=60)
+        assert result.exit_code == 0, result.stderr
+        assert stat.S_ISFIFO(fifo.lstat().st_mode)
+        assert got == [storykit.dumps(storykit.load(example_json), "csv")]
+
+    def test_device(self, tmp_path: Path, example_json: Path) -> None:
+        """A character device (a copy of /dev/null where the system lets us make one) is
+        written into, never replaced by a file; so is a large streamed export."""
+        node = tmp_path / "null"
+        try:
+            os.mknod(node, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+        except PermissionError:
+            pytest.skip("making a device node needs privileges")
+        big = tmp_path / "big.jsonl"
+        storykit.dump(storykit.load(example_json), big, format="json", shape="lines")
+        for source in (example_json, big):
+            result = invoke("export", source, "-f", "csv", "-o", node)
+            assert result.exit_code == 0, result.stderr
+            assert stat.S_ISCHR(node.lstat().st_mode)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["big.jsonl", "null"]
+
+    def test_dev_stdout(self, example_json: Path) -> None:
+        """-o /dev/stdout writes to standard output (a pipe here), as ``-o -`` does."""
+        done = run("export", example_json, "-f", "csv", "-o", "/dev/stdout")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == storykit.dumps(storykit.load(example_json), "csv")
 
 
 def test_click_is_the_toolkit() -> None:

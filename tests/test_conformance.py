@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from typing import Any, BinaryIO
 
 import pytest
@@ -55,6 +54,8 @@ class _Broken:
         elif self.fault == "seek":
             out.write(b"x")
             out.seek(0)
+        elif self.fault == "tell":
+            out.write(b"x" * out.tell())
         elif self.fault == "close":
             out.write(b"x")
             out.close()
@@ -72,7 +73,8 @@ class _Broken:
 class TestCheckExporterCatches:
     @pytest.mark.parametrize(("fault", "error", "says"), [
         ("text", TypeError, "not bytes"),
-        ("seek", io.UnsupportedOperation, "seek"),
+        ("seek", AssertionError, r"write\(\) called seek\(\) or tell\(\) on its stream"),
+        ("tell", AssertionError, r"write\(\) called seek\(\) or tell\(\) on its stream"),
         ("close", AssertionError, "closed the stream"),
         ("clock", AssertionError, "equal input gave different output"),
         ("awkward", ValueError, "cannot handle markup"),
@@ -94,6 +96,11 @@ class TestCheckExporterCatches:
         setattr(exp, attr, value)
         with pytest.raises(AssertionError, match=says):
             check_exporter(exp, max_examples=1)
+
+    def test_a_class_is_named(self) -> None:
+        """The exporter class, given instead of an instance, is named with the fix."""
+        with pytest.raises(AssertionError, match=r"not the class _Broken: pass _Broken\(\)"):
+            check_exporter(_Broken, max_examples=1)  # type: ignore[arg-type]
 
     def test_good_passes(self) -> None:
         """A well-behaved exporter passes."""

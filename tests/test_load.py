@@ -18,6 +18,8 @@ from hypothesis import strategies as st
 import storykit
 from storykit import Collection, Credit, Image, Link, Story, ValidationError
 from storykit.errors import UnknownFormatError
+from storykit.model import _join
+from storykit.testing import collections
 
 STORY: dict[str, Any] = {"title": "A song to let children fly", "published": "2021-02-03",
                          "summary": "Sri Lankan music star Ridma Weerawardena talks."}
@@ -279,8 +281,8 @@ class TestErrors:
         for given_as in (doc, doc.decode()):
             with pytest.raises(ValidationError) as err:
                 storykit.loads(given_as, fmt)
-            assert f"stories[0].image.{key}: {key!r} is given twice in one object" in str(
-                err.value)
+            assert f"{_join('stories[0].image', key)}: {key!r} is given twice in one object" in (
+                str(err.value))
 
     @pytest.mark.parametrize(("doc", "message"), [
         ('"x"', "(document): must be a collection object (got str 'x')"),
@@ -554,3 +556,404 @@ class TestCollector:
         storykit.loads(json.dumps([STORY]))
         assert seen == [False]
         assert gc.isenabled()
+
+
+def document(fmt: str) -> str:
+    """``STORY`` as a document in ``fmt``."""
+    return {
+        "json": json.dumps([STORY]),
+        "jsonl": jsonl(STORY),
+        "toml": "[[stories]]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in STORY.items()),
+        "csv": csv_text([STORY]),
+        "tsv": csv_text([STORY], "\t"),
+    }[fmt]
+
+
+def _stream_to_jsonl(path: Path, out: Path, jobs: int = 1) -> int:
+    from storykit.io import atomic_writer, stream_export
+    from storykit.plugins import get_exporter
+
+    with atomic_writer(out) as f:
+        return stream_export(path, get_exporter("json"), f, jobs=jobs, shape="lines")
+
+
+class TestBlankLinesInCSV:
+    """Blank lines before the header or between rows are skipped, and lines are counted."""
+
+    def test_a_blank_first_line_before_the_header(self) -> None:
+        """The header after a blank first line is the header: every story loads."""
+        col = storykit.loads("\ntitle,published,summary\nA song,2021-02-03,Against child "
+                             "labour.\nBees,2021-01-15,Beekeeping in Moldova.\n", "csv")
+        assert col.ids == ("a-song", "bees")
+
+    @pytest.mark.parametrize("text", ["", "\n", "\r\n\r\n", " \n\t\n"])
+    def test_nothing_but_blank_lines_is_an_empty_collection(self, text: str) -> None:
+        """A file of blank lines, like an empty one, holds no story."""
+        assert len(storykit.loads(text, "csv")) == 0
+
+    def test_a_header_after_blank_lines_is_checked(self) -> None:
+        """A header after blank lines is checked, and its problems name its line."""
+        with pytest.raises(ValidationError) as err:
+            storykit.loads("\n\r\n\ntitle,published,summry\nA,2021-02-03,S\n", "csv")
+        assert problems(err) == ["line 4: (document): column 'summry' is not a story column; "
+                                 "did you mean 'summary'?"]
+
+    def test_a_row_after_blank_lines_is_named_by_its_line(self) -> None:
+        """A bad row after blank lines names the line it is on."""
+        with pytest.raises(ValidationError) as err:
+            storykit.loads("title,published,summary\n\n\n\nbad,2021-02-30,s\n", "csv")
+        assert problems(err) == ["line 5: stories[0].published: '2021-02-30' is not a valid date"]
+
+    def test_a_broken_row_after_blank_lines_is_named_by_its_line(self) -> None:
+        """A CSV syntax error after blank lines names its line."""
+        with pytest.raises(ValidationError) as err:
+            storykit.loads('\ntitle,published,summary\n\nA,2021-02-03,S\n\nB,"x"y,S\n', "csv")
+        assert [e.line for e in err.value.errors] == [6]
+        assert "is not valid CSV" in str(err.value)
+
+    @given(st.lists(st.sampled_from(["", " ", " \t "]), max_size=3),
+           st.lists(st.tuples(st.lists(st.sampled_from(["", " ", " \t "]), max_size=3),
+                              st.booleans(), st.booleans()), max_size=6),
+           st.lists(st.sampled_from(["", " "]), max_size=3), st.sampled_from(["\n", "\r\n"]))
+    def test_blank_lines_anywhere(self, lead: list[str],
+                                  rows: list[tuple[list[str], bool, bool]], tail: list[str],
+                                  eol: str) -> None:
+        """Blank lines (or of spaces) anywhere keep every story; a bad row, on one line or
+        two, is named by the line it starts on, when loaded and when streamed."""
+        import tempfile
+
+        lines = [*lead, "title,published,summary"]
+        bad_lines: list[int] = []
+        for i, (blanks, two_lines, bad) in enumerate(rows):
+            lines += blanks
+            if bad:
+                bad_lines.append(len(lines) + 1)
+            cells = f"s{i},{'2021-02-30' if bad else '2021-02-03'},"
+            lines += [cells + '"first', 'second"'] if two_lines else [cells + "s"]
+        lines += tail
+        text = eol.join(lines) + eol
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "stories.csv"
+            path.write_text(text, encoding="utf-8", newline="")
+            if not bad_lines:
+                ids = tuple(f"s{i}" for i in range(len(rows)))
+                assert storykit.loads(text, "csv").ids == ids
+                assert tuple(s.id for s in storykit.iter_stories(path)) == ids
+                return
+            with pytest.raises(ValidationError) as err:
+                storykit.loads(text, "csv")
+            assert [e.line for e in err.value.errors] == bad_lines
+            with pytest.raises(ValidationError) as streamed:
+                list(storykit.iter_stories(path))
+            assert [e.line for e in streamed.value.errors] == bad_lines[:1]
+
+
+class TestByteOrderMark:
+    """A UTF-8 byte order mark at the very start of the data (Notepad writes one) is skipped."""
+
+    @pytest.mark.parametrize("fmt", ["json", "jsonl", "toml", "csv", "tsv"])
+    @pytest.mark.parametrize("as_bytes", [True, False], ids=["bytes", "str"])
+    def test_every_format_bytes_or_text(self, fmt: str, as_bytes: bool) -> None:
+        """``loads`` skips a BOM in every format, given bytes or a string."""
+        text = "\ufeff" + document(fmt)
+        col = storykit.loads(text.encode() if as_bytes else text, fmt)
+        assert col.ids == ("a-song-to-let-children-fly",)
+
+    @pytest.mark.parametrize("fmt", ["json", "jsonl", "toml", "csv", "tsv"])
+    def test_only_a_bom(self, fmt: str) -> None:
+        """A file that holds only a BOM is empty (JSON: an empty document, an error)."""
+        if fmt == "json":
+            with pytest.raises(ValidationError, match="is not valid JSON"):
+                storykit.loads(b"\xef\xbb\xbf", fmt)
+        else:
+            assert len(storykit.loads(b"\xef\xbb\xbf", fmt)) == 0
+
+    @pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+    def test_files_loaded_and_streamed(self, tmp_path: Path, suffix: str) -> None:
+        """A JSON Lines or CSV file with a BOM loads, streams and exports as a streamed file,
+        the first line's problems still named by line 1."""
+        path = tmp_path / f"stories{suffix}"
+        path.write_bytes(b"\xef\xbb\xbf" + document(suffix[1:]).encode())
+        assert storykit.load(path).ids == ("a-song-to-let-children-fly",)
+        assert [s.id for s in storykit.iter_stories(path)] == ["a-song-to-let-children-fly"]
+        assert _stream_to_jsonl(path, tmp_path / "out.jsonl") == 1
+        assert storykit.load(tmp_path / "out.jsonl") == storykit.load(path)
+
+    def test_jsonl_first_line_problems_keep_their_line(self, tmp_path: Path) -> None:
+        """After a BOM, a bad first line of JSON Lines is reported as line 1, column counted
+        without the BOM, when loaded and when streamed."""
+        path = tmp_path / "stories.jsonl"
+        path.write_bytes(b"\xef\xbb\xbf" + jsonl({**STORY, "published": "2021-02-30"}).encode())
+        expected = ["line 1: stories[0].published: '2021-02-30' is not a valid date"]
+        with pytest.raises(ValidationError) as err:
+            storykit.load(path)
+        assert problems(err) == expected
+        with pytest.raises(ValidationError) as streamed:
+            list(storykit.iter_stories(path))
+        assert problems(streamed) == expected
+        with pytest.raises(ValidationError) as exported:
+            _stream_to_jsonl(path, tmp_path / "out.jsonl")
+        assert problems(exported) == expected
+
+    def test_jsonl_in_worker_processes(self, tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+        """A JSON Lines file with a BOM exports through worker processes too."""
+        import storykit.io
+
+        monkeypatch.setattr(storykit.io, "PARALLEL_MIN_BYTES", 0)
+        path = tmp_path / "stories.jsonl"
+        items = [{**STORY, "id": f"s{i}"} for i in range(3)]
+        path.write_bytes(b"\xef\xbb\xbf" + jsonl(*items).encode())
+        assert _stream_to_jsonl(path, tmp_path / "out.jsonl", jobs=2) == 3
+        assert storykit.load(tmp_path / "out.jsonl").ids == ("s0", "s1", "s2")
+
+    def test_a_bom_elsewhere_is_not_skipped(self) -> None:
+        """Only the very start of the data may hold a BOM: on line 2 of JSON Lines it is an
+        error of that line."""
+        with pytest.raises(ValidationError) as err:
+            storykit.loads(jsonl(STORY) + "\ufeff" + jsonl({**STORY, "id": "b"}), "jsonl")
+        assert [e.line for e in err.value.errors] == [2]
+
+
+LATIN1_JSON = ('{\n "title": "x",\n "stories": [\n  {"title": "Caf\u00e9", '
+               '"published": "2021-02-03", "summary": "s"}]}').encode("latin-1")
+LATIN1_CSV = "title,published,summary\nCaf\u00e9,2021-02-03,s\n".encode("latin-1")
+
+
+class TestNotUTF8:
+    """Bytes that are not UTF-8 are named, with the byte, its offset and its line, in every
+    format and on every path."""
+
+    def test_json_names_the_byte(self, tmp_path: Path) -> None:
+        """A Latin-1 JSON file names the byte, its offset and line, as CSV and TOML do."""
+        path = tmp_path / "latin1.json"
+        path.write_bytes(LATIN1_JSON)
+        with pytest.raises(ValidationError) as err:
+            storykit.load(path)
+        offset = LATIN1_JSON.index(b"\xe9")
+        assert problems(err) == [f"line 4: (document): is not UTF-8: byte 0xe9 at offset {offset}"]
+
+    @pytest.mark.parametrize("fmt", ["json", "toml", "csv"])
+    def test_after_a_bom_the_offset_counts_it(self, fmt: str) -> None:
+        """After a BOM, the byte named is the bad one and its offset counts the BOM."""
+        data = b"\xef\xbb\xbf" + document(fmt).replace("Sri", "S\x00ri").encode().replace(
+            b"\x00", b"\xff")
+        with pytest.raises(ValidationError) as err:
+            storykit.loads(data, fmt)
+        offset = data.index(b"\xff")
+        line = data.count(b"\n", 0, offset) + 1
+        assert problems(err) == [
+            f"line {line}: (document): is not UTF-8: byte 0xff at offset {offset}"]
+
+    def test_jsonl_names_the_line(self, tmp_path: Path) -> None:
+        """A Latin-1 line of JSON Lines is named with its byte, and the other lines are still
+        checked; streaming reports the same."""
+        path = tmp_path / "latin1.jsonl"
+        path.write_bytes(jsonl({**STORY, "published": "2021-02-30"}).encode()
+                         + b'{"title": "Caf\xe9", "published": "2021-02-03", "summary": "s"}\n')
+        expected = ["line 1: stories[0].published: '2021-02-30' is not a valid date",
+                    "line 2: (document): is not UTF-8: byte 0xe9 at offset 14 of the line"]
+        with pytest.raises(ValidationError) as err:
+            storykit.load(path)
+        assert problems(err) == expected
+        with pytest.raises(ValidationError) as exported:
+            _stream_to_jsonl(path, tmp_path / "out.jsonl")
+        assert problems(exported) == expected
+        path.write_bytes(b'{"title": "Caf\xe9", "published": "2021-02-03", "summary": "s"}\n')
+        with pytest.raises(ValidationError) as streamed:
+            list(storykit.iter_stories(path))
+        assert problems(streamed) == [
+            "line 1: (document): is not UTF-8: byte 0xe9 at offset 14 of the line"]
+
+    def test_csv_streamed(self, tmp_path: Path) -> None:
+        """``iter_stories`` and the streaming export of a Latin-1 CSV raise a ValidationError
+        naming the line, as ``load`` does, not a bare UnicodeDecodeError."""
+        path = tmp_path / "latin1.csv"
+        path.write_bytes(LATIN1_CSV)
+        expected = ["line 2: (document): is not UTF-8: byte 0xe9 at offset 27"]
+        with pytest.raises(ValidationError) as loaded:
+            storykit.load(path)
+        assert problems(loaded) == expected
+        with pytest.raises(ValidationError) as streamed:
+            list(storykit.iter_stories(path))
+        assert problems(streamed) == expected
+        with pytest.raises(ValidationError) as exported:
+            _stream_to_jsonl(path, tmp_path / "out.jsonl")
+        assert problems(exported) == expected
+
+    def test_csv_cli_export(self, tmp_path: Path) -> None:
+        """``storykit export latin1.csv`` fails with one error line naming the byte, and
+        writes nothing."""
+        from click.testing import CliRunner
+
+        from storykit.cli import main
+
+        path = tmp_path / "latin1.csv"
+        path.write_bytes(LATIN1_CSV)
+        out = tmp_path / "x.json"
+        result = CliRunner().invoke(main, ["export", str(path), "--format", "json", "-o",
+                                           str(out)], prog_name="storykit")
+        assert result.exit_code == 1
+        assert "line 2: (document): is not UTF-8: byte 0xe9 at offset 27" in result.output
+        assert "Traceback" not in result.output
+        assert not out.exists()
+
+    def test_a_bad_byte_far_into_a_streamed_csv(self, tmp_path: Path) -> None:
+        """A bad byte after many good rows names its own line and offset, and the stories of
+        the lines well before it were given first."""
+        good = "".join(f"s{i},2021-02-03,{'x' * 40}\n" for i in range(2000))
+        data = ("title,published,summary\n" + good).encode() + b"caf\xe9,2021-02-03,s\n"
+        path = tmp_path / "big.csv"
+        path.write_bytes(data)
+        it = storykit.iter_stories(path)
+        assert [next(it).id for _ in range(1000)] == [f"s{i}" for i in range(1000)]
+        with pytest.raises(ValidationError) as err:
+            list(it)
+        offset = data.index(b"\xe9")
+        assert problems(err) == [
+            f"line 2002: (document): is not UTF-8: byte 0xe9 at offset {offset}"]
+
+
+class TestCSVDelimiters:
+    """A CSV file written with another delimiter (``;``, ``|``, tab) is read with it: the
+    header, made of known column names, shows which one."""
+
+    @pytest.mark.parametrize("delimiter", [";", "|", "\t"])
+    def test_exported_with_a_delimiter_loads_back(self, example: Collection,
+                                                  delimiter: str) -> None:
+        """What ``dumps(col, "csv", delimiter=...)`` writes loads back as CSV."""
+        data = storykit.dumps(example, "csv", delimiter=delimiter)
+        assert storykit.loads(data, "csv").stories == example.stories
+
+    @given(collections(max_size=4), st.sampled_from([";", "|", "\t"]), st.booleans())
+    def test_any_collection_round_trips(self, col: Collection, delimiter: str,
+                                        bom: bool) -> None:
+        """Any collection exported with a delimiter (and a BOM or not) loads back equal."""
+        data = storykit.dumps(col, "csv", delimiter=delimiter, bom=bom)
+        assert storykit.loads(data, "csv").stories == col.stories
+
+    def test_tsv_that_is_comma_separated(self, example: Collection) -> None:
+        """A ``.tsv`` file that is in fact comma-separated is read with commas."""
+        data = storykit.dumps(example, "csv")
+        assert storykit.loads(data, "tsv").stories == example.stories
+
+    def test_load_stream_and_export(self, example: Collection, tmp_path: Path) -> None:
+        """A semicolon CSV file loads, streams and exports as a streamed file."""
+        path = tmp_path / "stories.csv"
+        path.write_bytes(storykit.dumps(example, "csv", delimiter=";", bom=True))
+        assert storykit.load(path).stories == example.stories
+        assert tuple(storykit.iter_stories(path)) == example.stories
+        assert _stream_to_jsonl(path, tmp_path / "out.jsonl") == len(example)
+        assert storykit.load(tmp_path / "out.jsonl").stories == example.stories
+
+    def test_line_numbers_with_another_delimiter(self, tmp_path: Path) -> None:
+        """Rows of a semicolon file after blank lines are named by their lines."""
+        text = "\ntitle;published;summary\r\nA, a;2021-02-03;S, s\r\n\r\nB;2021-02-30;S\r\n"
+        with pytest.raises(ValidationError) as err:
+            storykit.loads(text, "csv")
+        assert problems(err) == ["line 5: stories[1].published: '2021-02-30' is not a valid date"]
+        path = tmp_path / "stories.csv"
+        path.write_text(text, encoding="utf-8", newline="")
+        it = storykit.iter_stories(path)
+        assert next(it).title == "A, a"
+        with pytest.raises(ValidationError) as streamed:
+            next(it)
+        assert problems(streamed) == problems(err)
+
+    def test_quoted_cells_and_header(self) -> None:
+        """A semicolon file that quotes every cell (LibreOffice can) is read too."""
+        col = storykit.loads('"title";"published";"summary"\r\n"A, b";"2021-02-03";"S; s"\r\n',
+                             "csv")
+        assert (col[0].title, col[0].summary) == ("A, b", "S; s")
+
+    def test_a_mistyped_header_names_the_delimiter(self) -> None:
+        """A semicolon header with an unknown column says the file seems to use ``;``, and
+        which column is unknown."""
+        with pytest.raises(ValidationError) as err:
+            storykit.loads("title;published;sumary\nA;2021-02-03;S\n", "csv")
+        assert problems(err) == [
+            "line 1: (document): column 'title;published;sumary' is not a story column: the "
+            "header seems to be separated by ';', but then 'sumary' is not a story column; "
+            "did you mean 'summary'?"]
+
+    def test_a_header_of_unknown_columns(self) -> None:
+        """Several unknown columns separated by ``|`` are all named."""
+        with pytest.raises(ValidationError) as err:
+            storykit.loads("name|date|summary\n", "csv")
+        assert problems(err) == [
+            "line 1: (document): column 'name|date|summary' is not a story column: the header "
+            "seems to be separated by '|', but then 'name', 'date' are not story columns"]
+
+    def test_a_single_story_column_is_read_as_it_is(self) -> None:
+        """A header of one story column is read with commas: nothing is guessed."""
+        with pytest.raises(ValidationError) as err:
+            storykit.loads("title\nA;B\n", "csv")
+        assert problems(err) == ["line 2: stories[0].published: required field missing",
+                                 "line 2: stories[0].summary: required field missing"]
+
+
+class TestRepeatedKeysWithOtherProblems:
+    """A repeated JSON key is listed with every other problem of the document."""
+
+    def test_a_repeated_key_and_a_bad_date_in_another_story(self) -> None:
+        """Both problems are listed, in the order of the stories."""
+        doc = ('{"stories": [\n {"title": "A", "title": "B", "published": "2021-02-03", '
+               '"summary": "s"},\n {"title": "C", "published": "2021-02-30", "summary": "s"}]}')
+        with pytest.raises(ValidationError) as err:
+            storykit.loads(doc)
+        assert problems(err) == [
+            "stories[0].title: 'title' is given twice in one object (a JSON object must not "
+            "repeat a key)",
+            "stories[1].published: '2021-02-30' is not a valid date",
+        ]
+
+    def test_sorted_by_where_they_are(self) -> None:
+        """Metadata first, then story by story; a story's repeated keys before its other
+        problems."""
+        doc = {"title": "T", "stories": [
+            {**STORY, "id": "a", "published": "2021-02-30"},
+            {**STORY, "id": "b", "url": "/relative"},
+            {**STORY, "id": "c"}]}
+        text = (json.dumps(doc)
+                .replace('"title": "T"', '"title": "T", "title": " "')
+                .replace('"id": "b"', '"id": "b", "id": "b"')
+                .replace('"id": "c"', '"id": "c", "summary": "s"'))
+        with pytest.raises(ValidationError) as err:
+            storykit.loads(text.encode())
+        assert [(e.path, e.message[:24]) for e in err.value.errors] == [
+            ("title", "'title' is given twice i"),
+            ("title", "' ' is blank"),
+            ("stories[0].published", "'2021-02-30' is not a va"),
+            ("stories[1].id", "'id' is given twice in o"),
+            ("stories[1].url", "'/relative' is not an ab"),
+            ("stories[2].summary", "'summary' is given twice"),
+        ]
+
+    def test_a_repeated_key_alone(self) -> None:
+        """A repeated key in a document that is otherwise right is still refused."""
+        with pytest.raises(ValidationError) as err:
+            storykit.loads(json.dumps(STORY).join(["[", "]"]).replace(
+                '"title"', '"title": "x", "title"'))
+        assert problems(err) == ["stories[0].title: 'title' is given twice in one object "
+                                 "(a JSON object must not repeat a key)"]
+
+    def test_jsonl_one_line_with_both(self, tmp_path: Path) -> None:
+        """On one line of JSON Lines, a repeated key and a bad date are both listed, when
+        loaded, streamed and exported."""
+        path = tmp_path / "stories.jsonl"
+        path.write_text(jsonl(STORY) + '{"title": "A", "title": "B", "published": '
+                        '"2021-02-30", "summary": "s"}\n', encoding="utf-8")
+        expected = [
+            "line 2: stories[1].title: 'title' is given twice in one object (a JSON object "
+            "must not repeat a key)",
+            "line 2: stories[1].published: '2021-02-30' is not a valid date",
+        ]
+        with pytest.raises(ValidationError) as err:
+            storykit.load(path)
+        assert problems(err) == expected
+        with pytest.raises(ValidationError) as streamed:
+            list(storykit.iter_stories(path))
+        assert problems(streamed) == expected
+        with pytest.raises(ValidationError) as exported:
+            _stream_to_jsonl(path, tmp_path / "out.jsonl")
+        assert problems(exported) == expected

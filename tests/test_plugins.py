@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import os
 import shutil
@@ -9,6 +10,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
@@ -17,6 +19,7 @@ import pytest
 
 import storykit
 from storykit.errors import OptionError, PluginError, UnknownFormatError
+from storykit.exporter import parse_options
 from storykit.plugins import Registry, use_registry
 
 PLUGINS = Path(__file__).parent / "plugins"
@@ -275,6 +278,20 @@ class _Opts:
     names: tuple[str, ...] = ()
 
 
+class Colour(enum.Enum):
+    BLUE = "blue"
+    RED = "red"
+
+
+@attrs.frozen
+class Typed:
+    topics: list[str] = attrs.Factory(list)
+    since: date | None = None
+    at: datetime | None = None
+    colour: Colour = Colour.RED
+    weights: dict[str, int] = attrs.Factory(dict)
+
+
 class _Echo:
     """Writes its options back as JSON, to see what storykit passed it."""
 
@@ -366,6 +383,64 @@ class TestOptions:
                                                                                   indent=2)
             data = storykit.dumps(small(), "csv", delimiter="tab", bom="true", columns="id,title")
         assert data.startswith(b"\xef\xbb\xbfid\ttitle\r\n")
+
+    def test_option_types_from_the_command_line(self) -> None:
+        """Lists, dates, datetimes and enums are converted from the strings a command line
+        gives; a type that text cannot give is an OptionError, not a raw string."""
+        exporter = _Echo()
+        got = parse_options(exporter, {"topics": "jobs, health", "since": "2021-02-01",
+                                       "at": "2021-02-01T10:00:00+01:00", "colour": "blue"},
+                            Typed)
+        assert got.topics == ["jobs", "health"]
+        assert got.since == date(2021, 2, 1)
+        assert got.at == datetime(2021, 2, 1, 10, tzinfo=timezone(timedelta(hours=1)))
+        assert got.colour is Colour.BLUE
+        assert parse_options(exporter, {"colour": "BLUE"}, Typed).colour is Colour.BLUE
+        assert parse_options(exporter, {"weights": {"a": 1}}, Typed).weights == {"a": 1}
+        for options, says in [({"since": "last week"}, "must be an ISO 8601 date"),
+                              ({"colour": "green"}, "must be one of 'blue', 'red'"),
+                              ({"weights": "a=1"}, "cannot be given as text")]:
+            with pytest.raises(OptionError, match=says):
+                parse_options(exporter, options, Typed)
+
+    def test_private_and_aliased_options_go_by_their_init_name(self) -> None:
+        """An option stored as ``_width`` (or with an attrs alias) is set by the name the
+        class takes, ``width``, and a typo suggests that name."""
+        @attrs.frozen
+        class Private:
+            _width: int = 80
+            height: int = attrs.field(default=1, alias="rows")
+
+        got = parse_options(_Echo(), {"width": "60", "rows": "3"}, Private)
+        assert (got._width, got.height) == (60, 3)
+        with pytest.raises(OptionError, match="did you mean 'width'"):
+            parse_options(_Echo(), {"widht": 60}, Private)
+
+    def test_a_converter_runs_once(self) -> None:
+        """A converter that does not accept its own output still works through dumps() and
+        the command line: the exporter gets the options as given, converted to the type the
+        converter takes, and its parse_options() runs the converter once."""
+        def words(value: str) -> tuple[str, ...]:
+            return tuple(value.split(","))
+
+        @attrs.frozen
+        class Tagged:
+            tags: tuple[str, ...] = attrs.field(default="", converter=words)
+
+        class TagExporter(_Echo):
+            name = "tagged"
+            options_type = Tagged
+
+            def write(self, collection: storykit.Collection, out: BinaryIO,
+                      **options: Any) -> None:
+                out.write(",".join(parse_options(self, options).tags).encode())
+
+        reg = Registry(autoload=False)
+        assert reg.register(_Plugin(TagExporter()), "tag-plugin")
+        with use_registry(reg):
+            assert storykit.dumps(small(), "tagged", tags="jobs,health") == b"jobs,health"
+            with pytest.raises(OptionError, match="'tags'"):
+                storykit.dumps(small(), "tagged", tags=3)
 
 
 class _Failing:
@@ -483,6 +558,15 @@ def run(args: list[str], site: Path, **env: str) -> subprocess.CompletedProcess[
                           check=False)
 
 
+class TestNotACollection:
+    @pytest.mark.parametrize("value", [(), [], None, "stories"])
+    def test_dumps_says_what_it_needs(self, value: object) -> None:
+        """dumps() of something other than a Collection is a TypeError saying so, not a
+        failure blamed on the exporter's plugin."""
+        with pytest.raises(TypeError, match=r"expected a storykit\.Collection, got "):
+            storykit.dumps(value, "json")  # type: ignore[arg-type]
+
+
 class TestEntryPoints:
     def test_formats_lists_the_distribution(self, tmp_path: Path) -> None:
         """`storykit formats` lists an entry-point plugin with its distribution and version."""
@@ -597,3 +681,93 @@ class TestThemeHooks:
             "it must return a list of folders",
         ]
         still_works(reg)
+
+
+class _Named(_NoOptions):
+    def __init__(self, name: str, suffix: str) -> None:
+        self.name, self.suffix = name, suffix
+
+
+class TestPluginMistakes:
+    def test_a_missing_return_is_reported(self) -> None:
+        """A register_exporters() that returns None (a forgotten return) is reported by name
+        with what to do, not silently left without formats."""
+        class Forgetful:
+            @storykit.hookimpl
+            def register_exporters(self) -> None:
+                [_NoOptions()]  # (the return forgotten: the mistake under test)
+
+        reg = Registry(autoload=False)
+        reg.register(Forgetful(), "forgetful")
+        [error] = [e for e in reg.errors if e.plugin == "forgetful"]
+        assert "returned NoneType from register_exporters() (is its return statement " \
+               "missing?)" in str(error)
+        assert "bare" not in reg.formats()
+
+    def test_a_class_instead_of_an_instance_is_reported(self) -> None:
+        """Returning the exporter class, not an instance, is refused at registration with the
+        fix, instead of failing later inside write()."""
+        reg = Registry(autoload=False)
+        reg.register(_Plugin(_NoOptions), "classy")
+        [error] = [e for e in reg.errors if e.plugin == "classy"]
+        assert "registered the class _NoOptions, not an exporter: return an instance, " \
+               "_NoOptions(), from register_exporters()" in str(error)
+        assert "bare" not in reg.formats()
+
+    def test_a_second_format_with_a_taken_suffix_is_reported(self) -> None:
+        """Two formats with one suffix: the first registered keeps it for file names, the
+        second is reported and still usable by name."""
+        reg = Registry(autoload=False)
+        reg.register(_Plugin(_Named("markdown", ".md")), "first")
+        reg.register(_Plugin(_Named("gfm", ".md")), "second")
+        assert reg.for_path("notes.MD").name == "markdown"
+        assert reg.get("gfm").name == "gfm"
+        [error] = [e for e in reg.errors if e.plugin == "second"]
+        assert ("gives format 'gfm' the suffix '.md', which format 'markdown' (plugin "
+                "'first') already has") in str(error)
+
+    def test_an_unknown_format_mentions_broken_plugins(self, tmp_path: Path) -> None:
+        """From Python, asking for a format that a broken plugin would have given says that a
+        plugin failed, and where to see every problem."""
+        folder = tmp_path / "plugins"
+        folder.mkdir()
+        (folder / "titles.py").write_text("import storykit\n\n@storykit.hookimpl\n"
+                                          "def register_exporter():\n    return []\n")
+        with use_registry(Registry(autoload=False, plugins_dirs=[folder])), \
+                pytest.raises(UnknownFormatError) as e:
+            storykit.dumps(small(), "titles")
+        assert "1 plugin problem, first: plugin " in str(e.value)
+        assert "register_exporter" in str(e.value)
+        assert "storykit.plugins.get_registry().errors" in str(e.value)
+
+    def test_entry_points_load_in_the_order_of_their_distributions(
+            self, tmp_path: Path) -> None:
+        """Two installed distributions claiming one format: the one first by name keeps it,
+        on every machine, whatever order the files are listed in."""
+        site = tmp_path / "site"
+        for dist in ("storykit-zed", "storykit-alpha"):  # made in reverse order
+            module = dist.replace("-", "_") + "_plugin"
+            info = site / f"{dist.replace('-', '_')}-1.0.dist-info"
+            info.mkdir(parents=True)
+            (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\n"
+                                           "Version: 1.0\n")
+            (info / "entry_points.txt").write_text(f"[storykit]\n{dist}= {module}\n")
+            (site / f"{module}.py").write_text(textwrap.dedent(f'''
+                import storykit
+
+                class Same:
+                    name, media_type, suffix = "same", "text/plain", ".same"
+                    description = "From {dist}."
+
+                    def write(self, collection, out, **options):
+                        out.write(b"{dist}")
+
+                @storykit.hookimpl
+                def register_exporters():
+                    return [Same()]
+            '''))
+        done = run([STORYKIT, "formats", "--json"], site)
+        assert done.returncode == 0, done.stderr
+        [row] = [r for r in json.loads(done.stdout) if r["name"] == "same"]
+        assert row["distribution"] == "storykit-alpha 1.0"
+        assert "storykit-zed" in done.stderr  # the one left out is named

@@ -150,6 +150,23 @@ class TestLongLines:
         assert next(read).id == "story-0"
         with pytest.raises(storykit.ValidationError, match=r"line 2: .*longer than 300 bytes"):
             next(read)
+        with pytest.raises(storykit.ValidationError) as loaded:  # load() says the same
+            storykit.load(src)
+        assert loaded.value.errors == streamed.value.errors
+
+    def test_a_repeated_id_is_reported_with_the_other_problems(self, tmp_path: Path) -> None:
+        """A bad value and two stories sharing an id: the export reports both, as load()
+        does, in one raise."""
+        src = _jsonl(tmp_path / "in.jsonl", [
+            _story(0), _story(1, published="2021-02-30"), _story(2, id="story-0")])
+        with pytest.raises(storykit.ValidationError) as loaded:
+            storykit.load(src)
+        with pytest.raises(storykit.ValidationError) as streamed, \
+                atomic_writer(tmp_path / "out.csv") as f:
+            stream_export(src, get_exporter("csv"), f)
+        assert streamed.value.errors == loaded.value.errors
+        assert [e.path for e in streamed.value.errors] == ["stories[1].published",
+                                                           "stories[2].id"]
 
     def test_a_line_of_exactly_the_limit_is_read(self, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
@@ -186,6 +203,21 @@ def _streamed(src: Path, fmt: str, jobs: int, **options: Any) -> bytes | list[st
 
 @pytest.mark.usefixtures("small_parts")
 class TestJobs:
+    def test_a_repeated_id_across_parts_is_reported_with_other_problems(
+            self, tmp_path: Path) -> None:
+        """A bad value in one part and an id repeated in another: the workers' verdict is
+        load()'s, every problem in one raise, as with one process."""
+        items = [_story(i) for i in range(40)]
+        items[3]["published"] = "2021-02-30"
+        items[35]["id"] = "story-20"
+        src = _jsonl(tmp_path / "in.jsonl", items)
+        with pytest.raises(storykit.ValidationError) as loaded:
+            storykit.load(src)
+        assert _streamed(src, "csv", 2) == _streamed(src, "csv", 1) == [
+            str(e) for e in loaded.value.errors]
+        assert [e.path for e in loaded.value.errors] == ["stories[3].published",
+                                                         "stories[35].id"]
+
     """``jobs=2`` (``storykit export --jobs 2``) writes what one process writes."""
 
     @settings(max_examples=8, deadline=None)
@@ -229,17 +261,41 @@ class TestJobs:
         assert all(f.done() and f.exception() is None for f in submitted)
         assert os.getpid() not in {f.result() for f in where}
 
-    def test_a_failing_worker_fails_the_export_and_writes_nothing(self, tmp_path: Path) -> None:
-        """An exception in a worker (here the exporter's) reaches the caller, and the atomic
-        writer leaves no file."""
+    @pytest.mark.parametrize("jobs", [1, 2])
+    def test_a_failing_exporter_fails_the_export_and_writes_nothing(
+            self, tmp_path: Path, jobs: int) -> None:
+        """An exception in the exporter's write_stream(), in a worker or not, reaches the
+        caller as a PluginError naming the format (the exception is its cause), and the
+        atomic writer leaves no file."""
         from stream_support import FailingCSV
 
         src = _jsonl(tmp_path / "in.jsonl", [_story(i) for i in range(40)])
         out = tmp_path / "out.csv"
-        with pytest.raises(RuntimeError, match="failed on story-25"), atomic_writer(out) as f:
-            stream_export(src, FailingCSV(), f, jobs=2)
+        with pytest.raises(storykit.PluginError) as e, atomic_writer(out) as f:
+            stream_export(src, FailingCSV(), f, jobs=jobs)
+        assert "failed writing format 'csv': RuntimeError: the exporter failed on story-25" \
+            in str(e.value)
+        assert e.value.plugin == "stream_support"
+        assert isinstance(e.value.__cause__, RuntimeError)
         assert not out.exists()
         assert list(tmp_path.iterdir()) == [src]
+
+    def test_workers_start_with_ctrl_c_ignored(self) -> None:
+        """A process started while the pool starts its workers ignores SIGINT from its first
+        instruction, so Ctrl-C to the process group is reported once, by the main process."""
+        import signal
+        import subprocess
+        import sys
+
+        from storykit._parallel import _children_ignore_ctrl_c
+
+        probe = [sys.executable, "-c",
+                 "import signal; print(signal.getsignal(signal.SIGINT) == signal.SIG_IGN)"]
+        with _children_ignore_ctrl_c():
+            inside = subprocess.run(probe, capture_output=True, text=True, check=True)
+        outside = subprocess.run(probe, capture_output=True, text=True, check=True)
+        assert (inside.stdout.strip(), outside.stdout.strip()) == ("True", "False")
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
     def test_csv_has_one_header_and_one_byte_order_mark(self, tmp_path: Path) -> None:
         """Parts after the first leave out the header row and the BOM; csv reads every row."""

@@ -39,6 +39,8 @@ from storykit.errors import (
 from storykit.model import Credit, Image, Link, MediaContact, Story, Translation
 
 if TYPE_CHECKING:
+    __version__: str  # (read from the installed distribution on first use)
+
     from storykit.exporter import Exporter
     from storykit.io import dump, dumps, iter_stories, load, loads
     from storykit.plugins import formats, hookimpl

@@ -12,11 +12,14 @@ gathers the errors in order. Nothing here is imported until a stream asks for wo
 from __future__ import annotations
 
 import array
+import contextlib
 import functools
 import importlib.util
 import io
 import os
+import signal
 import sys
+import threading
 from collections import deque
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -76,8 +79,8 @@ def render_part(exporter: Any, options: dict[str, Any], path: str, span: tuple[i
     """In a worker: check the stories on the lines of ``path`` in the byte ``span`` (whole
     lines), and render them.
 
-    Returns the rendered bytes, the ids joined by newlines (an id holds none) and the problems.
-    When there are problems no bytes are returned: the output is void.
+    Returns the rendered bytes, the ids of the valid stories joined by newlines (an id holds
+    none) and the problems. When there are problems no bytes are returned: the output is void.
     """
     from storykit import io as _io
     from storykit.collection import Collection
@@ -86,6 +89,8 @@ def render_part(exporter: Any, options: dict[str, Any], path: str, span: tuple[i
     with open(path, "rb") as f:
         f.seek(start)
         data = f.read(end - start)
+    if start == 0:
+        data = data.removeprefix(_io._BOM)  # as one process reads the first line
     errors: Errors = []
     ids: list[str] = []
 
@@ -99,13 +104,30 @@ def render_part(exporter: Any, options: dict[str, Any], path: str, span: tuple[i
             i += 1
             if story is not None:
                 ids.append(story.id)
-                yield story
+                if not errors:
+                    yield story
 
     buf = io.BytesIO()
     exporter.write_stream(Collection(), checked(), buf, **options)
-    if errors:
-        return b"", "", errors
-    return buf.getvalue(), "\n".join(ids), []
+    return b"" if errors else buf.getvalue(), "\n".join(ids), errors
+
+
+@contextlib.contextmanager
+def _children_ignore_ctrl_c() -> Iterator[None]:
+    """Ignore Ctrl-C while the block may start a worker, which inherits that from its start.
+
+    A terminal sends SIGINT to the whole process group: the main process stops the pool and
+    reports once, and a worker, even one still starting up, prints no traceback of its own.
+    (Only the main thread can set a signal handler; elsewhere the block runs as it is.)
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def export(path: Path, exporter: Any, out: BinaryIO, options: Mapping[str, Any], *,
@@ -131,13 +153,12 @@ def export(path: Path, exporter: Any, out: BinaryIO, options: Mapping[str, Any],
             errors.extend(part)
             return
         data, id_lines, problems = part.result()
-        if problems:
-            errors.extend(problems)
-        elif not errors:
+        errors.extend(problems)
+        if not errors:
             out.write(data)
-            if id_lines:
-                for sid in id_lines.split("\n"):
-                    add_id(hash(sid))
+        if id_lines:
+            for sid in id_lines.split("\n"):
+                add_id(hash(sid))
 
     pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
     try:
@@ -145,9 +166,10 @@ def export(path: Path, exporter: Any, out: BinaryIO, options: Mapping[str, Any],
 
         def submit(span: tuple[int, int], first_line: int, first_index: int) -> None:
             nonlocal parts
-            pending.append(pool.submit(render_part, exporter, later if parts else dict(options),
-                                       str(path), span, first_line=first_line,
-                                       first_index=first_index, source=source))
+            with _children_ignore_ctrl_c():  # (a submit may start a worker)
+                pending.append(pool.submit(
+                    render_part, exporter, later if parts else dict(options), str(path), span,
+                    first_line=first_line, first_index=first_index, source=source))
             parts += 1
             while len(pending) > AHEAD * jobs:
                 settle()

@@ -54,11 +54,17 @@ class StorykitGroup(click.Group):
             click.echo("storykit: error: aborted", err=True)
             sys.exit(INTERRUPTED)
         except BrokenPipeError:
-            # The reader went away (``storykit export ... -o - | head``): not an error.
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            sys.exit(0)
+            reader_gone()
         sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def reader_gone() -> NoReturn:
+    """Exit 0: the reader of standard output went away (``storykit export ... -o - | head``),
+    which is not an error. Standard output is pointed at ``/dev/null`` first, so that Python's
+    last flush at exit cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(0)
 
 
 def warn(message: str) -> None:
@@ -105,15 +111,17 @@ def handle_errors(fn: F) -> F:
         except USER_ERRORS as e:
             if debug:
                 raise
+            if isinstance(e, (UnknownFormatError, OptionError)):
+                fail(str(e), 2)  # a format or an option that does not exist: a usage error
             if isinstance(e, ValidationError):
                 fail(str(e))
             if isinstance(e, OSError) and e.filename is not None and e.strerror:
                 fail(f"{e.filename}: {e.strerror}")
             fail(str(e))
         except OSError as e:
+            if isinstance(e, BrokenPipeError):  # (click itself would exit 1)
+                reader_gone()
             if debug:
-                raise
-            if isinstance(e, BrokenPipeError):
                 raise
             fail(f"{e.filename or ''}{': ' if e.filename else ''}{e.strerror or e}")
         except (click.ClickException, click.exceptions.Exit, click.Abort):
@@ -177,8 +185,7 @@ def main(ctx: click.Context, plugins_dirs: tuple[Path, ...], debug: bool) -> Non
 
 
 @main.command()
-@click.argument("sources", nargs=-1, required=True,
-                type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.pass_obj
 @handle_errors
 def validate(obj: Context, sources: tuple[Path, ...]) -> None:
@@ -211,40 +218,49 @@ def validate(obj: Context, sources: tuple[Path, ...]) -> None:
         sys.exit(1)
 
 
-def _write(obj: Context, col: Any, fmt: str | None, output: str | None,
-           options: dict[str, Any]) -> None:
-    """Export ``col`` to ``output`` (``-`` or none: stdout) in ``fmt``."""
-    from storykit.exporter import prepare_options
-    from storykit.io import atomic_writer, write_with
+def _exporter(obj: Context, fmt: str | None, output: str | None,
+              options: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """The exporter of ``fmt`` (or of ``output``'s suffix) and its checked options.
 
-    reg = obj.registry()
-    to_stdout = output in (None, "-")
-    if to_stdout and fmt is None:
+    A format or an option that does not exist is a usage error (exit 2), reported before any
+    input is read.
+    """
+    from storykit.exporter import prepare_options
+
+    if output in (None, "-") and fmt is None:
         raise click.UsageError("give --format when writing to standard output")
+    reg = obj.registry()
     try:
-        # The request names a format or an option that does not exist: a usage error.
-        exporter = reg.get(fmt) if fmt is not None else reg.for_path(output)
-        kwargs = prepare_options(exporter, options)
+        exporter = reg.get(fmt) if fmt is not None else reg.for_path(str(output))
+        return exporter, prepare_options(exporter, options)
     except (UnknownFormatError, OptionError) as e:
         if obj.debug:
             raise
         fail(str(e), 2)
-    if to_stdout:
+
+
+def _write(obj: Context, col: Any, fmt: str | None, output: str | None,
+           options: dict[str, Any]) -> None:
+    """Export ``col`` to ``output`` (``-`` or none: stdout) in ``fmt``."""
+    exporter, kwargs = _exporter(obj, fmt, output, options)
+    _write_with(col, exporter, kwargs, output)
+
+
+def _write_with(col: Any, exporter: Any, kwargs: dict[str, Any], output: str | None) -> None:
+    from storykit.io import atomic_writer, write_with
+
+    if output in (None, "-"):
         out = sys.stdout.buffer
         write_with(exporter, col, out, kwargs)
         out.flush()
         return
-    assert output is not None
-    if output.endswith(("/", os.sep)) or Path(output).is_dir():
+    if _to_folder(output):
         # A folder: formats that write several files (html with page_size) write them there.
         write_pages = getattr(exporter, "write_pages", None)
         if write_pages is None:
             fail(f"{output} is a folder; the {exporter.name} format writes one file "
                  "(give a file name)", 2)
-        try:
-            written = write_pages(col, output, **kwargs)
-        except OptionError as e:
-            fail(str(e), 2)
+        written = write_pages(col, output, **kwargs)
         click.echo(f"wrote {len(written)} {'page' if len(written) == 1 else 'pages'} in "
                    f"{output} ({exporter.name}, {len(col)} "
                    f"{'story' if len(col) == 1 else 'stories'})", err=True)
@@ -253,6 +269,10 @@ def _write(obj: Context, col: Any, fmt: str | None, output: str | None,
         write_with(exporter, col, f, kwargs)
     click.echo(f"wrote {output} ({exporter.name}, {len(col)} "
                f"{'story' if len(col) == 1 else 'stories'})", err=True)
+
+
+def _to_folder(output: str) -> bool:
+    return output.endswith(("/", os.sep)) or Path(output).is_dir()
 
 
 @main.command()
@@ -274,7 +294,7 @@ def export(obj: Context, source: Path, *, fmt: str | None, output: str | None,
     """Export a content file to any registered format.
 
     The file is written atomically: the whole output, or on any error none (an existing file
-    is left as it was).
+    is left as it was). A device or a pipe (/dev/null, /dev/stdout, a FIFO) is written into.
 
     \b
     Examples:
@@ -292,40 +312,20 @@ def export(obj: Context, source: Path, *, fmt: str | None, output: str | None,
     constant memory. --jobs splits a JSON Lines file of 4 MiB or more among worker processes
     when the output is csv or JSON Lines; the output and the errors are the same.
     """
-    from storykit.io import load, streamable
+    from storykit.io import atomic_writer, is_stream_target, load, stream_export, streamable
 
     obj.add_plugins_dirs(command_plugins_dirs)
-    to_folder = output is not None and (output.endswith(("/", os.sep)) or Path(output).is_dir())
-    if streamable(source) and output not in (None, "-") and not to_folder and _stream(
-            obj, source, fmt, output, parse_options(options), jobs=jobs):
+    exporter, kwargs = _exporter(obj, fmt, output, parse_options(options))
+    if (output not in (None, "-") and not _to_folder(output) and streamable(source)
+            and getattr(exporter, "streams", False) and not is_stream_target(output)):
+        # JSON Lines or CSV in, a streaming format out: in constant memory. (Not into a pipe
+        # or a device: stream_export may have to start the output again.)
+        with atomic_writer(output) as f:
+            n = stream_export(source, exporter, f, jobs=jobs, **kwargs)
+        click.echo(f"wrote {output} ({exporter.name}, {n} {'story' if n == 1 else 'stories'})",
+                   err=True)
         return
-    col = load(source)
-    _write(obj, col, fmt, output, parse_options(options))
-
-
-def _stream(obj: Context, source: Path, fmt: str | None, output: str,
-            options: dict[str, Any], *, jobs: int = 1) -> bool:
-    """JSON Lines or CSV in, a streaming format out (json, csv): export in constant memory.
-
-    Returns False, having done nothing, when the format does not stream (then the caller loads
-    the whole file). Usage errors are left to :func:`_write`, which reports them.
-    """
-    from storykit.exporter import prepare_options
-    from storykit.io import atomic_writer, stream_export
-
-    try:
-        exporter = obj.registry().get(fmt) if fmt is not None else obj.registry().for_path(
-            output)
-        kwargs = prepare_options(exporter, options)
-    except (UnknownFormatError, OptionError):
-        return False
-    if not getattr(exporter, "streams", False):
-        return False
-    with atomic_writer(output) as f:
-        n = stream_export(source, exporter, f, jobs=jobs, **kwargs)
-    click.echo(f"wrote {output} ({exporter.name}, {n} {'story' if n == 1 else 'stories'})",
-               err=True)
-    return True
+    _write_with(load(source), exporter, kwargs, output)
 
 
 @main.command()

@@ -68,7 +68,8 @@ class ValidationError(ValueError):
 class UnknownFormatError(ValueError):
     """A format name that no registered exporter has; ``available`` lists those that exist."""
 
-    def __init__(self, name: str, available: Sequence[str], *, kind: str = "format") -> None:
+    def __init__(self, name: str, available: Sequence[str], *, kind: str = "format",
+                 problems: Sequence[PluginError] = ()) -> None:
         self.name = name
         self.available = tuple(sorted(available))
         import difflib
@@ -76,7 +77,11 @@ class UnknownFormatError(ValueError):
         close = difflib.get_close_matches(name, self.available, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         listed = ", ".join(self.available) or "none"
-        super().__init__(f"unknown {kind} {name!r} (available: {listed}){hint}")
+        # The format may be one that a broken plugin would have given: say that it failed.
+        failed = (f"; {len(problems)} plugin problem{'s' if len(problems) > 1 else ''}, first: "
+                  f"{problems[0]} (all: storykit.plugins.get_registry().errors)"
+                  if problems else "")
+        super().__init__(f"unknown {kind} {name!r} (available: {listed}){hint}{failed}")
 
 
 class PluginError(RuntimeError):

@@ -35,7 +35,7 @@ from storykit.errors import (
     UnknownFormatError,
     ValidationError,
 )
-from storykit.model import Errors, Story, _build, check_story_values
+from storykit.model import Errors, Story, _build, _join, check_story_values
 
 __all__ = [
     "LOAD_FORMATS",
@@ -162,14 +162,51 @@ def _collector_paused() -> Iterator[None]:
         gc.enable()
 
 
+#: The UTF-8 byte order mark, which Notepad and Excel put at the start of a file: skipped there.
+_BOM = b"\xef\xbb\xbf"
+
+
 def _text(data: str | bytes, source: str | None) -> str:
+    """``data`` as text, without a byte order mark at its start; bytes must be UTF-8."""
     if isinstance(data, str):
-        return data
+        return data[1:] if data.startswith("\ufeff") else data
     try:
         return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        start = _first_bad_byte(data)
+        assert start is not None
+        raise _not_utf8(data[start], start, source, data.count(b"\n", 0, start) + 1) from None
+
+
+def _first_bad_byte(data: bytes) -> int | None:
+    """The offset of the first byte of ``data`` that is not UTF-8 (a BOM is UTF-8), if any."""
+    try:
+        data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise _fail(f"is not UTF-8: byte {data[e.start]:#04x} at offset {e.start}", source,
-                    line=data.count(b"\n", 0, e.start) + 1) from None
+        return e.start
+    return None
+
+
+def _not_utf8(byte: int, offset: int, source: str | None, line: int,
+              in_line: bool = False) -> ValidationError:
+    """The error for a byte that is not UTF-8, at ``offset`` in the document, or in the line
+    when ``in_line`` (a line of JSON Lines: the workers of a parallel export see only their
+    lines, and must name a problem as :func:`load` does)."""
+    return _fail(f"is not UTF-8: byte {byte:#04x} at offset {offset}"
+                 f"{' of the line' if in_line else ''}", source, line=line)
+
+
+def _file_not_utf8(path: Path, source: str) -> ValidationError:
+    """The error for a file that is not UTF-8, as :func:`_text` gives it for the whole file,
+    found line by line (in constant memory: this is for files that are streamed)."""
+    offset = 0
+    with path.open("rb") as f:
+        for n, line in enumerate(f, 1):
+            start = _first_bad_byte(line)
+            if start is not None:
+                return _not_utf8(line[start], offset + start, source, n)
+            offset += len(line)
+    return _fail("is not UTF-8 (the file changed while it was read)", source)  # pragma: no cover
 
 
 _NUMBER = re.compile(r"-?[0-9.eE+-]+")
@@ -197,26 +234,46 @@ def _json_error(e: orjson.JSONDecodeError, source: str | None, line: int | None 
 
 
 def _json(data: str | bytes, source: str | None, line: int | None = None,
-          index: int | None = None) -> Any:
+          index: int | None = None, repeats: Errors | None = None) -> Any:
     """Parse JSON with orjson; refuse duplicate keys, NaN, huge numbers and deep nesting.
 
     ``line`` and ``index`` are given for a line of JSON Lines: its number, and the index of the
-    story it holds (an error's path starts ``stories[index]``).
+    story it holds (an error's path starts ``stories[index]``). A key repeated in an object
+    raises, or, given a list ``repeats``, is added to it and the document (the last value of
+    the key) returned: the caller then lists it with the document's other problems.
+
+    A byte order mark at the very start (of a document, or of line 1) is skipped, and bytes that
+    are not UTF-8 are named: both only once orjson has refused the data, which it does for
+    either at once, so that valid JSON is parsed once and never decoded first.
     """
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as e:
-        if line is not None and type(data) is bytes and data.endswith((b"\n", b"\r")):
-            return _json(data.rstrip(b"\r\n"), source, line, index)  # the column on this line
+        if line is None and type(data) is bytes and (bad := _first_bad_byte(data)) is not None:
+            # (before a BOM is taken off: the offset is the one in the file)
+            raise _not_utf8(data[bad], bad, source, data.count(b"\n", 0, bad) + 1) from None
+        bom: Any = _BOM if type(data) is bytes else "\ufeff"
+        if line in (None, 1) and data.startswith(bom) and not data.startswith(bom, len(bom)):
+            return _json(data[len(bom):], source, line, index, repeats)
+        if line is not None and type(data) is bytes:
+            if (bad := _first_bad_byte(data)) is not None:
+                raise _not_utf8(data[bad], bad, source, line, in_line=True) from None
+            if data.endswith((b"\n", b"\r")):  # the column on this line
+                return _json(data.rstrip(b"\r\n"), source, line, index, repeats)
         raise _json_error(e, source, line) from None
     if isinstance(doc, (dict, list)):
-        _refuse_duplicate_keys(data, doc, source, line, index)
+        found = _repeated_keys(data, doc, line, index)
+        if found:
+            if repeats is None:
+                raise ValidationError(found, source)
+            repeats.extend(found)
     return doc
 
 
-def _refuse_duplicate_keys(data: str | bytes, doc: Any, source: str | None,
-                           line: int | None, index: int | None = None) -> None:
-    """Raise if an object of ``data`` repeats a key (orjson keeps the last one silently).
+def _repeated_keys(data: str | bytes, doc: Any, line: int | None,
+                   index: int | None = None) -> Errors | None:
+    """The problems of the keys an object of ``data`` repeats (orjson keeps the last value
+    silently), or None.
 
     Two cheap checks come first. Text that is the compact re-rendering of what it parsed to
     (as JSON written by orjson, storykit or most serialisers is) repeats no key: a
@@ -228,12 +285,12 @@ def _refuse_duplicate_keys(data: str | bytes, doc: Any, source: str | None,
     """
     compact = orjson.dumps(doc)
     if type(data) is bytes and data.startswith(compact) and not data[len(compact):].strip():
-        return  # (what follows the JSON can only be whitespace: orjson parsed it)
+        return None  # (what follows the JSON can only be whitespace: orjson parsed it)
     colon: Any = ":" if isinstance(data, str) else b":"
     escaped: Any = ("\\u003a", "\\u003A") if isinstance(data, str) else (b"\\u003a", b"\\u003A")
     if (data.count(colon) == compact.count(b":")
             and escaped[0] not in data and escaped[1] not in data):
-        return
+        return None
     import json
 
     found: list[tuple[str, Any]] = []
@@ -249,20 +306,18 @@ def _refuse_duplicate_keys(data: str | bytes, doc: Any, source: str | None,
     try:
         tree = json.loads(data, object_pairs_hook=pairs)
     except (ValueError, RecursionError):  # pragma: no cover - orjson accepted it
-        return
+        return None
     if not found:
-        return
+        return None
     root = "stories" if isinstance(tree, list) else "" if index is None else f"stories[{index}]"
-    errors = [ErrorDetail(_join_path(_path_to(tree, d, root), key),
-                          f"{key!r} is given twice in one object (a JSON object must not "
-                          "repeat a key)", key, line) for key, d in found]
-    raise ValidationError(errors, source)
+    return [ErrorDetail(_join_path(_path_to(tree, d, root), key),
+                        f"{key!r} is given twice in one object (a JSON object must not "
+                        "repeat a key)", key, line) for key, d in found]
 
 
 def _join_path(path: str, key: str) -> str:
-    if not path:
-        return key
-    return f"{path}.{key}"
+    """The path of ``key`` in the object at ``path``, written as the model writes its paths."""
+    return _join(path, key)
 
 
 def _path_to(tree: Any, target: object, root: str) -> str:
@@ -282,13 +337,32 @@ def _path_to(tree: Any, target: object, root: str) -> str:
 
 
 def _read_json(data: str | bytes, source: str | None) -> Collection:
-    if isinstance(data, bytes) and data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    return collection_from_data(_json(data, source), source)
+    repeats: Errors = []
+    doc = _json(data, source, repeats=repeats)
+    if not repeats:
+        return collection_from_data(doc, source)
+    # A repeated key does not hide the document's other problems: one raise names them all.
+    try:
+        collection_from_data(doc, source)
+    except ValidationError as e:
+        repeats.extend(e.errors)
+    repeats.sort(key=_story_of)  # (stable: a story's repeated keys come before its problems)
+    raise ValidationError(repeats, source)
+
+
+_STORY_INDEX = re.compile(r"stories\[(\d+)\]")
+
+
+def _story_of(error: ErrorDetail) -> int:
+    """The index of the story a problem is in; -1 for the collection's metadata."""
+    m = _STORY_INDEX.match(error.path)
+    return int(m.group(1)) if m else -1
 
 
 def _read_jsonl(data: str | bytes, source: str | None) -> Collection:
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    if raw.startswith(_BOM):
+        raw = raw[len(_BOM):]
     items: list[Any] = []
     lines: list[int] = []
     errors: Errors = []
@@ -297,7 +371,10 @@ def _read_jsonl(data: str | bytes, source: str | None) -> Collection:
         if not line or line.isspace():
             continue
         try:
-            items.append(_json(line, None, n, len(items)))
+            if len(line) > MAX_LINE:  # as iter_stories() and stream_export() say
+                raise _too_long(None, n)
+            # A repeated key goes to errors; the story is still checked, as with a document.
+            items.append(_json(line, None, n, len(items), errors))
         except ValidationError as e:
             errors.extend(e.errors)
             unreadable.add(f"stories[{len(items)}]")
@@ -331,41 +408,119 @@ def _read_toml(data: str | bytes, source: str | None) -> Collection:
     return collection_from_data(doc, source)
 
 
+#: The delimiters a CSV or TSV file is also read with, when its header shows that it uses one.
+_OTHER_DELIMITERS = (";", "|", "\t", ",")
+
+
 def _csv_rows(lines: Iterator[str] | IO[str], source: str | None, delimiter: str,
               ) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, story data) for each row; header problems raise at once."""
-    csv.field_size_limit(max(csv.field_size_limit(), MAX_CSV_FIELD))
-    reader = csv.DictReader(lines, delimiter=delimiter, strict=True)
-    try:
-        header = reader.fieldnames
-    except csv.Error as e:
-        raise _csv_error(e, source, 1) from None
-    if not header:
-        return
-    errors: Errors = []
-    seen: set[str] = set()
-    import difflib
+    """(line number, story data) for each row; header problems raise at once.
 
-    for col in header:
-        if col in seen:
-            errors.append(ErrorDetail("", f"column {col!r} appears twice in the header", col, 1))
-        seen.add(col)
-        if col not in CSV_COLUMNS:
-            close = difflib.get_close_matches(col, CSV_COLUMNS, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            errors.append(ErrorDetail("", f"column {col!r} is not a story column{hint}", col, 1))
-    if errors:
-        raise ValidationError(errors, source)
-    start = reader.line_num + 1
+    A row's number is the line it starts on. Blank lines (or of spaces only) are skipped,
+    before the header too. A row's cells are keyed by column as :class:`csv.DictReader` keys
+    them: the cells beyond the header's under ``None``, and the missing ones as ``None``.
+
+    A file may use another delimiter than ``delimiter``: ``;`` (Excel's CSV wherever the decimal
+    separator is a comma), ``|``, a tab, a comma. Its header, read with ``delimiter``, is then
+    one cell, which that delimiter splits into story columns. As every column must be one, no
+    file can be misread this way; a header that is one cell and holds one of these delimiters
+    but not only story columns gets an error that says which delimiter the file seems to use.
+    """
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_CSV_FIELD))
+    it = iter(lines)
+    before = 0  # the lines before the reader's first
+    for first in it:
+        if not first.isspace():
+            break
+        before += 1
+    else:
+        return  # empty, or blank lines only: no story
+    rest = itertools.chain((first,), it)
+    top = before + 1  # the header's line
+    reader = csv.reader(rest, delimiter=delimiter, strict=True)
+    header: list[str] | None = None
+    problem: csv.Error | None = None
+    try:
+        header = next(reader)
+    except csv.Error as e:
+        problem = e
+    if reader.line_num == 1 and (header is None or (
+            len(header) == 1 and header[0] not in CSV_COLUMNS)):
+        found = _header_with_another_delimiter(first, delimiter)
+        if found is not None:
+            delimiter, header = found
+            before += 1
+            reader = csv.reader(rest, delimiter=delimiter, strict=True)
+    if header is None:
+        assert problem is not None
+        raise _csv_error(problem, source, before + reader.line_num) from None
+    _check_header(header, delimiter, source, top)
+    width = len(header)
+    start = before + reader.line_num + 1
     while True:
         try:
             row = next(reader)
         except StopIteration:
             return
         except csv.Error as e:
-            raise _csv_error(e, source, reader.line_num) from None
-        yield start, row
-        start = reader.line_num + 1
+            raise _csv_error(e, source, before + reader.line_num) from None
+        if row and (len(row) > 1 or not row[0].isspace()):  # (not a blank line)
+            cells: dict[Any, Any] = dict(zip(header, row, strict=False))  # (ragged: below)
+            if len(row) > width:
+                cells[None] = row[width:]
+            elif len(row) < width:
+                for column in header[len(row):]:
+                    cells[column] = None
+            yield start, cells
+        start = before + reader.line_num + 1
+
+
+def _header_with_another_delimiter(line: str, delimiter: str) -> tuple[str, list[str]] | None:
+    """The delimiter that splits the header ``line`` into story columns only, and the columns,
+    if one of :data:`_OTHER_DELIMITERS` does."""
+    for other in _OTHER_DELIMITERS:
+        if other != delimiter and other in line:
+            try:
+                header = next(csv.reader([line], delimiter=other, strict=True))
+            except csv.Error:
+                continue
+            if len(header) > 1 and all(col in CSV_COLUMNS for col in header):
+                return other, header
+    return None
+
+
+def _check_header(header: list[str], delimiter: str, source: str | None, line: int) -> None:
+    """Raise if a column of ``header`` is unknown or given twice."""
+    import difflib
+
+    def hint(col: str) -> str:
+        close = difflib.get_close_matches(col, CSV_COLUMNS, n=1)
+        return f"; did you mean {close[0]!r}?" if close else ""
+
+    if len(header) == 1 and header[0] not in CSV_COLUMNS:
+        cell = header[0]
+        seems = [d for d in _OTHER_DELIMITERS if d != delimiter and d in cell]
+        if seems:
+            other = max(seems, key=cell.count)
+            unknown = [col for col in cell.split(other) if col not in CSV_COLUMNS]
+            names = ", ".join(map(repr, unknown))
+            verb = "is not a story column" if len(unknown) == 1 else "are not story columns"
+            raise ValidationError([ErrorDetail(
+                "", f"column {cell!r} is not a story column: the header seems to be separated "
+                    f"by {other!r}, but then {names} {verb}"
+                    f"{hint(unknown[0]) if len(unknown) == 1 else ''}", cell, line)], source)
+    errors: Errors = []
+    seen: set[str] = set()
+    for col in header:
+        if col in seen:
+            errors.append(ErrorDetail("", f"column {col!r} appears twice in the header", col,
+                                      line))
+        seen.add(col)
+        if col not in CSV_COLUMNS:
+            errors.append(ErrorDetail("", f"column {col!r} is not a story column{hint(col)}",
+                                      col, line))
+    if errors:
+        raise ValidationError(errors, source)
 
 
 def _csv_error(e: csv.Error, source: str | None, line: int) -> ValidationError:
@@ -420,25 +575,46 @@ def iter_stories(path: PathLike, format: str | None = None) -> Iterator[Story]:
     fmt = _format_of(p, format)
     source = str(path)
     if fmt == "jsonl":
+        repeats: Errors = []
         with p.open("rb") as f:
+            _skip_bom(f)
             i = 0  # the story's index, as load() numbers it (blank lines are not stories)
             for n, line in enumerate(iter(functools.partial(f.readline, MAX_LINE + 1), b""), 1):
                 if line.isspace():
                     continue
                 if len(line) > MAX_LINE and not line.endswith(b"\n"):
                     raise _line_too_long(f, source, n)
-                yield _one_story(_json(line, source, n, i), source, n, f"stories[{i}]")
+                item = _json(line, source, n, i, repeats)
+                if repeats:  # named with the story's other problems, as load() names them
+                    try:
+                        _one_story(item, source, n, f"stories[{i}]")
+                    except ValidationError as e:
+                        repeats.extend(e.errors)
+                    raise ValidationError(repeats, source)
+                yield _one_story(item, source, n, f"stories[{i}]")
                 i += 1
     elif fmt in ("csv", "tsv"):
-        with p.open(encoding="utf-8-sig", newline="") as f:
-            for i, (n, row) in enumerate(_csv_rows(f, source, "\t" if fmt == "tsv" else ",")):
-                errors: Errors = []
-                item = unflatten_story(row, errors, f"stories[{i}]", n)
-                if errors:
-                    raise ValidationError(errors, source)
-                yield _one_story(item, source, n, f"stories[{i}]")
+        for i, (n, row) in enumerate(_csv_file_rows(p, source, fmt)):
+            errors: Errors = []
+            item = unflatten_story(row, errors, f"stories[{i}]", n)
+            if errors:
+                raise ValidationError(errors, source)
+            yield _one_story(item, source, n, f"stories[{i}]")
     else:
         raise ValueError(f"iter_stories() streams jsonl and csv files, not {fmt}; use load()")
+
+
+def _csv_file_rows(path: Path, source: str, fmt: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """:func:`_csv_rows` of a CSV (or, ``fmt`` ``tsv``, TSV) file, streamed.
+
+    The file must be UTF-8 (a BOM is skipped). A byte that is not is found as the file is
+    decoded, a block ahead of the rows; it is then named as :func:`load` names it.
+    """
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        try:
+            yield from _csv_rows(f, source, "\t" if fmt == "tsv" else ",")
+        except UnicodeDecodeError:
+            raise _file_not_utf8(path, source) from None
 
 
 def _one_story(item: Any, source: str, line: int, path: str = "") -> Story:
@@ -468,25 +644,26 @@ def _checked(path: Path, fmt: str, source: str, errors: Errors,
 
     After the first problem nothing more is yielded (the output is void), but the file is read
     to the end so that every problem is reported, as :func:`load` reports them. The hash of
-    each id goes to ``ids``, for the check of unique ids at the end.
+    the id of each story that is valid goes to ``ids`` (after a problem too), for the check of
+    unique ids at the end.
     """
     if fmt == "jsonl":
         yield from _checked_jsonl(path, source, errors, ids)
         return
 
     def records() -> Iterator[tuple[int, Any]]:
-        with path.open(encoding="utf-8-sig", newline="") as f:
-            for i, (n, row) in enumerate(_csv_rows(f, source, "\t" if fmt == "tsv" else ",")):
-                yield n, unflatten_story(row, errors, f"stories[{i}]", n)
+        for i, (n, row) in enumerate(_csv_file_rows(path, source, fmt)):
+            yield n, unflatten_story(row, errors, f"stories[{i}]", n)
 
     for i, (n, item) in enumerate(records()):
-        story = _fast.story(item, derive_id=True) if not errors else None
+        story = _fast.story(item, derive_id=True)
         if story is None:
             story = _check_slowly(item, i, n, errors)
             if story is None:
                 continue
         ids.append(hash(story.id))
-        yield story
+        if not errors:
+            yield story
 
 
 def _checked_jsonl(path: Path, source: str, errors: Errors,
@@ -495,6 +672,7 @@ def _checked_jsonl(path: Path, source: str, errors: Errors,
     add_id = ids.append
     line_story = _line_story
     with path.open("rb") as f:
+        _skip_bom(f)
         i = 0
         for n, line in enumerate(iter(functools.partial(f.readline, MAX_LINE + 1), b""), 1):
             if line.isspace():  # blank lines are not stories (the last line may be empty)
@@ -507,29 +685,31 @@ def _checked_jsonl(path: Path, source: str, errors: Errors,
             i += 1
             if story is not None:
                 add_id(hash(story.id))
-                yield story
+                if not errors:
+                    yield story
 
 
 def _line_story(line: bytes, n: int, i: int, source: str, errors: Errors) -> Story | None:
     """The story on line ``n`` of JSON Lines (the ``i``-th story), checked.
 
-    Its problems go to ``errors``. Returns None when this story, or any before it in
-    ``errors``, had a problem.
+    Its problems go to ``errors``. Returns None when this story had a problem.
     """
     try:
         # The common case of _json(), inline: an object in compact form repeats no key.
-        # Anything else goes to _json(), which parses again and reports.
+        # Anything else goes to _json(), which parses again and reports; a repeated key goes
+        # to errors, and the story is still checked, as load() checks it.
         try:
             item = _loads(line)
         except orjson.JSONDecodeError:
-            item = _json(line, source, n, i)  # raises
-        if type(item) is not dict or not (line.startswith(compact := _dumps(item))
-                                          and not line[len(compact):].strip()):
-            item = _json(line, source, n, i)
+            item = _json(line, source, n, i, errors)  # raises (or skips line 1's BOM)
+        else:
+            if type(item) is not dict or not (line.startswith(compact := _dumps(item))
+                                              and not line[len(compact):].strip()):
+                item = _json(line, source, n, i, errors)
     except ValidationError as e:
         errors.extend(e.errors)
         return None
-    story = _fast.story(item, True) if not errors else None
+    story = _fast.story(item, True)
     return story if story is not None else _check_slowly(item, i, n, errors)
 
 
@@ -537,10 +717,20 @@ _loads = orjson.loads
 _dumps = orjson.dumps
 
 
+def _skip_bom(f: io.BufferedReader) -> None:
+    """Read past a byte order mark at the start of ``f``, if there is one."""
+    if f.peek(len(_BOM))[:len(_BOM)] == _BOM:
+        f.read(len(_BOM))
+
+
 def _line_too_long(f: BinaryIO, source: str, n: int) -> ValidationError:
     """The error for line ``n``, longer than :data:`MAX_LINE`; the rest of it is skipped."""
     while (rest := f.readline(MAX_LINE)) and not rest.endswith(b"\n"):
         pass
+    return _too_long(source, n)
+
+
+def _too_long(source: str | None, n: int) -> ValidationError:
     return _fail(f"is longer than {MAX_LINE:,} bytes, the limit for one line of JSON Lines",
                  source, line=n)
 
@@ -548,15 +738,15 @@ def _line_too_long(f: BinaryIO, source: str, n: int) -> ValidationError:
 def _check_slowly(item: Any, i: int, n: int, errors: Errors) -> Story | None:
     """The detailed check of the story at index ``i``, line ``n``; problems go to ``errors``.
 
-    Returns None when this story, or any before it, had a problem (the output is void then).
+    Returns None when this story had a problem. (After any problem the output is void, but
+    the valid stories still count for the check of unique ids.)
     """
     before = len(errors)
     values = check_story_values(errors, f"stories[{i}]", item)
     if len(errors) > before:
         errors[before:] = [ErrorDetail(e.path, e.message, e.value, n) for e in errors[before:]]
-    if errors or values is None:
         return None
-    return _build(Story, values)
+    return None if values is None else _build(Story, values)
 
 
 def _repeats(ids: array.array[int]) -> bool:
@@ -598,22 +788,25 @@ def stream_export(source: PathLike, exporter: Any, out: BinaryIO, *, format: str
     ids: array.array[int] = array.array("q")
     workers = _parallel.workers(jobs)  # (a negative number: ValueError)
     later = _parallel.later_options(exporter, options) if workers > 1 and fmt == "jsonl" else None
-    if later is not None and p.stat().st_size >= PARALLEL_MIN_BYTES:
-        _parallel.export(p, exporter, out, options, source=src, later=later, jobs=workers,
-                         errors=errors, ids=ids)
-    else:
-        try:
-            exporter.write_stream(Collection(), _checked(p, fmt, src, errors, ids), out,
-                                  **options)
-        except ValidationError as e:  # a problem that stops the reading (a broken CSV header)
-            raise ValidationError([*errors, *e.errors], src) from None
+    with blamed_on(exporter):
+        if later is not None and p.stat().st_size >= PARALLEL_MIN_BYTES:
+            _parallel.export(p, exporter, out, options, source=src, later=later, jobs=workers,
+                             errors=errors, ids=ids)
+        else:
+            try:
+                exporter.write_stream(Collection(), _checked(p, fmt, src, errors, ids), out,
+                                      **options)
+            except ValidationError as e:  # a problem that stops the reading (a broken header)
+                raise ValidationError([*errors, *e.errors], src) from None
     if errors:
+        if _repeats(ids):  # two of the good stories share an id: load() reports that too
+            load(p, fmt)  # (raises, with every problem of the file)
         raise ValidationError(errors, src)
     if _repeats(ids):
         out.seek(0)
         out.truncate()
         collection = load(p, fmt)
-        exporter.write(collection, out, **options)
+        write_with(exporter, collection, out, options)
         return len(collection)
     return len(ids)
 
@@ -662,11 +855,30 @@ def write_with(exporter: Any, collection: Collection, out: BinaryIO,
     exception is its ``__cause__``). storykit's own errors (options, validation, formats,
     plugins) and ``OSError`` (a full disk is not the plugin's fault) pass through unchanged.
     """
-    try:
+    if not isinstance(collection, Collection):  # not the exporter's fault: say so
+        raise TypeError(f"expected a storykit.Collection, got {type(collection).__name__} "
+                        "(make one with storykit.Collection(stories=...))")
+    with blamed_on(exporter):
         exporter.write(collection, out, **options)
+
+
+@contextlib.contextmanager
+def blamed_on(exporter: Any) -> Iterator[None]:
+    """Turn an unexpected exception in the block into a :class:`PluginError` naming the plugin
+    that registered ``exporter`` and its distribution (the exception is its ``__cause__``).
+
+    storykit's own errors (options, validation, formats, plugins), ``OSError`` (a full disk is
+    not the plugin's fault) and a broken worker pool pass through unchanged.
+    """
+    try:
+        yield
     except (ValidationError, OptionError, UnknownFormatError, PluginError, OSError):
         raise
     except Exception as e:
+        from concurrent.futures import BrokenExecutor
+
+        if isinstance(e, BrokenExecutor):
+            raise
         from storykit.plugins import get_registry
 
         name = getattr(exporter, "name", type(exporter).__name__)
@@ -732,6 +944,18 @@ def safe_join(folder: PathLike, name: str) -> Path:
 #: nothing behind. Elsewhere, or where the file system refuses them, named ones are used.
 UNNAMED_TEMP_FILES = sys.platform.startswith("linux")
 _TMP = re.compile(r"(\d+)-[0-9a-f]{8}\.tmp")
+
+
+def is_stream_target(path: PathLike) -> bool:
+    """Whether ``path`` is a device, pipe or socket (or in ``/dev``): written into, not
+    replaced."""
+    if str(Path(path).absolute()).startswith("/dev/"):
+        return True
+    try:
+        mode = os.stat(path).st_mode  # (through a link: what gets written is what it names)
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def _tmp_prefix(name: str) -> str:
@@ -842,14 +1066,23 @@ class atomic_writer:  # noqa: N801 - used as a context manager, like open()
     symbolic link at ``path`` is replaced by the file, never written through. A new file gets the
     permissions a plain ``open()`` would give it (0666 less the umask); a file replaced keeps
     its mode.
+
+    A target that is not a file but a device, a pipe or a socket (``/dev/null``, a FIFO, the
+    ``/dev/fd/63`` of ``>(...)``), or any path in ``/dev`` (``/dev/stdout``), is written
+    straight into: it cannot be replaced atomically, and must never be replaced.
     """
 
     def __init__(self, path: PathLike) -> None:
         self.path = check_output_path(path)
         self._file: BinaryIO | None = None
         self._tmp: str | None = None
+        self._direct = False
 
     def __enter__(self) -> BinaryIO:
+        if is_stream_target(self.path):
+            self._direct = True
+            self._file = open(self.path, "wb")  # closed in __exit__
+            return self._file
         folder = self.path.parent
         folder.mkdir(parents=True, exist_ok=True)
         if self.path.is_dir() and not self.path.is_symlink():
@@ -866,8 +1099,11 @@ class atomic_writer:  # noqa: N801 - used as a context manager, like open()
         f = self._file
         assert f is not None
         folder = self.path.parent
-        if isinstance(exc, OSError) and exc.filename is None:
+        if isinstance(exc, OSError) and exc.filename is None and exc.errno is not None:
             exc.filename = str(self.path)  # "out.html: No space left on device"
+        if self._direct:
+            f.close()  # (written as it went: there is nothing to replace or remove)
+            return
         try:
             if exc_type is None:
                 f.flush()

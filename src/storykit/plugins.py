@@ -112,6 +112,7 @@ class Registry:
         self._order: dict[str, int] = {}
         self._exporters: dict[str, ExporterInfo] | None = None
         self._theme: dict[str, list[Any]] = {}
+        self._suffixes: dict[str, str] = {}
         if autoload is None:
             autoload = not os.environ.get(DISABLE_AUTOLOAD_ENV)
         if builtins:
@@ -221,7 +222,10 @@ class Registry:
     def _load_entry_points(self) -> None:
         from importlib.metadata import entry_points
 
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
+        # In the order of the distributions' names, then the entry points': the same on every
+        # machine (importlib.metadata lists them in the order of the files on disk).
+        for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: (
+                (ep.dist.name.lower() if ep.dist is not None else ""), ep.name)):
             dist = f"{ep.dist.name} {ep.dist.version}" if ep.dist is not None else None
             if self.pm.is_blocked(ep.name):
                 continue
@@ -281,6 +285,7 @@ class Registry:
     def _collect(self) -> dict[str, ExporterInfo]:
         """Call every ``register_exporters()``, in registration order; the first claim wins."""
         found: dict[str, ExporterInfo] = {}
+        suffixes: dict[str, str] = {}  # each suffix's first format, as found[] keeps its first
         errors: list[PluginError] = []
         impls = [impl for impl in self.pm.hook.register_exporters.get_hookimpls()
                  if not (impl.hookwrapper or impl.wrapper)]
@@ -294,12 +299,11 @@ class Registry:
                 errors.append(PluginError(
                     plugin, f"failed in register_exporters(): {_oneline(e)}", distribution=dist))
                 continue
-            if result is None:
-                continue
             if isinstance(result, (str, bytes, Mapping)) or not isinstance(result, Iterable):
+                missing = " (is its return statement missing?)" if result is None else ""
                 errors.append(PluginError(
-                    plugin, f"returned {type(result).__name__} from register_exporters(); it "
-                    "must return a list of exporters", distribution=dist))
+                    plugin, f"returned {type(result).__name__} from register_exporters(){missing}; "
+                    "it must return a list of exporters ([] for none)", distribution=dist))
                 continue
             for exp in result:
                 problem = _check_exporter_shape(exp)
@@ -314,6 +318,15 @@ class Registry:
                         f"provides; {_who(info)}'s {exp.name!r} is left out", distribution=dist))
                     continue
                 found[exp.name] = info
+                suffix = exp.suffix.lower()
+                owner = suffixes.setdefault(suffix, exp.name)
+                if owner != exp.name:
+                    errors.append(PluginError(
+                        plugin, f"gives format {exp.name!r} the suffix {exp.suffix!r}, which "
+                        f"format {owner!r} ({_who(found[owner])}) already has: a file name "
+                        f"ending in {exp.suffix!r} keeps getting {owner!r} (give the format "
+                        f"{exp.name!r} by name)", distribution=dist))
+        self._suffixes = suffixes
         self._theme = {hook: self._call_each(hook, errors) for hook in _THEME_HOOKS}
         self._collect_errors = errors
         return dict(sorted(found.items()))
@@ -357,24 +370,22 @@ class Registry:
     def get(self, name: str) -> Exporter:
         """The exporter of format ``name``; an unknown name raises
         :class:`~storykit.UnknownFormatError` listing the available ones."""
-        info = self.exporters.get(name)
+        info = self.exporters.get(name) or self.exporters.get(name.lower())  # (-f HTML)
         if info is not None:
             return info.exporter
-        raise UnknownFormatError(name, list(self.exporters))
+        raise UnknownFormatError(name, list(self.exporters), problems=self.errors)
 
     def for_path(self, path: str | os.PathLike[str]) -> Exporter:
-        """The exporter whose suffix the file name ends with (the longest suffix wins)."""
+        """The exporter whose suffix the file name ends with (the longest suffix wins; of two
+        formats with one suffix, the first registered, as for a format's name)."""
         filename = Path(path).name.lower()
-        best: Exporter | None = None
-        for info in self.exporters.values():
-            suffix = info.exporter.suffix.lower()
-            if filename.endswith(suffix) and (best is None or len(suffix) > len(best.suffix)):
-                best = info.exporter
-        if best is None:
-            suffixes = sorted({i.exporter.suffix for i in self.exporters.values()})
-            raise UnknownFormatError(Path(path).suffix or Path(path).name, suffixes,
-                                     kind="output file suffix")
-        return best
+        exporters = self.exporters
+        matches = [suffix for suffix in self._suffixes if filename.endswith(suffix)]
+        if matches:
+            return exporters[self._suffixes[max(matches, key=len)]].exporter
+        suffixes = sorted({i.exporter.suffix for i in exporters.values()})
+        raise UnknownFormatError(Path(path).suffix or Path(path).name, suffixes,
+                                 kind="output file suffix", problems=self.errors)
 
     # --- themes and languages ------------------------------------------------------------------
 
@@ -452,6 +463,9 @@ def _check_exporter_shape(exp: object) -> str | None:
                 "description (strings) and write()")
     name: str = exp.name  # type: ignore[attr-defined]
     suffix: str = exp.suffix  # type: ignore[attr-defined]
+    if isinstance(exp, type):
+        return (f"registered the class {exp.__name__}, not an exporter: return an instance, "
+                f"{exp.__name__}(), from register_exporters()")
     if not _NAME.fullmatch(name):
         return (f"registered a format with an invalid name {name!r} "
                 "(use lowercase letters, digits, - and _)")

@@ -224,6 +224,14 @@ class _Sink(io.RawIOBase):
         self.chunks.append(bytes(data))
         return len(data)
 
+    def seek(self, offset: int, whence: int = 0) -> int:
+        raise AssertionError("write() called seek() or tell() on its stream: an exporter writes "
+                             "straight through, as to a pipe or standard output, which cannot "
+                             "seek (keep what you need to go back to in memory)")
+
+    def tell(self) -> int:
+        return self.seek(0, 1)
+
 
 def check_exporter(exporter: Exporter, *, max_examples: int = 40,
                    options: dict[str, Any] | None = None, allow_empty: bool = False) -> None:
@@ -254,6 +262,9 @@ def check_exporter(exporter: Exporter, *, max_examples: int = 40,
 
     from storykit.exporter import prepare_options
 
+    assert not isinstance(exporter, type), (
+        f"check_exporter() takes an exporter, not the class {exporter.__name__}: pass "
+        f"{exporter.__name__}()")
     name = getattr(exporter, "name", None)
     assert isinstance(name, str) and re.fullmatch(r"[a-z0-9]+(?:[-_][a-z0-9]+)*", name), (
         f"name must be a lowercase format name like 'markdown' (got {name!r})")

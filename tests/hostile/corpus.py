@@ -156,7 +156,7 @@ def set_path(doc: Any, path: str, value: Any) -> Any:
 #: What each file in ``reject/`` must produce: (error path or None for any, message fragment).
 REJECT_FILES: dict[str, tuple[str | None, str]] = {
     "bad-quote.csv": ("", "not valid CSV"),
-    "bad-utf8.json": ("", "not valid JSON"),
+    "bad-utf8.json": ("", "is not UTF-8: byte 0xe9"),
     "duplicate-column.csv": ("", "appears twice in the header"),
     "duplicate-keys-nested.json": ("stories[0].image.url", "given twice"),
     "duplicate-keys-top.json": ("title", "given twice"),

@@ -203,9 +203,10 @@ def _pieces(collection: Collection, opts: HTMLOptions, registry: Registry | None
 
     count = _pages(collection, opts.page_size)
     if opts.page > count:
+        per_page = ("(without page_size the whole collection is one page)"
+                    if opts.page_size is None else f"of {opts.page_size} stories")
         raise OptionError("html", "page", f"is {opts.page} but the collection has only "
-                                          f"{count} page{'s' if count != 1 else ''} "
-                                          f"of {opts.page_size} stories")
+                                          f"{count} page{'s' if count != 1 else ''} {per_page}")
     if opts.page_size is None:
         stories, start = collection.stories, 1
     else:
