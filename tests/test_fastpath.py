@@ -160,6 +160,19 @@ class TestStory:
             assert all(type(getattr(fast, f)) is type(getattr(detailed, f))
                        for f in Story.FIELDS)
 
+    @given(raw_stories(), st.sampled_from(["en", "fr", "ar", "pt-BR"]))
+    def test_a_collection_language_is_given_the_same_way(self, data: dict[str, Any],
+                                                         language: str) -> None:
+        """A story without a language gets its collection's, on both paths alike."""
+        fast = _fast.story(data, True, language)
+        errors: list[Any] = []
+        values = check_story_values(errors, "", data, language=language)
+        if fast is not None:
+            assert errors == [] and values is not None
+            assert fast == _build(Story, values)
+            assert fast.language == (language if data.get("language") is None
+                                     else values["language"])
+
     def test_plain_story_takes_the_fast_path(self) -> None:
         """An ordinary story (display credit, topics, countries, a link) is vouched for."""
         data = {

@@ -667,3 +667,21 @@ class TestProperties:
         """The fragment of any collection parses with no errors and keeps every title."""
         root = parse_fragment(render(col, fragment=True))
         assert titles(root) == [s.title for s in col]
+
+
+class TestStoryLanguage:
+    def test_a_story_without_a_language_takes_the_pages(self) -> None:
+        """In a French collection a story that gives no language is French: the page marks
+        it up as French (no lang="en" on its article) and its JSON-LD says so; a story that
+        gives another language keeps it."""
+        col = storykit.loads(json.dumps({"title": "Impact", "language": "fr", "stories": [
+            {"title": "Une chanson", "published": "2021-02-03", "summary": "Pour les enfants."},
+            {"title": "A song", "published": "2021-02-04", "summary": "For children.",
+             "language": "en"}]}))
+        assert [s.language for s in col] == ["fr", "en"]
+        root = parse(storykit.dumps(col, "html"))
+        assert root.get("lang") == "fr"
+        by_title = {text(a.find(".//h2")): a.get("lang") for a in articles(root)}
+        assert by_title == {"Une chanson": None, "A song": "en"}
+        assert {d["headline"]: d["inLanguage"] for d in json_ld(root)
+                if d.get("@type") == "NewsArticle"} == {"Une chanson": "fr", "A song": "en"}

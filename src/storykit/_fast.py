@@ -226,9 +226,10 @@ def _nothing(raw: Any) -> tuple[()]:
     raise TypeError(raw)
 
 
-def story(data: Any, derive_id: bool = False) -> Any:
+def story(data: Any, derive_id: bool = False, language: str = "en") -> Any:
     """A plain, valid story's :class:`~storykit.Story`, equal to what the detailed checker
-    makes of ``data``; or ``None``.
+    makes of ``data``; or ``None``. ``language`` is the one a story without its own gets (its
+    collection's).
 
     ``None`` means "not vouched for": the caller runs the detailed checker, which reports.
     Without an ``id`` in ``data`` the story is left to the caller unless ``derive_id``.
@@ -282,7 +283,7 @@ def story(data: Any, derive_id: bool = False) -> Any:
         countries = (f.country_lists[tuple(countries)] if type(countries) is list and countries
                      else _nothing(countries))
         lang = get("language")
-        lang = "en" if lang is None else f.languages[lang]
+        lang = language if lang is None else f.languages[lang]
         links = get("links")
         if links is not None:
             links = _links(f, links) if type(links) is list and links else _nothing(links)

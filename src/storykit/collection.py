@@ -367,7 +367,8 @@ def check_collection_values(errors: Errors, path: str, data: Any,
     raw = get("language")
     lang = "en" if raw is None else _field(errors, path, "language", raw, rules.language)
     contacts = _many(errors, path, "contacts", get("contacts"), check_contact)
-    stories, index = check_stories(errors, _join(path, "stories"), get("stories"), line_of)
+    stories, index = check_stories(errors, _join(path, "stories"), get("stories"), line_of,
+                                   language=lang or "en")
     if len(errors) > n:
         return None
     return {"title": title, "description": description, "url": url, "language": lang,
@@ -381,9 +382,10 @@ def _optional_summary(value: Any) -> str | None:
 
 
 def check_stories(errors: Errors, path: str, raw: Any,
-                  line_of: Callable[[int], int | None] | None = None,
+                  line_of: Callable[[int], int | None] | None = None, *, language: str = "en",
                   ) -> tuple[tuple[Story, ...], dict[str, int]]:
-    """Check a list of stories: each story, unique ids, derived ids made unique."""
+    """Check a list of stories: each story, unique ids, derived ids made unique. A story given
+    as data without a language gets ``language``, its collection's."""
     if raw is None:
         return (), {}
     if isinstance(raw, (str, bytes, Mapping)) or not isinstance(raw, Iterable):
@@ -397,12 +399,13 @@ def check_stories(errors: Errors, path: str, raw: Any,
     for i, item in enumerate(raw):
         # The common case first: a plain, valid story with an id, checked in a few calls
         # (storykit._fast; it declines anything else, and the detailed check below reports).
-        story = item if isinstance(item, Story) else fast_story(item)
+        story = item if isinstance(item, Story) else fast_story(item, False, language)
         if story is not None:
             keep(story)
             continue
         before = len(errors)
-        values = check_story_values(errors, f"{path}[{i}]", item, derive_id=False)
+        values = check_story_values(errors, f"{path}[{i}]", item, derive_id=False,
+                                    language=language)
         keep(values)
         if values is None or len(errors) > before:
             if line_of is not None:

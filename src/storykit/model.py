@@ -406,12 +406,13 @@ class Story:
         return self.image.credit if self.image is not None else None
 
 
-def check_story_values(errors: Errors, path: str, data: Any,
-                       *, derive_id: bool = True) -> dict[str, Any] | None:
+def check_story_values(errors: Errors, path: str, data: Any, *, derive_id: bool = True,
+                       language: str = "en") -> dict[str, Any] | None:
     """Check one story's raw data; return its normalised field values, or None if it failed.
 
     With ``derive_id=False`` a missing id stays ``None`` so that a collection can derive ids
-    with its clash rule (``-2``, ``-3``).
+    with its clash rule (``-2``, ``-3``). A story without a language gets ``language`` (in a
+    collection, the collection's, as an HTML element takes its page's).
     """
     if not _mapping(errors, path, data, "story"):
         return None
@@ -443,7 +444,7 @@ def check_story_values(errors: Errors, path: str, data: Any,
     raw = get("countries")
     countries = () if _empty(raw) else _many(errors, path, "countries", raw, _country_item)
     raw = get("language")
-    lang = "en" if raw is None else _field(errors, path, "language", raw, rules.language)
+    lang = language if raw is None else _field(errors, path, "language", raw, rules.language)
     raw = get("links")
     links = () if _empty(raw) else _many(errors, path, "links", raw, check_link)
     raw = get("translations")
