@@ -208,16 +208,18 @@ class TestExport:
 
 class TestFormats:
     def test_table(self) -> None:
-        """The table has a header and one row per format: name, media type, plugin, dist."""
+        """The table has a header and one row per format: name, suffix, media type, plugin,
+        distribution, description."""
         result = invoke("formats")
         assert result.exit_code == 0, result.stderr
         lines = result.stdout.splitlines()
-        assert lines[0].split() == ["NAME", "MEDIA", "TYPE", "PLUGIN", "DISTRIBUTION",
-                                    "DESCRIPTION"]
+        assert lines[0].split() == ["NAME", "SUFFIX", "MEDIA", "TYPE", "PLUGIN",
+                                    "DISTRIBUTION", "DESCRIPTION"]
         rows = {line.split()[0]: line for line in lines[1:]}
         assert {"csv", "json"} <= set(rows)
-        assert rows["json"].split()[1:5] == ["application/json", "storykit.exporters.json",
-                                             "storykit", storykit.__version__]
+        assert rows["json"].split()[1:6] == [".json", "application/json",
+                                             "storykit.exporters.json", "storykit",
+                                             storykit.__version__]
         assert rows["json"].endswith(Registry(autoload=False).get("json").description)
         # Columns line up: every row's media type starts where the header's does.
         start = lines[0].index("MEDIA TYPE")
@@ -229,7 +231,8 @@ class TestFormats:
         assert result.exit_code == 0, result.stderr
         rows = {r["name"]: r for r in json.loads(result.stdout)}
         assert rows["csv"] == {
-            "name": "csv", "media_type": "text/csv", "plugin": "storykit.exporters.csv",
+            "name": "csv", "suffix": ".csv", "media_type": "text/csv",
+            "plugin": "storykit.exporters.csv",
             "distribution": f"storykit {storykit.__version__}",
             "description": Registry(autoload=False).get("csv").description}
 
@@ -332,6 +335,42 @@ class TestRealProcess:
         bad = python_m("export", example_json, "--format", "htm")
         assert bad.returncode == 2
         assert bad.stderr == run("export", example_json, "--format", "htm").stderr
+
+
+class TestSuffixes:
+    """Output names that load() reads are names export writes: .jsonl, .ndjson, .tsv."""
+
+    @pytest.mark.parametrize(("suffix", "fmt", "options"), [
+        (".jsonl", "json", ["-O", "shape=lines"]), (".ndjson", "json", ["-O", "shape=lines"]),
+        (".tsv", "csv", ["-O", "delimiter=tab"])])
+    def test_the_suffix_picks_format_and_shape(self, tmp_path: Path, example_json: Path,
+                                               example: storykit.Collection, suffix: str,
+                                               fmt: str, options: list[str]) -> None:
+        """-o out.jsonl writes JSON Lines (as -f json -O shape=lines does), -o out.tsv
+        tab-separated CSV; each loads back equal, streamed from JSON Lines too."""
+        out = tmp_path / f"out{suffix}"
+        result = invoke("export", example_json, "-o", out)
+        assert result.exit_code == 0, result.stderr
+        explicit = invoke("export", example_json, "-f", fmt, *options, "-o", "-")
+        assert out.read_bytes() == explicit.stdout_bytes
+        assert storykit.load(out).stories == example.stories
+        again = tmp_path / f"again{suffix}"  # streamed: JSON Lines in
+        assert invoke("export", tmp_path / "out.jsonl" if suffix == ".jsonl" else out,
+                      "-o", again).exit_code == 0
+        assert storykit.load(again).stories == example.stories
+
+    def test_options_given_win(self, tmp_path: Path, example_json: Path) -> None:
+        """-O overrides what the suffix implies."""
+        out = tmp_path / "out.tsv"
+        assert invoke("export", example_json, "-o", out, "-O", "delimiter=;").exit_code == 0
+        assert out.read_text(encoding="utf-8").startswith("id;title;")
+
+    def test_an_unknown_suffix_lists_them(self, tmp_path: Path, example_json: Path) -> None:
+        """An output name no format takes is a usage error listing the suffixes, these too."""
+        result = invoke("export", example_json, "-o", tmp_path / "out.txt")
+        assert result.exit_code == 2
+        [line] = error_lines(result)
+        assert all(f"{s}," in line or f"{s})" in line for s in (".jsonl", ".ndjson", ".tsv"))
 
 
 class TestExitStatus:

@@ -465,6 +465,21 @@ class TestDump:
         assert storykit.load(target) == small()
         assert os.listdir(target.parent) == ["stories.json"]
 
+    @pytest.mark.parametrize(("name", "fmt", "options"), [
+        ("s.jsonl", "json", {"shape": "lines"}), ("s.ndjson", "json", {"shape": "lines"}),
+        ("s.tsv", "csv", {"delimiter": "tab"})])
+    def test_the_names_load_reads(self, tmp_path: Path, name: str, fmt: str,
+                                  options: dict[str, str]) -> None:
+        """dump() writes the names load() reads: .jsonl and .ndjson as JSON Lines, .tsv with
+        tabs; a plugin that claims such a suffix keeps it."""
+        col = storykit.Collection(stories=small().stories)
+        with use_registry(Registry(autoload=False)) as reg:
+            target = storykit.dump(col, tmp_path / name)
+            assert target.read_bytes() == storykit.dumps(col, fmt, **options)
+            assert storykit.load(target) == col
+            reg.register(_Plugin(_Named("lines", Path(name).suffix)), "claims-it")
+            assert storykit.dump(col, tmp_path / name).read_bytes() == b"bare"
+
     def test_failure_keeps_the_old_file(self, tmp_path: Path) -> None:
         """An exporter failing mid-write leaves the old file byte-identical and no temp file."""
         target = tmp_path / "out.txt"
@@ -588,7 +603,7 @@ class TestEntryPoints:
         done = run([STORYKIT, "formats"], fake_site(tmp_path))
         assert done.returncode == 0, done.stderr
         [row] = [line for line in done.stdout.splitlines() if line.startswith("fake ")]
-        assert row.split()[:5] == ["fake", "text/plain", "fake", "storykit-fake", "1.2.3"]
+        assert row.split()[:6] == ["fake", ".fake", "text/plain", "fake", "storykit-fake", "1.2.3"]
 
     def test_autoload_can_be_switched_off(self, tmp_path: Path) -> None:
         """STORYKIT_DISABLE_PLUGIN_AUTOLOAD=1: no entry point is loaded; built-ins still are."""

@@ -226,12 +226,17 @@ def _exporter(obj: Context, fmt: str | None, output: str | None,
     input is read.
     """
     from storykit.exporter import prepare_options
+    from storykit.io import exporter_and_options_for_path
 
     if output in (None, "-") and fmt is None:
         raise click.UsageError("give --format when writing to standard output")
     reg = obj.registry()
     try:
-        exporter = reg.get(fmt) if fmt is not None else reg.for_path(str(output))
+        if fmt is not None:
+            exporter = reg.get(fmt)
+        else:  # (out.jsonl: the json format, -O shape=lines unless -O says otherwise)
+            exporter, implied = exporter_and_options_for_path(reg, str(output))
+            options = {**implied, **options}
         return exporter, prepare_options(exporter, options)
     except (UnknownFormatError, OptionError) as e:
         if obj.debug:
@@ -306,7 +311,8 @@ def export(obj: Context, source: Path, *, fmt: str | None, output: str | None,
       storykit export stories.json --format html -O page_size=10 -o build/site/
 
     A folder as -o (ending in /) makes the html format write every page there: index.html,
-    page-2.html, ... linked by rel=prev/next.
+    page-2.html, ... linked by rel=prev/next. An output named .jsonl or .ndjson is JSON Lines
+    (json with -O shape=lines), and .tsv is csv with tabs, as storykit reads them.
 
     JSON Lines and CSV files exported to a file in the csv or json format are streamed in
     constant memory. --jobs splits a JSON Lines file of 4 MiB or more among worker processes
@@ -334,7 +340,7 @@ def export(obj: Context, source: Path, *, fmt: str | None, output: str | None,
 @click.pass_obj
 @handle_errors
 def formats(obj: Context, as_json: bool, command_plugins_dirs: tuple[Path, ...]) -> None:
-    """List every output format: name, media type, plugin and its distribution.
+    """List every output format: name, file suffix, media type, plugin and its distribution.
 
     Plugins that failed to load are reported on stderr, one line each.
 
@@ -346,23 +352,24 @@ def formats(obj: Context, as_json: bool, command_plugins_dirs: tuple[Path, ...])
     """
     obj.add_plugins_dirs(command_plugins_dirs)
     reg = obj.registry()
-    rows = [(name, info.exporter.media_type, info.plugin, info.distribution or "-",
+    rows = [(name, info.exporter.suffix, info.exporter.media_type, info.plugin,
+             info.distribution or "-",
              " ".join(info.exporter.description.split()))  # one line, whatever a plugin says
             for name, info in reg.exporters.items()]
     if as_json:
         import json
 
-        keys = ("name", "media_type", "plugin", "distribution", "description")
+        keys = ("name", "suffix", "media_type", "plugin", "distribution", "description")
         table = [dict(zip(keys, r, strict=True)) for r in rows]
         for row in table:
             row["distribution"] = None if row["distribution"] == "-" else row["distribution"]
         click.echo(json.dumps(table, indent=2))
         return
-    header = ("NAME", "MEDIA TYPE", "PLUGIN", "DISTRIBUTION", "DESCRIPTION")
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(4)]
+    header = ("NAME", "SUFFIX", "MEDIA TYPE", "PLUGIN", "DISTRIBUTION", "DESCRIPTION")
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(5)]
     for r in [header, *rows]:
-        click.echo("  ".join(str(c).ljust(w) for c, w in zip(r[:4], widths, strict=True))
-                   + "  " + r[4])
+        click.echo("  ".join(str(c).ljust(w) for c, w in zip(r[:5], widths, strict=True))
+                   + "  " + r[5])
 
 
 def _register_extra_commands() -> None:

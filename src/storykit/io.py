@@ -837,14 +837,41 @@ def dump(collection: Collection, path: PathLike, format: str | None = None,
     through. The file gets the permissions ``open()`` would give it (0666 less the umask).
     """
     from storykit.exporter import prepare_options
-    from storykit.plugins import exporter_for_path, get_exporter
+    from storykit.plugins import get_exporter, get_registry
 
     target = check_output_path(path)
-    exporter = get_exporter(format) if format is not None else exporter_for_path(target)
+    if format is not None:
+        exporter = get_exporter(format)
+    else:
+        exporter, implied = exporter_and_options_for_path(get_registry(), target)
+        options = {**implied, **options}
     kwargs = prepare_options(exporter, options)  # checked before anything is written
     with atomic_writer(target) as out:
         write_with(exporter, collection, out, kwargs)
     return target
+
+
+#: Output suffixes that mean a built-in format with an option, when no format claims them: the
+#: files :func:`load` reads as JSON Lines (``.jsonl``, ``.ndjson``) and TSV (``.tsv``).
+SUFFIX_OPTIONS: dict[str, tuple[str, dict[str, str]]] = {
+    ".jsonl": ("json", {"shape": "lines"}),
+    ".ndjson": ("json", {"shape": "lines"}),
+    ".tsv": ("csv", {"delimiter": "tab"}),
+}
+
+
+def exporter_and_options_for_path(registry: Any, path: PathLike) -> tuple[Any, dict[str, str]]:
+    """The exporter for the suffix of ``path``, and the options that suffix implies (see
+    :data:`SUFFIX_OPTIONS`; a registered format's own suffix comes first)."""
+    try:
+        return registry.for_path(path), {}
+    except UnknownFormatError as e:
+        implied = SUFFIX_OPTIONS.get(Path(path).suffix.lower())
+        if implied is None:
+            raise UnknownFormatError(e.name, [*e.available, *SUFFIX_OPTIONS],
+                                     kind="output file suffix",
+                                     problems=registry.errors) from None
+        return registry.get(implied[0]), dict(implied[1])
 
 
 def write_with(exporter: Any, collection: Collection, out: BinaryIO,
