@@ -957,3 +957,18 @@ class TestRepeatedKeysWithOtherProblems:
         with pytest.raises(ValidationError) as exported:
             _stream_to_jsonl(path, tmp_path / "out.jsonl")
         assert problems(exported) == expected
+
+
+class TestSourceNames:
+    def test_a_file_name_with_a_line_break_stays_on_the_header_line(
+            self, tmp_path: Path) -> None:
+        """The header names the file on its one line, a line break in the name written as
+        ``\\n``: the error keeps one line per problem."""
+        path = tmp_path / "a\nb.json"
+        path.write_text('{"stories": [{"title": "", "published": "2021-02-03", "summary": "s"}]}')
+        with pytest.raises(ValidationError) as err:
+            storykit.load(path)
+        lines = str(err.value).splitlines()
+        assert len(lines) == 2
+        assert lines[0].endswith("a\\nb.json")
+        assert err.value.source == str(path)

@@ -54,7 +54,9 @@ class ValidationError(ValueError):
     def _render(self) -> str:
         header = _count(len(self.errors))
         if self.source:
-            header += f" in {self.source}"
+            from storykit._rules import one_line  # (a file name may hold a line break)
+
+            header += f" in {one_line(self.source)}"
         return "\n  ".join([header, *(str(e) for e in self.errors)])
 
     def __reduce__(self) -> tuple[Any, ...]:
