@@ -406,7 +406,12 @@ class TestExitStatus:
         result = invoke("validate", example_json, folder, example_json)
         assert result.exit_code == 1
         assert result.stdout.count(": ok (10 stories, 1 contact)") == 2
-        assert error_lines(result) == [f"storykit: error: {folder}: Is a directory"]
+        assert error_lines(result) == [
+            f"storykit: error: {folder}: is a folder, not a content file"]
+        no_suffix = tmp_path / "archive"  # (not taken for a file of unknown type)
+        no_suffix.mkdir()
+        assert error_lines(invoke("validate", no_suffix)) == [
+            f"storykit: error: {no_suffix}: is a folder, not a content file"]
 
     def test_a_bad_template_folder_is_named(self, tmp_path: Path, example_json: Path) -> None:
         """A template folder that does not exist is named in the error, not the output file."""
@@ -450,11 +455,38 @@ class TestNotAFile:
             assert stat.S_ISCHR(node.lstat().st_mode)
         assert sorted(p.name for p in tmp_path.iterdir()) == ["big.jsonl", "null"]
 
-    def test_dev_stdout(self, example_json: Path) -> None:
-        """-o /dev/stdout writes to standard output (a pipe here), as ``-o -`` does."""
+    def test_dev_stdout(self, example_json: Path, tmp_path: Path) -> None:
+        """-o /dev/stdout writes to standard output, as ``-o -`` does: into a pipe, and after
+        what a file that standard output goes to already holds (``>>``, ``{ echo; ...; } >``),
+        never emptying it."""
+        csv_bytes = storykit.dumps(storykit.load(example_json), "csv")
         done = run("export", example_json, "-f", "csv", "-o", "/dev/stdout")
         assert done.returncode == 0, done.stderr
-        assert done.stdout == storykit.dumps(storykit.load(example_json), "csv")
+        assert done.stdout == csv_bytes
+        log = tmp_path / "log.txt"
+        log.write_bytes(b"KEEP ME\n")
+        with log.open("ab") as out:
+            subprocess.run([STORYKIT, "export", str(example_json), "-f", "csv", "-o",
+                            "/dev/stdout"], stdout=out, check=True, timeout=120,
+                           env=dict(os.environ, STORYKIT_DISABLE_PLUGIN_AUTOLOAD="1"))
+        assert log.read_bytes() == b"KEEP ME\n" + csv_bytes
+
+    def test_a_file_in_dev_shm_is_still_replaced_atomically(self, example_json: Path) -> None:
+        """A regular file under /dev (a tmpfs such as /dev/shm) is a file: a failed export
+        leaves it as it was."""
+        shm = Path("/dev/shm")
+        if not (shm.is_dir() and os.access(shm, os.W_OK)):
+            pytest.skip("no writable /dev/shm")
+        target = shm / f"storykit-test-{os.getpid()}.html"
+        target.write_bytes(b"OLD PAGE")
+        try:
+            result = invoke("export", example_json, "-O", "page=5", "-o", target)
+            assert result.exit_code == 2
+            assert target.read_bytes() == b"OLD PAGE"
+            assert invoke("export", example_json, "-o", target).exit_code == 0
+            assert target.read_bytes().startswith(b"<!DOCTYPE html>")
+        finally:
+            target.unlink()
 
 
 def test_click_is_the_toolkit() -> None:

@@ -972,3 +972,13 @@ class TestSourceNames:
         assert len(lines) == 2
         assert lines[0].endswith("a\\nb.json")
         assert err.value.source == str(path)
+
+
+class TestQuotedHeader:
+    def test_a_header_quoted_as_one_cell_is_named(self) -> None:
+        """A whole ``;`` header quoted as one cell: the error says so (it named no column)."""
+        with pytest.raises(ValidationError) as err:
+            storykit.loads(b'"id;title;published;summary"\na;T;2024-01-01;x\n', "csv")
+        assert [str(e) for e in err.value.errors] == [
+            "line 1: (document): column 'id;title;published;summary' is not a story column: "
+            "the header seems to be separated by ';', but it is quoted as one cell"]

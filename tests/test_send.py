@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import random
 import signal
@@ -230,6 +231,20 @@ class TestSend:
         [(_, _, got)] = handler.received
         assert got == b"\r\n".join(lines) + b"\r\n"
         assert parse(got).get_content().splitlines() == ["line one", ".hidden", "end"]
+
+    def test_a_message_without_an_id_is_known_by_its_file(self, smtp: tuple[Handler, int],
+                                                          tmp_path: Path) -> None:
+        """A message without a Message-ID is recorded by the hash of its file as written
+        (LF line ends and all), as earlier versions recorded it: a rerun skips it."""
+        handler, port = smtp
+        message = tmp_path / "no-id.eml"
+        message.write_bytes(b"From: a@example.org\nTo: b@example.org\nSubject: hi\n\nbody\n")
+        assert send([message], "127.0.0.1", port).ok
+        record = (tmp_path / ".sent.jsonl").read_text()
+        assert "sha256:" + hashlib.sha256(message.read_bytes()).hexdigest() in record
+        again = send([message], "127.0.0.1", port)
+        assert [r.status for r in again.results] == ["skipped"]
+        assert len(handler.received) == 1
 
     def test_not_a_message(self, smtp: tuple[Handler, int], tmp_path: Path) -> None:
         """A file that is not a message fails alone, with the reason."""

@@ -408,3 +408,30 @@ class TestWhenPartsConcatenate:
         assert _parallel.workers(0) >= 1
         with pytest.raises(ValueError, match="jobs must be 0"):
             _parallel.workers(-2)
+
+
+_LINES = st.one_of(
+    st.fixed_dictionaries(
+        {"title": st.sampled_from(["One", "Two", ""]),
+         "published": st.sampled_from(["2021-02-03", "2021-02-30"]),
+         "summary": st.just("s")},
+        optional={"id": st.sampled_from(["a", "b", "c", "Not A Slug"])}).map(json.dumps),
+    st.sampled_from(["", "   ", "{not json", "[1, 2]", '{"title": "T", "title": "U"}']),
+)
+
+
+class TestSameVerdictAsLoad:
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(_LINES, max_size=12))
+    def test_json_lines(self, tmp_path_factory: pytest.TempPathFactory,
+                        lines: list[str]) -> None:
+        """Any JSON Lines file, with bad values, bad lines, blank lines and ids given twice
+        (by good stories or bad ones): the streaming export raises exactly load()'s problems,
+        or writes what load() and dumps() give."""
+        src = tmp_path_factory.mktemp("v") / "in.jsonl"
+        src.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        try:
+            expected: bytes | list[str] = storykit.dumps(storykit.load(src), "csv")
+        except storykit.ValidationError as e:
+            expected = [str(x) for x in e.errors]
+        assert _streamed(src, "csv", 1) == expected

@@ -79,8 +79,9 @@ def render_part(exporter: Any, options: dict[str, Any], path: str, span: tuple[i
     """In a worker: check the stories on the lines of ``path`` in the byte ``span`` (whole
     lines), and render them.
 
-    Returns the rendered bytes, the ids of the valid stories joined by newlines (an id holds
-    none) and the problems. When there are problems no bytes are returned: the output is void.
+    Returns the rendered bytes, the ids joined by newlines (an id holds none: those of the valid
+    stories and those the others give) and the problems. When there are problems no bytes are
+    returned: the output is void.
     """
     from storykit import io as _io
     from storykit.collection import Collection
@@ -100,7 +101,7 @@ def render_part(exporter: Any, options: dict[str, Any], path: str, span: tuple[i
         for n, line in enumerate(data.split(b"\n"), first_line):
             if not line or line.isspace():  # (the piece after the last newline is empty)
                 continue
-            story = line_story(line, n, i, source, errors)
+            story = line_story(line, n, i, source, errors, count=ids.append)
             i += 1
             if story is not None:
                 ids.append(story.id)

@@ -26,7 +26,7 @@ from typing import IO, Any, BinaryIO
 import orjson
 
 from storykit import _fast, _parallel
-from storykit.collection import Collection
+from storykit.collection import Collection, _given_id
 from storykit.convert import CSV_COLUMNS, collection_from_data, unflatten_story
 from storykit.errors import (
     ErrorDetail,
@@ -104,6 +104,8 @@ def load(path: PathLike, format: str | None = None, *,
     nothing is returned half-loaded. ``max_bytes`` bounds the file's size.
     """
     p = Path(path)
+    if p.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a folder, not a content file", str(path))
     fmt = _format_of(p, format)
     source = str(path)
     try:
@@ -505,10 +507,11 @@ def _check_header(header: list[str], delimiter: str, source: str | None, line: i
             unknown = [col for col in cell.split(other) if col not in CSV_COLUMNS]
             names = ", ".join(map(repr, unknown))
             verb = "is not a story column" if len(unknown) == 1 else "are not story columns"
+            why = (f"but then {names} {verb}{hint(unknown[0]) if len(unknown) == 1 else ''}"
+                   if unknown else "but it is quoted as one cell")
             raise ValidationError([ErrorDetail(
                 "", f"column {cell!r} is not a story column: the header seems to be separated "
-                    f"by {other!r}, but then {names} {verb}"
-                    f"{hint(unknown[0]) if len(unknown) == 1 else ''}", cell, line)], source)
+                    f"by {other!r}, {why}", cell, line)], source)
     errors: Errors = []
     seen: set[str] = set()
     for col in header:
@@ -655,10 +658,13 @@ def _checked(path: Path, fmt: str, source: str, errors: Errors,
         for i, (n, row) in enumerate(_csv_file_rows(path, source, fmt)):
             yield n, unflatten_story(row, errors, f"stories[{i}]", n)
 
+    def count(sid: str) -> None:  # the id a story that failed gives: load() counts it
+        ids.append(hash(sid))
+
     for i, (n, item) in enumerate(records()):
         story = _fast.story(item, derive_id=True)
         if story is None:
-            story = _check_slowly(item, i, n, errors)
+            story = _check_slowly(item, i, n, errors, count)
             if story is None:
                 continue
         ids.append(hash(story.id))
@@ -671,6 +677,10 @@ def _checked_jsonl(path: Path, source: str, errors: Errors,
     """:func:`_checked` for JSON Lines: one loop, as this runs for every line of an archive."""
     add_id = ids.append
     line_story = _line_story
+
+    def count(sid: str) -> None:  # the id a story that failed gives: load() counts it
+        add_id(hash(sid))
+
     with path.open("rb") as f:
         _skip_bom(f)
         i = 0
@@ -681,7 +691,7 @@ def _checked_jsonl(path: Path, source: str, errors: Errors,
                 errors.extend(_line_too_long(f, source, n).errors)
                 i += 1
                 continue
-            story = line_story(line, n, i, source, errors)
+            story = line_story(line, n, i, source, errors, count=count)
             i += 1
             if story is not None:
                 add_id(hash(story.id))
@@ -689,10 +699,12 @@ def _checked_jsonl(path: Path, source: str, errors: Errors,
                     yield story
 
 
-def _line_story(line: bytes, n: int, i: int, source: str, errors: Errors) -> Story | None:
+def _line_story(line: bytes, n: int, i: int, source: str, errors: Errors, *,
+                count: Callable[[str], object] | None = None) -> Story | None:
     """The story on line ``n`` of JSON Lines (the ``i``-th story), checked.
 
-    Its problems go to ``errors``. Returns None when this story had a problem.
+    Its problems go to ``errors``. Returns None when this story had a problem; ``count`` then
+    gets the valid id it gives, if any (for the check of unique ids, as :func:`load` does it).
     """
     try:
         # The common case of _json(), inline: an object in compact form repeats no key.
@@ -710,7 +722,7 @@ def _line_story(line: bytes, n: int, i: int, source: str, errors: Errors) -> Sto
         errors.extend(e.errors)
         return None
     story = _fast.story(item, True)
-    return story if story is not None else _check_slowly(item, i, n, errors)
+    return story if story is not None else _check_slowly(item, i, n, errors, count)
 
 
 _loads = orjson.loads
@@ -735,24 +747,65 @@ def _too_long(source: str | None, n: int) -> ValidationError:
                  source, line=n)
 
 
-def _check_slowly(item: Any, i: int, n: int, errors: Errors) -> Story | None:
+def _check_slowly(item: Any, i: int, n: int, errors: Errors,
+                  count: Callable[[str], object] | None = None) -> Story | None:
     """The detailed check of the story at index ``i``, line ``n``; problems go to ``errors``.
 
-    Returns None when this story had a problem. (After any problem the output is void, but
-    the valid stories still count for the check of unique ids.)
+    Returns None when this story had a problem, and gives ``count`` the valid id the story
+    gives, if any: after any problem the output is void, but every story's id still counts
+    for the check of unique ids, as in :func:`load`.
     """
     before = len(errors)
     values = check_story_values(errors, f"stories[{i}]", item)
-    if len(errors) > before:
+    if len(errors) > before or values is None:
         errors[before:] = [ErrorDetail(e.path, e.message, e.value, n) for e in errors[before:]]
+        if count is not None and (sid := _given_id(item)) is not None:
+            count(sid)
         return None
-    return None if values is None else _build(Story, values)
+    return _build(Story, values)
 
 
-def _repeats(ids: array.array[int]) -> bool:
-    """Whether two of the id hashes are equal (sorted: far less memory than a set)."""
+def _repeats(ids: array.array[int]) -> set[int]:
+    """The id hashes that are there twice or more (sorted: far less memory than a set)."""
     ordered = sorted(ids)
-    return any(a == b for a, b in itertools.pairwise(ordered))
+    return {a for a, b in itertools.pairwise(ordered) if a == b}
+
+
+def _repeated_ids(path: Path, fmt: str, source: str, hashes: set[int]) -> Errors:
+    """The problems of ids given twice in the file, as :func:`load` reports them, for the ids
+    whose hash is in ``hashes``: a second reading, only when the file has other problems."""
+    def given() -> Iterator[tuple[int, int, str | None]]:  # (story, line, its given id)
+        if fmt != "jsonl":
+            for i, (n, row) in enumerate(_csv_file_rows(path, source, fmt)):
+                yield i, n, _given_id(unflatten_story(row, [], f"stories[{i}]", n))
+            return
+        with path.open("rb") as f:
+            _skip_bom(f)
+            i = 0
+            for n, line in enumerate(iter(functools.partial(f.readline, MAX_LINE + 1), b""), 1):
+                if line.isspace():
+                    continue
+                if len(line) > MAX_LINE and not line.endswith(b"\n"):
+                    _line_too_long(f, source, n)  # (skips the rest of it)
+                else:
+                    try:
+                        item = _loads(line)
+                    except orjson.JSONDecodeError:
+                        item = None  # (no id: load() counts none for it either)
+                    yield i, n, _given_id(item)
+                i += 1
+
+    first: dict[str, int] = {}
+    problems: Errors = []
+    for i, n, sid in given():
+        if sid is None or hash(sid) not in hashes:
+            continue
+        if sid in first:
+            problems.append(ErrorDetail(f"stories[{i}].id", f"{sid!r} is already the id of "
+                                        f"stories[{first[sid]}]", sid, n))
+        else:
+            first[sid] = i
+    return problems
 
 
 def stream_export(source: PathLike, exporter: Any, out: BinaryIO, *, format: str | None = None,
@@ -799,8 +852,10 @@ def stream_export(source: PathLike, exporter: Any, out: BinaryIO, *, format: str
             except ValidationError as e:  # a problem that stops the reading (a broken header)
                 raise ValidationError([*errors, *e.errors], src) from None
     if errors:
-        if _repeats(ids):  # two of the good stories share an id: load() reports that too
-            load(p, fmt)  # (raises, with every problem of the file)
+        hashes = _repeats(ids)
+        if hashes:  # two stories give one id: load() reports that too, with the rest
+            errors.extend(_repeated_ids(p, fmt, src, hashes))
+            errors.sort(key=lambda e: e.line or 0)  # (stable: a story's own problems first)
         raise ValidationError(errors, src)
     if _repeats(ids):
         out.seek(0)
@@ -973,13 +1028,20 @@ UNNAMED_TEMP_FILES = sys.platform.startswith("linux")
 _TMP = re.compile(r"(\d+)-[0-9a-f]{8}\.tmp")
 
 
+#: Paths that name a process's open descriptor (``/dev/stdout`` links to one of them).
+_DESCRIPTORS = ("/dev/fd/", "/proc/")
+
+
 def is_stream_target(path: PathLike) -> bool:
-    """Whether ``path`` is a device, pipe or socket (or in ``/dev``): written into, not
-    replaced."""
-    if str(Path(path).absolute()).startswith("/dev/"):
+    """Whether ``path`` is written into rather than replaced: a device, a pipe or a socket, or
+    an open descriptor (``/dev/stdout``, ``/dev/fd/1``), whatever file that one is."""
+    name = str(Path(path).absolute())
+    if name.startswith(_DESCRIPTORS):
         return True
     try:
-        mode = os.stat(path).st_mode  # (through a link: what gets written is what it names)
+        if os.path.islink(name) and os.readlink(name).startswith(_DESCRIPTORS):
+            return True  # /dev/stdout, /dev/stderr
+        mode = os.stat(name).st_mode  # (through a link: what gets written is what it names)
     except OSError:
         return False
     return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
@@ -1095,8 +1157,8 @@ class atomic_writer:  # noqa: N801 - used as a context manager, like open()
     its mode.
 
     A target that is not a file but a device, a pipe or a socket (``/dev/null``, a FIFO, the
-    ``/dev/fd/63`` of ``>(...)``), or any path in ``/dev`` (``/dev/stdout``), is written
-    straight into: it cannot be replaced atomically, and must never be replaced.
+    ``/dev/fd/63`` of ``>(...)``), or an open descriptor (``/dev/stdout``), is written straight
+    into, as a shell's ``>>`` would: it cannot be replaced atomically, and must never be.
     """
 
     def __init__(self, path: PathLike) -> None:
@@ -1108,7 +1170,9 @@ class atomic_writer:  # noqa: N801 - used as a context manager, like open()
     def __enter__(self) -> BinaryIO:
         if is_stream_target(self.path):
             self._direct = True
-            self._file = open(self.path, "wb")  # closed in __exit__
+            # Appended to, as a shell's >> does: /dev/stdout redirected to a file reopens that
+            # file, and "wb" would empty it of what is already there.
+            self._file = open(self.path, "ab")  # closed in __exit__
             return self._file
         folder = self.path.parent
         folder.mkdir(parents=True, exist_ok=True)

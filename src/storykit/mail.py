@@ -503,8 +503,12 @@ def send(paths: Iterable[str | os.PathLike[str]], host: str, port: int, *,
                 records[folder] = _Record(path.parent, lock=not dry_run)
         for path in files:
             try:
-                data = _LINE_END.sub(b"\r\n", path.read_bytes())  # SMTP's CR LF (RFC 5321)
-                sender, rcpts, key = _envelope(data)
+                raw = path.read_bytes()
+                # The key from the file as it is (a message without a Message-ID is known by
+                # its bytes, so the record of an earlier run still matches), sent with SMTP's
+                # CR LF (RFC 5321).
+                sender, rcpts, key = _envelope(raw)
+                data = _LINE_END.sub(b"\r\n", raw)
             except (OSError, ValueError) as e:
                 detail = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
                 emit(Result(path, "failed", detail=f"not sent: {detail}"))
