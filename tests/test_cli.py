@@ -373,6 +373,27 @@ class TestSuffixes:
         assert all(f"{s}," in line or f"{s})" in line for s in (".jsonl", ".ndjson", ".tsv"))
 
 
+class TestStreamedToStdout:
+    def test_stdout_gets_what_a_file_gets(self, tmp_path: Path) -> None:
+        """A JSON Lines archive exported to standard output (streamed through a temporary
+        file) gives the bytes a file gets; with a problem, nothing reaches standard output."""
+        src = tmp_path / "in.jsonl"
+        storykit.dump(storykit.Collection(stories=[
+            {"title": f"Story {i}", "published": "2021-02-03", "summary": "=1+1 and more"}
+            for i in range(300)]), src)
+        to_file = invoke("export", src, "-o", tmp_path / "out.csv")
+        assert to_file.exit_code == 0, to_file.stderr
+        done = run("export", src, "-f", "csv", "-o", "-")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == (tmp_path / "out.csv").read_bytes()
+        with src.open("a", encoding="utf-8") as f:
+            f.write('{"title": "Bad", "published": "2021-02-30", "summary": "s"}\n')
+        bad = run("export", src, "-f", "csv", "-o", "-")
+        assert bad.returncode == 1
+        assert bad.stdout == b""
+        assert b"line 301: stories[300].published" in bad.stderr
+
+
 class TestExitStatus:
     """0 success, 1 invalid input, 2 a usage error (whatever the command), 130 Ctrl-C."""
 

@@ -314,20 +314,38 @@ def export(obj: Context, source: Path, *, fmt: str | None, output: str | None,
     page-2.html, ... linked by rel=prev/next. An output named .jsonl or .ndjson is JSON Lines
     (json with -O shape=lines), and .tsv is csv with tabs, as storykit reads them.
 
-    JSON Lines and CSV files exported to a file in the csv or json format are streamed in
-    constant memory. --jobs splits a JSON Lines file of 4 MiB or more among worker processes
-    when the output is csv or JSON Lines; the output and the errors are the same.
+    JSON Lines and CSV files exported in the csv or json format are streamed in constant
+    memory (to standard output, a pipe or a device through a temporary file, so that they too
+    get the whole output or nothing). --jobs splits a JSON Lines file of 4 MiB or more among
+    worker processes when the output is csv or JSON Lines; the output and the errors are the
+    same.
     """
     from storykit.io import atomic_writer, is_stream_target, load, stream_export, streamable
 
     obj.add_plugins_dirs(command_plugins_dirs)
     exporter, kwargs = _exporter(obj, fmt, output, parse_options(options))
-    if (output not in (None, "-") and not _to_folder(output) and streamable(source)
-            and getattr(exporter, "streams", False) and not is_stream_target(output)):
-        # JSON Lines or CSV in, a streaming format out: in constant memory. (Not into a pipe
-        # or a device: stream_export may have to start the output again.)
-        with atomic_writer(output) as f:
-            n = stream_export(source, exporter, f, jobs=jobs, **kwargs)
+    if (streamable(source) and getattr(exporter, "streams", False)
+            and (output is None or not _to_folder(output))):
+        # JSON Lines or CSV in, a streaming format out: in constant memory.
+        if output in (None, "-") or is_stream_target(output):
+            # Standard output, a pipe or a device gets the whole output or nothing, as a file
+            # does (stream_export may start over, and a problem voids it): it is made in a
+            # temporary file first, then copied.
+            import shutil
+            import tempfile
+
+            with tempfile.TemporaryFile() as tmp:
+                n = stream_export(source, exporter, tmp, jobs=jobs, **kwargs)
+                tmp.seek(0)
+                if output in (None, "-"):
+                    shutil.copyfileobj(tmp, sys.stdout.buffer, 1 << 20)
+                    sys.stdout.buffer.flush()
+                    return
+                with atomic_writer(output) as f:
+                    shutil.copyfileobj(tmp, f, 1 << 20)
+        else:
+            with atomic_writer(output) as f:
+                n = stream_export(source, exporter, f, jobs=jobs, **kwargs)
         click.echo(f"wrote {output} ({exporter.name}, {n} {'story' if n == 1 else 'stories'})",
                    err=True)
         return
