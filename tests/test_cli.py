@@ -73,6 +73,26 @@ class TestValidate:
         assert result.exit_code == 1
         assert error_lines(result) == [f"storykit: error: no such file: {tmp_path / 'nope.json'}"]
 
+    def test_line_files_are_checked_story_by_story(self, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+        """JSON Lines and CSV are checked a story at a time, whatever their size (the file is
+        never loaded whole): load()'s count when valid, load()'s problems when not, a
+        repeated id among them."""
+        good, bad = tmp_path / "good.jsonl", tmp_path / "bad.csv"
+        good.write_text("".join(json.dumps({"title": f"Story {i}", "published": "2021-02-03",
+                                            "summary": "x"}) + "\n" for i in range(3)))
+        bad.write_text("id,title,published,summary\na,One,2021-02-30,x\nb,Two,2021-02-03,x\n"
+                       "a,Three,2021-02-03,x\n", encoding="utf-8")
+        with pytest.raises(storykit.ValidationError) as loaded:
+            storykit.load(bad)
+        monkeypatch.setattr("storykit.io.load", lambda *a, **k: pytest.fail("loaded whole"))
+        result = invoke("validate", good, bad)
+        assert result.exit_code == 1
+        assert result.stdout == f"{good}: ok (3 stories, 0 contacts)\n"
+        assert error_lines(result) == [f"storykit: error: {loaded.value}".splitlines()[0],
+                                       *str(loaded.value).splitlines()[1:]]
+        assert "stories[2].id: 'a' is already the id of stories[0]" in result.stderr
+
     def test_no_arguments(self) -> None:
         """No file at all is a usage error: exit 2, one storykit: error: line."""
         result = invoke("validate")

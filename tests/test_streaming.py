@@ -8,6 +8,7 @@ import io
 import json
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from click.testing import CliRunner, Result
@@ -15,8 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import storykit
+import storykit.io
 from storykit.cli import main
-from storykit.io import atomic_writer, stream_export, streamable
+from storykit.io import atomic_writer, check_stream, stream_export, streamable
 from storykit.plugins import get_exporter
 from storykit.testing import collections
 
@@ -412,10 +414,12 @@ class TestWhenPartsConcatenate:
 
 _LINES = st.one_of(
     st.fixed_dictionaries(
-        {"title": st.sampled_from(["One", "Two", ""]),
+        {"title": st.sampled_from(["One", "Two", "One 2", "One-2-2", ""]),
          "published": st.sampled_from(["2021-02-03", "2021-02-30"]),
          "summary": st.just("s")},
-        optional={"id": st.sampled_from(["a", "b", "c", "Not A Slug"])}).map(json.dumps),
+        # Given ids that a derived one can meet: a slug, a slug and "-N", ids given twice.
+        optional={"id": st.sampled_from(["a", "b", "one", "one-2", "one-3", "two-2", "one-02",
+                                         "Not A Slug"])}).map(json.dumps),
     st.sampled_from(["", "   ", "{not json", "[1, 2]", '{"title": "T", "title": "U"}']),
 )
 
@@ -431,7 +435,44 @@ class TestSameVerdictAsLoad:
         src = tmp_path_factory.mktemp("v") / "in.jsonl"
         src.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
         try:
-            expected: bytes | list[str] = storykit.dumps(storykit.load(src), "csv")
+            loaded = storykit.load(src)
+        except storykit.ValidationError as e:
+            expected: bytes | list[str] = [str(x) for x in e.errors]
+            verdict: int | list[str] = expected
+        else:
+            expected, verdict = storykit.dumps(loaded, "csv"), len(loaded)
+        assert _streamed(src, "csv", 1) == expected
+        try:
+            checked: int | list[str] = check_stream(src)
+        except storykit.ValidationError as e:
+            checked = [str(x) for x in e.errors]
+        assert checked == verdict
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(st.fixed_dictionaries(
+        {"title": st.sampled_from(["One", "One 2", "One-2-2", "Two"]),
+         "published": st.just("2021-02-03"), "summary": st.just("s")},
+        optional={"id": st.sampled_from(["one", "one-2", "one-3", "one-2-2", "two-2", "one-02",
+                                         "b"])}), max_size=8),
+           st.sampled_from(["jsonl", "csv"]))
+    def test_derived_ids_are_numbered_as_load_numbers_them(
+            self, tmp_path_factory: pytest.TempPathFactory, stories: list[dict[str, str]],
+            fmt: str) -> None:
+        """Stories without an id whose title gives one that is taken, by a given id or by an
+        earlier story (its own number included: "One" twice and "One 2"): the streamed output
+        is load()'s, in JSON Lines and in CSV, with no size limit on the way."""
+        src = tmp_path_factory.mktemp("n") / f"in.{fmt}"
+        if fmt == "jsonl":
+            src.write_text("".join(json.dumps(s) + "\n" for s in stories), encoding="utf-8")
+        else:
+            with src.open("w", encoding="utf-8", newline="") as f:
+                w = csv.DictWriter(f, ["id", "title", "published", "summary"])
+                w.writeheader()
+                w.writerows(stories)
+        try:
+            expected: bytes | list[str] = storykit.dumps(storykit.load(src), "json",
+                                                         shape="lines")
         except storykit.ValidationError as e:
             expected = [str(x) for x in e.errors]
-        assert _streamed(src, "csv", 1) == expected
+        with mock.patch.object(storykit.io, "load", side_effect=AssertionError("load()")):
+            assert _streamed(src, "json", 1, shape="lines") == expected

@@ -197,12 +197,16 @@ def validate(obj: Context, sources: tuple[Path, ...]) -> None:
     Example:
       storykit validate examples/impact-and-people/stories.json
     """
-    from storykit.io import load
+    from storykit.io import check_stream, load, streamable
 
     bad = 0
     for src in sources:
         try:
-            col = load(src)
+            if streamable(src) and src.is_file():  # any size, in constant memory
+                n, contacts = check_stream(src), 0
+            else:
+                col = load(src)
+                n, contacts = len(col), len(col.contacts)
         except (ValidationError, UnknownFormatError, OSError) as e:
             bad += 1
             if obj.debug:
@@ -211,9 +215,8 @@ def validate(obj: Context, sources: tuple[Path, ...]) -> None:
                        and e.strerror else str(e))
             click.echo(f"storykit: error: {problem}", err=True)
             continue
-        n = len(col)
         click.echo(f"{src}: ok ({n} {'story' if n == 1 else 'stories'}, "
-                   f"{len(col.contacts)} {'contact' if len(col.contacts) == 1 else 'contacts'})")
+                   f"{contacts} {'contact' if contacts == 1 else 'contacts'})")
     if bad:
         sys.exit(1)
 

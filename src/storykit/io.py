@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
+import attrs
 import orjson
 
 from storykit import _fast, _parallel
@@ -41,6 +42,7 @@ __all__ = [
     "LOAD_FORMATS",
     "atomic_writer",
     "check_output_path",
+    "check_stream",
     "dump",
     "dumps",
     "iter_stories",
@@ -771,33 +773,38 @@ def _repeats(ids: array.array[int]) -> set[int]:
     return {a for a, b in itertools.pairwise(ordered) if a == b}
 
 
+def _items(path: Path, fmt: str, source: str) -> Iterator[tuple[int, int, Any]]:
+    """(story, line, its data) for each story of a JSON Lines or CSV file: a reading that
+    parses and checks nothing more (data that is not JSON is ``None``)."""
+    if fmt != "jsonl":
+        for i, (n, row) in enumerate(_csv_file_rows(path, source, fmt)):
+            yield i, n, unflatten_story(row, [], f"stories[{i}]", n)
+        return
+    with path.open("rb") as f:
+        _skip_bom(f)
+        i = 0
+        for n, line in enumerate(iter(functools.partial(f.readline, MAX_LINE + 1), b""), 1):
+            if line.isspace():
+                continue
+            if len(line) > MAX_LINE and not line.endswith(b"\n"):
+                _line_too_long(f, source, n)  # (skips the rest of it)
+                item = None
+            else:
+                try:
+                    item = _loads(line)
+                except orjson.JSONDecodeError:
+                    item = None  # (no id: load() counts none for it either)
+            yield i, n, item
+            i += 1
+
+
 def _repeated_ids(path: Path, fmt: str, source: str, hashes: set[int]) -> Errors:
     """The problems of ids given twice in the file, as :func:`load` reports them, for the ids
-    whose hash is in ``hashes``: a second reading, only when the file has other problems."""
-    def given() -> Iterator[tuple[int, int, str | None]]:  # (story, line, its given id)
-        if fmt != "jsonl":
-            for i, (n, row) in enumerate(_csv_file_rows(path, source, fmt)):
-                yield i, n, _given_id(unflatten_story(row, [], f"stories[{i}]", n))
-            return
-        with path.open("rb") as f:
-            _skip_bom(f)
-            i = 0
-            for n, line in enumerate(iter(functools.partial(f.readline, MAX_LINE + 1), b""), 1):
-                if line.isspace():
-                    continue
-                if len(line) > MAX_LINE and not line.endswith(b"\n"):
-                    _line_too_long(f, source, n)  # (skips the rest of it)
-                else:
-                    try:
-                        item = _loads(line)
-                    except orjson.JSONDecodeError:
-                        item = None  # (no id: load() counts none for it either)
-                    yield i, n, _given_id(item)
-                i += 1
-
+    whose hash is in ``hashes``: a second reading, only when two stories share an id."""
     first: dict[str, int] = {}
     problems: Errors = []
-    for i, n, sid in given():
+    for i, n, item in _items(path, fmt, source):
+        sid = _given_id(item)
         if sid is None or hash(sid) not in hashes:
             continue
         if sid in first:
@@ -818,9 +825,11 @@ def stream_export(source: PathLike, exporter: Any, out: BinaryIO, *, format: str
     caller throws away on an exception, such as :class:`atomic_writer` gives.
 
     The verdict is :func:`load`'s: every problem of the file is raised at the end in one
-    :class:`~storykit.ValidationError`. Should two stories share an id (or a derived id clash,
-    which :func:`load` numbers ``-2``, ``-3``), the output is redone from :func:`load`, which
-    applies the clash rule or reports the repeated ids.
+    :class:`~storykit.ValidationError`. Should two stories give one id, that is reported as
+    :func:`load` reports it. Should the id derived from a title be taken (which :func:`load`
+    numbers ``-2``, ``-3``), the file is read again to number it the same way, and the output
+    is redone: then memory grows with the number of stories without an id (a few hundred bytes
+    each), not with the file, and no size limit applies.
 
     ``jobs`` other than 1 checks and renders JSON Lines in that many worker processes (``0``:
     one per CPU), a part of the file each, when the exporter can render parts that
@@ -830,13 +839,7 @@ def stream_export(source: PathLike, exporter: Any, out: BinaryIO, *, format: str
     workers are started with ``spawn``, so a script that calls this needs the usual
     ``if __name__ == "__main__":`` guard.
     """
-    p = Path(source)
-    fmt = _format_of(p, format)
-    if fmt not in ("jsonl", "csv", "tsv"):
-        raise ValueError(f"stream_export() reads jsonl, csv and tsv files, not {fmt}")
-    if not p.is_file():
-        raise FileNotFoundError(f"no such file: {source}")
-    src = str(source)
+    p, fmt, src = _line_file(source, format, "stream_export")
     errors: Errors = []
     ids: array.array[int] = array.array("q")
     workers = _parallel.workers(jobs)  # (a negative number: ValueError)
@@ -851,19 +854,115 @@ def stream_export(source: PathLike, exporter: Any, out: BinaryIO, *, format: str
                                       **options)
             except ValidationError as e:  # a problem that stops the reading (a broken header)
                 raise ValidationError([*errors, *e.errors], src) from None
-    if errors:
-        hashes = _repeats(ids)
-        if hashes:  # two stories give one id: load() reports that too, with the rest
-            errors.extend(_repeated_ids(p, fmt, src, hashes))
-            errors.sort(key=lambda e: e.line or 0)  # (stable: a story's own problems first)
-        raise ValidationError(errors, src)
-    if _repeats(ids):
+    if _verdict(p, fmt, src, errors, ids):  # an id derived from a title is taken: numbered
+        numbered = _numbered_ids(p, fmt, src)
         out.seek(0)
         out.truncate()
-        collection = load(p, fmt)
-        write_with(exporter, collection, out, options)
-        return len(collection)
+        stories = _renamed(_checked(p, fmt, src, [], array.array("q")), numbered)
+        with blamed_on(exporter):
+            exporter.write_stream(Collection(), stories, out, **options)
     return len(ids)
+
+
+def _line_file(source: PathLike, format: str | None, caller: str) -> tuple[Path, str, str]:
+    """``source`` as a path, its format and its name, for a reader of JSON Lines and CSV."""
+    p = Path(source)
+    fmt = _format_of(p, format)
+    if fmt not in ("jsonl", "csv", "tsv"):
+        raise ValueError(f"{caller}() reads jsonl, csv and tsv files, not {fmt}")
+    if not p.is_file():
+        raise FileNotFoundError(f"no such file: {source}")
+    return p, fmt, str(source)
+
+
+def check_stream(source: PathLike, format: str | None = None) -> int:
+    """Check a JSON Lines, CSV or TSV file story by story; return the number of stories.
+
+    The verdict is :func:`load`'s, every problem of the file in one
+    :class:`~storykit.ValidationError`, but in constant memory and with no size limit (ids are
+    compared by hash, and a file where two stories share one is read a second time to name
+    them). ``storykit validate`` uses it for these formats.
+    """
+    p, fmt, src = _line_file(source, format, "check_stream")
+    errors: Errors = []
+    ids: array.array[int] = array.array("q")
+    try:
+        for _ in _checked(p, fmt, src, errors, ids):
+            pass
+    except ValidationError as e:  # a problem that stops the reading (a broken header)
+        raise ValidationError([*errors, *e.errors], src) from None
+    _verdict(p, fmt, src, errors, ids)
+    return len(ids)
+
+
+def _verdict(path: Path, fmt: str, source: str, errors: Errors, ids: array.array[int],
+             ) -> set[int]:
+    """Raise the problems :func:`load` finds in the file, given those of the stories
+    (``errors``) and the hashes of their ids; else return the hashes of the ids that are
+    there twice, which are then only ids derived from titles (numbered by :func:`load`)."""
+    hashes = _repeats(ids)
+    if errors:
+        if hashes:  # two stories give one id: load() reports that too, with the rest
+            errors.extend(_repeated_ids(path, fmt, source, hashes))
+            errors.sort(key=lambda e: e.line or 0)  # (stable: a story's own problems first)
+        raise ValidationError(errors, source)
+    if hashes:
+        problems = _repeated_ids(path, fmt, source, hashes)
+        if problems:
+            raise ValidationError(problems, source)
+    return hashes
+
+
+def _renamed(stories: Iterator[Story], ids: dict[int, str]) -> Iterator[Story]:
+    """``stories``, the ``i``-th with the id ``ids[i]`` where there is one."""
+    for i, story in enumerate(stories):
+        new = ids.get(i)
+        yield story if new is None else attrs.evolve(story, id=new)
+
+
+_NUMBERED = re.compile(r"(.+)-[0-9]+")
+
+
+def _numbered_ids(path: Path, fmt: str, source: str) -> dict[int, str]:
+    """The ids that :func:`load` gives the stories without one, for the stories whose id is
+    not the one derived from their title (``{story: id}``), in a valid file.
+
+    :func:`load`'s rule: the given ids are claimed first; then each story without one, in
+    order, takes the first free of ``slug``, ``slug-2``, ``slug-3``... Two readings of the
+    file, parsing and checking little: the first takes the derived slugs, the second the
+    given ids that could be one of those names (a slug, or a slug and ``-N``). Memory grows
+    with the number of stories without an id (a few hundred bytes each), not with the file.
+    """
+    at: array.array[int] = array.array("q")  # the stories without an id, and their slugs
+    slugs: list[str] = []
+    for i, _, item in _items(path, fmt, source):
+        if _given_id(item) is None:  # (a valid file: no id, or an empty one)
+            story = _fast.story(item, True)
+            if story is None:
+                values = check_story_values([], "", item)
+                assert values is not None
+                slugs.append(values["id"])
+            else:
+                slugs.append(story.id)
+            at.append(i)
+    derived = set(slugs)
+    taken: set[str] = set()
+    for _, _, item in _items(path, fmt, source):
+        sid = _given_id(item)
+        if sid is not None and (sid in derived or ((m := _NUMBERED.fullmatch(sid)) is not None
+                                                   and m[1] in derived)):
+            taken.add(sid)
+    del derived
+    numbered: dict[int, str] = {}
+    for i, slug in zip(at, slugs, strict=True):
+        sid, k = slug, 1
+        while sid in taken:
+            k += 1
+            sid = f"{slug}-{k}"
+        taken.add(sid)
+        if sid != slug:
+            numbered[i] = sid
+    return numbered
 
 
 # --- writing ------------------------------------------------------------------------------------
