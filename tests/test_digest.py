@@ -152,6 +152,28 @@ class TestDigestCommand:
         assert code == 0
         assert [s.published.day for s in storykit.loads(out, "json")] == [23, 22, 19]
 
+    def test_an_archive_of_json_lines_is_read_a_story_at_a_time(
+            self, example: storykit.Collection, tmp_path: Path,
+            monkeypatch: pytest.MonkeyPatch) -> None:
+        """A JSON Lines archive is never read whole (so no size limit applies): the window's
+        stories come out as from the same collection in JSON, and a bad story anywhere in the
+        archive still fails the digest, as when it is loaded whole."""
+        archive = tmp_path / "archive.jsonl"
+        archive.write_bytes(storykit.dumps(example, "json", shape="lines"))
+        loads = storykit.loads
+        monkeypatch.setattr("storykit.io.loads", lambda *a, **k: pytest.fail("read whole"))
+        code, out, err = run("digest", archive, "--month", "2021-02", "--topic", "covid-19",
+                             "--format", "json")
+        assert code == 0, err
+        expected = select(example, window(month="2021-02"), "covid-19")
+        assert len(expected) >= 2
+        assert loads(out, "json").stories == expected.stories
+        with archive.open("a", encoding="utf-8") as f:
+            f.write('{"title": "Old", "published": "2015-02-30", "summary": "x"}\n')
+        code, _, err = run("digest", archive, "--week", "2021-W07", "--format", "json")
+        assert code == 1
+        assert "line 11: stories[10].published: '2015-02-30' is not a valid date" in err
+
     def test_empty_window_writes_nothing(self, example_json: Path, tmp_path: Path) -> None:
         """An empty window says so on stderr, writes nothing and exits 1."""
         out = tmp_path / "digest.eml"

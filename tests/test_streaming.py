@@ -476,3 +476,57 @@ class TestSameVerdictAsLoad:
             expected = [str(x) for x in e.errors]
         with mock.patch.object(storykit.io, "load", side_effect=AssertionError("load()")):
             assert _streamed(src, "json", 1, shape="lines") == expected
+
+
+class TestLoadWhere:
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(_LINES, max_size=12), st.sampled_from(["jsonl", "json"]),
+           st.sampled_from(["one", "two", "-2"]))
+    def test_same_as_filtering_what_load_gives(
+            self, tmp_path_factory: pytest.TempPathFactory, lines: list[str], fmt: str,
+            part: str) -> None:
+        """load(where=) gives load().filter(where=), or raises exactly load()'s problems,
+        for a file read a story at a time (JSON Lines) or whole (a JSON document); ``where``
+        sees each story with the id load() gives it (numbered ones too)."""
+        src = tmp_path_factory.mktemp("w") / "in.jsonl"
+        src.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        if fmt == "json":
+            try:
+                src = storykit.dump(storykit.load(src), src.with_suffix(".json"))
+            except storykit.ValidationError:
+                return
+
+        def where(s: storykit.Story) -> bool:
+            return part in s.id
+
+        try:
+            expected: storykit.Collection | list[str] = storykit.load(src).filter(where=where)
+        except storykit.ValidationError as e:
+            expected = [str(x) for x in e.errors]
+        try:
+            got: storykit.Collection | list[str] = storykit.load(src, where=where)
+        except storykit.ValidationError as e:
+            got = [str(x) for x in e.errors]
+        assert got == expected
+
+    def test_a_line_file_is_not_read_whole(self, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+        """JSON Lines and CSV with where=: no max_bytes, and the file is never read whole;
+        a JSON document is read whole, within max_bytes."""
+        col = collections_example()
+        lines = storykit.dump(col, tmp_path / "a.jsonl")
+        table = storykit.dump(col, tmp_path / "a.csv")
+        doc = storykit.dump(col, tmp_path / "a.json")
+        monkeypatch.setattr("storykit.io.loads", lambda *a, **k: pytest.fail("read whole"))
+        for path in (lines, table):
+            got = storykit.load(path, where=lambda s: s.published.month == 2, max_bytes=1)
+            assert got.stories == tuple(s for s in col if s.published.month == 2)
+        with pytest.raises(storykit.ValidationError, match="the limit is 1 bytes"):
+            storykit.load(doc, where=lambda s: True, max_bytes=1)
+
+
+def collections_example() -> storykit.Collection:
+    """Stories in January and February, without contacts (which line files cannot hold)."""
+    return storykit.Collection(title="Stories", stories=[
+        storykit.Story(title=f"Story {i}", published=f"2021-0{1 + i % 2}-{1 + i:02d}",
+                       summary="x") for i in range(6)])

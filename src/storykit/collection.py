@@ -155,33 +155,9 @@ class Collection:
         ``language`` matches the primary language (``"fr"`` matches ``fr-CH``). Topics and text
         are compared in Unicode NFC, as stories keep them: ``"Cafe\u0301"`` finds "Café".
         """
-        preds: list[Callable[[Story], bool]] = []
-        if topic is not None:
-            wanted = {_query(t, "topic").casefold() for t in _strings(topic)}
-            preds.append(lambda s: any(t.casefold() in wanted for t in s.topics))
-        if country is not None:
-            try:
-                codes = {rules.country(c) for c in _strings(country)}
-            except rules.Invalid as e:
-                raise ValueError(f"filter(country=...): {e.message}") from None
-            preds.append(lambda s: any(c in codes for c in s.countries))
-        if since is not None:
-            preds.append(_bound(since, "since", lambda a, b: a >= b))
-        if until is not None:
-            preds.append(_bound(until, "until", lambda a, b: a <= b))
-        if text is not None:
-            needle = _query(text, "text").casefold()
-            preds.append(lambda s: needle in s.title.casefold() or needle in s.summary.casefold())
-        if language is not None:
-            try:
-                lang = rules.language(language).lower()
-            except rules.Invalid as e:
-                raise ValueError(f"filter(language=...): {e.message}") from None
-            preds.append(lambda s: s.language.lower() == lang
-                         or s.language.lower().startswith(lang + "-"))
-        if where is not None:
-            preds.append(where)
-        return self.replace(s for s in self.stories if all(p(s) for p in preds))
+        match = matcher(topic=topic, country=country, since=since, until=until, text=text,
+                        language=language, where=where)
+        return self.replace(s for s in self.stories if match(s))
 
     def sort(self, by: SortKey | Callable[[Story], Any] = "published", *,
              reverse: bool = False) -> Collection:
@@ -290,6 +266,47 @@ def _query(value: Any, name: str) -> str:
     except rules.Invalid as e:
         raise ValueError(f"filter({name}=...): {e.message}") from None
     return s if s.isascii() else unicodedata.normalize("NFC", s)
+
+
+def matcher(
+    *,
+    topic: str | Iterable[str] | None = None,
+    country: str | Iterable[str] | None = None,
+    since: date | str | None = None,
+    until: date | str | None = None,
+    text: str | None = None,
+    language: str | None = None,
+    where: Callable[[Story], bool] | None = None,
+) -> Callable[[Story], bool]:
+    """The test of :meth:`Collection.filter` for one story: true when it matches every
+    criterion given (a bad criterion: ``ValueError``, raised here)."""
+    preds: list[Callable[[Story], bool]] = []
+    if topic is not None:
+        wanted = {_query(t, "topic").casefold() for t in _strings(topic)}
+        preds.append(lambda s: any(t.casefold() in wanted for t in s.topics))
+    if country is not None:
+        try:
+            codes = {rules.country(c) for c in _strings(country)}
+        except rules.Invalid as e:
+            raise ValueError(f"filter(country=...): {e.message}") from None
+        preds.append(lambda s: any(c in codes for c in s.countries))
+    if since is not None:
+        preds.append(_bound(since, "since", lambda a, b: a >= b))
+    if until is not None:
+        preds.append(_bound(until, "until", lambda a, b: a <= b))
+    if text is not None:
+        needle = _query(text, "text").casefold()
+        preds.append(lambda s: needle in s.title.casefold() or needle in s.summary.casefold())
+    if language is not None:
+        try:
+            lang = rules.language(language).lower()
+        except rules.Invalid as e:
+            raise ValueError(f"filter(language=...): {e.message}") from None
+        preds.append(lambda s: s.language.lower() == lang
+                     or s.language.lower().startswith(lang + "-"))
+    if where is not None:
+        preds.append(where)
+    return lambda s: all(p(s) for p in preds)
 
 
 def _bound(when: date | str, name: str,

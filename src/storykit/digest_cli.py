@@ -86,6 +86,7 @@ def digest(  # noqa: PLR0917 - click passes each option as an argument
     from datetime import date
 
     from storykit import digest as dg
+    from storykit.collection import matcher
     from storykit.io import load
 
     try:
@@ -119,7 +120,10 @@ def digest(  # noqa: PLR0917 - click passes each option as an argument
     from storykit.exporter import prepare_options
 
     prepare_options(exporter, opts)  # a bad option is a usage error, found before reading
-    col = dg.select(load(source), win, topics)
+    # Only the window's stories are kept: an archive of JSON Lines or CSV is read a story at
+    # a time, whatever its size.
+    wanted = matcher(since=win.since, until=win.until, topic=topics or None)
+    col = dg.select(load(source, where=wanted), win, topics)
     if is_email:
         if win.since is not None:
             opts.setdefault("since", win.since.isoformat())

@@ -98,18 +98,29 @@ def _format_of(path: Path, format: str | None) -> str:
     return fmt
 
 
-def load(path: PathLike, format: str | None = None, *,
-         max_bytes: int = MAX_BYTES) -> Collection:
+def load(path: PathLike, format: str | None = None, *, max_bytes: int = MAX_BYTES,
+         where: Callable[[Story], bool] | None = None) -> Collection:
     """Read a collection from a file: ``.json``, ``.jsonl``, ``.toml``, ``.csv`` or ``.tsv``.
 
     Every problem in the file is reported at once in one :class:`~storykit.ValidationError`;
-    nothing is returned half-loaded. ``max_bytes`` bounds the file's size.
+    nothing is returned half-loaded. ``max_bytes`` bounds the size of a file read whole.
+
+    ``where`` keeps only the stories it is true for, as ``load(path).filter(where=where)``
+    would, with the same verdict on the whole file. A JSON Lines, CSV or TSV file is then read
+    a story at a time and only the stories kept are held: an archive of any size (no
+    ``max_bytes``) gives this week's stories in the memory they need.
+    :func:`storykit.collection.matcher` makes ``where`` from :meth:`Collection.filter`'s
+    criteria.
     """
     p = Path(path)
     if p.is_dir():
         raise IsADirectoryError(errno.EISDIR, "is a folder, not a content file", str(path))
     fmt = _format_of(p, format)
     source = str(path)
+    if where is not None:
+        if fmt in ("jsonl", "csv", "tsv") and p.is_file():
+            return _load_where(p, fmt, source, where)
+        return load(p, fmt, max_bytes=max_bytes).filter(where=where)
     try:
         size = p.stat().st_size
     except FileNotFoundError:
@@ -911,6 +922,21 @@ def _verdict(path: Path, fmt: str, source: str, errors: Errors, ids: array.array
         if problems:
             raise ValidationError(problems, source)
     return hashes
+
+
+def _load_where(path: Path, fmt: str, source: str, where: Callable[[Story], bool]) -> Collection:
+    """:func:`load` with ``where`` for a JSON Lines or CSV file, read a story at a time."""
+    errors: Errors = []
+    ids: array.array[int] = array.array("q")
+    try:
+        kept = [s for s in _checked(path, fmt, source, errors, ids) if where(s)]
+    except ValidationError as e:  # a problem that stops the reading (a broken header)
+        raise ValidationError([*errors, *e.errors], source) from None
+    if _verdict(path, fmt, source, errors, ids):  # an id derived from a title is taken
+        stories = _renamed(_checked(path, fmt, source, [], array.array("q")),
+                           _numbered_ids(path, fmt, source))
+        kept = [s for s in stories if where(s)]  # (where may look at the id)
+    return Collection(stories=kept)
 
 
 def _renamed(stories: Iterator[Story], ids: dict[int, str]) -> Iterator[Story]:
