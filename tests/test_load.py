@@ -284,6 +284,29 @@ class TestErrors:
             assert f"{_join('stories[0].image', key)}: {key!r} is given twice in one object" in (
                 str(err.value))
 
+    @given(st.dictionaries(st.text(max_size=8),
+                           st.text(max_size=8) | st.integers(-(2**63), 2**63 - 1),
+                           min_size=1, max_size=6),
+           st.data(), st.booleans(), st.sampled_from(["json", "jsonl"]))
+    def test_a_repeated_key_in_spaced_json_is_always_found(
+            self, obj: dict[str, Any], data: st.DataObject, ascii_only: bool,
+            fmt: str) -> None:
+        """JSON as Python's json.dumps writes it (", " and ": ", escapes or not) with one key
+        repeated is refused, even when an escaped colon (\\u003a) elsewhere makes the colons
+        of the text add up to those of its compact form."""
+        key = data.draw(st.sampled_from(sorted(obj)))
+        hide = data.draw(st.booleans()) and "colon" not in obj
+        extra = ', "colon": "\\u003a"' if hide else ""
+        body = json.dumps(obj, ensure_ascii=ascii_only)
+        story = ('{"image": ' + body[:-1] + ", " + json.dumps(key) + ': "again"' + extra
+                 + "}}")
+        doc = story + "\n" if fmt == "jsonl" else "[" + story + "]"
+        for given_as in (doc.encode(), doc):
+            with pytest.raises(ValidationError) as err:
+                storykit.loads(given_as, fmt)
+            assert f"{_join('stories[0].image', key)}: {key!r} is given twice in one object" in (
+                str(err.value))
+
     @pytest.mark.parametrize(("doc", "message"), [
         ('"x"', "(document): must be a collection object (got str 'x')"),
         ("[1]", "stories[0]: must be a story object (got int 1)"),

@@ -420,7 +420,10 @@ _LINES = st.one_of(
         # Given ids that a derived one can meet: a slug, a slug and "-N", ids given twice.
         optional={"id": st.sampled_from(["a", "b", "one", "one-2", "one-3", "two-2", "one-02",
                                          "Not A Slug"])}).map(json.dumps),
-    st.sampled_from(["", "   ", "{not json", "[1, 2]", '{"title": "T", "title": "U"}']),
+    # Repeated keys: plain, and with an escaped colon that makes the colons add up.
+    st.sampled_from(["", "   ", "{not json", "[1, 2]", '{"title": "T", "title": "U"}',
+                     '{"title": "T", "title": "U\\u003a", "published": "2021-02-03", '
+                     '"summary": "s"}']),
 )
 
 

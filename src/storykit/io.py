@@ -298,13 +298,7 @@ def _repeated_keys(data: str | bytes, doc: Any, line: int | None,
     counts differ, or ``\u003a`` hides a colon, is the document parsed again to find the
     repeated key and its path.
     """
-    compact = orjson.dumps(doc)
-    if type(data) is bytes and data.startswith(compact) and not data[len(compact):].strip():
-        return None  # (what follows the JSON can only be whitespace: orjson parsed it)
-    colon: Any = ":" if isinstance(data, str) else b":"
-    escaped: Any = ("\\u003a", "\\u003A") if isinstance(data, str) else (b"\\u003a", b"\\u003A")
-    if (data.count(colon) == compact.count(b":")
-            and escaped[0] not in data and escaped[1] not in data):
+    if _no_repeated_key(data, doc):
         return None
     import json
 
@@ -328,6 +322,19 @@ def _repeated_keys(data: str | bytes, doc: Any, line: int | None,
     return [ErrorDetail(_join_path(_path_to(tree, d, root), key),
                         f"{key!r} is given twice in one object (a JSON object must not "
                         "repeat a key)", key, line) for key, d in found]
+
+
+def _no_repeated_key(data: str | bytes, doc: Any) -> bool:
+    """The cheap checks of :func:`_repeated_keys`: true when ``data``, which orjson parsed to
+    ``doc``, surely repeats no key."""
+    compact = _dumps(doc)
+    if type(data) is bytes and data.startswith(compact) and not data[len(compact):].strip():
+        return True  # (what follows the JSON can only be whitespace: orjson parsed it)
+    if type(data) is bytes:  # (a backslash first: one byte is found far faster than six)
+        return data.count(b":") == compact.count(b":") and (
+            b"\\" not in data or (b"\\u003a" not in data and b"\\u003A" not in data))
+    return data.count(":") == compact.count(b":") and (
+        "\\" not in data or ("\\u003a" not in data and "\\u003A" not in data))
 
 
 def _join_path(path: str, key: str) -> str:
@@ -720,16 +727,15 @@ def _line_story(line: bytes, n: int, i: int, source: str, errors: Errors, *,
     gets the valid id it gives, if any (for the check of unique ids, as :func:`load` does it).
     """
     try:
-        # The common case of _json(), inline: an object in compact form repeats no key.
-        # Anything else goes to _json(), which parses again and reports; a repeated key goes
+        # The common case of _json(), inline: an object that surely repeats no key. Anything
+        # else goes to _json(), which parses again and reports; a repeated key goes
         # to errors, and the story is still checked, as load() checks it.
         try:
             item = _loads(line)
         except orjson.JSONDecodeError:
             item = _json(line, source, n, i, errors)  # raises (or skips line 1's BOM)
         else:
-            if type(item) is not dict or not (line.startswith(compact := _dumps(item))
-                                              and not line[len(compact):].strip()):
+            if type(item) is not dict or not _no_repeated_key(line, item):
                 item = _json(line, source, n, i, errors)
     except ValidationError as e:
         errors.extend(e.errors)
