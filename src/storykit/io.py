@@ -330,7 +330,7 @@ def _no_repeated_key(data: str | bytes, doc: Any) -> bool:
     compact = _dumps(doc)
     if type(data) is bytes and data.startswith(compact) and not data[len(compact):].strip():
         return True  # (what follows the JSON can only be whitespace: orjson parsed it)
-    if type(data) is bytes:  # (a backslash first: one byte is found far faster than six)
+    if isinstance(data, bytes):  # (a backslash first: one byte is found far faster than six)
         return data.count(b":") == compact.count(b":") and (
             b"\\" not in data or (b"\\u003a" not in data and b"\\u003A" not in data))
     return data.count(":") == compact.count(b":") and (
