@@ -1005,3 +1005,124 @@ class TestQuotedHeader:
         assert [str(e) for e in err.value.errors] == [
             "line 1: (document): column 'id;title;published;summary' is not a story column: "
             "the header seems to be separated by ';', but it is quoted as one cell"]
+
+
+class TestLoadsArguments:
+    @pytest.mark.parametrize("wrap", [bytearray, memoryview])
+    def test_bytes_like_data_is_read_as_bytes(self, wrap: Any) -> None:
+        """A bytearray or a memoryview is read as the bytes it holds, in every format, and
+        a key repeated in it is still found."""
+        doc = json.dumps({"stories": [STORY]}).encode()
+        assert storykit.loads(wrap(doc)) == storykit.loads(doc)
+        assert storykit.loads(wrap(jsonl(STORY).encode()), "jsonl")[0].title == STORY["title"]
+        with pytest.raises(ValidationError, match="'title' is given twice"):
+            storykit.loads(wrap(b'{"title": "a", "title": "b"}'))
+
+    @pytest.mark.parametrize("fmt", ["json", "jsonl", "toml", "csv", "tsv"])
+    @pytest.mark.parametrize("data", [None, 5, {"stories": []}, ["{}"]])
+    def test_data_that_is_not_text_is_named(self, fmt: str, data: Any) -> None:
+        """Data that is neither str nor bytes gets one TypeError naming its type, whatever
+        the format; a dict is pointed to storykit.Collection(**data)."""
+        with pytest.raises(TypeError) as err:
+            storykit.loads(data, fmt)
+        message = str(err.value)
+        assert message.startswith(f"loads() takes str or bytes (got {type(data).__name__})")
+        assert ("storykit.Collection(**data)" in message) == isinstance(data, dict)
+
+    def test_a_format_in_capitals_is_read(self) -> None:
+        """loads() takes a format name in any case, as dumps() does."""
+        doc = json.dumps({"stories": [STORY]})
+        assert storykit.loads(doc, "JSON") == storykit.loads(doc, "json")
+        assert len(storykit.loads(jsonl(STORY), "JsonL")) == 1
+
+    @pytest.mark.parametrize("fmt", [None, 5, b"json"])
+    def test_a_format_that_is_not_a_string_is_named(self, fmt: Any) -> None:
+        """A format that is not a str gets a TypeError listing the formats read."""
+        with pytest.raises(TypeError, match=r"^format must be a str, one of json, jsonl, "
+                                            rf"toml, csv, tsv \(got {type(fmt).__name__}\)$"):
+            storykit.loads("{}", fmt)
+
+    def test_dumps_without_a_format_name_is_named(self) -> None:
+        """dumps(col, None) gets a TypeError saying a format name is needed."""
+        with pytest.raises(TypeError, match=r"^format must be a str, the name of a format "
+                                            r"such as 'html' \(got NoneType None\)"):
+            storykit.dumps(Collection(stories=[STORY]), None)  # type: ignore[arg-type]
+
+
+class TestMaxBytes:
+    @pytest.mark.parametrize(("value", "error"), [
+        (None, TypeError), ("10", TypeError), (1.5, TypeError), (True, TypeError),
+        (0, ValueError), (-1, ValueError)])
+    def test_a_limit_that_is_not_a_positive_int_is_named(
+            self, tmp_path: Path, value: Any, error: type[Exception]) -> None:
+        """max_bytes must be a positive int: anything else is named before the file is read."""
+        path = tmp_path / "a.json"
+        path.write_text(json.dumps({"stories": [STORY]}))
+        with pytest.raises(error, match=r"^max_bytes must be a positive int, a number of "
+                                        rf"bytes \(got {type(value).__name__} "):
+            storykit.load(path, max_bytes=value)
+
+    def test_a_limit_beyond_memory_reads_the_file(self, tmp_path: Path) -> None:
+        """A limit far beyond any file (10**30 bytes) loads the file, reading what it holds."""
+        path = tmp_path / "a.json"
+        path.write_text(json.dumps({"stories": [STORY]}))
+        assert storykit.load(path, max_bytes=10**30)[0].title == STORY["title"]
+        assert storykit.load(path, max_bytes=path.stat().st_size)[0].title == STORY["title"]
+        with pytest.raises(ValidationError, match="the limit is 10 bytes"):
+            storykit.load(path, max_bytes=10)
+
+    def test_a_pipe_is_read_to_its_end_within_the_limit(self, tmp_path: Path) -> None:
+        """A file with no size to stat (a pipe) is read whole under a huge limit, and refused
+        beyond a small one."""
+        import os
+        import threading
+
+        fifo = tmp_path / "in.json"
+        data = json.dumps({"stories": [STORY]}).encode() + b" " * 300_000
+
+        def feed() -> None:
+            try:
+                with fifo.open("wb") as f:
+                    f.write(data)
+            except BrokenPipeError:  # the reader stopped at its limit
+                pass
+
+        for limit, ok in ((10**30, True), (1000, False)):
+            os.mkfifo(fifo)
+            writer = threading.Thread(target=feed)
+            writer.start()
+            try:
+                if ok:
+                    assert len(storykit.load(fifo, max_bytes=limit)) == 1
+                else:
+                    with pytest.raises(ValidationError, match="the limit is 1,000 bytes"):
+                        storykit.load(fifo, max_bytes=limit)
+            finally:
+                if writer.is_alive():  # load() failed before it opened the pipe: drain it
+                    with fifo.open("rb") as r:
+                        r.read()
+                writer.join()
+                fifo.unlink()
+
+
+class TestFolders:
+    def test_dump_to_a_folder_says_it_is_one(self, tmp_path: Path) -> None:
+        """dump() to an existing folder with no suffix says it is a folder, not that the
+        suffix is unknown."""
+        (tmp_path / "outdir").mkdir()
+        with pytest.raises(IsADirectoryError, match="is a folder; give a file name"):
+            storykit.dump(Collection(stories=[STORY]), tmp_path / "outdir")
+
+    def test_dump_of_a_list_makes_no_folder(self, tmp_path: Path) -> None:
+        """dump() of something that is not a Collection raises before it makes any folder."""
+        target = tmp_path / "nd" / "sub" / "x.json"
+        with pytest.raises(TypeError, match=r"expected a storykit\.Collection, got list"):
+            storykit.dump([Story(**STORY)], target)  # type: ignore[arg-type]
+        assert not (tmp_path / "nd").exists()
+
+    def test_iter_stories_of_a_folder_says_it_is_one(self, tmp_path: Path) -> None:
+        """iter_stories() of a folder says so, as load() does, whatever the folder's name."""
+        for name in ("data", "d.jsonl"):
+            (tmp_path / name).mkdir()
+            with pytest.raises(IsADirectoryError, match="is a folder, not a content file"):
+                next(storykit.iter_stories(tmp_path / name))

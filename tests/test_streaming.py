@@ -533,3 +533,157 @@ def collections_example() -> storykit.Collection:
     return storykit.Collection(title="Stories", stories=[
         storykit.Story(title=f"Story {i}", published=f"2021-0{1 + i % 2}-{1 + i:02d}",
                        summary="x") for i in range(6)])
+
+
+def _weekly(path: Path) -> Path:
+    """Two id-less stories titled alike: the second takes ``weekly-update-2``, so a stream
+    redoes its output."""
+    return _jsonl(path, [{"title": "Weekly update", "published": d, "summary": "b"}
+                         for d in ("2021-02-01", "2021-02-02")])
+
+
+class TestStreamExportKeepsWhatOutHeld:
+    def test_two_exports_append_into_one_file(self, tmp_path: Path) -> None:
+        """Two stream_export() calls into one file: the first one's stories are still there
+        when the second redoes its output."""
+        first = _jsonl(tmp_path / "a.jsonl", [_story(1)])
+        second = _weekly(tmp_path / "b.jsonl")
+        lines = get_exporter("json")
+        with (tmp_path / "all.jsonl").open("wb") as out:
+            assert stream_export(first, lines, out, shape="lines") == 1
+            assert stream_export(second, lines, out, shape="lines") == 2
+        assert storykit.load(tmp_path / "all.jsonl").ids == (
+            "story-1", "weekly-update", "weekly-update-2")
+
+    def test_a_preface_in_out_is_kept(self, tmp_path: Path) -> None:
+        """What a BytesIO holds before the call is kept; the CSV after it is load()'s."""
+        src = _weekly(tmp_path / "b.jsonl")
+        out = io.BytesIO(b"# preface\n")
+        out.seek(0, io.SEEK_END)
+        stream_export(src, get_exporter("csv"), out)
+        preface, table = out.getvalue().split(b"\n", 1)
+        assert preface == b"# preface"
+        assert [r["id"] for r in csv.DictReader(io.StringIO(table.decode("utf-8-sig")))] == [
+            "weekly-update", "weekly-update-2"]
+
+
+class _Pipe(io.RawIOBase):
+    """A binary file that cannot seek, as a pipe; it records what is written."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: Any) -> int:
+        self.data += b
+        return len(b)
+
+
+class TestStreamExportArguments:
+    def test_a_pipe_is_refused_before_anything_is_read(self, tmp_path: Path) -> None:
+        """An out that cannot seek is refused up front with a ValueError, and nothing is
+        written to it."""
+        pipe = _Pipe()
+        with pytest.raises(ValueError, match=r"^out must be seekable \(got _Pipe"):
+            stream_export(_weekly(tmp_path / "b.jsonl"), get_exporter("csv"), pipe)
+        assert pipe.data == b""
+
+    def test_a_format_name_is_not_an_exporter(self, tmp_path: Path) -> None:
+        """A format name given as exporter says what to pass, and no plugin is blamed."""
+        with pytest.raises(TypeError, match=r"^exporter must be an exporter object such as "
+                                            r"storykit\.formats\(\)\['csv'\] \(got str 'csv'\)$"):
+            stream_export(_weekly(tmp_path / "b.jsonl"), "csv", io.BytesIO())
+
+    def test_an_exporter_that_does_not_stream_is_named(self, tmp_path: Path) -> None:
+        """An exporter without write_stream() (html) is named as one that does not stream."""
+        with pytest.raises(ValueError, match=r"^format 'html' does not stream \(streams = True "
+                                             r"and write_stream\(\) are needed"):
+            stream_export(_weekly(tmp_path / "b.jsonl"), storykit.formats()["html"],
+                          io.BytesIO())
+
+    @pytest.mark.parametrize("make", [str, Path])
+    def test_a_path_as_out_is_named(self, tmp_path: Path, make: Any) -> None:
+        """A path given as out says a file open for writing is needed, and writes nothing."""
+        target = make(tmp_path / "out.csv")
+        with pytest.raises(TypeError, match=r"^out must be a binary file open for writing, "
+                                            r"not a path"):
+            stream_export(_weekly(tmp_path / "b.jsonl"), get_exporter("csv"), target)
+        assert not (tmp_path / "out.csv").exists()
+
+    def test_a_text_file_as_out_is_named(self, tmp_path: Path) -> None:
+        """A text file (StringIO) as out gets a TypeError, not a PluginError."""
+        with pytest.raises(TypeError, match=r"^out must be a binary file open for writing, "
+                                            r"such as .* \(got StringIO\)$"):
+            stream_export(_weekly(tmp_path / "b.jsonl"), get_exporter("csv"), io.StringIO())
+
+    @pytest.mark.parametrize("jobs", ["2", None, 2.0, True])
+    def test_jobs_that_is_not_an_int_is_named(self, tmp_path: Path, jobs: Any) -> None:
+        """jobs must be an int: a string from a config file gets a clear TypeError."""
+        with pytest.raises(TypeError, match=r"^jobs must be an int, 0 \(one per CPU\) or more "
+                                            rf"\(got {type(jobs).__name__} "):
+            stream_export(_weekly(tmp_path / "b.jsonl"), get_exporter("csv"), io.BytesIO(),
+                          jobs=jobs)
+
+
+class TestCheckStreamOfAFolder:
+    @pytest.mark.parametrize("name", ["outdir", "d.jsonl"])
+    def test_a_folder_is_named_as_load_names_it(self, tmp_path: Path, name: str) -> None:
+        """check_stream() and stream_export() of a folder say it is a folder, as load() does,
+        whatever the folder's name."""
+        folder = tmp_path / name
+        folder.mkdir()
+        for call in (lambda: check_stream(folder), lambda: storykit.load(folder),
+                     lambda: stream_export(folder, get_exporter("csv"), io.BytesIO())):
+            with pytest.raises(IsADirectoryError, match="is a folder, not a content file"):
+                call()
+
+
+_TOKEN_GAPS = st.sampled_from(["", " ", "\r", " \r ", "\t\r"])
+
+
+class TestLineEnds:
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(_LINES, max_size=8), st.sampled_from(["\n", "\r\n"]), _TOKEN_GAPS)
+    def test_one_verdict_whatever_the_line_ends(
+            self, tmp_path_factory: pytest.TempPathFactory, lines: list[str], end: str,
+            gap: str) -> None:
+        """Lines ended by \\n or \\r\\n, with \\r as whitespace between the tokens of a line:
+        load(), load(where=) and check_stream() give one verdict, with the same line
+        numbers."""
+        src = tmp_path_factory.mktemp("e") / "in.jsonl"
+        spaced = [line.replace(", ", f",{gap}").replace(": ", f":{gap}") for line in lines]
+        src.write_bytes("".join(line + end for line in spaced).encode("utf-8"))
+
+        def verdict(read: Any) -> Any:
+            try:
+                got = read()
+            except storykit.ValidationError as e:
+                return [str(x) for x in e.errors]
+            return got if isinstance(got, int) else len(got)
+
+        loaded = verdict(lambda: storykit.load(src))
+        assert verdict(lambda: storykit.load(src, where=lambda s: True)) == loaded
+        assert verdict(lambda: check_stream(src)) == loaded
+
+    def test_a_lone_carriage_return_does_not_end_a_line(self, tmp_path: Path) -> None:
+        """Old Mac line ends (a lone \\r): load() and check_stream() both refuse line 1, and
+        say that a lone \\r is there."""
+        src = tmp_path / "cr.jsonl"
+        src.write_bytes(b"".join(json.dumps(_story(i)).encode() + b"\r" for i in range(3)))
+        for read in (storykit.load, check_stream):
+            with pytest.raises(storykit.ValidationError) as err:
+                read(src)
+            [problem] = err.value.errors
+            assert problem.line == 1
+            assert "after a lone \\r" in problem.message
+
+    def test_a_carriage_return_inside_a_line_is_whitespace(self, tmp_path: Path) -> None:
+        """A \\r between the tokens of a line is JSON whitespace: load() reads the line as
+        check_stream() does, one story."""
+        src = tmp_path / "ws.jsonl"
+        src.write_bytes(b'{"id": "a",\r"title": "A", "published": "2021-02-03", '
+                        b'"summary": "s"}\n')
+        assert storykit.load(src).ids == ("a",)
+        assert check_stream(src) == 1

@@ -39,6 +39,9 @@ AHEAD = 2
 
 def workers(jobs: int) -> int:
     """The number of worker processes ``jobs`` asks for: itself, or one per CPU for ``0``."""
+    if not isinstance(jobs, int) or isinstance(jobs, bool):  # ("2" from a config file)
+        raise TypeError(f"jobs must be an int, 0 (one per CPU) or more (got "
+                        f"{type(jobs).__name__} {jobs!r})")
     if jobs < 0:
         raise ValueError(f"jobs must be 0 (one per CPU) or more, not {jobs}")
     if jobs == 0:

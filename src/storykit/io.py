@@ -87,8 +87,8 @@ def _fail(message: str, source: str | None, value: Any = None, line: int | None 
 
 
 def _format_of(path: Path, format: str | None) -> str:
-    if format is not None:
-        return format
+    if format is not None:  # (any case, as dumps() takes it: "JSONL")
+        return format.lower() if isinstance(format, str) else format
     fmt = LOAD_FORMATS.get(path.suffix.lower())
     if fmt is None:
         from storykit.errors import UnknownFormatError
@@ -103,7 +103,8 @@ def load(path: PathLike, format: str | None = None, *, max_bytes: int = MAX_BYTE
     """Read a collection from a file: ``.json``, ``.jsonl``, ``.toml``, ``.csv`` or ``.tsv``.
 
     Every problem in the file is reported at once in one :class:`~storykit.ValidationError`;
-    nothing is returned half-loaded. ``max_bytes`` bounds the size of a file read whole.
+    nothing is returned half-loaded. ``max_bytes`` (a positive int) bounds the size of a file
+    read whole; only what the file holds is read, however high the bound.
 
     ``where`` keeps only the stories it is true for, as ``load(path).filter(where=where)``
     would, with the same verdict on the whole file. A JSON Lines, CSV or TSV file is then read
@@ -112,6 +113,11 @@ def load(path: PathLike, format: str | None = None, *, max_bytes: int = MAX_BYTE
     :func:`storykit.collection.matcher` makes ``where`` from :meth:`Collection.filter`'s
     criteria.
     """
+    an_int = isinstance(max_bytes, int) and not isinstance(max_bytes, bool)
+    if not an_int or max_bytes < 1:
+        raise (ValueError if an_int else TypeError)(
+            f"max_bytes must be a positive int, a number of bytes (got "
+            f"{type(max_bytes).__name__} {max_bytes!r})")
     p = Path(path)
     if p.is_dir():
         raise IsADirectoryError(errno.EISDIR, "is a folder, not a content file", str(path))
@@ -128,11 +134,28 @@ def load(path: PathLike, format: str | None = None, *, max_bytes: int = MAX_BYTE
     if size > max_bytes:
         raise _too_big(size, max_bytes, source)
     with p.open("rb") as f:
-        # A pipe or a device has no size to stat: read one byte past the limit to know.
-        data = f.read(max_bytes + 1)
+        data = _read_at_most(f, max_bytes + 1, size)
     if len(data) > max_bytes:
         raise _too_big(len(data), max_bytes, source)
     return loads(data, fmt, source=source)
+
+
+def _read_at_most(f: BinaryIO, limit: int, size: int) -> bytes:
+    """Up to ``limit`` bytes of ``f``, whose size on disk is ``size`` (0 for a pipe or a
+    device, which has none to stat).
+
+    A file is read in one call of its size and a byte (past the end: had it grown since, the
+    rest follows), never of ``limit``, which may be far beyond memory (``max_bytes=10**12``).
+    """
+    data = f.read(min(limit, size + 1))
+    if len(data) < min(limit, size + 1):  # the end: the common case, read whole at once
+        return data
+    parts = [data]
+    got = len(data)
+    while got < limit and (more := f.read(min(limit - got, MAX_LINE))):
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
 
 
 def _too_big(size: int, limit: int, source: str) -> ValidationError:
@@ -144,17 +167,45 @@ def loads(data: str | bytes, format: str = "json", *,
           source: str | None = None) -> Collection:
     """Read a collection from a string or bytes in ``format`` (json, jsonl, toml, csv, tsv).
 
+    ``data`` may be any bytes-like object (``bytearray``, ``memoryview``); anything else that
+    is not a str raises TypeError. ``format`` is taken in any case (``"JSON"``), as
+    :func:`dumps` takes it.
+
     Python's cyclic garbage collector is paused while the collection is built, and switched
     back on after, whatever happens: the stories all stay alive, so it would only walk them
     again and again. A large archive loads about a third faster.
     """
+    if not isinstance(data, (str, bytes)):
+        data = _bytes_like(data)
     reader = _READERS.get(format)
     if reader is None:
-        from storykit.errors import UnknownFormatError
-
-        raise UnknownFormatError(format, list(_READERS), kind="input format")
+        reader = _reader_named(format)
     with _collector_paused():
         return reader(data, source)
+
+
+def _bytes_like(data: object) -> bytes:
+    """``data``, which :func:`loads` got and is neither str nor bytes, as bytes if it is
+    bytes-like (``bytearray``, ``memoryview``); else the TypeError that says what to pass."""
+    try:
+        return bytes(memoryview(data))  # type: ignore[arg-type]
+    except TypeError:
+        pass
+    hint = ("; a dict of data is made into a collection with storykit.Collection(**data)"
+            if isinstance(data, Mapping) else "")
+    raise TypeError(f"loads() takes str or bytes (got {type(data).__name__}){hint}")
+
+
+def _reader_named(format: object) -> Callable[[str | bytes, str | None], Collection]:
+    """The reader of ``format`` given in another case (``JSON``, as :func:`dumps` takes it);
+    else the error that names the formats read."""
+    if not isinstance(format, str):
+        raise TypeError(f"format must be a str, one of {', '.join(_READERS)} "
+                        f"(got {type(format).__name__})")
+    reader = _READERS.get(format.lower())
+    if reader is None:
+        raise UnknownFormatError(format, list(_READERS), kind="input format")
+    return reader
 
 
 @contextlib.contextmanager
@@ -245,7 +296,11 @@ def _json_error(e: orjson.JSONDecodeError, source: str | None, line: int | None 
     if bad is not None:
         return _fail(f"holds {bad.group()!r}, which is not a JSON number (NaN and Infinity are "
                      f"not allowed; {where})", source, bad.group(), line=line)
-    return _fail(f"is not valid JSON: {e.msg} ({where})", source, line=line)
+    hint = ""
+    if line is not None and e.doc[:e.pos].rstrip(" \t").endswith("\r"):
+        hint = ("; lines of JSON Lines end with \\n, and this one holds another line after a "
+                "lone \\r, as files with old Mac line ends do")
+    return _fail(f"is not valid JSON: {e.msg} ({where}){hint}", source, line=line)
 
 
 def _json(data: str | bytes, source: str | None, line: int | None = None,
@@ -389,7 +444,10 @@ def _read_jsonl(data: str | bytes, source: str | None) -> Collection:
     lines: list[int] = []
     errors: Errors = []
     unreadable: set[str] = set()
-    for n, line in enumerate(raw.splitlines(), 1):
+    # Lines end at "\n" only, as JSON Lines says and the streaming readers read them (a "\r"
+    # before it, or anywhere between tokens, is JSON whitespace); splitlines() would also
+    # break at a lone "\r", and give another verdict and other line numbers.
+    for n, line in enumerate(raw.split(b"\n"), 1):
         if not line or line.isspace():
             continue
         try:
@@ -595,6 +653,8 @@ def iter_stories(path: PathLike, format: str | None = None) -> Iterator[Story]:
     than :data:`MAX_LINE` (16 MiB) is an error, found without reading the line whole.
     """
     p = Path(path)
+    if p.is_dir():  # as load() says it, whatever the folder's name
+        raise IsADirectoryError(errno.EISDIR, "is a folder, not a content file", str(path))
     fmt = _format_of(p, format)
     source = str(path)
     if fmt == "jsonl":
@@ -838,8 +898,11 @@ def stream_export(source: PathLike, exporter: Any, out: BinaryIO, *, format: str
 
     ``exporter`` must stream (``streams = True`` and ``write_stream(collection, stories, out,
     **options)``, as the built-in ``json`` and ``csv`` formats do); it gets the stories one
-    chunk at a time while they are read and checked. ``out`` must be a seekable file that the
-    caller throws away on an exception, such as :class:`atomic_writer` gives.
+    chunk at a time while they are read and checked. ``out`` must be a seekable binary file
+    that the caller throws away on an exception, such as :class:`atomic_writer` gives; what it
+    held before the call is kept (the output starts at ``out.tell()``). An exporter that does
+    not stream, or an ``out`` that is a path, a text file or a pipe, raises TypeError or
+    ValueError before anything is read.
 
     The verdict is :func:`load`'s: every problem of the file is raised at the end in one
     :class:`~storykit.ValidationError`. Should two stories give one id, that is reported as
@@ -856,10 +919,12 @@ def stream_export(source: PathLike, exporter: Any, out: BinaryIO, *, format: str
     workers are started with ``spawn``, so a script that calls this needs the usual
     ``if __name__ == "__main__":`` guard.
     """
+    _check_stream_args(exporter, out)  # the caller's mistakes, not the plugin's: named first
+    workers = _parallel.workers(jobs)  # (not an int, or negative: TypeError, ValueError)
     p, fmt, src = _line_file(source, format, "stream_export")
+    start = out.tell()  # what out held before is kept: a redo rewinds to here, no further
     errors: Errors = []
     ids: array.array[int] = array.array("q")
-    workers = _parallel.workers(jobs)  # (a negative number: ValueError)
     later = _parallel.later_options(exporter, options) if workers > 1 and fmt == "jsonl" else None
     with blamed_on(exporter):
         if later is not None and p.stat().st_size >= PARALLEL_MIN_BYTES:
@@ -873,7 +938,7 @@ def stream_export(source: PathLike, exporter: Any, out: BinaryIO, *, format: str
                 raise ValidationError([*errors, *e.errors], src) from None
     if _verdict(p, fmt, src, errors, ids):  # an id derived from a title is taken: numbered
         numbered = _numbered_ids(p, fmt, src)
-        out.seek(0)
+        out.seek(start)
         out.truncate()
         stories = _renamed(_checked(p, fmt, src, [], array.array("q")), numbered)
         with blamed_on(exporter):
@@ -881,9 +946,39 @@ def stream_export(source: PathLike, exporter: Any, out: BinaryIO, *, format: str
     return len(ids)
 
 
+def _check_stream_args(exporter: Any, out: Any) -> None:
+    """Raise if ``exporter`` does not stream or ``out`` is not a seekable binary file, before
+    anything is read: otherwise the exporter would fail on it, and be blamed."""
+    if isinstance(exporter, (str, bytes)):
+        raise TypeError("exporter must be an exporter object such as storykit.formats()"
+                        f"[{exporter!r}] (got {type(exporter).__name__} {exporter!r})")
+    if not (getattr(exporter, "streams", False)
+            and callable(getattr(exporter, "write_stream", None))):
+        name = getattr(exporter, "name", None)
+        what = f"format {name!r}" if isinstance(name, str) else type(exporter).__name__
+        raise ValueError(f"{what} does not stream (streams = True and write_stream() are "
+                         "needed; the built-in json and csv formats stream): use "
+                         "storykit.dump(storykit.load(source), ...) instead")
+    if isinstance(out, (str, bytes, os.PathLike)):
+        raise TypeError(f"out must be a binary file open for writing, not a path (got "
+                        f"{type(out).__name__} {os.fsdecode(out)!r}): use "
+                        "`with storykit.io.atomic_writer(path) as out:`")
+    if not callable(getattr(out, "write", None)) or isinstance(out, io.TextIOBase):
+        raise TypeError("out must be a binary file open for writing, such as "
+                        f"storykit.io.atomic_writer(path) gives (got {type(out).__name__})")
+    seekable = getattr(out, "seekable", None)
+    if not (callable(seekable) and seekable()):
+        raise ValueError(f"out must be seekable (got {type(out).__name__} that is not, such as "
+                         "a pipe): the output may be redone when ids derived from titles "
+                         "clash; write to a temporary file and copy it, as "
+                         "`storykit export` does")
+
+
 def _line_file(source: PathLike, format: str | None, caller: str) -> tuple[Path, str, str]:
     """``source`` as a path, its format and its name, for a reader of JSON Lines and CSV."""
     p = Path(source)
+    if p.is_dir():  # as load() says it, whatever the folder's name
+        raise IsADirectoryError(errno.EISDIR, "is a folder, not a content file", str(source))
     fmt = _format_of(p, format)
     if fmt not in ("jsonl", "csv", "tsv"):
         raise ValueError(f"{caller}() reads jsonl, csv and tsv files, not {fmt}")
@@ -1025,11 +1120,18 @@ def dump(collection: Collection, path: PathLike, format: str | None = None,
     from storykit.exporter import prepare_options
     from storykit.plugins import get_exporter, get_registry
 
+    _check_collection(collection)  # before any folder is made
     target = check_output_path(path)
     if format is not None:
         exporter = get_exporter(format)
     else:
-        exporter, implied = exporter_and_options_for_path(get_registry(), target)
+        try:
+            exporter, implied = exporter_and_options_for_path(get_registry(), target)
+        except UnknownFormatError:
+            if target.is_dir() and not target.is_symlink():  # ("outdir" has no suffix)
+                raise IsADirectoryError(errno.EISDIR, "is a folder; give a file name",
+                                        str(target)) from None
+            raise
         options = {**implied, **options}
     kwargs = prepare_options(exporter, options)  # checked before anything is written
     with atomic_writer(target) as out:
@@ -1068,11 +1170,16 @@ def write_with(exporter: Any, collection: Collection, out: BinaryIO,
     exception is its ``__cause__``). storykit's own errors (options, validation, formats,
     plugins) and ``OSError`` (a full disk is not the plugin's fault) pass through unchanged.
     """
-    if not isinstance(collection, Collection):  # not the exporter's fault: say so
-        raise TypeError(f"expected a storykit.Collection, got {type(collection).__name__} "
-                        "(make one with storykit.Collection(stories=...))")
+    _check_collection(collection)  # not the exporter's fault: say so
     with blamed_on(exporter):
         exporter.write(collection, out, **options)
+
+
+def _check_collection(collection: object) -> None:
+    """Raise the TypeError that says what to pass if ``collection`` is not a Collection."""
+    if not isinstance(collection, Collection):
+        raise TypeError(f"expected a storykit.Collection, got {type(collection).__name__} "
+                        "(make one with storykit.Collection(stories=...))")
 
 
 @contextlib.contextmanager

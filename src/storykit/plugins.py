@@ -504,6 +504,9 @@ def use_registry(registry: Registry) -> Iterator[Registry]:
 
 def get_exporter(name: str) -> Exporter:
     """The exporter of format ``name`` in the default registry."""
+    if not isinstance(name, str):  # (dumps(col, None): the format was left out)
+        raise TypeError(f"format must be a str, the name of a format such as 'html' (got "
+                        f"{type(name).__name__} {name!r}); storykit.formats() lists them")
     return get_registry().get(name)
 
 
