@@ -634,3 +634,103 @@ class TestEveryProblemAtOnce:
         with pytest.raises(ValidationError) as err:
             storykit.loads(json.dumps({"stories": items}))
         assert [e.path for e in err.value.errors] == expected
+
+
+class TestFilterCriteriaTypes:
+    """A filter criterion of the wrong type is refused at once, naming the criterion."""
+
+    @pytest.mark.parametrize(("criterion", "value"), [
+        ("topic", b"decent work"), ("country", b"TL"), ("topic", bytearray(b"jobs")),
+        ("topic", 5), ("country", 5), ("topic", {"jobs": 1})])
+    def test_bytes_and_non_iterables(self, example: Collection, criterion: str,
+                                     value: Any) -> None:
+        """Bytes, numbers and mappings name the criterion and the value, not its items."""
+        with pytest.raises(ValueError, match=rf"^filter\({criterion}=\.\.\.\): must be a string "
+                                             r"or a list of strings \(got ") as err:
+            example.filter(**{criterion: value})
+        assert type(value).__name__ in str(err.value)
+
+    def test_a_list_of_strings_still_works(self, example: Collection) -> None:
+        """A str, a list or a generator of strings: as before."""
+        one = example.filter(country="TL")
+        assert len(one) > 0
+        assert example.filter(country=["TL"]) == one
+        assert example.filter(country=(c for c in ["TL"])) == one
+
+    @pytest.mark.parametrize("where", ["climate", True, 5])
+    def test_where_must_be_callable(self, example: Collection, where: Any) -> None:
+        """``where`` that is not a function is refused by matcher() itself, before any story."""
+        from storykit.collection import matcher
+
+        with pytest.raises(ValueError, match=r"^filter\(where=\.\.\.\): must be a function"):
+            matcher(where=where)
+        with pytest.raises(ValueError, match=r"^filter\(where=\.\.\.\): must be a function"):
+            example.filter(where=where)
+
+    def test_load_json_where_not_callable(self, example_json: Any) -> None:
+        """``storykit.load(path, where="climate")`` of a JSON file says what is wrong."""
+        with pytest.raises(ValueError, match=r"where=\.\.\.\): must be a function"):
+            storykit.load(example_json, where="climate")
+
+
+class TestNotStories:
+    """replace() and merge() refuse items that are not Story objects, naming each."""
+
+    def test_merge_dicts(self, example: Collection) -> None:
+        """A dict given to merge is named with its index, as Collection(stories=...) does."""
+        with pytest.raises(ValidationError) as err:
+            example.merge([{"title": "New", "published": "2021-03-01", "summary": "s"}])
+        assert [e.path for e in err.value.errors] == ["other[0]"]
+        assert err.value.errors[0].message.startswith("must be a story object (got dict ")
+
+    def test_merge_a_list_of_collections(self, example: Collection) -> None:
+        """Collections in a list are named, with a hint to merge one per call."""
+        with pytest.raises(ValidationError) as err:
+            example.merge([example[:2], example[2:]])
+        assert [e.path for e in err.value.errors] == ["other[0]", "other[1]"]
+        assert "merge one collection per call" in str(err.value)
+
+    def test_merge_still_takes_collections_and_stories(self, example: Collection) -> None:
+        """merge() takes a Collection or an iterable of stories, as documented."""
+        assert example[:2].merge(example[2:]) == example
+        assert example[:2].merge(iter(example.stories[2:])) == example
+
+    def test_replace_with_none_and_ints(self, example: Collection) -> None:
+        """Items of replace() that are not stories give the error Collection() gives."""
+        with pytest.raises(ValidationError) as err:
+            example.replace([example[0], None, 5])
+        assert [str(e) for e in err.value.errors] == [
+            "stories[1]: must be a story object (got null)",
+            "stories[2]: must be a story object (got int 5)"]
+        with pytest.raises(ValidationError, match=r"stories\[0\]: must be a story object"):
+            Collection(stories=[None])
+
+    def test_replace_with_group_by(self, example: Collection) -> None:
+        """group_by()'s dict given to replace() is a TypeError that says what to pass."""
+        with pytest.raises(TypeError, match=r"^replace\(stories=\.\.\.\): must be an iterable "
+                                            r"of stories \(got dict .*pass one of its values"):
+            example.replace(example.group_by("month"))  # type: ignore[arg-type]
+
+
+class TestCountArguments:
+    """latest(), paginate() and page() take ints only, and say which argument is wrong."""
+
+    @pytest.mark.parametrize(("call", "arg"), [
+        (lambda c: c.latest("3"), r"latest\(n=\.\.\.\)"),
+        (lambda c: c.latest(2.0), r"latest\(n=\.\.\.\)"),
+        (lambda c: c.latest(True), r"latest\(n=\.\.\.\)"),
+        (lambda c: c.paginate(2.5), r"paginate\(size=\.\.\.\)"),
+        (lambda c: c.paginate(None), r"paginate\(size=\.\.\.\)"),
+        (lambda c: c.page("1", 3), r"page\(n=\.\.\.\)"),
+        (lambda c: c.page(1, False), r"page\(size=\.\.\.\)"),
+    ])
+    def test_not_an_int(self, example: Collection, call: Any, arg: str) -> None:
+        """A str, float, None or bool is a TypeError naming the argument and the value."""
+        with pytest.raises(TypeError, match=rf"^{arg}: must be an int \(got "):
+            call(example)
+
+    def test_ints_still_work(self, example: Collection) -> None:
+        """Plain ints behave as before."""
+        assert len(example.latest(3)) == 3
+        assert [len(p) for p in example.paginate(4)] == [4, 4, 2]
+        assert len(example.page(3, 4)) == 2

@@ -439,3 +439,125 @@ class TestDemoDigest:
         for story in example:
             if story not in expected:
                 assert story.title not in text
+
+
+class TestSubscriberChecks:
+    """Subscriber() checks and normalises its fields by the rules of a subscribers CSV row."""
+
+    def test_a_str_for_topics_or_countries_is_refused(self) -> None:
+        """A bare string is not taken letter by letter: the error says how to give one."""
+        with pytest.raises(storykit.ValidationError) as info:
+            Subscriber("ana@example.org", topics="decent work")  # type: ignore[arg-type]
+        (problem,) = info.value.errors
+        assert problem.path == "topics"
+        assert "must be a list of strings (got str 'decent work')" in problem.message
+        assert "('decent work',)" in problem.message
+        with pytest.raises(storykit.ValidationError, match=r"countries: must be a list"):
+            Subscriber("ana@example.org", countries="TL")  # type: ignore[arg-type]
+
+    def test_countries_upper_cased_and_checked(self, example: storykit.Collection) -> None:
+        """``("tl",)`` is ``("TL",)`` and gets the Timor-Leste stories; ``"xx"`` is refused."""
+        sub = Subscriber("ana@example.org", countries=["tl"])
+        assert sub.countries == ("TL",)
+        assert sub == Subscriber("ana@example.org", countries=("TL",))
+        run_ = PersonalisedRun(example, [sub], {"sender": SENDER})
+        (message,) = list(run_)
+        assert message.stories == sum("TL" in s.countries for s in example) > 0
+        with pytest.raises(storykit.ValidationError) as info:
+            Subscriber("ana@example.org", countries=("TL", "xx"))
+        assert [e.path for e in info.value.errors] == ["countries[1]"]
+
+    def test_every_problem_at_once_with_its_path(self) -> None:
+        """A bad address, topic, name and language are each reported, by field."""
+        with pytest.raises(storykit.ValidationError) as info:
+            Subscriber("not-an-email", 5, [b"jobs", ""], (), "not a tag")  # type: ignore[arg-type]
+        assert [e.path for e in info.value.errors] == [
+            "email", "name", "topics[0]", "topics[1]", "language"]
+        assert str(info.value.errors[0]) == "email: 'not-an-email' is not a valid email address"
+
+    def test_normalised_as_a_csv_row_is(self) -> None:
+        """Subscriber() and parse_subscribers() give equal subscribers for the same values."""
+        (from_csv,) = parse_subscribers("email,name,topics,countries,language\n"
+                                        " ana@example.org , Ana ,jobs, lk;ph ,EN-us\n")
+        direct = Subscriber(" ana@example.org ", " Ana ", ["jobs"], ["lk", "ph"], "EN-us")
+        assert direct == from_csv
+        assert direct == Subscriber("ana@example.org", "Ana", ("jobs",), ("LK", "PH"), "en-US")
+
+    def test_still_frozen_with_its_field_names(self) -> None:
+        """The class keeps its contract: frozen attrs class, same fields, evolve checks too."""
+        import attrs
+
+        sub = Subscriber("ana@example.org")
+        assert [f.name for f in attrs.fields(Subscriber)] == [
+            "email", "name", "topics", "countries", "language"]
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            sub.email = "bo@example.org"  # type: ignore[misc]
+        assert attrs.evolve(sub, countries=["id"]).countries == ("ID",)
+
+
+class TestRunsAndDuplicates:
+    """PersonalisedRun counts each run afresh; one mailbox never gets two messages."""
+
+    def test_a_second_iteration_starts_fresh(self, example: storykit.Collection) -> None:
+        """Iterating twice gives the same messages and the same counts, not double."""
+        subs = [Subscriber("ana@example.org", countries=["TL"]),
+                Subscriber("bo@example.org", topics=["no such topic"])]
+        run_ = PersonalisedRun(example, subs, {"sender": SENDER})
+        first = [m.subscriber for m in run_]
+        counts = (run_.sent, [s.email for s in run_.skipped])
+        second = [m.subscriber for m in run_]
+        assert first == second == [subs[0]]
+        assert (run_.sent, [s.email for s in run_.skipped]) == counts == (1, ["bo@example.org"])
+
+    def test_same_address_in_other_case_is_refused(self, example: storykit.Collection) -> None:
+        """``Ana@Example.org`` after ``ana@example.org`` is named, before anything is made."""
+        with pytest.raises(storykit.ValidationError) as info:
+            PersonalisedRun(example, [Subscriber("ana@example.org"),
+                                      Subscriber("bo@example.org"),
+                                      Subscriber("Ana@Example.org")], {"sender": SENDER})
+        (problem,) = info.value.errors
+        assert problem.path == "subscribers[2].email"
+        assert "'Ana@Example.org' is the address of subscribers[0] ('ana@example.org')" in str(
+            problem)
+
+    def test_write_outbox_never_overwrites(self, example: storykit.Collection,
+                                           tmp_path: Path) -> None:
+        """Two messages for one mailbox: a ValueError before the second, the first intact."""
+        from storykit.digest import write_outbox
+
+        (ana,) = PersonalisedRun(example, [Subscriber("ana@example.org", "Ana")],
+                                 {"sender": SENDER})
+        (ana2,) = PersonalisedRun(example, [Subscriber("Ana@Example.org", "Other")],
+                                  {"sender": SENDER})
+        outbox = tmp_path / "outbox"
+        for durable in (False, True):
+            with pytest.raises(ValueError, match=r"two messages for one mailbox: "
+                                                 r"'Ana@Example.org' and 'ana@example.org'"):
+                write_outbox([ana, ana2], outbox, durable=durable)
+            (path,) = outbox.iterdir()
+            assert parse(path.read_bytes())["To"].addresses[0].display_name == "Ana"
+
+
+class TestWindowArguments:
+    """window() takes an int for last and a date for week or month; other types: TypeError."""
+
+    def test_int_days_and_dates(self) -> None:
+        """``last=7`` is ``"7d"``; a date for month or week is the month or week it is in."""
+        today = date(2021, 2, 23)
+        assert window(last=7, today=today) == window(last="7d", today=today)
+        assert window(month=date(2021, 2, 14)) == window(month="2021-02")
+        assert window(week=date(2021, 2, 17)) == window(week="2021-W07")
+
+    def test_zero_or_negative_days(self) -> None:
+        """``last=0`` is a ValueError (not silently no window), showing the value given."""
+        for bad in (0, -3):
+            with pytest.raises(ValueError, match=rf"^--last: {bad} is not a number of days"):
+                window(last=bad)
+
+    @pytest.mark.parametrize(("kwargs", "name"), [
+        ({"last": True}, "last"), ({"last": 7.0}, "last"), ({"month": 202102}, "month"),
+        ({"week": 7}, "week"), ({"since": 20210201}, "since"), ({"today": "2021-02-01"}, "today")])
+    def test_other_types(self, kwargs: dict[str, object], name: str) -> None:
+        """A value of a type the argument does not take is a TypeError naming it."""
+        with pytest.raises(TypeError, match=rf"^window\({name}=\.\.\.\): must be a "):
+            window(**kwargs)  # type: ignore[arg-type]

@@ -8,6 +8,7 @@ import pickle
 import re
 import unicodedata
 from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -981,3 +982,71 @@ class TestStrSubclasses:
             stored = getattr(got, field)
             for item in stored if isinstance(stored, tuple) else (stored,):
                 assert type(item) is not Sub
+
+
+def _load_with_a_format_typo(text: str) -> storykit.Collection:
+    """Run in a worker process: a format name with a typo raises UnknownFormatError there."""
+    return storykit.loads(text, format="jsn")
+
+
+def _exception_examples() -> list[BaseException]:
+    from storykit.errors import ErrorDetail, OptionError, PluginError, UnknownFormatError
+    from storykit.exporters.email import EmailTemplateError
+    from storykit.mail import OutboxBusyError, SendError
+
+    broken = PluginError("storykit-broken", "failed to load: ImportError: x",
+                         distribution="storykit-broken 0.1")
+    return [
+        ValidationError([ErrorDetail("stories[3].published", "'2021-02-30' is not a valid date",
+                                     "2021-02-30", 4)], "stories.json"),
+        UnknownFormatError("jsn", ["json", "csv"]),
+        UnknownFormatError("x", ["html"], kind="output file suffix", problems=[broken]),
+        broken,
+        PluginError("local", "has no register_exporters hook"),
+        OptionError("html", "theme", "must be a string (got int 5)"),
+        EmailTemplateError("email.html", "/themes/x/email.html", "lacks the marker"),
+        SendError("smtp.example.org", 587, "connection refused"),
+        OutboxBusyError(Path("/srv/outbox")),
+    ]
+
+
+class TestExceptionsPickle:
+    """Every storykit exception survives pickle and copy with its message and attributes."""
+
+    @pytest.mark.parametrize("make", ["pickle", "copy", "deepcopy"])
+    def test_each_exception_class(self, make: str) -> None:
+        """pickle, copy.copy and copy.deepcopy give the same class, message and attributes."""
+        import copy
+
+        remake = {"pickle": lambda e: pickle.loads(pickle.dumps(e)),
+                  "copy": copy.copy, "deepcopy": copy.deepcopy}[make]
+        for error in _exception_examples():
+            again = remake(error)
+            assert type(again) is type(error)
+            assert str(again) == str(error)
+            assert again.args == error.args
+            # Nested exceptions (problems) compare by their message: exceptions have no __eq__.
+            assert repr(vars(again)) == repr(vars(error))
+
+    def test_attributes_set_later_survive(self) -> None:
+        """A note added to an exception (add_note) is kept by pickle."""
+        from storykit.errors import UnknownFormatError
+
+        error = UnknownFormatError("jsn", ["json"])
+        error.add_note("while loading feeds.toml")
+        again = pickle.loads(pickle.dumps(error))
+        assert again.__notes__ == ["while loading feeds.toml"]
+
+    def test_through_a_process_pool(self) -> None:
+        """A format typo in a worker process reaches the caller whole, hint included."""
+        from concurrent.futures import ProcessPoolExecutor
+
+        from storykit.errors import UnknownFormatError
+
+        with ProcessPoolExecutor(1) as pool:
+            future = pool.submit(_load_with_a_format_typo, "{}")
+            with pytest.raises(UnknownFormatError) as info:
+                future.result()
+        assert info.value.name == "jsn"
+        assert "json" in info.value.available
+        assert "did you mean 'json'?" in str(info.value)

@@ -528,6 +528,17 @@ class TestLoadWhere:
             storykit.load(doc, where=lambda s: True, max_bytes=1)
 
 
+class TestLoadWhereArgument:
+    @pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".json"])
+    def test_a_where_that_is_not_a_function_is_refused_at_once(self, tmp_path: Path,
+                                                               suffix: str) -> None:
+        """where="climate" (text, not a test) is the ValueError filter() gives, before the
+        file is read, for every format."""
+        path = storykit.dump(collections_example(), tmp_path / f"a{suffix}")
+        with pytest.raises(ValueError, match=r"filter\(where=...\): must be a function"):
+            storykit.load(path, where="climate")  # type: ignore[arg-type]
+
+
 def collections_example() -> storykit.Collection:
     """Stories in January and February, without contacts (which line files cannot hold)."""
     return storykit.Collection(title="Stories", stories=[

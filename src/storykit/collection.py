@@ -110,7 +110,7 @@ class Collection:
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 raise KeyError(f"no story with id {key!r}{hint}") from None
         if isinstance(key, slice):
-            return self.replace(self.stories[key])
+            return self._with(self.stories[key])
         return self.stories[key]
 
     def get(self, id: str, default: Story | None = None) -> Story | None:
@@ -125,7 +125,18 @@ class Collection:
     # --- building ---------------------------------------------------------------------------
 
     def replace(self, stories: Iterable[Story]) -> Collection:
-        """The same metadata with other stories (their ids must be unique)."""
+        """The same metadata with other stories (their ids must be unique).
+
+        Anything but :class:`~storykit.Story` objects is a :class:`~storykit.ValidationError`
+        naming each, as ``Collection(stories=...)`` gives (``stories[0]: must be a story object
+        (got dict {...})``); a string or mapping (``group_by()``'s result) is a ``TypeError``.
+        """
+        got = _only_stories(stories, "replace", "stories")
+        return self._with(got)
+
+    def _with(self, stories: Iterable[Story]) -> Collection:
+        """:meth:`replace` for stories known to be Story objects (taken from collections): the
+        operations' path, with no check of each item."""
         stories = tuple(stories)
         index = _unique_index(stories)
         return _build(Collection, {
@@ -157,17 +168,18 @@ class Collection:
         """
         match = matcher(topic=topic, country=country, since=since, until=until, text=text,
                         language=language, where=where)
-        return self.replace(s for s in self.stories if match(s))
+        return self._with(s for s in self.stories if match(s))
 
     def sort(self, by: SortKey | Callable[[Story], Any] = "published", *,
              reverse: bool = False) -> Collection:
         """Stories in order of ``by`` (a field name or a key function); ties go by id."""
         key = _sort_key(by)
         by_id = sorted(self.stories, key=lambda s: s.id)
-        return self.replace(sorted(by_id, key=key, reverse=reverse))
+        return self._with(sorted(by_id, key=key, reverse=reverse))
 
     def latest(self, n: int) -> Collection:
         """The ``n`` most recently published stories, newest first."""
+        _count_arg(n, "latest", "n")
         if n < 0:
             raise ValueError(f"latest() needs n >= 0 (got {n})")
         return self.sort("published", reverse=True)[:n]
@@ -183,19 +195,22 @@ class Collection:
         for story in self.stories:
             for k in keys(story):
                 groups.setdefault(k, []).append(story)
-        return {k: self.replace(v) for k, v in groups.items()}
+        return {k: self._with(v) for k, v in groups.items()}
 
     def paginate(self, size: int) -> list[Collection]:
         """The stories cut into pages of ``size``; an empty collection has one empty page."""
+        _count_arg(size, "paginate", "size")
         if size < 1:
             raise ValueError(f"page size must be at least 1 (got {size})")
         stories = self.stories
         if not stories:
             return [self]
-        return [self.replace(stories[i:i + size]) for i in range(0, len(stories), size)]
+        return [self._with(stories[i:i + size]) for i in range(0, len(stories), size)]
 
     def page(self, n: int, size: int) -> Collection:
         """Page ``n`` (from 1) of ``size`` stories."""
+        _count_arg(n, "page", "n")
+        _count_arg(size, "page", "size")
         if n < 1:
             raise ValueError(f"pages are numbered from 1 (got {n})")
         if size < 1:
@@ -214,18 +229,21 @@ class Collection:
             if s.url is not None:
                 seen_urls.add(s.url)
             kept.append(s)
-        return self.replace(kept)
+        return self._with(kept)
 
     def merge(self, other: Collection | Iterable[Story]) -> Collection:
         """Every story of both, this collection's first; an id in both keeps the newer one.
 
         "Newer" is the later ``updated``. Two different stories with one id and no ``updated``
-        to choose between them are a :class:`~storykit.ValidationError` naming the id.
+        to choose between them are a :class:`~storykit.ValidationError` naming the id. An item
+        of ``other`` that is not a Story (a dict, or a collection in a list: merge one collection
+        per call) is a ``ValidationError`` naming it (``other[0]: must be a story object``).
         """
         stories = list(self.stories)
         index = dict(self._index)
         errors: Errors = []
-        extra = other.stories if isinstance(other, Collection) else tuple(other)
+        extra = (other.stories if isinstance(other, Collection)
+                 else _only_stories(other, "merge", "other"))
         for s in extra:
             i = index.get(s.id)
             if i is None:
@@ -250,11 +268,46 @@ class Collection:
                 stories[i] = s
         if errors:
             raise ValidationError(errors, "merge")
-        return self.replace(stories)
+        return self._with(stories)
 
 
-def _strings(value: str | Iterable[str]) -> list[str]:
-    return [value] if isinstance(value, str) else list(value)
+def _only_stories(stories: Any, method: str, arg: str) -> tuple[Story, ...]:
+    """``stories`` as a tuple, every item a Story: else the error names the argument and each
+    item that is not one (checked once per call, outside the operations' own loops)."""
+    if isinstance(stories, (str, bytes, Mapping)) or not isinstance(stories, Iterable):
+        hint = (" (group_by() gives a dict of collections: pass one of its values)"
+                if isinstance(stories, Mapping) else
+                " (for one story, give a list: [story])" if isinstance(stories, Story) else "")
+        raise TypeError(f"{method}({arg}=...): must be an iterable of stories "
+                        f"(got {rules._got(stories)}){hint}")
+    got = tuple(stories)
+    errors: Errors = [
+        ErrorDetail(f"{arg}[{i}]", f"must be a story object (got {rules._got(s)})"
+                    + ("; merge one collection per call" if isinstance(s, Collection) else ""),
+                    s)
+        for i, s in enumerate(got) if not isinstance(s, Story)]
+    if errors:
+        raise ValidationError(errors, method)
+    return got
+
+
+def _count_arg(value: Any, method: str, arg: str) -> None:
+    """A whole number argument: an ``int`` (``bool`` is not one here), else a TypeError."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{method}({arg}=...): must be an int (got {rules._got(value)})")
+
+
+def _strings(value: Any, name: str) -> list[str]:
+    """A ``topic``/``country`` criterion: one string or an iterable of strings. Bytes and
+    other non-strings are refused here, naming the criterion (iterating ``b"TL"`` would give
+    the ints 84 and 76)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (bytes, bytearray, memoryview, Mapping)) or not isinstance(
+            value, Iterable):
+        raise ValueError(f"filter({name}=...): must be a string or a list of strings "
+                         f"(got {rules._got(value)})")
+    return list(value)
 
 
 def _query(value: Any, name: str) -> str:
@@ -279,14 +332,17 @@ def matcher(
     where: Callable[[Story], bool] | None = None,
 ) -> Callable[[Story], bool]:
     """The test of :meth:`Collection.filter` for one story: true when it matches every
-    criterion given (a bad criterion: ``ValueError``, raised here)."""
+    criterion given (a bad criterion: ``ValueError``, raised here; ``where`` must be callable)."""
+    if where is not None and not callable(where):
+        raise ValueError(f"filter(where=...): must be a function of a story returning true or "
+                         f"false (got {rules._got(where)}); to find text, use text=...")
     preds: list[Callable[[Story], bool]] = []
     if topic is not None:
-        wanted = {_query(t, "topic").casefold() for t in _strings(topic)}
+        wanted = {_query(t, "topic").casefold() for t in _strings(topic, "topic")}
         preds.append(lambda s: any(t.casefold() in wanted for t in s.topics))
     if country is not None:
         try:
-            codes = {rules.country(c) for c in _strings(country)}
+            codes = {rules.country(c) for c in _strings(country, "country")}
         except rules.Invalid as e:
             raise ValueError(f"filter(country=...): {e.message}") from None
         preds.append(lambda s: any(c in codes for c in s.countries))

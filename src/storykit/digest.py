@@ -84,15 +84,28 @@ def _date(value: str | date, what: str) -> date:
 
 
 def window(*, since: str | date | None = None, until: str | date | None = None,
-           last: str | None = None, week: str | None = None, month: str | None = None,
-           today: date | None = None) -> Window:
+           last: str | int | None = None, week: str | date | None = None,
+           month: str | date | None = None, today: date | None = None) -> Window:
     """The window that one of these ways of naming it gives.
 
-    ``since``/``until`` are ISO dates (either may be left open). ``last="7d"`` is the seven
-    days ending ``today`` (``"2w"``: fourteen); ``week="2021-W07"`` is that ISO week, Monday to
-    Sunday; ``month="2021-02"`` is that calendar month. Only one way may be used at a time;
-    a bad value raises :class:`ValueError` saying what is wrong.
+    ``since``/``until`` are ISO dates or :class:`~datetime.date` objects (either may be left
+    open). ``last="7d"`` is the seven days ending ``today`` (``"2w"``: fourteen; an ``int``
+    is a number of days, ``last=7`` as ``"7d"``); ``week="2021-W07"`` is that ISO week, Monday
+    to Sunday; ``month="2021-02"`` is that calendar month. A ``date`` for ``week`` or
+    ``month`` means the week or month it falls in (``month=date(2021, 2, 1)``: February 2021),
+    the one reading a date there can have. Only one way may be used at a time; a bad value
+    raises :class:`ValueError` saying what is wrong, a value of another type (``bool``
+    included) a :class:`TypeError` naming the argument.
     """
+    _window_types(since=since, until=until, last=last, week=week, month=month, today=today)
+    last_given = last
+    if isinstance(last, int):
+        last = f"{last}d"
+    if isinstance(week, date):
+        year, num, _ = week.isocalendar()
+        week = f"{year:04d}-W{num:02d}"
+    if isinstance(month, date):
+        month = f"{month.year:04d}-{month.month:02d}"
     used = [name for name, v in (("--since/--until", since or until), ("--last", last),
                                  ("--week", week), ("--month", month)) if v]
     if len(used) > 1:
@@ -100,7 +113,8 @@ def window(*, since: str | date | None = None, until: str | date | None = None,
     if last:
         m = _LAST.fullmatch(last)
         if m is None or int(m.group(1)) < 1:
-            raise ValueError(f"--last: {last!r} is not a number of days or weeks, like 7d or 2w")
+            raise ValueError(f"--last: {last_given!r} is not a number of days or weeks, like 7d "
+                             "or 2w")
         days = int(m.group(1)) * (7 if m.group(2).lower() == "w" else 1)
         end = today or date.today()
         return Window(end - timedelta(days=days - 1), end)
@@ -127,6 +141,19 @@ def window(*, since: str | date | None = None, until: str | date | None = None,
     return Window(first, last_day)
 
 
+def _window_types(**given: Any) -> None:
+    """A TypeError for an argument of :func:`window` of a type it does not take."""
+    takes: dict[str, tuple[type, ...]] = {
+        "since": (str, date), "until": (str, date), "last": (str, int),
+        "week": (str, date), "month": (str, date), "today": (date,)}
+    for name, value in given.items():
+        if value is not None and (isinstance(value, bool)
+                                  or not isinstance(value, takes[name])):
+            kinds = " or ".join(t.__name__ for t in takes[name])
+            raise TypeError(f"window({name}=...): must be a {kinds} "
+                            f"(got {rules._got(value)})")
+
+
 def select(collection: Collection, win: Window, topic: str | Iterable[str] | None = None,
            ) -> Collection:
     """The stories of ``collection`` inside ``win`` (and of ``topic``), newest first."""
@@ -137,9 +164,20 @@ def select(collection: Collection, win: Window, topic: str | Iterable[str] | Non
 # --- subscribers --------------------------------------------------------------------------------
 
 
-@attrs.frozen
+@attrs.frozen(init=False)
 class Subscriber:
-    """One reader: where to write, what to call them, what they follow."""
+    """One reader: where to write, what to call them, what they follow.
+
+    The fields are checked and normalised by the rules a subscribers CSV row goes through
+    (:func:`parse_subscribers` uses the same function): ``email`` a valid address (stripped),
+    ``name`` stripped (blank: none), each topic plain text, each country an ISO 3166-1 alpha-2
+    code (upper-cased: ``"tl"`` gives ``"TL"``), ``language`` a BCP 47 tag. Every problem is
+    reported at once in one :class:`~storykit.ValidationError` (paths ``email``,
+    ``topics[0]``, ...). ``topics`` and ``countries`` must be lists (any iterable): a bare
+    string is refused, as :class:`~storykit.Story` refuses it, because ``"decent work"`` would
+    otherwise follow one character at a time and ``"TL;ID"`` is not one code either; give
+    ``("decent work",)``.
+    """
 
     email: str
     name: str | None = None
@@ -149,6 +187,77 @@ class Subscriber:
     countries: tuple[str, ...] = ()
     #: Language of the message's labels and dates; none means the digest's.
     language: str | None = None
+
+    def __init__(self, email: str, name: str | None = None, topics: Iterable[str] = (),
+                 countries: Iterable[str] = (), language: str | None = None) -> None:
+        errors: list[ErrorDetail] = []
+        values = _check_subscriber(errors, "", None, email=email, name=name, topics=topics,
+                                   countries=countries, language=language)
+        if values is None:
+            raise ValidationError(errors)
+        for field, value in values.items():
+            object.__setattr__(self, field, value)
+
+
+def _check_subscriber(errors: list[ErrorDetail], path: str, line: int | None, *, email: Any,
+                      name: Any, topics: Any, countries: Any, language: Any,
+                      ) -> dict[str, Any] | None:
+    """A subscriber's checked, normalised field values; or None, its problems in ``errors``.
+
+    The one set of rules for :class:`Subscriber` and for each row of :func:`parse_subscribers`
+    (``path`` is ``""`` for the first, ``subscribers[3]`` for a row, ``line`` its line).
+    """
+    n = len(errors)
+
+    def at(field: str) -> str:
+        return f"{path}.{field}" if path else field
+
+    def rule(field: str, value: Any, check: Any) -> Any:
+        try:
+            return check(value)
+        except rules.Invalid as e:
+            errors.append(ErrorDetail(field, e.message, value, line))
+            return None
+
+    addr = rule(at("email"), email, rules.email)
+    if name is not None:
+        name = rule(at("name"), name, rules.must_be_str)
+        name = (name.strip() or None) if name is not None else None
+    items: dict[str, tuple[str, ...]] = {}
+    for field, value, check in (("topics", topics, rules.text),
+                                ("countries", countries, rules.country)):
+        if value is None:
+            items[field] = ()
+        elif isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+            hint = f"; to give one, write ({value!r},)" if isinstance(value, str) else ""
+            errors.append(ErrorDetail(at(field), f"must be a list of strings (got "
+                                      f"{rules._got(value)}){hint}", value, line))
+        else:
+            items[field] = tuple(rule(f"{at(field)}[{i}]", v, check)
+                                 for i, v in enumerate(value))
+    lang = None
+    if language is not None and language != "":
+        lang = rule(at("language"), language, rules.language)
+    if len(errors) > n:
+        return None
+    return {"email": addr, "name": name, "topics": items["topics"],
+            "countries": items["countries"], "language": lang}
+
+
+def _valid_email(raw: str | None) -> str:
+    """The row's address if valid, else ``""`` (its problem is already reported)."""
+    try:
+        return rules.email((raw or "").strip())
+    except rules.Invalid:
+        return ""
+
+
+def _subscriber(values: Mapping[str, Any]) -> Subscriber:
+    """A Subscriber from values :func:`_check_subscriber` gave, without checking them again."""
+    sub = Subscriber.__new__(Subscriber)
+    for field, value in values.items():
+        object.__setattr__(sub, field, value)
+    return sub
 
 
 SUBSCRIBER_COLUMNS = ("email", "name", "topics", "countries", "language")
@@ -180,34 +289,22 @@ def parse_subscribers(data: str, source: str | None = None) -> list[Subscriber]:
             line = reader.line_num
             path = f"subscribers[{i}]"
             n = len(errors)
-            raw = (row.get("email") or "").strip()
-            try:
-                addr = rules.email(raw)
-            except rules.Invalid as e:
-                errors.append(ErrorDetail(f"{path}.email", e.message, raw, line))
-                addr = ""
+            values = _check_subscriber(
+                errors, path, line, email=(row.get("email") or "").strip(),
+                name=row.get("name"), topics=_list(row.get("topics")),
+                countries=_list(row.get("countries")),
+                language=(row.get("language") or "").strip() or None)
+            addr = values["email"] if values is not None else _valid_email(row.get("email"))
             key = addr.lower()
             if addr and key in seen:
+                # The same mailbox: a domain is case-insensitive, and mail servers treat local
+                # parts so too (and outbox_name() gives both one file).
                 errors.append(ErrorDetail(f"{path}.email", f"{addr!r} is already on line "
                                           f"{seen[key]}", addr, line))
             seen.setdefault(key, line)
-            countries = []
-            for c in _list(row.get("countries")):
-                try:
-                    countries.append(rules.country(c))
-                except rules.Invalid as e:
-                    errors.append(ErrorDetail(f"{path}.countries", e.message, c, line))
-            lang = (row.get("language") or "").strip() or None
-            if lang is not None:
-                try:
-                    lang = rules.language(lang)
-                except rules.Invalid as e:
-                    errors.append(ErrorDetail(f"{path}.language", e.message, lang, line))
-            if len(errors) > n:
+            if values is None or len(errors) > n:
                 continue
-            name = (row.get("name") or "").strip() or None
-            out.append(Subscriber(addr, name, tuple(_list(row.get("topics"))),
-                                  tuple(countries), lang))
+            out.append(_subscriber(values))
     except csv.Error as e:
         errors.append(ErrorDetail("", f"is not valid CSV: {e}", None, reader.line_num))
     if errors:
@@ -249,6 +346,12 @@ class PersonalisedRun:
     inbox preview come from its own stories (the newest of them; their first titles, unless
     a description or ``preheader`` option gives every message one). Subscribers whose
     topics and countries match no story are skipped and listed in :attr:`skipped`.
+
+    Each iteration is a fresh run: :attr:`sent` and :attr:`skipped` count that run only (a
+    second ``for`` or ``list()`` does not add to the first's). Two subscribers with one address
+    in different case (``ana@example.org``, ``Ana@Example.org``) are one mailbox, as
+    :func:`parse_subscribers` and :func:`outbox_name` hold: a :class:`~storykit.ValidationError`
+    names the second, rather than mail one reader twice.
     """
 
     def __init__(self, collection: Collection, subscribers: Iterable[Subscriber],
@@ -259,6 +362,7 @@ class PersonalisedRun:
 
         self.collection = collection
         self.subscribers = list(subscribers)
+        _refuse_repeated(self.subscribers)
         self.options: EmailOptions = parse_options(EmailExporter(), dict(options or {}),
                                                    EmailOptions)
         self.registry = registry
@@ -295,6 +399,12 @@ class PersonalisedRun:
         return got
 
     def __iter__(self) -> Iterator[Message]:
+        # Reset here, when the run is started, not when its first message is asked for.
+        self.skipped = []
+        self.sent = 0
+        return self._messages()
+
+    def _messages(self) -> Iterator[Message]:
         from email.headerregistry import Address
 
         from storykit.exporters.email import header_text
@@ -310,6 +420,21 @@ class PersonalisedRun:
             data = self.renderer(sub.language).message(to, stories=picked, name=sub.name or "")
             self.sent += 1
             yield Message(sub, len(picked), data)
+
+
+def _refuse_repeated(subscribers: list[Subscriber]) -> None:
+    """A ValidationError naming each subscriber whose address (in any case) came before."""
+    seen: dict[str, int] = {}
+    errors: list[ErrorDetail] = []
+    for i, sub in enumerate(subscribers):
+        key = sub.email.lower()
+        first = seen.setdefault(key, i)
+        if first != i:
+            errors.append(ErrorDetail(
+                f"subscribers[{i}].email", f"{sub.email!r} is the address of subscribers[{first}] "
+                f"({subscribers[first].email!r}); one mailbox gets one message", sub.email))
+    if errors:
+        raise ValidationError(errors)
 
 
 _UNSAFE_IN_NAME = re.compile(r"[^a-z0-9._@+-]")
@@ -350,21 +475,35 @@ def write_outbox(messages: Iterable[Message], outbox: str | Path, *,
     through :class:`storykit.io.atomic_writer`, which also fsyncs it: safe across a power cut
     but about 100 files a second on an ordinary disk. The default flushes the whole outbox to
     disk once at the end (``os.sync()``), which is as safe once the run has finished.
+
+    Two messages for one address (in any case: one mailbox, one file) are a ``ValueError``
+    raised before the second is written, rather than one overwriting the other.
     """
     folder = Path(outbox)
     folder.mkdir(parents=True, exist_ok=True)
-    paths = []
+    paths: list[Path] = []
+    written: dict[str, str] = {}
+
+    def path_of(msg: Message) -> Path:
+        name = outbox_name(msg.subscriber.email)
+        if name in written:
+            raise ValueError(f"two messages for one mailbox: {msg.subscriber.email!r} and "
+                             f"{written[name]!r} (one file, {name}); {len(paths)} written "
+                             "before it")
+        written[name] = msg.subscriber.email
+        return folder / name
+
     if durable:
         from storykit.io import atomic_writer
 
         for msg in messages:
-            path = folder / outbox_name(msg.subscriber.email)
+            path = path_of(msg)
             with atomic_writer(path) as f:
                 f.write(msg.data)
             paths.append(path)
         return paths
     for msg in messages:
-        path = folder / outbox_name(msg.subscriber.email)
+        path = path_of(msg)
         tmp = path.with_name(f".{path.name}.tmp")
         try:
             # A stale temporary file (a killed run) or a symlink planted at its name is removed,

@@ -32,6 +32,18 @@ class ErrorDetail:
         return f"{where}: {self.message}"
 
 
+def _rebuild(cls: type[BaseException], args: tuple[Any, ...],
+             kwargs: dict[str, Any]) -> BaseException:
+    """Call ``cls(*args, **kwargs)``: what pickle and :mod:`copy` call to remake an exception.
+
+    ``BaseException`` pickles as ``cls(*self.args)``, and ``self.args`` is the one rendered
+    message, not the constructor's arguments: the default would call ``UnknownFormatError(msg)``
+    and fail (a ``TypeError`` in ``copy.copy``, a ``BrokenProcessPool`` when a worker process
+    raises it). Each exception's ``__reduce__`` gives its real arguments, keyword-only ones too.
+    """
+    return cls(*args, **kwargs)
+
+
 def _count(n: int) -> str:
     return "1 problem" if n == 1 else f"{n} problems"
 
@@ -60,7 +72,8 @@ class ValidationError(ValueError):
         return "\n  ".join([header, *(str(e) for e in self.errors)])
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.errors, self.source))
+        # The state (``__dict__``) carries what was set after construction (``add_note``).
+        return (type(self), (self.errors, self.source), self.__dict__)
 
     def with_source(self, source: str) -> ValidationError:
         """The same problems, with the document's name in the header."""
@@ -74,6 +87,8 @@ class UnknownFormatError(ValueError):
                  problems: Sequence[PluginError] = ()) -> None:
         self.name = name
         self.available = tuple(sorted(available))
+        self.kind = kind
+        self.problems = tuple(problems)
         import difflib
 
         close = difflib.get_close_matches(name, self.available, n=1)
@@ -84,6 +99,10 @@ class UnknownFormatError(ValueError):
                   f"{problems[0]} (all: storykit.plugins.get_registry().errors)"
                   if problems else "")
         super().__init__(f"unknown {kind} {name!r} (available: {listed}){hint}{failed}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), (self.name, self.available),
+                           {"kind": self.kind, "problems": self.problems}), self.__dict__)
 
 
 class PluginError(RuntimeError):
@@ -102,6 +121,10 @@ class PluginError(RuntimeError):
             where += f" ({distribution})"
         super().__init__(f"{where} {message}")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), (self.plugin, self.message),
+                           {"distribution": self.distribution}), self.__dict__)
+
 
 class OptionError(ValueError):
     """An exporter option that does not exist or has the wrong type.
@@ -112,4 +135,8 @@ class OptionError(ValueError):
     def __init__(self, exporter: str, option: str, message: str) -> None:
         self.exporter = exporter
         self.option = option
+        self.message = message
         super().__init__(f"{exporter} exporter: option {option!r} {message}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.exporter, self.option, self.message), self.__dict__)

@@ -124,6 +124,10 @@ def load(path: PathLike, format: str | None = None, *, max_bytes: int = MAX_BYTE
     fmt = _format_of(p, format)
     source = str(path)
     if where is not None:
+        if not callable(where):  # (as filter() says it: before the file is read)
+            from storykit.collection import matcher
+
+            matcher(where=where)
         if fmt in ("jsonl", "csv", "tsv") and p.is_file():
             return _load_where(p, fmt, source, where)
         return load(p, fmt, max_bytes=max_bytes).filter(where=where)

@@ -191,6 +191,9 @@ class SendError(ConnectionError):
     def __str__(self) -> str:
         return str(self.args[0])
 
+    def __reduce__(self) -> tuple[Any, ...]:  # (picklable: sent back from worker processes)
+        return (type(self), (self.host, self.port, self.reason), self.__dict__)
+
 
 class OutboxBusyError(RuntimeError):
     """Another send holds the lock of this outbox folder; nothing was sent.
@@ -205,6 +208,9 @@ class OutboxBusyError(RuntimeError):
         self.lock = folder / SEND_LOCK
         super().__init__(f"another storykit send is running on the outbox {folder} (it holds "
                          f"{self.lock}); nothing sent, run again when it has finished")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.folder,), self.__dict__)
 
 
 Status = Literal["sent", "failed", "skipped", "dry-run"]
