@@ -159,12 +159,15 @@ def _write_compact(collection: Collection, stories: Iterable[Story], out: Binary
         out.write(fix(head[:-1]) + b',"stories":[')
     else:
         out.write(b"[")
+    write = out.write
     first = True
     for batch in _batches(stories):
-        data = fix(orjson.dumps(batch)[1:-1])  # one call per chunk: "[a,b,c]" less brackets
-        out.write(data if first else b"," + data)
+        data = fix(orjson.dumps(batch))  # one call per chunk: "[a,b,c]", written less brackets
+        if not first:
+            write(b",")
+        write(memoryview(data)[1:-1])
         first = False
-    out.write(b"]}" if document else b"]")
+    write(b"]}" if document else b"]")
 
 
 def _write_pretty(collection: Collection, stories: Iterable[Story], out: BinaryIO,
@@ -190,8 +193,10 @@ def _write_pretty(collection: Collection, stories: Iterable[Story], out: BinaryI
 
 
 def _write_lines(stories: Iterable[Story], out: BinaryIO, fix: Callable[[bytes], bytes]) -> None:
+    write = out.write
     for chunk in _chunks(stories, orjson.dumps):
-        out.write(fix(b"\n".join(chunk)) + b"\n")
+        chunk.append(b"")  # (so that the join ends with a line break: no copy to add one)
+        write(fix(b"\n".join(chunk)))
 
 
 @hookimpl
