@@ -57,6 +57,18 @@ def preview(msg: EmailMessage) -> str:
     return " ".join("".join(div.itertext()).replace("\u200c", "").split())
 
 
+def story_blocks(msg: EmailMessage) -> list[str]:
+    """The visible text of each story block (``td.story``) of the HTML part, in order.
+
+    Text nodes only, whitespace-flattened: what a mail client shows, not attribute values.
+    """
+    part = msg.get_body(("html",))
+    assert part is not None
+    doc = html5lib.parse(str(part.get_content()), namespaceHTMLElements=False)
+    return [" ".join("".join(td.itertext()).split()) for td in doc.iter("td")
+            if "story" in (td.get("class") or "").split()]
+
+
 def run(*args: str | Path) -> tuple[int, str, str]:
     result = CliRunner().invoke(main, [str(a) for a in args])
     if result.exception is not None and not isinstance(result.exception, SystemExit):
@@ -328,6 +340,21 @@ class TestPersonalised:
             text = plain_text(msg)
             for story in february:
                 assert any(story.title.startswith(t) for t in titles) == (story.title in text)
+            # The HTML part, read as a mail client shows it, holds the same stories only.
+            blocks = story_blocks(msg)
+            assert len(blocks) == len(titles)
+            html_part = msg.get_body(("html",))
+            assert html_part is not None
+            body = html5lib.parse(str(html_part.get_content()),
+                                  namespaceHTMLElements=False).find("body")
+            assert body is not None
+            visible = " ".join("".join(body.itertext()).split())
+            for story in february:
+                mine = any(story.title.startswith(t) for t in titles)
+                assert mine == any(story.title in block for block in blocks)
+                assert mine == (story.title in visible)
+                if mine:
+                    assert any(" ".join(story.summary.split()) in block for block in blocks)
             assert msg["To"].addresses[0].addr_spec == address
             token = unsubscribe_token(address)
             assert msg["List-Unsubscribe"] == (
@@ -436,6 +463,13 @@ class TestDemoDigest:
         for story in expected:
             assert story.title in text
             assert story.title in html_text
+            assert " ".join(story.summary.split()) in text
+        blocks = story_blocks(msg)
+        assert len(blocks) == len(expected)
+        for story, block in zip(expected, blocks, strict=True):
+            # Each story's own block shows its title and its whole summary as visible text.
+            assert story.title in block
+            assert " ".join(story.summary.split()) in block
         for story in example:
             if story not in expected:
                 assert story.title not in text

@@ -8,6 +8,8 @@ import hmac
 import html
 import os
 import re
+import subprocess
+import sys
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -59,6 +61,17 @@ def flat(s: str) -> str:
     return " ".join(s.split())
 
 
+def story_blocks(page: str) -> list[str]:
+    """The text a reader sees in each story block (``td.story``) of the HTML part, in order.
+
+    Text nodes only (html5lib's itertext), whitespace-flattened: a value carried in an
+    attribute (``title="..."``) is not shown by a mail client, so it does not count.
+    """
+    doc = html5lib.parse(page, namespaceHTMLElements=False)
+    return [flat("".join(td.itertext())) for td in doc.iter("td")
+            if "story" in (td.get("class") or "").split()]
+
+
 @pytest.fixture(scope="module")
 def window(example: storykit.Collection) -> storykit.Collection:
     """The stories of 15–23 February 2021, newest first."""
@@ -94,6 +107,13 @@ class TestMessage:
                 assert date in part
                 assert flat(story.summary) in part
             assert story.url in plain.splitlines()  # a bare URL on a line of its own
+        blocks = story_blocks(page)
+        assert len(blocks) == len(window)
+        for story, block in zip(window, blocks, strict=True):
+            # In the story's own block, as visible text (not only somewhere in the source).
+            assert story.title in block
+            assert storykit.templating.format_date(story.published) in block
+            assert flat(story.summary) in block
 
     def test_headers_are_exactly_these(self, digest: bytes) -> None:
         """The message has exactly the intended headers, no more."""
@@ -212,6 +232,9 @@ class TestParts:
         assert "https://voices.ilo.org/" in plain.splitlines()
         for line in plain.splitlines():
             assert len(line) <= 78 or re.fullmatch(r"https?://\S+", line), line
+            # Prose is wrapped at 72: only one unbreakable token (a bare URL, a longer word)
+            # may stand longer, alone on its line.
+            assert len(line) <= 72 or len(line.split()) == 1, line
 
     def test_html_is_a_table_layout_with_inlined_css(self, digest: bytes) -> None:
         """The HTML is a 600px table layout whose elements carry inline styles."""
@@ -321,9 +344,27 @@ class TestSlots:
 
 
 class TestDeterminism:
-    def test_equal_input_equal_bytes(self, window: storykit.Collection) -> None:
-        """Rendering twice gives the same bytes: no clock, no random ids."""
+    def test_equal_input_equal_bytes(self, window: storykit.Collection,
+                                     example_json: Path) -> None:
+        """Rendering twice, also in two processes with other hash seeds, gives the same bytes."""
         assert render(window, to="a@example.org") == render(window, to="a@example.org")
+        # hash() of a str differs per process (PYTHONHASHSEED): only a second process shows it.
+        script = (
+            "import sys, storykit\n"
+            "col = storykit.load(sys.argv[1]).filter(since='2021-02-15', until='2021-02-23')\n"
+            "col = col.sort('published', reverse=True)\n"
+            "sys.stdout.buffer.write(storykit.dumps(col, 'email', sender=sys.argv[2],\n"
+            "    to='Ana <ana@example.org>, bo@example.org', unsubscribe=sys.argv[3]))\n"
+        )
+        outputs = []
+        for seed in ("1", "2"):
+            done = subprocess.run(
+                [sys.executable, "-c", script, str(example_json), SENDER, UNSUB],
+                env={**os.environ, "PYTHONHASHSEED": seed}, capture_output=True, check=False)
+            assert done.returncode == 0, done.stderr.decode()
+            outputs.append(done.stdout)
+        assert outputs[0] == outputs[1]
+        assert parse(outputs[0])["To"].addresses[0].addr_spec == "ana@example.org"
 
     def test_date_is_the_newest_story(self, window: storykit.Collection) -> None:
         """The default Date is the newest story's date; Message-ID is at the sender's domain."""

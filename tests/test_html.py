@@ -57,6 +57,26 @@ def titles(root: ET.Element) -> list[str]:
     return [text(h) for h in find_all(root, "h2", "sk-title")]
 
 
+def summary_paragraphs(summary: str) -> list[str]:
+    """The paragraphs of a plain-text summary (runs of lines between blank lines), each with
+    its whitespace collapsed as a browser shows it."""
+    found: list[str] = []
+    lines: list[str] = []
+    for line in [*summary.split("\n"), ""]:
+        if line.strip():
+            lines.append(line)
+        elif lines:
+            found.append(" ".join(" ".join(lines).split()))
+            lines = []
+    return found
+
+
+def shown_paragraphs(article: ET.Element) -> list[str]:
+    """The text of each paragraph of a story's summary element, whitespace collapsed."""
+    (summary,) = find_all(article, "div", "sk-summary")
+    return [" ".join(text(p).split()) for p in summary.iter("p")]
+
+
 def json_ld(root: ET.Element) -> Iterator[dict[str, Any]]:
     for script in root.iter("script"):
         if script.get("type") == "application/ld+json":
@@ -623,7 +643,8 @@ class TestProperties:
     @settings(max_examples=40)
     @given(collections(max_size=6))
     def test_any_collection_renders_valid_html(self, col: Collection) -> None:
-        """Any valid collection renders a page that parses with no errors, keeping every title."""
+        """Any valid collection renders a page that parses with no errors, keeping every title
+        and every paragraph of every summary."""
         root = parse(render(col))
         assert titles(root) == [s.title for s in col]
         h1 = root.find(".//h1")
@@ -631,6 +652,9 @@ class TestProperties:
         docs = list(json_ld(root))
         assert [d["headline"] for d in docs] == [s.title for s in col]
         assert [d["description"] for d in docs] == [s.summary for s in col]
+        # The visible summary: one <p> per paragraph (blank-line separated), all of them.
+        for article, story in zip(articles(root), col, strict=True):
+            assert shown_paragraphs(article) == summary_paragraphs(story.summary)
         imgs = list(root.iter("img"))
         assert [i.get("alt") for i in imgs] == [s.image.alt for s in col if s.image]
         ids = [el.get("id") for el in root.iter() if el.get("id")]

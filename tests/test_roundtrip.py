@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import Phase, find, given, settings
 from hypothesis import strategies as st
 
 import storykit
@@ -138,9 +138,20 @@ class TestStrategies:
 
     @given(contacts())
     def test_contacts(self, c: MediaContact) -> None:
-        """Generated contacts have a way to reach them and survive the converter."""
-        assert c.email or c.phone or c.url
+        """Generated contacts are fixed points of the model and survive the converter."""
+        assert MediaContact(**{k: getattr(c, k) for k in MediaContact.FIELDS}) == c
         assert converter.structure(converter.unstructure(c), MediaContact) == c
+
+    @pytest.mark.parametrize("way", ["email", "phone", "url"])
+    def test_contacts_reached_every_way(self, way: str) -> None:
+        """contacts() makes contacts without ``way`` and contacts reached by ``way`` alone, so
+        an exporter's code for a missing email, phone or URL is exercised."""
+        ways = ("email", "phone", "url")
+        quick = settings(phases=[Phase.generate], database=None)  # any example will do
+        find(contacts(), lambda c: getattr(c, way) is None, settings=quick)
+        alone = find(contacts(), lambda c: all((getattr(c, w) is None) == (w != way)
+                                                for w in ways), settings=quick)
+        assert getattr(alone, way) is not None
 
 
 class TestFiles:

@@ -138,6 +138,13 @@ def published() -> st.SearchStrategy[date]:
 _topic = text(max_size=20).filter(lambda s: s == s.strip())
 
 
+def _lines(first: str, rest: list[tuple[str, str]]) -> str:
+    """A multi-line summary: ``first``, then each line after its break, ``"\\n"`` (a line
+    break in a paragraph) or ``"\\n\\n"`` (a blank line: a new paragraph). Each line is
+    valid one-line text, so the summary is valid multi-line text as it stands."""
+    return first + "".join(sep + line for sep, line in rest)
+
+
 @cache
 def _story_fields() -> dict[str, st.SearchStrategy[Any]]:
     """One strategy per Story field, built once (see the note above ``text``)."""
@@ -145,9 +152,12 @@ def _story_fields() -> dict[str, st.SearchStrategy[Any]]:
         "id": st.none() | st.from_regex(r"[a-z0-9]{1,8}(-[a-z0-9]{1,8}){0,3}", fullmatch=True),
         "title": text(),
         "published": published(),
-        # Summaries are sometimes paragraphs: line breaks must survive CSV quoting and HTML.
-        "summary": text(max_size=300) | st.lists(text(max_size=80), min_size=2, max_size=3)
-        .map("\n".join),
+        # Summaries are sometimes several lines: line breaks must survive CSV quoting and
+        # HTML, and a blank line (paragraph break) must stay one in every format.
+        "summary": text(max_size=300) | st.builds(
+            _lines, text(max_size=80),
+            st.lists(st.tuples(st.sampled_from(["\n", "\n\n"]), text(max_size=80)),
+                     min_size=1, max_size=2)),
         "url": st.none() | urls(),
         "image": st.none() | images(),
         "topics": st.lists(_topic, max_size=3, unique=True),
@@ -175,15 +185,22 @@ def stories(draw: st.DrawFn, *, id: str | None = None) -> Story:
 
 @cache
 def contacts() -> st.SearchStrategy[MediaContact]:
+    """Valid media contacts: a name, sometimes a role and an organisation, and at least one
+    way to reach them (the model requires one); email, phone and URL are each sometimes
+    missing, so a contact may be reached by any one of them alone."""
+    reach = st.tuples(
+        st.none() | st.from_regex(r"[a-z]{1,10}(\.[a-z]{1,5})?@[a-z]{2,10}\.(org|com|int)",
+                                  fullmatch=True),
+        st.none() | st.sampled_from(["+41 22 799 7912", "+1 212 555 0100", "+44 20 7946 0958"]),
+        st.none() | urls(),
+    ).filter(lambda ways: ways != (None, None, None))
     return st.builds(
-        lambda name, role, org, email, phone, url: MediaContact(
-            name, role=role, organization=org, email=email, phone=phone, url=url),
+        lambda name, role, org, ways: MediaContact(
+            name, role=role, organization=org, email=ways[0], phone=ways[1], url=ways[2]),
         text(max_size=40),
         st.none() | text(max_size=30),
         st.none() | text(max_size=30),
-        st.from_regex(r"[a-z]{1,10}(\.[a-z]{1,5})?@[a-z]{2,10}\.(org|com|int)", fullmatch=True),
-        st.none() | st.sampled_from(["+41 22 799 7912", "+1 212 555 0100", "+44 20 7946 0958"]),
-        st.none() | urls(),
+        reach,
     )
 
 

@@ -7,8 +7,10 @@ import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import feedparser
+import html5lib
 import jsonschema
 from lxml import etree
 
@@ -91,3 +93,29 @@ def xml_texts(data: bytes, path: str, namespaces: dict[str, str] | None = None) 
 def squash(text: str) -> str:
     """Whitespace collapsed, as an HTML reader shows it."""
     return " ".join(text.split())
+
+
+def summary_paragraphs(summary: str) -> list[str]:
+    """The paragraphs of a plain-text summary (runs of lines between blank lines), squashed."""
+    found: list[str] = []
+    lines: list[str] = []
+    for line in [*summary.split("\n"), ""]:
+        if line.strip():
+            lines.append(line)
+        elif lines:
+            found.append(squash(" ".join(lines)))
+            lines = []
+    return found
+
+
+def assert_full_body(body: str, story: storykit.Story) -> None:
+    """The ``content="full"`` HTML ``body``, parsed by html5lib as a browser parses it, shows
+    the story: one paragraph per summary paragraph, then its picture, then its links (href and
+    text), each in order."""
+    root = html5lib.parseFragment(body, namespaceHTMLElements=False)
+    paragraphs = [squash("".join(p.itertext())) for p in root.iter("p")]
+    assert paragraphs == summary_paragraphs(story.summary)
+    links = [(unquote(a.get("href") or ""), "".join(a.itertext())) for a in root.iter("a")]
+    assert links == [(unquote(link.url), link.title) for link in story.links]
+    images = [(unquote(i.get("src") or ""), i.get("alt")) for i in root.iter("img")]
+    assert images == ([(unquote(story.image.url), story.image.alt)] if story.image else [])

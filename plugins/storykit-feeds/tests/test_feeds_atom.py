@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import attrs
 from feeds_support import (
     as_feedparser_reads,
+    assert_full_body,
     assert_valid_atom,
     example,
     parse_xml_feed,
@@ -79,14 +81,27 @@ class TestAtomExample:
                 "title": "Read more on our new multimedia Voices platform"} in song.links
 
     def test_full_content_carries_html_body(self) -> None:
-        """content=full adds an HTML body with the figure, its alt text and its credit."""
+        """content=full adds an HTML body with the summary's paragraphs, the figure with its
+        alt text and credit, and the story's links."""
         col = example()
-        entries = parse_xml_feed(storykit.dumps(col, "atom", content="full"), "atom10").entries
+        # One summary of two paragraphs (the example's are one each): both must be shown.
+        col = col.replace(tuple(
+            attrs.evolve(s, summary=s.summary + "\n\nA second paragraph,\nof two lines.")
+            if s.id == "a-song-to-let-children-fly" else s for s in col))
+        data = storykit.dumps(col, "atom", content="full")
+        entries = parse_xml_feed(data, "atom10").entries
         song = next(e for e in entries if e.id.endswith("/a-song-to-let-children-fly"))
         body = song.content[0]
         assert body["type"] == "text/html"
         assert 'alt="Ridma Weerawardena, a Sri Lankan singer' in body["value"]
         assert "<figcaption>© Asitha Seneviratne 2021</figcaption>" in body["value"]
+        # Read as a feed reader shows it (feedparser's cleaned HTML) and exactly as written.
+        raw = xml_texts(data, "a:entry/a:content", {"a": "http://www.w3.org/2005/Atom"})
+        assert len(entries) == len(raw) == len(col)
+        for entry, written, story in zip(entries, raw, col, strict=True):
+            assert_full_body(entry.content[0]["value"], story)
+            assert_full_body(written, story)
+        assert sum(len(s.links) for s in col) > 0
 
 
 class TestAtomProperties:
@@ -101,6 +116,10 @@ class TestAtomProperties:
         parsed = parse_xml_feed(data, "atom10")
         atom = {"a": "http://www.w3.org/2005/Atom"}
         assert xml_texts(data, "a:title", atom) == [col.title]
+        bodies = xml_texts(data, "a:entry/a:content", atom)
+        assert len(bodies) == len(col)
+        for body, story in zip(bodies, col, strict=True):
+            assert_full_body(body, story)
         assert xml_texts(data, "a:entry/a:title", atom) == [s.title for s in col]
         assert xml_texts(data, "a:entry/a:summary", atom) == [s.summary for s in col]
         assert parsed.feed.title == as_feedparser_reads(col.title)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import feedparser_rs
-from feeds_support import assert_valid_jsonfeed, example
+from feeds_support import assert_full_body, assert_valid_jsonfeed, example
 from hypothesis import given, settings
 
 import storykit
@@ -96,7 +96,8 @@ class TestJSONFeedProperties:
     @settings(max_examples=40, deadline=None)
     @given(collections(max_size=5))
     def test_any_collection_is_valid(self, col: storykit.Collection) -> None:
-        """Every collection gives a schema-valid feed that a reader reads field for field."""
+        """Every collection gives a schema-valid feed that a reader reads field for field,
+        its HTML body showing every summary paragraph and every link."""
         data = storykit.dumps(col, "jsonfeed", content="full")
         doc = assert_valid_jsonfeed(data)
         parsed = feedparser_rs.parse(data)
@@ -108,6 +109,8 @@ class TestJSONFeedProperties:
         assert [i["title"] for i in doc["items"]] == [s.title for s in col]
         for item, story in zip(doc["items"], col, strict=True):
             assert item["content_text"] == story.summary
+            # The HTML body as a reader parses it: summary paragraphs, picture, links.
+            assert_full_body(item["content_html"], story)
             assert _when(item["date_published"]) == (
                 story.published if isinstance(story.published, datetime)
                 else _when(f"{story.published.isoformat()}T00:00:00Z"))

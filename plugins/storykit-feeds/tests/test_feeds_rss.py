@@ -7,10 +7,12 @@ import html
 
 from feeds_support import (
     as_feedparser_reads,
+    assert_full_body,
     example,
     parse_xml_feed,
     same_instant,
     squash,
+    summary_paragraphs,
     xml_texts,
 )
 from hypothesis import given, settings
@@ -88,7 +90,8 @@ class TestRSSProperties:
     @settings(max_examples=40, deadline=None)
     @given(collections(max_size=5))
     def test_any_collection_reads_back(self, col: storykit.Collection) -> None:
-        """Every collection gives a clean RSS 2.0 feed whose titles, text and dates survive."""
+        """Every collection gives a clean RSS 2.0 feed whose titles, text and dates survive;
+        the full body shows every summary paragraph and every link."""
         for content in ("summary", "full"):
             data = storykit.dumps(col, "rss", content=content)
             parsed = parse_xml_feed(data, "rss20")
@@ -105,5 +108,8 @@ class TestRSSProperties:
                     assert html.unescape(description) == story.summary
                     assert html.unescape(entry.summary) == as_feedparser_reads(story.summary)
                 else:
-                    # The HTML body holds the summary as escaped text.
-                    assert squash(story.summary) in squash(html.unescape(description))
+                    # The HTML body holds the summary as escaped text, paragraph by paragraph.
+                    for para in summary_paragraphs(story.summary):
+                        assert para in squash(html.unescape(description))
+                    # As a reader parses it: every summary paragraph, the picture, the links.
+                    assert_full_body(description, story)

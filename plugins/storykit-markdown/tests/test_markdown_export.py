@@ -59,6 +59,40 @@ def _squash(s: str) -> str:
     return " ".join(s.split())
 
 
+def paragraphs_of(value: str) -> list[str]:
+    """The paragraphs of plain text (runs of lines between blank lines), squashed."""
+    found: list[str] = []
+    lines: list[str] = []
+    for line in [*value.split("\n"), ""]:
+        if line.strip():
+            lines.append(line)
+        elif lines:
+            found.append(_squash(" ".join(lines)))
+            lines = []
+    return found
+
+
+def lede(tokens: list[Token], level: int = 2) -> list[tuple[str, set[str]]]:
+    """The paragraphs a reader sees before the first story heading: (text, inline types)."""
+    found: list[tuple[str, set[str]]] = []
+    for i, tok in enumerate(tokens):
+        if tok.type == "heading_open" and tok.tag == f"h{level}":
+            break
+        if tok.type == "inline" and tokens[i - 1].type == "paragraph_open":
+            children = tok.children or []
+            found.append((_text(children), {c.type for c in children}))
+    return found
+
+
+def assert_lede(tokens: list[Token], col: storykit.Collection) -> None:
+    """The collection's description is shown, as literal text, before the first story."""
+    shown = lede(tokens)
+    assert [_squash(t) for t, _ in shown] == (paragraphs_of(col.description)
+                                              if col.description else [])
+    for _, types in shown:
+        assert types <= INLINE_TEXT
+
+
 def sections(markdown: str, level: int = 2) -> tuple[list[Token], list[dict[str, Any]]]:
     """The document's tokens and, per story heading, what a reader sees in that section."""
     tokens = MD.parse(markdown)
@@ -105,6 +139,8 @@ def assert_story(section: dict[str, Any], story: storykit.Story, images: bool = 
     assert section["href"] == (MD.normalizeLink(story.url) if story.url else None)
     summary = " ".join(text for text, _ in section["paragraphs"])
     assert _squash(summary) == _squash(story.summary)
+    # Paragraph for paragraph: a blank line in the summary stays a paragraph break.
+    assert [_squash(text) for text, _ in section["paragraphs"]] == paragraphs_of(story.summary)
     for _, types in section["paragraphs"]:
         assert types <= INLINE_TEXT
     # The date is localised (the collection's language); its exact text is tested below.
@@ -129,7 +165,8 @@ class TestMarkdownExample:
     """The example page as Markdown."""
 
     def test_one_section_per_story(self) -> None:
-        """Every story is a level-2 section with its linked title, date, summary and links."""
+        """Under the title and description, every story is a level-2 section with its linked
+        title, date, summary paragraphs and links."""
         col = storykit.load(EXAMPLE)
         tokens, found = sections(storykit.dumps(col, "markdown").decode("utf-8"))
         assert len(found) == len(col)
@@ -138,6 +175,9 @@ class TestMarkdownExample:
         h1 = [tokens[i + 1].content for i, t in enumerate(tokens) if t.tag == "h1"
               and t.type == "heading_open"]
         assert h1 == ["Impact and people"]
+        assert col.description
+        assert [t for t, _ in lede(tokens)] == [col.description]
+        assert_lede(tokens, col)
 
     def test_dates_as_the_page_prints_them(self) -> None:
         """Dates read "03 February 2021", or in the language asked for with ``locale``."""
@@ -194,6 +234,7 @@ class TestEscaping:
                     "hr", "ordered_list_open"} & {t.type for t in tokens}
         (section,) = found
         assert_story(section, story)
+        assert_lede(tokens, col)
 
 
 class TestMarkdownProperties:
@@ -202,11 +243,13 @@ class TestMarkdownProperties:
     @settings(max_examples=60, deadline=None)
     @given(collections(max_size=5))
     def test_reader_sees_the_stories(self, col: storykit.Collection) -> None:
-        """markdown-it-py finds one section per story whose text is the story's text."""
-        _, found = sections(storykit.dumps(col, "markdown").decode("utf-8"))
+        """markdown-it-py finds the description, then one section per story whose text is the
+        story's text, paragraph for paragraph."""
+        tokens, found = sections(storykit.dumps(col, "markdown").decode("utf-8"))
         assert len(found) == len(col)
         for section, story in zip(found, col, strict=True):
             assert_story(section, story)
+        assert_lede(tokens, col)
 
     @settings(max_examples=60, deadline=None)
     @given(text(max_size=120))

@@ -29,6 +29,28 @@ AWKWARD_NAMES = [
     "🐝" * 40,
 ]
 
+#: N as (family, given), written out: the last word of the name is the family name (README).
+AWKWARD_N = {
+    "Doe, Jane": ("Jane", "Doe,"),
+    "Desk; Night shift": ("shift", "Desk; Night"),
+    "Back\\slash \\n not a newline": ("newline", "Back\\slash \\n not a"),
+    "Ærøskøbing Ñúñez-Ğüneş": ("Ñúñez-Ğüneş", "Ærøskøbing"),
+    "労働と幸福 ニュースデスク 🐝": ("🐝", "労働と幸福 ニュースデスク"),
+    "العمل اللائق للجميع": ("للجميع", "العمل اللائق"),
+    "A very long name " + "with many words " * 8 + "Lastname":
+        ("Lastname", "A very long name" + " with many words" * 8),
+    "é" * 120: ("é" * 120, ""),
+    "🐝" * 40: ("🐝" * 40, ""),
+}
+
+#: Plain names and their N, written out.
+PLAIN_N = [
+    ("Jane Doe", ("Doe", "Jane")),
+    ("ILO Newsroom", ("Newsroom", "ILO")),
+    ("Newsroom", ("Newsroom", "")),
+    ("Mary Ann van der Berg", ("Berg", "Mary Ann van der")),
+]
+
 
 def _read(data: bytes) -> list[Any]:
     return list(vobject.readComponents(data.decode("utf-8")))
@@ -42,9 +64,16 @@ def _contact(name: str, **kw: Any) -> storykit.MediaContact:
     return storykit.MediaContact(name, **fields)
 
 
-def _assert_same(card: Any, contact: storykit.MediaContact, version: str) -> None:
-    """Every field of ``contact`` as vobject reads it from ``card``."""
-    family, given = storykit_vcard.split_name(contact.name)
+def _last_word_family(name: str) -> tuple[str, str]:
+    """(family, given) as the README states it, independently of the code under test."""
+    words = name.split(" ")
+    return words[-1], " ".join(words[:-1]).strip()
+
+
+def _assert_same(card: Any, contact: storykit.MediaContact, version: str,
+                 n: tuple[str, str] | None = None) -> None:
+    """Every field of ``contact`` as vobject reads it from ``card``; N is ``n`` if given."""
+    family, given = n if n is not None else _last_word_family(contact.name)
     assert card.version.value == version
     assert card.fn.value == contact.name
     assert card.n.value.family == family
@@ -89,7 +118,9 @@ class TestVCardExample:
         col = storykit.load(EXAMPLE)
         data = storykit.dumps(col, "vcard")
         (card,) = _read(data)
-        _assert_same(card, col.contacts[0], "3.0")
+        _assert_same(card, col.contacts[0], "3.0", n=("Newsroom", "ILO"))
+        assert card.n.value.family == "Newsroom"
+        assert card.n.value.given == "ILO"
         assert card.tel.value == "+41227997912"
         assert card.org.value == ["International Labour Organization"]
 
@@ -97,7 +128,7 @@ class TestVCardExample:
         """version=4.0 writes RFC 6350 cards that read back with every field."""
         col = storykit.load(EXAMPLE)
         (card,) = _read(storykit.dumps(col, "vcard", version="4.0"))
-        _assert_same(card, col.contacts[0], "4.0")
+        _assert_same(card, col.contacts[0], "4.0", n=("Newsroom", "ILO"))
 
     def test_no_contacts_no_cards(self) -> None:
         """A collection without contacts writes an empty file."""
@@ -120,7 +151,16 @@ class TestAwkwardNames:
         data = storykit_vcard.render([contact], version)
         _assert_lines(data)
         (card,) = _read(data)
-        _assert_same(card, contact, version)
+        _assert_same(card, contact, version, n=AWKWARD_N[name])
+
+    @pytest.mark.parametrize("version", ["3.0", "4.0"])
+    @pytest.mark.parametrize(("name", "n"), PLAIN_N)
+    def test_n_is_last_word_then_the_rest(self, name: str, n: tuple[str, str],
+                                          version: str) -> None:
+        """N reads back as the family name (the last word), then the given names."""
+        (card,) = _read(storykit_vcard.render([_contact(name)], version))
+        assert (card.n.value.family, card.n.value.given) == n
+        _assert_same(card, _contact(name), version, n=n)
 
     def test_escaping(self) -> None:
         """``\\``, ``,``, ``;`` and line breaks are escaped as RFC 6350 3.4 says."""
