@@ -25,6 +25,7 @@ from storykit.exporters.html import HTMLExporter, page_filename, write_pages
 from storykit.plugins import Registry, use_registry
 from storykit.templating import format_date
 from storykit.testing import check_exporter, collections
+from storykit.testing import paragraphs as summary_paragraphs
 
 PLUGINS = Path(__file__).parent / "plugins"
 
@@ -55,20 +56,6 @@ def articles(root: ET.Element) -> list[ET.Element]:
 
 def titles(root: ET.Element) -> list[str]:
     return [text(h) for h in find_all(root, "h2", "sk-title")]
-
-
-def summary_paragraphs(summary: str) -> list[str]:
-    """The paragraphs of a plain-text summary (runs of lines between blank lines), each with
-    its whitespace collapsed as a browser shows it."""
-    found: list[str] = []
-    lines: list[str] = []
-    for line in [*summary.split("\n"), ""]:
-        if line.strip():
-            lines.append(line)
-        elif lines:
-            found.append(" ".join(" ".join(lines).split()))
-            lines = []
-    return found
 
 
 def shown_paragraphs(article: ET.Element) -> list[str]:

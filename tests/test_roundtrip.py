@@ -107,6 +107,20 @@ class TestCSV:
 class TestStrategies:
     """What ``storykit.testing`` makes is valid and survives every text form."""
 
+    @pytest.mark.parametrize(("value", "expected"), [
+        ("One line.", ["One line."]),
+        ("A line\nthe same paragraph", ["A line the same paragraph"]),
+        ("First.\n\nSecond.", ["First.", "Second."]),
+        ("First.\n  \t\nSecond,\n  still  second.", ["First.", "Second, still second."]),
+        ("\n\nAfter blank lines.\n\n\n", ["After blank lines."]),
+    ])
+    def test_paragraphs_as_a_reader_sees_them(self, value: str, expected: list[str]) -> None:
+        """paragraphs() splits at blank lines (spaces only count as blank) and collapses the
+        whitespace inside each paragraph, as a browser shows it."""
+        from storykit.testing import paragraphs
+
+        assert paragraphs(value) == expected
+
     @given(credits())
     def test_credits_render_and_parse(self, c: Credit) -> None:
         """Every generated credit parses back from its text form, which is its display

@@ -35,6 +35,7 @@ __all__ = [
     "contacts",
     "credits",
     "images",
+    "paragraphs",
     "stories",
     "text",
     "urls",
@@ -72,6 +73,25 @@ _SAFE_CHARS = st.characters(
 
 
 @cache
+def paragraphs(value: str) -> list[str]:
+    """The paragraphs of a story's multi-line text as a reader sees them: runs of lines between
+    blank lines, each with its whitespace collapsed (``"a\\nb\\n\\nc"`` gives ``["a b", "c"]``).
+
+    For a test that reads an exporter's output back: the paragraphs found there (HTML ``<p>``
+    texts, Markdown paragraphs) should equal ``paragraphs(story.summary)``. Written apart from
+    the exporters' own splitting, so that a test compares two independent readings.
+    """
+    found: list[str] = []
+    lines: list[str] = []
+    for line in [*value.split("\n"), ""]:
+        if line.strip():
+            lines.append(line)
+        elif lines:
+            found.append(" ".join(" ".join(lines).split()))
+            lines = []
+    return found
+
+
 def text(min_size: int = 1, max_size: int = 60) -> st.SearchStrategy[str]:
     """Valid one-line text (after the model's normalisation), often awkward."""
     free = st.text(_SAFE_CHARS, min_size=min_size, max_size=max_size)

@@ -15,6 +15,7 @@ import jsonschema
 from lxml import etree
 
 import storykit
+from storykit.testing import paragraphs as summary_paragraphs
 
 HERE = Path(__file__).resolve().parent
 EXAMPLE = HERE.parents[2] / "examples" / "impact-and-people" / "stories.json"
@@ -93,19 +94,6 @@ def xml_texts(data: bytes, path: str, namespaces: dict[str, str] | None = None) 
 def squash(text: str) -> str:
     """Whitespace collapsed, as an HTML reader shows it."""
     return " ".join(text.split())
-
-
-def summary_paragraphs(summary: str) -> list[str]:
-    """The paragraphs of a plain-text summary (runs of lines between blank lines), squashed."""
-    found: list[str] = []
-    lines: list[str] = []
-    for line in [*summary.split("\n"), ""]:
-        if line.strip():
-            lines.append(line)
-        elif lines:
-            found.append(squash(" ".join(lines)))
-            lines = []
-    return found
 
 
 def assert_full_body(body: str, story: storykit.Story) -> None:

@@ -14,6 +14,7 @@ from markdown_it.token import Token
 import storykit
 from storykit.plugins import Registry
 from storykit.testing import AWKWARD_TEXT, check_exporter, collections, text
+from storykit.testing import paragraphs as paragraphs_of
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "impact-and-people" / "stories.json"
 MD = MarkdownIt("commonmark")
@@ -57,19 +58,6 @@ def _text(children: list[Token]) -> str:
 
 def _squash(s: str) -> str:
     return " ".join(s.split())
-
-
-def paragraphs_of(value: str) -> list[str]:
-    """The paragraphs of plain text (runs of lines between blank lines), squashed."""
-    found: list[str] = []
-    lines: list[str] = []
-    for line in [*value.split("\n"), ""]:
-        if line.strip():
-            lines.append(line)
-        elif lines:
-            found.append(_squash(" ".join(lines)))
-            lines = []
-    return found
 
 
 def lede(tokens: list[Token], level: int = 2) -> list[tuple[str, set[str]]]:
