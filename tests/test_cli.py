@@ -103,6 +103,30 @@ class TestValidate:
 
 
 class TestExport:
+    @pytest.mark.parametrize(("name", "advice"), [
+        ("archive.jsonl", "JSON Lines and CSV are streamed at any size to the csv and json"),
+        ("archive.json", "save the archive as JSON Lines or CSV to stream it")])
+    def test_a_file_too_big_to_read_whole_says_what_works(
+            self, example: storykit.Collection, tmp_path: Path, name: str, advice: str,
+            monkeypatch: pytest.MonkeyPatch) -> None:
+        """A format that needs the whole collection (html) and a file over the size read
+        whole: exit 1, one line naming the size, the limit and what works instead (not
+        load()'s `max_bytes=`, which the command line cannot give); nothing written."""
+        source = storykit.dump(example, tmp_path / name)
+        monkeypatch.setattr("storykit.io.MAX_BYTES", 100)
+        out = tmp_path / "page.html"
+        result = invoke("export", source, "-o", out)
+        assert result.exit_code == 1
+        [line] = error_lines(result)
+        size = source.stat().st_size
+        assert line.startswith(f"storykit: error: {source} is {size:,} bytes, more than the "
+                               "100 of a file read whole, which the html format needs; ")
+        assert advice in line and "max_bytes" not in line
+        assert not out.exists()
+        # A streamed format is not limited.
+        if name.endswith(".jsonl"):
+            assert invoke("export", source, "-o", tmp_path / "all.csv").exit_code == 0
+
     def test_to_stdout(self, example_json: Path, example: storykit.Collection) -> None:
         """-o - writes the bytes to standard output; they load back equal."""
         result = invoke("export", example_json, "--format", "json", "-o", "-")

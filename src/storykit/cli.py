@@ -353,7 +353,28 @@ def export(obj: Context, source: Path, *, fmt: str | None, output: str | None,
         click.echo(f"wrote {output} ({exporter.name}, {n} {'story' if n == 1 else 'stories'})",
                    err=True)
         return
+    _check_size(source, exporter.name)
     _write_with(load(source), exporter, kwargs, output)
+
+
+def _check_size(source: Path, fmt: str) -> None:
+    """Fail, saying what works instead, if ``source`` is too big to be read whole (which
+    ``load()`` would refuse with a hint for Python, ``max_bytes=``)."""
+    import storykit.io
+    from storykit.io import streamable
+
+    try:
+        size = source.stat().st_size if source.is_file() else 0
+    except OSError:
+        return  # (load() says what is wrong with it)
+    if size <= storykit.io.MAX_BYTES:
+        return
+    instead = ("; JSON Lines and CSV are streamed at any size to the csv and json formats, "
+               "and storykit digest keeps only a window's stories" if streamable(source)
+               else "; save the archive as JSON Lines or CSV to stream it")
+    fail(f"{source} is {size:,} bytes, more than the {storykit.io.MAX_BYTES:,} of a file read "
+         f"whole, which the {fmt} format needs{instead}")
+
 
 
 @main.command()
