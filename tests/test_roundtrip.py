@@ -120,6 +120,16 @@ class TestStrategies:
         from storykit.testing import paragraphs
 
         assert paragraphs(value) == expected
+        paragraphs(value).append("changed by a test")  # each call gives a list of its own
+        assert paragraphs(value) == expected
+
+    def test_strategies_are_built_once(self) -> None:
+        """The strategy functions are cached (a fresh strategy per draw made collections()
+        ten times slower); the same arguments give the same strategy object."""
+        from storykit.testing import contacts, text
+
+        assert text() is text() and text(max_size=8) is text(max_size=8)
+        assert contacts() is contacts()
 
     @given(credits())
     def test_credits_render_and_parse(self, c: Credit) -> None:

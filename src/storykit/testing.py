@@ -68,11 +68,6 @@ _SAFE_CHARS = st.characters(
 )
 
 
-# The strategy functions are cached: a strategy is validated on its first draw, and building a
-# fresh one inside every draw of a composite made collections() ten times slower.
-
-
-@cache
 def paragraphs(value: str) -> list[str]:
     """The paragraphs of a story's multi-line text as a reader sees them: runs of lines between
     blank lines, each with its whitespace collapsed (``"a\\nb\\n\\nc"`` gives ``["a b", "c"]``).
@@ -92,6 +87,11 @@ def paragraphs(value: str) -> list[str]:
     return found
 
 
+# The strategy functions are cached: a strategy is validated on its first draw, and building a
+# fresh one inside every draw of a composite made collections() ten times slower.
+
+
+@cache
 def text(min_size: int = 1, max_size: int = 60) -> st.SearchStrategy[str]:
     """Valid one-line text (after the model's normalisation), often awkward."""
     free = st.text(_SAFE_CHARS, min_size=min_size, max_size=max_size)
