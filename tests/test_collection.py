@@ -734,3 +734,28 @@ class TestCountArguments:
         assert len(example.latest(3)) == 3
         assert [len(p) for p in example.paginate(4)] == [4, 4, 2]
         assert len(example.page(3, 4)) == 2
+
+
+class TestIndexLikeCounts:
+    def test_numbers_with_index_are_counts(self, example: Collection, tmp_path: Any) -> None:
+        """A count computed with numpy or pandas (an object with __index__, as numpy.int64)
+        works wherever an int does, as it does in a slice; a bool still does not."""
+        import storykit
+        from storykit import io as skio
+
+        class Int64:
+            def __init__(self, value: int) -> None:
+                self.value = value
+
+            def __index__(self) -> int:
+                return self.value
+
+        assert example.latest(Int64(2)) == example.latest(2)  # type: ignore[arg-type]
+        assert example.paginate(Int64(4)) == example.paginate(4)  # type: ignore[arg-type]
+        assert example.page(Int64(2), Int64(3)) == example.page(2, 3)  # type: ignore[arg-type]
+        assert skio._parallel.workers(Int64(2)) == 2  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="must be an int"):
+            example.latest(True)
+        path = storykit.dump(example, tmp_path / "a.json")
+        big = Int64(10**9)
+        assert storykit.load(path, max_bytes=big) == storykit.load(path)  # type: ignore[arg-type]

@@ -1029,13 +1029,20 @@ class TestExceptionsPickle:
             assert repr(vars(again)) == repr(vars(error))
 
     def test_attributes_set_later_survive(self) -> None:
-        """A note added to an exception (add_note) is kept by pickle."""
-        from storykit.errors import UnknownFormatError
+        """A note added to any storykit exception (add_note) is kept by pickle."""
+        for error in _exception_examples():
+            error.add_note("while loading feeds.toml")
+            again = pickle.loads(pickle.dumps(error))
+            assert again.__notes__ == ["while loading feeds.toml"], type(error).__name__
 
-        error = UnknownFormatError("jsn", ["json"])
-        error.add_note("while loading feeds.toml")
-        again = pickle.loads(pickle.dumps(error))
-        assert again.__notes__ == ["while loading feeds.toml"]
+    def test_every_option_error_has_its_message(self) -> None:
+        """Every OptionError, the email template's too, has .message, its text after the
+        format and option."""
+        from storykit.errors import OptionError
+
+        for error in _exception_examples():
+            if isinstance(error, OptionError):
+                assert error.message and error.message in str(error)
 
     def test_through_a_process_pool(self) -> None:
         """A format typo in a worker process reaches the caller whole, hint included."""

@@ -698,3 +698,80 @@ class TestLineEnds:
                         b'"summary": "s"}\n')
         assert storykit.load(src).ids == ("a",)
         assert check_stream(src) == 1
+
+
+class TestIdHashes:
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(st.integers(-(2**63), 2**63 - 1) | st.sampled_from([0, 1, -1]),
+                    max_size=40))
+    def test_sorted_in_runs_and_merged(self, values: list[int]) -> None:
+        """The id hashes come out sorted whatever the runs they are sorted in, and the
+        repeats found are exactly the values there twice or more."""
+        import array
+
+        from storykit import io as skio
+
+        with mock.patch.object(skio, "_RUN", 4):
+            ordered = skio._sorted_hashes(array.array("q", values))
+        assert list(ordered) == sorted(values)
+        assert skio._repeats(ordered) == {v for v in values if values.count(v) > 1}
+
+    def test_a_million_ids_in_little_memory(self) -> None:
+        """Checking a million ids for repeats takes about 8 bytes a story beyond their array
+        (sorting them as a list of ints took about 48)."""
+        import array
+        import random
+        import tracemalloc
+
+        from storykit import io as skio
+
+        ids = array.array("q", (random.getrandbits(63) for _ in range(1_000_000)))
+        tracemalloc.start()
+        try:
+            skio._repeats(skio._sorted_hashes(ids))
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert peak < 20_000_000, f"{peak:,} bytes"
+
+    def test_the_file_is_read_twice_more_when_derived_ids_clash(
+            self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A derived id that is taken costs two more readings (the ids, then the output),
+        as the streaming guide says; a file whose ids do not repeat is read once."""
+        same = {"title": "Same title", "published": "2021-02-03", "summary": "x"}
+        clash = _jsonl(tmp_path / "clash.jsonl", [same, _story(1), same])
+        plain = _jsonl(tmp_path / "plain.jsonl", [_story(1), _story(2)])
+        opened: list[str] = []
+        real_open = Path.open
+
+        def counting_open(self: Path, *args: Any, **kwargs: Any) -> Any:
+            opened.append(self.name)
+            return real_open(self, *args, **kwargs)
+
+        monkeypatch.setattr(Path, "open", counting_open)
+        stream_export(clash, get_exporter("csv"), io.BytesIO())
+        stream_export(plain, get_exporter("csv"), io.BytesIO())
+        assert opened.count("clash.jsonl") == 3 and opened.count("plain.jsonl") == 1
+
+
+class TestWhereFailing:
+    def test_the_files_problems_come_before_an_error_of_where(self, tmp_path: Path) -> None:
+        """A test that fails on a story (a story without url) does not hide the file's own
+        problems: load(where=) raises the ValidationError load() raises, as
+        load().filter(where=) would; on a valid file, where's error is raised as it is."""
+        good = {"id": "a", "title": "A", "published": "2021-02-03", "summary": "x"}
+        src = tmp_path / "w.jsonl"
+        src.write_text(json.dumps(good) + "\n{not json\n", encoding="utf-8")
+
+        def where(s: storykit.Story) -> bool:
+            assert s.url is not None
+            return s.url.startswith("https")
+
+        with pytest.raises(storykit.ValidationError) as whole:
+            storykit.load(src).filter(where=where)
+        with pytest.raises(storykit.ValidationError) as streamed:
+            storykit.load(src, where=where)
+        assert str(streamed.value) == str(whole.value)
+        src.write_text(json.dumps(good) + "\n", encoding="utf-8")
+        with pytest.raises(AssertionError):
+            storykit.load(src, where=where)

@@ -16,6 +16,7 @@ import contextlib
 import functools
 import importlib.util
 import io
+import operator
 import os
 import signal
 import sys
@@ -37,11 +38,20 @@ PART_BYTES = 1024 * 1024
 AHEAD = 2
 
 
+def _whole(value: object, message: str) -> int:
+    """``value`` as an int: an int or anything with ``__index__`` (numpy's integers), not a
+    bool (nor ``"2"`` from a config file); else ``TypeError(message (got ...))``."""
+    if not isinstance(value, bool):
+        try:
+            return operator.index(value)  # type: ignore[arg-type]
+        except TypeError:
+            pass
+    raise TypeError(f"{message} (got {type(value).__name__} {value!r})")
+
+
 def workers(jobs: int) -> int:
     """The number of worker processes ``jobs`` asks for: itself, or one per CPU for ``0``."""
-    if not isinstance(jobs, int) or isinstance(jobs, bool):  # ("2" from a config file)
-        raise TypeError(f"jobs must be an int, 0 (one per CPU) or more (got "
-                        f"{type(jobs).__name__} {jobs!r})")
+    jobs = _whole(jobs, "jobs must be an int, 0 (one per CPU) or more")
     if jobs < 0:
         raise ValueError(f"jobs must be 0 (one per CPU) or more, not {jobs}")
     if jobs == 0:

@@ -8,11 +8,13 @@ be streamed story by story with :func:`iter_stories`.
 from __future__ import annotations
 
 import array
+import bisect
 import contextlib
 import csv
 import errno
 import functools
 import gc
+import heapq
 import io
 import itertools
 import os
@@ -109,15 +111,18 @@ def load(path: PathLike, format: str | None = None, *, max_bytes: int = MAX_BYTE
     ``where`` keeps only the stories it is true for, as ``load(path).filter(where=where)``
     would, with the same verdict on the whole file. A JSON Lines, CSV or TSV file is then read
     a story at a time and only the stories kept are held: an archive of any size (no
-    ``max_bytes``) gives this week's stories in the memory they need.
+    ``max_bytes``) gives this week's stories in the memory they need. ``where`` should only
+    test: should an id derived from a title be taken, it is called again on every story with
+    the numbered id :func:`load` gives it. An error it raises comes after the file's own
+    problems, as with :meth:`Collection.filter`.
     :func:`storykit.collection.matcher` makes ``where`` from :meth:`Collection.filter`'s
     criteria.
     """
-    an_int = isinstance(max_bytes, int) and not isinstance(max_bytes, bool)
-    if not an_int or max_bytes < 1:
-        raise (ValueError if an_int else TypeError)(
-            f"max_bytes must be a positive int, a number of bytes (got "
-            f"{type(max_bytes).__name__} {max_bytes!r})")
+    max_bytes = _parallel._whole(max_bytes, "max_bytes must be a positive int, a number of "
+                                 "bytes")
+    if max_bytes < 1:
+        raise ValueError(f"max_bytes must be a positive int, a number of bytes (got int "
+                         f"{max_bytes})")
     p = Path(path)
     if p.is_dir():
         raise IsADirectoryError(errno.EISDIR, "is a folder, not a content file", str(path))
@@ -848,10 +853,33 @@ def _check_slowly(item: Any, i: int, n: int, errors: Errors,
     return _build(Story, values)
 
 
-def _repeats(ids: array.array[int]) -> set[int]:
-    """The id hashes that are there twice or more (sorted: far less memory than a set)."""
-    ordered = sorted(ids)
+#: Id hashes sorted at a time by :func:`_sorted_hashes` (its memory, beyond the arrays).
+_RUN = 1 << 16
+
+
+def _sorted_hashes(ids: array.array[int]) -> array.array[int]:
+    """``ids`` sorted into a new array, in about 8 bytes a story: runs of :data:`_RUN` are
+    sorted in place and merged (``sorted(ids)`` would make a list of ints, about 40 bytes more
+    a story). ``ids`` is left sorted by runs."""
+    for i in range(0, len(ids), _RUN):
+        ids[i:i + _RUN] = array.array("q", sorted(ids[i:i + _RUN]))
+    view = memoryview(ids)
+    try:
+        return array.array("q", heapq.merge(*(view[i:i + _RUN]
+                                              for i in range(0, len(ids), _RUN))))
+    finally:
+        view.release()
+
+
+def _repeats(ordered: array.array[int]) -> set[int]:
+    """The hashes that ``ordered`` (sorted) holds twice or more."""
     return {a for a, b in itertools.pairwise(ordered) if a == b}
+
+
+def _holds(ordered: array.array[int], value: int) -> bool:
+    """Whether ``ordered`` (sorted) holds ``value``."""
+    i = bisect.bisect_left(ordered, value)
+    return i < len(ordered) and ordered[i] == value
 
 
 def _items(path: Path, fmt: str, source: str) -> Iterator[tuple[int, int, Any]]:
@@ -879,26 +907,12 @@ def _items(path: Path, fmt: str, source: str) -> Iterator[tuple[int, int, Any]]:
             i += 1
 
 
-def _repeated_ids(path: Path, fmt: str, source: str, hashes: set[int]) -> Errors:
-    """The problems of ids given twice in the file, as :func:`load` reports them, for the ids
-    whose hash is in ``hashes``: a second reading, only when two stories share an id."""
-    first: dict[str, int] = {}
-    problems: Errors = []
-    for i, n, item in _items(path, fmt, source):
-        sid = _given_id(item)
-        if sid is None or hash(sid) not in hashes:
-            continue
-        if sid in first:
-            problems.append(ErrorDetail(f"stories[{i}].id", f"{sid!r} is already the id of "
-                                        f"stories[{first[sid]}]", sid, n))
-        else:
-            first[sid] = i
-    return problems
-
-
 def stream_export(source: PathLike, exporter: Any, out: BinaryIO, *, format: str | None = None,
                   jobs: int = 1, **options: Any) -> int:
-    """Export a JSON Lines, CSV or TSV file in constant memory; return the number of stories.
+    """Export a JSON Lines, CSV or TSV file a story at a time; return the number of stories.
+
+    Memory does not grow with the stories but by a hash of each id (8 bytes a story), for the
+    check of unique ids.
 
     ``exporter`` must stream (``streams = True`` and ``write_stream(collection, stories, out,
     **options)``, as the built-in ``json`` and ``csv`` formats do); it gets the stories one
@@ -940,8 +954,8 @@ def stream_export(source: PathLike, exporter: Any, out: BinaryIO, *, format: str
                                       **options)
             except ValidationError as e:  # a problem that stops the reading (a broken header)
                 raise ValidationError([*errors, *e.errors], src) from None
-    if _verdict(p, fmt, src, errors, ids):  # an id derived from a title is taken: numbered
-        numbered = _numbered_ids(p, fmt, src)
+    numbered = _verdict(p, fmt, src, errors, ids)
+    if numbered:  # an id derived from a title is taken: the output is redone, numbered
         out.seek(start)
         out.truncate()
         stories = _renamed(_checked(p, fmt, src, [], array.array("q")), numbered)
@@ -995,9 +1009,9 @@ def check_stream(source: PathLike, format: str | None = None) -> int:
     """Check a JSON Lines, CSV or TSV file story by story; return the number of stories.
 
     The verdict is :func:`load`'s, every problem of the file in one
-    :class:`~storykit.ValidationError`, but in constant memory and with no size limit (ids are
-    compared by hash, and a file where two stories share one is read a second time to name
-    them). ``storykit validate`` uses it for these formats.
+    :class:`~storykit.ValidationError`, but a story at a time and with no size limit: it
+    holds only a hash of each id (8 bytes a story), and a file where two ids share a hash is
+    read once more to name the repeated ones. ``storykit validate`` uses it for these formats.
     """
     p, fmt, src = _line_file(source, format, "check_stream")
     errors: Errors = []
@@ -1007,83 +1021,85 @@ def check_stream(source: PathLike, format: str | None = None) -> int:
             pass
     except ValidationError as e:  # a problem that stops the reading (a broken header)
         raise ValidationError([*errors, *e.errors], src) from None
-    _verdict(p, fmt, src, errors, ids)
+    _verdict(p, fmt, src, errors, ids, number=False)
     return len(ids)
 
 
-def _verdict(path: Path, fmt: str, source: str, errors: Errors, ids: array.array[int],
-             ) -> set[int]:
-    """Raise the problems :func:`load` finds in the file, given those of the stories
-    (``errors``) and the hashes of their ids; else return the hashes of the ids that are
-    there twice, which are then only ids derived from titles (numbered by :func:`load`)."""
-    hashes = _repeats(ids)
+def _verdict(path: Path, fmt: str, source: str, errors: Errors, ids: array.array[int], *,
+             number: bool = True) -> dict[int, str]:
+    """Raise the problems :func:`load` finds in the file, given those of its stories
+    (``errors``) and the hashes of their ids (``ids``, which this sorts by runs).
+
+    Else return the ids :func:`load` gives the stories without one where the id derived from
+    their title is taken (``{story: id}``, empty when none is; only when ``number``). A file
+    whose ids repeat a hash is read once more, parsing and checking little, to tell a given id
+    repeated (a problem) from a derived one (numbered).
+    """
+    ordered = _sorted_hashes(ids)
+    hashes = _repeats(ordered)
     if errors:
         if hashes:  # two stories give one id: load() reports that too, with the rest
-            errors.extend(_repeated_ids(path, fmt, source, hashes))
+            errors.extend(_survey(path, fmt, source, hashes, ordered, number=False)[0])
             errors.sort(key=lambda e: e.line or 0)  # (stable: a story's own problems first)
         raise ValidationError(errors, source)
-    if hashes:
-        problems = _repeated_ids(path, fmt, source, hashes)
-        if problems:
-            raise ValidationError(problems, source)
-    return hashes
-
-
-def _load_where(path: Path, fmt: str, source: str, where: Callable[[Story], bool]) -> Collection:
-    """:func:`load` with ``where`` for a JSON Lines or CSV file, read a story at a time."""
-    errors: Errors = []
-    ids: array.array[int] = array.array("q")
-    try:
-        kept = [s for s in _checked(path, fmt, source, errors, ids) if where(s)]
-    except ValidationError as e:  # a problem that stops the reading (a broken header)
-        raise ValidationError([*errors, *e.errors], source) from None
-    if _verdict(path, fmt, source, errors, ids):  # an id derived from a title is taken
-        stories = _renamed(_checked(path, fmt, source, [], array.array("q")),
-                           _numbered_ids(path, fmt, source))
-        kept = [s for s in stories if where(s)]  # (where may look at the id)
-    return Collection(stories=kept)
-
-
-def _renamed(stories: Iterator[Story], ids: dict[int, str]) -> Iterator[Story]:
-    """``stories``, the ``i``-th with the id ``ids[i]`` where there is one."""
-    for i, story in enumerate(stories):
-        new = ids.get(i)
-        yield story if new is None else attrs.evolve(story, id=new)
+    if not hashes:
+        return {}
+    problems, numbered = _survey(path, fmt, source, hashes, ordered, number=number)
+    if problems:
+        raise ValidationError(problems, source)
+    return numbered
 
 
 _NUMBERED = re.compile(r"(.+)-[0-9]+")
 
 
-def _numbered_ids(path: Path, fmt: str, source: str) -> dict[int, str]:
-    """The ids that :func:`load` gives the stories without one, for the stories whose id is
-    not the one derived from their title (``{story: id}``), in a valid file.
+def _survey(path: Path, fmt: str, source: str, hashes: set[int], ordered: array.array[int], *,
+            number: bool) -> tuple[Errors, dict[int, str]]:
+    """One more reading of the file, for its ids: the problems of ids given twice, as
+    :func:`load` reports them (for the ids whose hash is in ``hashes``), and, when ``number``,
+    the ids :func:`load` gives the stories without one whose derived id is taken.
 
     :func:`load`'s rule: the given ids are claimed first; then each story without one, in
-    order, takes the first free of ``slug``, ``slug-2``, ``slug-3``... Two readings of the
-    file, parsing and checking little: the first takes the derived slugs, the second the
-    given ids that could be one of those names (a slug, or a slug and ``-N``). Memory grows
-    with the number of stories without an id (a few hundred bytes each), not with the file.
+    order, takes the first free of ``slug``, ``slug-2``, ``slug-3``... A given id can only be
+    one of those names if it is a slug (then its hash repeats) or a slug and ``-N`` (then the
+    slug's hash is in ``ordered``): only those are kept, and then only those whose slug is
+    one. Memory grows with the stories without an id (a few hundred bytes each), not with
+    the file.
     """
+    first: dict[str, int] = {}
+    problems: Errors = []
     at: array.array[int] = array.array("q")  # the stories without an id, and their slugs
     slugs: list[str] = []
-    for i, _, item in _items(path, fmt, source):
-        if _given_id(item) is None:  # (a valid file: no id, or an empty one)
-            story = _fast.story(item, True)
-            if story is None:
-                values = check_story_values([], "", item)
-                assert values is not None
-                slugs.append(values["id"])
-            else:
-                slugs.append(story.id)
-            at.append(i)
-    derived = set(slugs)
-    taken: set[str] = set()
-    for _, _, item in _items(path, fmt, source):
+    maybe: list[str] = []  # given ids that may be a slug or a slug and -N
+    for i, n, item in _items(path, fmt, source):
         sid = _given_id(item)
-        if sid is not None and (sid in derived or ((m := _NUMBERED.fullmatch(sid)) is not None
-                                                   and m[1] in derived)):
-            taken.add(sid)
-    del derived
+        if sid is None:
+            if number and item is not None:  # (a valid file: no id, or an empty one)
+                story = _fast.story(item, True)
+                if story is None:
+                    values = check_story_values([], "", item)
+                    assert values is not None
+                    slugs.append(values["id"])
+                else:
+                    slugs.append(story.id)
+                at.append(i)
+            continue
+        repeated = hash(sid) in hashes
+        if repeated:
+            if sid in first:
+                problems.append(ErrorDetail(f"stories[{i}].id", f"{sid!r} is already the id of "
+                                            f"stories[{first[sid]}]", sid, n))
+            else:
+                first[sid] = i
+        if number and (repeated or ((m := _NUMBERED.fullmatch(sid)) is not None
+                                    and _holds(ordered, hash(m[1])))):
+            maybe.append(sid)
+    if problems or not number:
+        return problems, {}
+    derived = set(slugs)
+    taken = {sid for sid in maybe if sid in derived or (
+        (m := _NUMBERED.fullmatch(sid)) is not None and m[1] in derived)}
+    del derived, maybe
     numbered: dict[int, str] = {}
     for i, slug in zip(at, slugs, strict=True):
         sid, k = slug, 1
@@ -1093,7 +1109,39 @@ def _numbered_ids(path: Path, fmt: str, source: str) -> dict[int, str]:
         taken.add(sid)
         if sid != slug:
             numbered[i] = sid
-    return numbered
+    return problems, numbered
+
+
+def _load_where(path: Path, fmt: str, source: str, where: Callable[[Story], bool]) -> Collection:
+    """:func:`load` with ``where`` for a JSON Lines or CSV file, read a story at a time."""
+    errors: Errors = []
+    ids: array.array[int] = array.array("q")
+    kept: list[Story] = []
+    failed: Exception | None = None  # where's own error: raised after the file's problems
+    try:
+        for story in _checked(path, fmt, source, errors, ids):
+            if failed is None:
+                try:
+                    if where(story):
+                        kept.append(story)
+                except Exception as e:  # (re-raised below, unless the file has problems)
+                    failed, kept = e, []
+    except ValidationError as e:  # a problem that stops the reading (a broken header)
+        raise ValidationError([*errors, *e.errors], source) from None
+    numbered = _verdict(path, fmt, source, errors, ids)
+    if failed is not None:
+        raise failed
+    if numbered:  # an id derived from a title is taken: where sees each story as load() has it
+        stories = _renamed(_checked(path, fmt, source, [], array.array("q")), numbered)
+        kept = [s for s in stories if where(s)]
+    return Collection(stories=kept)
+
+
+def _renamed(stories: Iterator[Story], ids: dict[int, str]) -> Iterator[Story]:
+    """``stories``, the ``i``-th with the id ``ids[i]`` where there is one."""
+    for i, story in enumerate(stories):
+        new = ids.get(i)
+        yield story if new is None else attrs.evolve(story, id=new)
 
 
 # --- writing ------------------------------------------------------------------------------------

@@ -353,10 +353,11 @@ class EmailTemplateError(OptionError):
         self.path = path
         self.problem = problem
         where = f" in {os.path.dirname(path) or '.'}" if path else ""
-        ValueError.__init__(self, f"template {template!r}{where} {problem} (see {TEMPLATE_DOCS})")
+        self.message = f"template {template!r}{where} {problem} (see {TEMPLATE_DOCS})"
+        ValueError.__init__(self, self.message)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.template, self.path, self.problem))
+        return (type(self), (self.template, self.path, self.problem), self.__dict__)
 
 
 class _MarkerError(ValueError):
