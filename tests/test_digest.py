@@ -186,6 +186,26 @@ class TestDigestCommand:
         assert code == 1
         assert "line 11: stories[10].published: '2015-02-30' is not a valid date" in err
 
+    def test_a_document_too_big_to_read_whole_says_what_works(
+            self, example: storykit.Collection, tmp_path: Path,
+            monkeypatch: pytest.MonkeyPatch) -> None:
+        """A JSON document over the size read whole: exit 1 and one line that says so and
+        what works (JSON Lines), not load()'s max_bytes= hint; the same stories as JSON Lines
+        make the digest, whatever the limit."""
+        doc = storykit.dump(example, tmp_path / "archive.json")
+        lines = storykit.dump(example, tmp_path / "archive.jsonl")
+        monkeypatch.setattr("storykit.io.MAX_BYTES", 100)
+        code, _, err = run("digest", doc, "--month", "2021-02", "--format", "json")
+        assert code == 1
+        assert err.startswith(f"storykit: error: {doc} is {doc.stat().st_size:,} bytes, more "
+                              "than the 100 of a file read whole, which a digest of a document "
+                              "needs; save the archive as JSON Lines or CSV to stream it")
+        assert "max_bytes" not in err
+        code, out, err = run("digest", lines, "--month", "2021-02", "--format", "json")
+        assert code == 0, err
+        assert storykit.loads(out, "json").stories == select(
+            example, window(month="2021-02")).stories
+
     def test_empty_window_writes_nothing(self, example_json: Path, tmp_path: Path) -> None:
         """An empty window says so on stderr, writes nothing and exits 1."""
         out = tmp_path / "digest.eml"

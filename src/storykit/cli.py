@@ -353,13 +353,14 @@ def export(obj: Context, source: Path, *, fmt: str | None, output: str | None,
         click.echo(f"wrote {output} ({exporter.name}, {n} {'story' if n == 1 else 'stories'})",
                    err=True)
         return
-    _check_size(source, exporter.name)
+    _check_size(source, f"the {exporter.name} format needs")
     _write_with(load(source), exporter, kwargs, output)
 
 
-def _check_size(source: Path, fmt: str) -> None:
+def _check_size(source: Path, needs: str) -> None:
     """Fail, saying what works instead, if ``source`` is too big to be read whole (which
-    ``load()`` would refuse with a hint for Python, ``max_bytes=``)."""
+    ``load()`` would refuse with a hint for Python, ``max_bytes=``); ``needs`` says who reads
+    it whole ("the html format needs")."""
     import storykit.io
     from storykit.io import streamable
 
@@ -373,8 +374,7 @@ def _check_size(source: Path, fmt: str) -> None:
                "and storykit digest keeps only a window's stories" if streamable(source)
                else "; save the archive as JSON Lines or CSV to stream it")
     fail(f"{source} is {size:,} bytes, more than the {storykit.io.MAX_BYTES:,} of a file read "
-         f"whole, which the {fmt} format needs{instead}")
-
+         f"whole, which {needs}{instead}")
 
 
 @main.command()

@@ -87,7 +87,7 @@ def digest(  # noqa: PLR0917 - click passes each option as an argument
 
     from storykit import digest as dg
     from storykit.collection import matcher
-    from storykit.io import load
+    from storykit.io import load, streamable
 
     try:
         now = date.fromisoformat(today) if today else None
@@ -123,6 +123,10 @@ def digest(  # noqa: PLR0917 - click passes each option as an argument
     # Only the window's stories are kept: an archive of JSON Lines or CSV is read a story at
     # a time, whatever its size.
     wanted = matcher(since=win.since, until=win.until, topic=topics or None)
+    if not streamable(source):  # (a document is read whole: say so plainly if it is too big)
+        from storykit.cli import _check_size
+
+        _check_size(Path(source), "a digest of a document needs")
     col = dg.select(load(source, where=wanted), win, topics)
     if is_email:
         if win.since is not None:
