@@ -16,7 +16,6 @@ import contextlib
 import functools
 import importlib.util
 import io
-import operator
 import os
 import signal
 import sys
@@ -25,6 +24,8 @@ from collections import deque
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
+
+from storykit import _rules as rules
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -38,20 +39,9 @@ PART_BYTES = 1024 * 1024
 AHEAD = 2
 
 
-def _whole(value: object, message: str) -> int:
-    """``value`` as an int: an int or anything with ``__index__`` (numpy's integers), not a
-    bool (nor ``"2"`` from a config file); else ``TypeError(message (got ...))``."""
-    if not isinstance(value, bool):
-        try:
-            return operator.index(value)  # type: ignore[arg-type]
-        except TypeError:
-            pass
-    raise TypeError(f"{message} (got {type(value).__name__} {value!r})")
-
-
 def workers(jobs: int) -> int:
     """The number of worker processes ``jobs`` asks for: itself, or one per CPU for ``0``."""
-    jobs = _whole(jobs, "jobs must be an int, 0 (one per CPU) or more")
+    jobs = rules.whole(jobs, "jobs must be an int, 0 (one per CPU) or more")
     if jobs < 0:
         raise ValueError(f"jobs must be 0 (one per CPU) or more, not {jobs}")
     if jobs == 0:

@@ -8,6 +8,7 @@ Everything here is compiled once at import; nothing is compiled per value.
 
 from __future__ import annotations
 
+import operator
 import re
 import unicodedata
 from datetime import date, datetime, time
@@ -61,6 +62,18 @@ def _got(value: Any) -> str:
     if value is None:
         return "null"
     return f"{one_line(type(value).__name__)} {_describe(value)}"
+
+
+def whole(value: Any, message: str) -> int:
+    """``value`` as an ``int``: an int or anything with ``__index__`` (numpy's integers), not a
+    ``bool`` (nor ``"2"`` from a config file); else ``TypeError(f"{message} (got ...)")``.
+    For counts and sizes given to functions (``latest(n)``, ``jobs``, ``max_bytes``)."""
+    if not isinstance(value, bool):
+        try:
+            return operator.index(value)
+        except TypeError:
+            pass
+    raise TypeError(f"{message} (got {type(value).__name__} {value!r})")
 
 
 def must_be_str(value: Any, what: str = "a string") -> str:

@@ -6,7 +6,6 @@ description, url, language, contacts) and never touches the one it was called on
 
 from __future__ import annotations
 
-import operator
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
@@ -180,7 +179,7 @@ class Collection:
 
     def latest(self, n: int) -> Collection:
         """The ``n`` most recently published stories, newest first."""
-        n = _count_arg(n, "latest", "n")
+        n = rules.whole(n, "latest(n=...): must be an int")
         if n < 0:
             raise ValueError(f"latest() needs n >= 0 (got {n})")
         return self.sort("published", reverse=True)[:n]
@@ -200,7 +199,7 @@ class Collection:
 
     def paginate(self, size: int) -> list[Collection]:
         """The stories cut into pages of ``size``; an empty collection has one empty page."""
-        size = _count_arg(size, "paginate", "size")
+        size = rules.whole(size, "paginate(size=...): must be an int")
         if size < 1:
             raise ValueError(f"page size must be at least 1 (got {size})")
         stories = self.stories
@@ -210,7 +209,8 @@ class Collection:
 
     def page(self, n: int, size: int) -> Collection:
         """Page ``n`` (from 1) of ``size`` stories."""
-        n, size = _count_arg(n, "page", "n"), _count_arg(size, "page", "size")
+        n = rules.whole(n, "page(n=...): must be an int")
+        size = rules.whole(size, "page(size=...): must be an int")
         if n < 1:
             raise ValueError(f"pages are numbered from 1 (got {n})")
         if size < 1:
@@ -289,17 +289,6 @@ def _only_stories(stories: Any, method: str, arg: str) -> tuple[Story, ...]:
     if errors:
         raise ValidationError(errors, method)
     return got
-
-
-def _count_arg(value: Any, method: str, arg: str) -> int:
-    """A whole number argument as an ``int``: an int or anything with ``__index__`` (numpy's
-    integers), but not a ``bool``; else a TypeError naming the argument."""
-    if not isinstance(value, bool):
-        try:
-            return operator.index(value)
-        except TypeError:
-            pass
-    raise TypeError(f"{method}({arg}=...): must be an int (got {rules._got(value)})")
 
 
 def _strings(value: Any, name: str) -> list[str]:

@@ -29,6 +29,7 @@ import attrs
 import orjson
 
 from storykit import _fast, _parallel
+from storykit import _rules as rules
 from storykit.collection import Collection, _given_id
 from storykit.convert import CSV_COLUMNS, collection_from_data, unflatten_story
 from storykit.errors import (
@@ -118,14 +119,13 @@ def load(path: PathLike, format: str | None = None, *, max_bytes: int = MAX_BYTE
     :func:`storykit.collection.matcher` makes ``where`` from :meth:`Collection.filter`'s
     criteria.
     """
-    max_bytes = _parallel._whole(max_bytes, "max_bytes must be a positive int, a number of "
-                                 "bytes")
+    max_bytes = rules.whole(max_bytes, "max_bytes must be a positive int, a number of bytes")
     if max_bytes < 1:
         raise ValueError(f"max_bytes must be a positive int, a number of bytes (got int "
                          f"{max_bytes})")
     p = Path(path)
     if p.is_dir():
-        raise IsADirectoryError(errno.EISDIR, "is a folder, not a content file", str(path))
+        raise _a_folder(path)
     fmt = _format_of(p, format)
     source = str(path)
     if where is not None:
@@ -165,6 +165,11 @@ def _read_at_most(f: BinaryIO, limit: int, size: int) -> bytes:
         parts.append(more)
         got += len(more)
     return b"".join(parts)
+
+
+def _a_folder(path: PathLike) -> IsADirectoryError:
+    """The error for a folder given where a content file is read (whatever its name)."""
+    return IsADirectoryError(errno.EISDIR, "is a folder, not a content file", str(path))
 
 
 def _too_big(size: int, limit: int, source: str) -> ValidationError:
@@ -663,7 +668,7 @@ def iter_stories(path: PathLike, format: str | None = None) -> Iterator[Story]:
     """
     p = Path(path)
     if p.is_dir():  # as load() says it, whatever the folder's name
-        raise IsADirectoryError(errno.EISDIR, "is a folder, not a content file", str(path))
+        raise _a_folder(path)
     fmt = _format_of(p, format)
     source = str(path)
     if fmt == "jsonl":
@@ -996,7 +1001,7 @@ def _line_file(source: PathLike, format: str | None, caller: str) -> tuple[Path,
     """``source`` as a path, its format and its name, for a reader of JSON Lines and CSV."""
     p = Path(source)
     if p.is_dir():  # as load() says it, whatever the folder's name
-        raise IsADirectoryError(errno.EISDIR, "is a folder, not a content file", str(source))
+        raise _a_folder(source)
     fmt = _format_of(p, format)
     if fmt not in ("jsonl", "csv", "tsv"):
         raise ValueError(f"{caller}() reads jsonl, csv and tsv files, not {fmt}")
