@@ -580,6 +580,32 @@ class TestExportPages:
         assert len(titles) == 10
         assert len(set(titles)) == 10
 
+    @pytest.mark.parametrize(("output", "says"), [
+        ("site/", "is a folder: give --format (the html format writes its pages there"),
+        ("README", "has no suffix to tell the format: give --format"),
+    ])
+    def test_without_format_a_folder_or_a_bare_name_says_to_give_one(
+            self, tmp_path: Path, example_json: Path, output: str, says: str) -> None:
+        """-o a folder, or a name without a suffix, and no --format: the error says what -o is
+        and that --format is needed (not "unknown suffix 'site'"), and writes nothing."""
+        result = CliRunner().invoke(main, ["export", str(example_json),
+                                           "-o", f"{tmp_path}/{output}"])
+        assert result.exit_code == 2
+        assert result.stderr.startswith(f"storykit: error: -o {tmp_path}/{output} {says}")
+        assert result.stderr.count("\n") == 1 and "unknown" not in result.stderr
+        assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+    def test_a_dot_file_name_is_still_a_suffix(self, tmp_path: Path, example_json: Path) -> None:
+        """-o .html (a name that is all suffix) is the html format, as before."""
+        import html5lib
+
+        result = CliRunner().invoke(main, ["export", str(example_json), "-o",
+                                           str(tmp_path / ".html")])
+        assert result.exit_code == 0, result.output
+        tree = html5lib.parse((tmp_path / ".html").read_text(encoding="utf-8"),
+                              namespaceHTMLElements=False)
+        assert tree.find(".//body") is not None
+
     @pytest.mark.parametrize(("fmt", "says"), [
         ("html", "page_size"),  # without page_size there is nothing to page
         ("csv", "is a folder"),  # a format that writes one file says so

@@ -354,6 +354,47 @@ class TestJobs:
         src = _jsonl(tmp_path / "in.jsonl", [_story(i) for i in range(30)])
         assert _streamed(src, "json", 2) == storykit.dumps(storykit.load(src), "json")
 
+    def test_the_command_gives_a_big_file_two_workers_unless_told(
+            self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """``storykit export`` without --jobs splits a file of ``AUTO_JOBS_MIN_BYTES`` or more
+        between two workers when two CPUs are free; a smaller file, ``--jobs 1`` or one CPU
+        get one process. The output is the same."""
+        import storykit.cli
+        from storykit import _parallel
+
+        used: list[int] = []
+        real = _parallel.export
+
+        def spy(*args: Any, **kwargs: Any) -> None:
+            used.append(kwargs["jobs"])
+            real(*args, **kwargs)
+
+        def cpus(n: int) -> Any:
+            workers = _parallel.workers
+            return lambda jobs: n if jobs == 0 else workers(jobs)
+
+        monkeypatch.setattr(_parallel, "export", spy)
+        monkeypatch.setattr(_parallel, "workers", cpus(8))
+        src = _jsonl(tmp_path / "in.jsonl", [_story(i) for i in range(40)])
+        size = src.stat().st_size
+        monkeypatch.setattr(storykit.cli, "AUTO_JOBS_MIN_BYTES", size)
+        expected = storykit.dumps(storykit.load(src), "csv")
+        for name, extra, n in [("auto", [], 2), ("one", ["--jobs", "1"], None),
+                               ("three", ["-j", "3"], 3)]:
+            used.clear()
+            result = _export("export", src, "-o", tmp_path / f"{name}.csv", *extra)
+            assert result.exit_code == 0, result.output
+            assert (tmp_path / f"{name}.csv").read_bytes() == expected
+            assert used == ([] if n is None else [n])
+        used.clear()
+        monkeypatch.setattr(storykit.cli, "AUTO_JOBS_MIN_BYTES", size + 1)
+        assert _export("export", src, "-o", tmp_path / "small.csv").exit_code == 0
+        monkeypatch.setattr(storykit.cli, "AUTO_JOBS_MIN_BYTES", size)
+        monkeypatch.setattr(_parallel, "workers", cpus(1))
+        assert _export("export", src, "-o", tmp_path / "one-cpu.csv").exit_code == 0
+        assert used == []
+        assert (tmp_path / "small.csv").read_bytes() == expected
+
     def test_jobs_must_not_be_negative(self, tmp_path: Path) -> None:
         """A negative number of workers is a ValueError; 0 means one per CPU."""
         src = _jsonl(tmp_path / "in.jsonl", [_story(1)])
@@ -701,24 +742,28 @@ class TestLineEnds:
 
 
 class TestIdHashes:
-    @settings(max_examples=60, deadline=None)
-    @given(st.lists(st.integers(-(2**63), 2**63 - 1) | st.sampled_from([0, 1, -1]),
-                    max_size=40))
-    def test_sorted_in_runs_and_merged(self, values: list[int]) -> None:
-        """The id hashes come out sorted whatever the runs they are sorted in, and the
-        repeats found are exactly the values there twice or more."""
+    @settings(max_examples=80, deadline=None)
+    @given(st.lists(st.integers(-(2**63), 2**63 - 1) | st.sampled_from([0, 1, -1, 2, 6]),
+                    max_size=40),
+           st.integers(-(2**63), 2**63 - 1) | st.sampled_from([0, 1, -1, 2, 6]),
+           st.integers(0, 6))
+    def test_repeats_and_lookups_whatever_the_buckets(self, values: list[int], probe: int,
+                                                      bits: int) -> None:
+        """The repeats found are exactly the values there twice or more, and a lookup finds
+        exactly the values there, however many buckets the hashes are shared among."""
         import array
 
         from storykit import io as skio
 
-        with mock.patch.object(skio, "_RUN", 4):
-            ordered = skio._sorted_hashes(array.array("q", values))
-        assert list(ordered) == sorted(values)
-        assert skio._repeats(ordered) == {v for v in values if values.count(v) > 1}
+        with mock.patch.object(skio, "_BUCKET_BITS", bits):
+            known = skio._IdHashes(array.array("q", values))
+        assert known.repeats() == {v for v in values if values.count(v) > 1}
+        for v in [*values, probe]:
+            assert (v in known) == (v in values)
 
     def test_a_million_ids_in_little_memory(self) -> None:
         """Checking a million ids for repeats takes about 8 bytes a story beyond their array
-        (sorting them as a list of ints took about 48)."""
+        (sorting them as a list of ints took about 48), and finds the one repeated."""
         import array
         import random
         import tracemalloc
@@ -726,12 +771,14 @@ class TestIdHashes:
         from storykit import io as skio
 
         ids = array.array("q", (random.getrandbits(63) for _ in range(1_000_000)))
+        ids.append(ids[123_456])
         tracemalloc.start()
         try:
-            skio._repeats(skio._sorted_hashes(ids))
+            found = skio._IdHashes(ids).repeats()
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
+        assert found == {ids[123_456]}
         assert peak < 20_000_000, f"{peak:,} bytes"
 
     def test_the_file_is_read_twice_more_when_derived_ids_clash(

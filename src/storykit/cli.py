@@ -234,6 +234,12 @@ def _exporter(obj: Context, fmt: str | None, output: str | None,
 
     if output in (None, "-") and fmt is None:
         raise click.UsageError("give --format when writing to standard output")
+    if fmt is None and _to_folder(str(output)):
+        fail(f"-o {output} is a folder: give --format (the html format writes its pages there, "
+             "with -O page_size=N), or a file name with a suffix such as .html", 2)
+    if fmt is None and "." not in Path(str(output)).name:
+        fail(f"-o {output} has no suffix to tell the format: give --format, or a name with a "
+             "suffix such as .html (see `storykit formats`)", 2)
     reg = obj.registry()
     try:
         if fmt is not None:
@@ -291,15 +297,16 @@ def _to_folder(output: str) -> bool:
 @click.option("-o", "--output", metavar="PATH", help="Output file, or - for stdout (default).")
 @click.option("-O", "--option", "options", multiple=True, metavar="KEY=VALUE",
               help="An exporter option, e.g. -O page_size=10 (may be repeated).")
-@click.option("-j", "--jobs", type=click.IntRange(min=0), default=1, show_default=True,
-              metavar="N",
-              help="Worker processes for a large JSON Lines file exported to csv or to json "
-                   "with -O shape=lines (0: one per CPU). Same output, sooner.")
+@click.option("-j", "--jobs", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Worker processes for a JSON Lines file exported to csv or to json with "
+                   "-O shape=lines (0: one per CPU; 1: one process). Same output, sooner. "
+                   "Default: 2 for a file of 32 MiB or more when 2 CPUs are free, else 1.")
 @plugins_dir_option
 @click.pass_obj
 @handle_errors
 def export(obj: Context, source: Path, *, fmt: str | None, output: str | None,
-           options: tuple[str, ...], jobs: int, command_plugins_dirs: tuple[Path, ...]) -> None:
+           options: tuple[str, ...], jobs: int | None,
+           command_plugins_dirs: tuple[Path, ...]) -> None:
     """Export a content file to any registered format.
 
     The file is written atomically: the whole output, or on any error none (an existing file
@@ -322,12 +329,14 @@ def export(obj: Context, source: Path, *, fmt: str | None, output: str | None,
     memory (to standard output, a pipe or a device through a temporary file, so that they too
     get the whole output or nothing). --jobs splits a JSON Lines file of 4 MiB or more among
     worker processes when the output is csv or JSON Lines; the output and the errors are the
-    same.
+    same. A file of 32 MiB or more gets two workers unless --jobs says otherwise.
     """
     from storykit.io import atomic_writer, is_stream_target, load, stream_export, streamable
 
     obj.add_plugins_dirs(command_plugins_dirs)
     exporter, kwargs = _exporter(obj, fmt, output, parse_options(options))
+    if jobs is None:
+        jobs = _default_jobs(source)
     if (streamable(source) and getattr(exporter, "streams", False)
             and (output is None or not _to_folder(output))):
         # JSON Lines or CSV in, a streaming format out: in constant memory.
@@ -355,6 +364,27 @@ def export(obj: Context, source: Path, *, fmt: str | None, output: str | None,
         return
     _check_size(source, f"the {exporter.name} format needs")
     _write_with(load(source), exporter, kwargs, output)
+
+
+#: The smallest file ``storykit export`` gives two workers when ``--jobs`` is not given
+#: (bytes): about 40,000 stories, a second's work for one process; below it the workers' start
+#: (a fresh interpreter each) costs about what they save.
+AUTO_JOBS_MIN_BYTES = 32 * 1024 * 1024
+
+
+def _default_jobs(source: Path) -> int:
+    """``--jobs`` when it is not given: 2 for a big file when 2 CPUs are free, else 1.
+
+    Two, not one per CPU: two workers and the reading process keep a million stories under
+    150 MB together, and more workers would each add their own interpreter's memory.
+    """
+    from storykit import _parallel
+
+    try:
+        big = source.stat().st_size >= AUTO_JOBS_MIN_BYTES
+    except OSError:  # (missing, unreadable: the export reports it)
+        return 1
+    return min(2, _parallel.workers(0)) if big else 1
 
 
 def _check_size(source: Path, needs: str) -> None:

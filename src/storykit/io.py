@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import array
 import bisect
+import collections
 import contextlib
 import csv
 import errno
 import functools
 import gc
-import heapq
 import io
 import itertools
 import os
@@ -858,33 +858,50 @@ def _check_slowly(item: Any, i: int, n: int, errors: Errors,
     return _build(Story, values)
 
 
-#: Id hashes sorted at a time by :func:`_sorted_hashes` (its memory, beyond the arrays).
-_RUN = 1 << 16
+#: About ``2 ** _BUCKET_BITS`` id hashes go to each bucket of :class:`_IdHashes`.
+_BUCKET_BITS = 16
 
 
-def _sorted_hashes(ids: array.array[int]) -> array.array[int]:
-    """``ids`` sorted into a new array, in about 8 bytes a story: runs of :data:`_RUN` are
-    sorted in place and merged (``sorted(ids)`` would make a list of ints, about 40 bytes more
-    a story). ``ids`` is left sorted by runs."""
-    for i in range(0, len(ids), _RUN):
-        ids[i:i + _RUN] = array.array("q", sorted(ids[i:i + _RUN]))
-    view = memoryview(ids)
-    try:
-        return array.array("q", heapq.merge(*(view[i:i + _RUN]
-                                              for i in range(0, len(ids), _RUN))))
-    finally:
-        view.release()
+class _IdHashes:
+    """The hashes of a file's ids (``ids``, 8 bytes a story), for the check of unique ids.
 
+    They are shared among buckets by their low bits, about ``2 ** 16`` to a bucket: a hash
+    that repeats is twice in one bucket, so each bucket is checked alone, by a set, at C
+    speed, and never more than one bucket's set is in memory (sorting every hash and merging
+    the runs took three times as long). With ``2 ** 16`` hashes or fewer, ``ids`` is the one
+    bucket (and is sorted in place by a lookup).
+    """
 
-def _repeats(ordered: array.array[int]) -> set[int]:
-    """The hashes that ``ordered`` (sorted) holds twice or more."""
-    return {a for a, b in itertools.pairwise(ordered) if a == b}
+    def __init__(self, ids: array.array[int]) -> None:
+        bits = min(max(len(ids).bit_length() - _BUCKET_BITS, 0), 10)
+        self._mask = (1 << bits) - 1
+        if not bits:
+            self._buckets = [ids]
+        else:
+            self._buckets = [array.array("q") for _ in range(self._mask + 1)]
+            mask = self._mask
+            put = [bucket.append for bucket in self._buckets]
+            for h in ids:
+                put[h & mask](h)
+        self._sorted = False
 
+    def repeats(self) -> set[int]:
+        """The hashes held twice or more."""
+        found: set[int] = set()
+        for bucket in self._buckets:
+            if len(set(bucket)) != len(bucket):  # (rare: the file repeats an id's hash)
+                found.update(h for h, n in collections.Counter(bucket).items() if n > 1)
+        return found
 
-def _holds(ordered: array.array[int], value: int) -> bool:
-    """Whether ``ordered`` (sorted) holds ``value``."""
-    i = bisect.bisect_left(ordered, value)
-    return i < len(ordered) and ordered[i] == value
+    def __contains__(self, value: int) -> bool:
+        """Whether ``value`` is held (each bucket is sorted once, on the first lookup)."""
+        if not self._sorted:
+            for bucket in self._buckets:
+                bucket[:] = array.array("q", sorted(bucket))
+            self._sorted = True
+        bucket = self._buckets[value & self._mask]
+        i = bisect.bisect_left(bucket, value)
+        return i < len(bucket) and bucket[i] == value
 
 
 def _items(path: Path, fmt: str, source: str) -> Iterator[tuple[int, int, Any]]:
@@ -1033,23 +1050,23 @@ def check_stream(source: PathLike, format: str | None = None) -> int:
 def _verdict(path: Path, fmt: str, source: str, errors: Errors, ids: array.array[int], *,
              number: bool = True) -> dict[int, str]:
     """Raise the problems :func:`load` finds in the file, given those of its stories
-    (``errors``) and the hashes of their ids (``ids``, which this sorts by runs).
+    (``errors``) and the hashes of their ids (``ids``).
 
     Else return the ids :func:`load` gives the stories without one where the id derived from
     their title is taken (``{story: id}``, empty when none is; only when ``number``). A file
     whose ids repeat a hash is read once more, parsing and checking little, to tell a given id
     repeated (a problem) from a derived one (numbered).
     """
-    ordered = _sorted_hashes(ids)
-    hashes = _repeats(ordered)
+    known = _IdHashes(ids)
+    hashes = known.repeats()
     if errors:
         if hashes:  # two stories give one id: load() reports that too, with the rest
-            errors.extend(_survey(path, fmt, source, hashes, ordered, number=False)[0])
+            errors.extend(_survey(path, fmt, source, hashes, known, number=False)[0])
             errors.sort(key=lambda e: e.line or 0)  # (stable: a story's own problems first)
         raise ValidationError(errors, source)
     if not hashes:
         return {}
-    problems, numbered = _survey(path, fmt, source, hashes, ordered, number=number)
+    problems, numbered = _survey(path, fmt, source, hashes, known, number=number)
     if problems:
         raise ValidationError(problems, source)
     return numbered
@@ -1058,7 +1075,7 @@ def _verdict(path: Path, fmt: str, source: str, errors: Errors, ids: array.array
 _NUMBERED = re.compile(r"(.+)-[0-9]+")
 
 
-def _survey(path: Path, fmt: str, source: str, hashes: set[int], ordered: array.array[int], *,
+def _survey(path: Path, fmt: str, source: str, hashes: set[int], known: _IdHashes, *,
             number: bool) -> tuple[Errors, dict[int, str]]:
     """One more reading of the file, for its ids: the problems of ids given twice, as
     :func:`load` reports them (for the ids whose hash is in ``hashes``), and, when ``number``,
@@ -1067,7 +1084,7 @@ def _survey(path: Path, fmt: str, source: str, hashes: set[int], ordered: array.
     :func:`load`'s rule: the given ids are claimed first; then each story without one, in
     order, takes the first free of ``slug``, ``slug-2``, ``slug-3``... A given id can only be
     one of those names if it is a slug (then its hash repeats) or a slug and ``-N`` (then the
-    slug's hash is in ``ordered``): only those are kept, and then only those whose slug is
+    slug's hash is in ``known``): only those are kept, and then only those whose slug is
     one. Memory grows with the stories without an id (a few hundred bytes each), not with
     the file.
     """
@@ -1097,7 +1114,7 @@ def _survey(path: Path, fmt: str, source: str, hashes: set[int], ordered: array.
             else:
                 first[sid] = i
         if number and (repeated or ((m := _NUMBERED.fullmatch(sid)) is not None
-                                    and _holds(ordered, hash(m[1])))):
+                                    and hash(m[1]) in known)):
             maybe.append(sid)
     if problems or not number:
         return problems, {}
