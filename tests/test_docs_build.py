@@ -66,7 +66,8 @@ class TestBuild:
         for name in ("", "tutorial", "plugins", "changelog", "reference/cli",
                      "reference/data-format", "reference/api", "reference/hooks",
                      "howto/validate", "howto/filter-and-group", "howto/weekly-digest",
-                     "howto/personalised", "howto/retheme", "howto/spreadsheet", "howto/stream"):
+                     "howto/personalised", "howto/retheme", "howto/languages",
+                     "howto/spreadsheet", "howto/stream"):
             assert (site / name / "index.html").is_file(), name
 
     def test_hook_reference_documents_every_hook(self, site: Path) -> None:
@@ -153,3 +154,19 @@ class TestGenerators:
                                      FakePage(), None, None)
         assert out.startswith('!!! note "Picture not built"')
         assert "make demo" in out
+
+    def test_story_language_row_gives_both_defaults(self) -> None:
+        """The Story.language row gives the default of a Python Story and of a story in a file,
+        and each is what storykit does in a French collection."""
+        hooks = load_hooks()
+        row = next(line for line in hooks.data_format().split("## Story\n")[1].splitlines()
+                   if line.startswith("| **`language`**"))
+        assert "`en` for a Story built in Python" in row
+        assert "in a file or a dict, the collection's language" in row
+        built = storykit.Collection(title="A", language="fr", stories=[
+            storykit.Story(title="Une histoire", published="2021-01-01", summary="Texte.")])
+        given = storykit.Collection(title="A", language="fr", stories=[
+            {"title": "Une histoire", "published": "2021-01-01", "summary": "Texte."}])
+        loaded = storykit.loads('{"title": "A", "language": "fr", "stories": [{"title": "U", '
+                                '"published": "2021-01-01", "summary": "T."}]}', "json")
+        assert (built[0].language, given[0].language, loaded[0].language) == ("en", "fr", "fr")

@@ -280,3 +280,46 @@ class TestReadme:
         assert local
         for link in local:
             assert (ROOT / link).exists(), f"README links to {link}, which does not exist"
+
+
+class TestPages:
+    def test_tutorial_story_is_the_story_in_the_file(self) -> None:
+        """The tutorial's "one story of stories.json" is that story as the example file holds it."""
+        import json
+
+        shown = next(b for b in blocks((DOCS / "tutorial.md").read_text(encoding="utf-8"))
+                     if b.info == 'title="one story of stories.json"')
+        story = json.loads(shown.text)
+        data = json.loads((ROOT / "examples" / "impact-and-people" / "stories.json")
+                          .read_text(encoding="utf-8"))
+        held = next(s for s in data["stories"] if s["id"] == story["id"])
+        assert story == held
+
+    def test_index_lists_every_howto(self) -> None:
+        """The home page's "Where next" links every how-to guide."""
+        text = (DOCS / "index.md").read_text(encoding="utf-8")
+        where_next = text.split("## Where next", 1)[1]
+        for path in sorted((DOCS / "howto").glob("*.md")):
+            assert f"(howto/{path.name})" in where_next, f"index.md does not link {path.name}"
+
+    @pytest.mark.parametrize(("day", "sent"), [("2021-02-21", True), ("2020-02-21", False)])
+    def test_weekly_crontab_writes_then_sends(self, workdir: Path, day: str, sent: bool) -> None:
+        """The how-to's crontab line writes the week's digest and sends that folder (dry run
+        here), and a week without stories sends nothing and reports no error."""
+        page = (DOCS / "howto" / "weekly-digest.md").read_text(encoding="utf-8")
+        cron = next(b for b in blocks(page) if b.info == 'title="crontab"')
+        line = next(x for x in cron.text.splitlines() if x and not x.startswith("#"))
+        command = line.split(None, 5)[5].replace("\\%", "%")  # as cron gives it to sh
+        command = (command.replace("cd /srv/news", f"cd {shlex.quote(str(workdir))}")
+                   .replace(".venv/bin/python weekly_digest.py",
+                            "python examples/weekly_digest.py")
+                   .replace(".venv/bin/", "")
+                   .replace("-d yesterday", f"-d {day}"))
+        assert " send " in command, "the crontab line does not send the digest"
+        command = command.replace(" send ", " send --dry-run ")
+        proc = subprocess.run(["sh", "-c", command], env=_env(), capture_output=True, text=True,
+                              timeout=300, check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "error" not in proc.stderr
+        week = "2021-W07" if sent else "2020-W08"
+        assert (f"dry-run: outbox/{week}/digest.eml to" in proc.stdout) is sent, proc.stdout

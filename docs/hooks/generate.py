@@ -123,7 +123,8 @@ RULES: dict[str, dict[str, tuple[str, Any]]] = {
         "topics": ("A list of plain-text topics.", "child labour"),
         "countries": ("A list of ISO 3166-1 alpha-2 country codes (upper-cased).", ["XX"]),
         "language": ("BCP 47 language tag (its case made canonical: `EN-us` is `en-US`); "
-                     "default: the collection's language (so `en` if that has none).",
+                     "default: `en` for a Story built in Python; in a file or a dict, the "
+                     "collection's language (so `en` if that has none).",
                      "en_GB"),
         "links": ("A list of [Link](#link)s: pointers to more, such as another platform.",
                   [{"url": "https://voices.example.org/"}]),
