@@ -67,6 +67,18 @@ class TestSequence:
         assert example.get("a-song-to-let-children-fly") is s
         assert example.get("nope") is None
 
+    def test_the_id_index_is_not_a_field(self, example: Collection) -> None:
+        """``attrs.asdict()`` and ``attrs.fields()`` give the six fields of DESIGN, not the
+        lookup index; a pickled collection looks stories up by id as the original does."""
+        import pickle
+
+        assert list(attrs.asdict(example, recurse=False)) == list(Collection.FIELDS)
+        assert tuple(f.name for f in attrs.fields(Collection)) == Collection.FIELDS
+        copy = pickle.loads(pickle.dumps(example))
+        assert copy == example
+        assert copy["a-song-to-let-children-fly"] == example["a-song-to-let-children-fly"]
+        assert "nope" not in copy and copy.get("nope") is None
+
     def test_missing_id_suggests(self, example: Collection) -> None:
         """A missing id raises KeyError naming it, with the nearest id."""
         with pytest.raises(KeyError) as err:

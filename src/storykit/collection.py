@@ -6,6 +6,7 @@ description, url, language, contacts) and never touches the one it was called on
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
@@ -52,7 +53,6 @@ class Collection:
     language: str = "en"
     contacts: tuple[MediaContact, ...] = ()
     stories: tuple[Story, ...] = ()
-    _index: dict[str, int] = attrs.field(init=False, eq=False, repr=False, hash=False)
 
     FIELDS: ClassVar[tuple[str, ...]] = (
         "title", "description", "url", "language", "contacts", "stories",
@@ -78,6 +78,13 @@ class Collection:
         assert values is not None
         for name, value in values.items():
             _setattr(self, name, value)
+
+    @functools.cached_property
+    def _index(self) -> dict[str, int]:
+        """Each story's position by id. Not a field (so not in ``attrs.asdict()``, equality or
+        pickles): the constructors set it from the check of unique ids; an unpickled
+        collection makes it again on first use."""
+        return _unique_index(self.stories)
 
     # --- sequence protocol ----------------------------------------------------------------
 
