@@ -395,6 +395,55 @@ class TestJobs:
         assert used == []
         assert (tmp_path / "small.csv").read_bytes() == expected
 
+    def test_check_stream_with_workers_gives_one_process_verdict(self, tmp_path: Path) -> None:
+        """check_stream(jobs=2) (``storykit validate`` of a big file) counts the stories and
+        reports the problems one process reports, in order, with their lines: bad values in
+        two parts, an id repeated across parts, and a line that is not JSON."""
+        good = _jsonl(tmp_path / "good.jsonl", [_story(i) for i in range(40)])
+        assert check_stream(good, jobs=2) == check_stream(good) == 40
+        items: list[Any] = [_story(i) for i in range(40)]
+        items[3]["published"] = "2021-02-30"
+        items[37]["id"] = "story-5"
+        bad = _jsonl(tmp_path / "bad.jsonl", items)
+        with bad.open("a", encoding="utf-8") as f:
+            f.write('{"id": "x", "title": \n')
+
+        def verdict(jobs: int) -> list[str]:
+            with pytest.raises(storykit.ValidationError) as e:
+                check_stream(bad, jobs=jobs)
+            return [str(x) for x in e.value.errors]
+
+        one = verdict(1)
+        assert verdict(2) == one
+        assert [x.split(":")[0] for x in one] == ["line 4", "line 38", "line 41"]
+
+    def test_validate_gives_a_big_file_two_workers_unless_told(
+            self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """``storykit validate`` without --jobs checks a file of ``AUTO_JOBS_MIN_BYTES`` or more
+        in two workers (two CPUs free), with --jobs 1 in one process; it says the same."""
+        import storykit.cli
+        from storykit import _parallel
+
+        used: list[int] = []
+        real = _parallel.export
+
+        def spy(*args: Any, **kwargs: Any) -> None:
+            used.append(kwargs["jobs"])
+            real(*args, **kwargs)
+
+        workers = _parallel.workers
+        monkeypatch.setattr(_parallel, "export", spy)
+        monkeypatch.setattr(_parallel, "workers", lambda jobs: 4 if jobs == 0 else workers(jobs))
+        src = _jsonl(tmp_path / "in.jsonl", [_story(i) for i in range(40)] + [_story(7)])
+        monkeypatch.setattr(storykit.cli, "AUTO_JOBS_MIN_BYTES", src.stat().st_size)
+        results = [CliRunner().invoke(main, ["validate", str(src), *extra])
+                   for extra in ([], ["--jobs", "1"])]
+        assert used == [2]
+        assert [r.exit_code for r in results] == [1, 1]
+        assert results[0].stderr == results[1].stderr == (
+            f"storykit: error: 1 problem in {src}\n"
+            "  line 41: stories[40].id: 'story-7' is already the id of stories[7]\n")
+
     def test_jobs_must_not_be_negative(self, tmp_path: Path) -> None:
         """A negative number of workers is a ValueError; 0 means one per CPU."""
         src = _jsonl(tmp_path / "in.jsonl", [_story(1)])

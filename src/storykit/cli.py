@@ -186,13 +186,19 @@ def main(ctx: click.Context, plugins_dirs: tuple[Path, ...], debug: bool) -> Non
 
 @main.command()
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-j", "--jobs", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Worker processes for a JSON Lines file (0: one per CPU; 1: one process). "
+                   "Same verdict, sooner. Default: 2 for a file of 32 MiB or more when 2 CPUs "
+                   "are free, else 1.")
 @click.pass_obj
 @handle_errors
-def validate(obj: Context, sources: tuple[Path, ...]) -> None:
+def validate(obj: Context, sources: tuple[Path, ...], jobs: int | None) -> None:
     """Check content files; report every problem in each, one per line.
 
     JSON Lines, CSV and TSV files are checked a story at a time, whatever their size, holding
-    only a hash of each id (8 bytes a story). Exits 0 when every file is valid, 1 otherwise.
+    only a hash of each id (8 bytes a story); a JSON Lines file of 32 MiB or more is split
+    between two worker processes unless --jobs says otherwise. Exits 0 when every file is
+    valid, 1 otherwise.
 
     \b
     Example:
@@ -204,7 +210,8 @@ def validate(obj: Context, sources: tuple[Path, ...]) -> None:
     for src in sources:
         try:
             if streamable(src) and src.is_file():  # any size, a story at a time
-                n, contacts = check_stream(src), 0
+                n = check_stream(src, jobs=_default_jobs(src) if jobs is None else jobs)
+                contacts = 0
             else:
                 col = load(src)
                 n, contacts = len(col), len(col.contacts)
@@ -366,9 +373,9 @@ def export(obj: Context, source: Path, *, fmt: str | None, output: str | None,
     _write_with(load(source), exporter, kwargs, output)
 
 
-#: The smallest file ``storykit export`` gives two workers when ``--jobs`` is not given
-#: (bytes): about 40,000 stories, a second's work for one process; below it the workers' start
-#: (a fresh interpreter each) costs about what they save.
+#: The smallest file ``storykit export`` and ``validate`` give two workers when ``--jobs`` is
+#: not given (bytes): about 40,000 stories, a second's work for one process; below it the
+#: workers' start (a fresh interpreter each) costs about what they save.
 AUTO_JOBS_MIN_BYTES = 32 * 1024 * 1024
 
 
