@@ -22,3 +22,25 @@ class FailingCSV(CSVExporter):
                 yield story
 
         super().write_stream(collection, checked(), out, **options)
+
+
+class RenderError(Exception):
+    """A plugin's own exception whose ``__init__`` takes two arguments: it does not rebuild
+    from a pickle of its message, as an exception sent back from a worker must."""
+
+    def __init__(self, story_id: str, reason: str) -> None:
+        super().__init__(f"cannot render {story_id}: {reason}")
+
+
+class FailingOddlyCSV(CSVExporter):
+    """The ``csv`` format, raising :class:`RenderError` at the story ``story-25``."""
+
+    def write_stream(self, collection: Collection, stories: Iterable[Story], out: BinaryIO,
+                     **options: Any) -> None:
+        def checked() -> Iterator[Story]:
+            for story in stories:
+                if story.id == "story-25":
+                    raise RenderError(story.id, "no template")
+                yield story
+
+        super().write_stream(collection, checked(), out, **options)

@@ -342,6 +342,21 @@ class TestRealProcess:
         assert b"Traceback (most recent call last)" in debug.stderr
         assert b"UnknownFormatError" in debug.stderr
 
+    def test_closed_stdout(self, tmp_path: Path, example_json: Path) -> None:
+        """Standard output closed (``>&-``) and no -o: one line saying so, exit 1, for an
+        export, a streamed export and a digest (it was an AttributeError on None)."""
+        jsonl = tmp_path / "in.jsonl"
+        storykit.dump(storykit.load(example_json), jsonl, format="json", shape="lines")
+        for args in (["export", str(example_json), "-f", "csv"],
+                     ["export", str(jsonl), "-f", "csv"],
+                     ["digest", str(example_json), "--week", "2021-W07", "-o", "-"]):
+            done = subprocess.run([STORYKIT, *args], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, preexec_fn=lambda: os.close(1),
+                                  env=dict(os.environ, STORYKIT_DISABLE_PLUGIN_AUTOLOAD="1"),
+                                  check=False)
+            assert (done.returncode, done.stderr.decode()) == (
+                1, "storykit: error: standard output is closed: give -o FILE\n"), args
+
     def test_closed_pipe(self, tmp_path: Path) -> None:
         """A reader that stops early (| head -c 10) is not an error and prints no traceback."""
         big = tmp_path / "big.jsonl"  # more than a pipe's buffer, so the writer meets EPIPE

@@ -282,22 +282,152 @@ class TestJobs:
         assert not out.exists()
         assert list(tmp_path.iterdir()) == [src]
 
-    def test_workers_start_with_ctrl_c_ignored(self) -> None:
-        """A process started while the pool starts its workers ignores SIGINT from its first
-        instruction, so Ctrl-C to the process group is reported once, by the main process."""
+    @pytest.mark.parametrize("jobs", [1, 2])
+    def test_an_exception_that_does_not_pickle_is_still_the_plugins_error(
+            self, tmp_path: Path, jobs: int) -> None:
+        """A plugin's exception whose class does not rebuild from a pickle (its ``__init__``
+        takes two arguments) is reported as one process reports it, not as a broken pool."""
+        from stream_support import FailingOddlyCSV
+
+        src = _jsonl(tmp_path / "in.jsonl", [_story(i) for i in range(40)])
+        with pytest.raises(storykit.PluginError) as e:
+            stream_export(src, FailingOddlyCSV(), io.BytesIO(), jobs=jobs)
+        assert str(e.value) == ("plugin 'stream_support' failed writing format 'csv': "
+                                "RenderError: cannot render story-25: no template")
+
+    def test_a_plugin_from_a_folder_streams_in_one_process(self, tmp_path: Path) -> None:
+        """A streaming plugin loaded by --plugins-dir, with continuation_options(): a worker
+        could not import it, so --jobs 2 exports in one process, with its output (it used to
+        hang or fail with a PicklingError blamed on the plugin)."""
+        folder = tmp_path / "plugins"
+        folder.mkdir()
+        (folder / "ids.py").write_text(
+            "import storykit\n"
+            "class Ids:\n"
+            "    name, media_type, suffix, description = 'ids', 'text/plain', '.ids', 'ids'\n"
+            "    streams = True\n"
+            "    def continuation_options(self, options):\n"
+            "        return dict(options)\n"
+            "    def write(self, collection, out, **options):\n"
+            "        self.write_stream(collection, collection.stories, out, **options)\n"
+            "    def write_stream(self, collection, stories, out, **options):\n"
+            "        for s in stories:\n"
+            "            out.write(s.id.encode() + b'\\n')\n"
+            "@storykit.hookimpl\n"
+            "def register_exporters():\n"
+            "    return [Ids()]\n", encoding="utf-8")
+        src = _jsonl(tmp_path / "in.jsonl", [_story(i) for i in range(40)])
+        for jobs in ("2", "1"):
+            result = _export("export", src, "--plugins-dir", folder, "-o",
+                             tmp_path / f"out{jobs}.ids", "--jobs", jobs)
+            assert result.exit_code == 0, result.output
+        expected = "".join(f"story-{i}\n" for i in range(40)).encode()
+        assert (tmp_path / "out2.ids").read_bytes() == (tmp_path / "out1.ids").read_bytes() \
+            == expected
+
+    def test_a_worker_reads_no_other_file_than_the_one_split(self, tmp_path: Path) -> None:
+        """A part of a file that is no longer the one the main process split (replaced, or
+        cut short) is an OSError saying so, which the command reports on one line; the
+        workers never mix two files' stories."""
+        import errno
+        import os
+
+        from storykit import _parallel
+
+        src = _jsonl(tmp_path / "in.jsonl", [_story(i) for i in range(4)])
+        st = os.stat(src)
+        size = st.st_size
+
+        def part(identity: tuple[int, int], span: tuple[int, int]) -> Any:
+            return _parallel.render_part(get_exporter("csv"), {}, str(src), span,
+                                         first_line=1, first_index=0, source="in.jsonl",
+                                         identity=identity)
+
+        _, ids, problems = part((st.st_dev, st.st_ino), (0, size))
+        assert ids.split("\n") == [f"story-{i}" for i in range(4)] and problems == []
+        for identity, span in (((st.st_dev, st.st_ino + 1), (0, size)),
+                               ((st.st_dev, st.st_ino), (0, size + 10))):
+            with pytest.raises(OSError) as e:
+                part(identity, span)
+            assert e.value.errno == errno.ESTALE and e.value.filename == "in.jsonl"
+            assert e.value.strerror.startswith("changed while it was read")
+
+    def test_workers_end_when_the_main_process_is_killed(self, tmp_path: Path) -> None:
+        """A main process killed with SIGKILL in the middle of a stream_export(jobs=2) (no
+        shutdown reaches the pool) does not leave its workers behind: each ends within a few
+        seconds, instead of waiting for parts forever with the caller's pipes open."""
+        import subprocess
+        import sys
+        import time
+
+        src = _jsonl(tmp_path / "in.jsonl", [_story(i) for i in range(40)])
+        script = tmp_path / "main.py"
+        script.write_text(
+            "import io, multiprocessing, os, sys, threading, time\n"
+            "import storykit.io as skio\n"
+            "from storykit import _parallel\n"
+            "from storykit.plugins import get_exporter\n"
+            "skio.PARALLEL_MIN_BYTES, _parallel.PART_BYTES = 0, 256\n"
+            "def kill_when_started():\n"
+            "    while len(kids := multiprocessing.active_children()) < 2:\n"
+            "        time.sleep(0.01)\n"
+            "    print(' '.join(str(k.pid) for k in kids), flush=True)\n"
+            "    os.kill(os.getpid(), 9)\n"
+            "if __name__ == '__main__':\n"
+            "    threading.Thread(target=kill_when_started, daemon=True).start()\n"
+            "    while True:\n"
+            "        skio.stream_export(sys.argv[1], get_exporter('csv'), io.BytesIO(), jobs=2)\n",
+            encoding="utf-8")
+        run = subprocess.run([sys.executable, str(script), str(src)], capture_output=True,
+                             text=True, timeout=60, check=False)
+        assert run.returncode == -9
+        pids = [int(p) for p in run.stdout.split()]
+        assert pids
+
+        def alive(pid: int) -> bool:  # (a zombie nobody reaps has ended too)
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                return False
+            return "\nState:\tZ" not in status
+
+        deadline = time.monotonic() + 15
+        while any(alive(p) for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [p for p in pids if alive(p)]
+
+    def test_workers_start_with_ctrl_c_held_back(self) -> None:
+        """A process started while the pool starts its workers has SIGINT blocked from its
+        first instruction, so Ctrl-C to the process group is reported once, by the main
+        process; and a Ctrl-C that arrives meanwhile reaches the main process after, not
+        lost (it used to be ignored, and the export went on to exit 0)."""
         import signal
         import subprocess
         import sys
+        import threading
 
         from storykit._parallel import _children_ignore_ctrl_c
 
         probe = [sys.executable, "-c",
-                 "import signal; print(signal.getsignal(signal.SIGINT) == signal.SIG_IGN)"]
+                 "import signal; print(signal.SIGINT in signal.pthread_sigmask("
+                 "signal.SIG_BLOCK, []))"]
         with _children_ignore_ctrl_c():
             inside = subprocess.run(probe, capture_output=True, text=True, check=True)
         outside = subprocess.run(probe, capture_output=True, text=True, check=True)
         assert (inside.stdout.strip(), outside.stdout.strip()) == ("True", "False")
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        reached = []
+
+        def interrupted_inside() -> None:
+            with _children_ignore_ctrl_c():
+                # (to this thread: a signal to the process could go to another of its threads)
+                signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+                reached.append("the end of the block")
+
+        with pytest.raises(KeyboardInterrupt):
+            interrupted_inside()
+        assert reached == ["the end of the block"]
+        assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
 
     def test_csv_has_one_header_and_one_byte_order_mark(self, tmp_path: Path) -> None:
         """Parts after the first leave out the header row and the BOM; csv reads every row."""

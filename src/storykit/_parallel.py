@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import array
 import contextlib
+import errno
 import functools
 import importlib.util
 import io
 import os
+import pickle
 import signal
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -73,14 +76,55 @@ def later_options(exporter: Any, options: Mapping[str, Any]) -> dict[str, Any] |
         found = False
     if not found or module is None or getattr(module, cls.__qualname__, None) is not cls:
         return None
+    try:  # what a worker is sent must pickle, the class by its module's name (find_spec()
+        # above answers from sys.modules, where --plugins-dir puts a module no import finds)
+        pickle.dumps((exporter, dict(options), later))
+    except Exception:
+        return None
     return dict(later)
+
+
+class RemoteError(Exception):
+    """An exception a worker's exporter raised that could not be sent back as it is (its class
+    does not rebuild from a pickle): its type's name, message and traceback, as text."""
+
+    def __init__(self, type_name: str, message: str, details: str = "") -> None:
+        super().__init__(type_name, message, details)
+        self.type_name = type_name
+        self.message = message
+        self.details = details
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _sendable(e: BaseException) -> BaseException:
+    """``e``, or a :class:`RemoteError` saying the same if ``e`` would not survive the trip to
+    the main process (which would then find the pool broken and say only that)."""
+    try:
+        pickle.loads(pickle.dumps(e))
+    except Exception:
+        import traceback
+
+        return RemoteError(type(e).__name__, str(e), "".join(traceback.format_exception(e)))
+    return e
+
+
+def _changed(path: str) -> OSError:
+    return OSError(errno.ESTALE, "changed while it was read (replaced or rewritten): nothing "
+                   "was written; export it again", path)
 
 
 def render_part(exporter: Any, options: dict[str, Any], path: str, span: tuple[int, int], *,
                 first_line: int, first_index: int, source: str,
+                identity: tuple[int, int] | None = None,
                 ) -> tuple[bytes, str, list[ErrorDetail]]:
     """In a worker: check the stories on the lines of ``path`` in the byte ``span`` (whole
     lines), and render them.
+
+    ``identity`` is the ``(st_dev, st_ino)`` of the file the main process split: a file put
+    in its place since, or cut short, is an OSError (its parts would not be the ones the main
+    process found, and one process reads the file it opened).
 
     Returns the rendered bytes, the ids joined by newlines (an id holds none: those of the valid
     stories and those the others give) and the problems. When there are problems no bytes are
@@ -91,8 +135,14 @@ def render_part(exporter: Any, options: dict[str, Any], path: str, span: tuple[i
 
     start, end = span
     with open(path, "rb") as f:
+        if identity is not None:
+            st = os.fstat(f.fileno())
+            if (st.st_dev, st.st_ino) != identity:
+                raise _changed(source)
         f.seek(start)
         data = f.read(end - start)
+    if len(data) != end - start:
+        raise _changed(source)
     if start == 0:
         data = data.removeprefix(_io._BOM)  # as one process reads the first line
     errors: Errors = []
@@ -112,25 +162,55 @@ def render_part(exporter: Any, options: dict[str, Any], path: str, span: tuple[i
                     yield story
 
     buf = io.BytesIO()
-    exporter.write_stream(Collection(), checked(), buf, **options)
+    try:
+        exporter.write_stream(Collection(), checked(), buf, **options)
+    except Exception as e:
+        sent = _sendable(e)
+        if sent is e:
+            raise
+        raise sent from None
     return b"" if errors else buf.getvalue(), "\n".join(ids), errors
+
+
+def _watch_parent(parent: int) -> None:
+    """In a worker, at its start: end it when the main process is gone.
+
+    A main process that is killed (SIGTERM, SIGKILL, out of memory) never shuts the pool
+    down, and its workers would wait for parts forever, holding the caller's pipes open.
+    """
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="storykit-watch-parent", daemon=True).start()
 
 
 @contextlib.contextmanager
 def _children_ignore_ctrl_c() -> Iterator[None]:
-    """Ignore Ctrl-C while the block may start a worker, which inherits that from its start.
+    """Hold Ctrl-C back while the block may start a worker, which inherits that from its start.
 
     A terminal sends SIGINT to the whole process group: the main process stops the pool and
     reports once, and a worker, even one still starting up, prints no traceback of its own.
-    (Only the main thread can set a signal handler; elsewhere the block runs as it is.)
+    SIGINT is blocked, not ignored: a worker keeps it blocked for good, and one that arrives
+    during the block is delivered to the main process after it, not lost. (Where signals
+    cannot be blocked, as on Windows, it is ignored during the block; only the main thread
+    can set a handler, and elsewhere the block runs as it is.)
     """
-    if threading.current_thread() is not threading.main_thread():
+    if hasattr(signal, "pthread_sigmask"):
+        previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            yield
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
+        return
+    if threading.current_thread() is not threading.main_thread():  # pragma: no cover
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # pragma: no cover - Windows
+    try:  # pragma: no cover
         yield
-    finally:
+    finally:  # pragma: no cover
         signal.signal(signal.SIGINT, previous)
 
 
@@ -164,7 +244,8 @@ def export(path: Path, exporter: Any, out: BinaryIO, options: Mapping[str, Any],
             for sid in id_lines.split("\n"):
                 add_id(hash(sid))
 
-    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_watch_parent, initargs=(os.getpid(),))
     try:
         parts = 0
 
@@ -173,13 +254,18 @@ def export(path: Path, exporter: Any, out: BinaryIO, options: Mapping[str, Any],
             with _children_ignore_ctrl_c():  # (a submit may start a worker)
                 pending.append(pool.submit(
                     render_part, exporter, later if parts else dict(options), str(path), span,
-                    first_line=first_line, first_index=first_index, source=source))
+                    first_line=first_line, first_index=first_index, source=source,
+                    identity=identity))
             parts += 1
             while len(pending) > AHEAD * jobs:
                 settle()
 
-        # The workers read their parts themselves: only line numbers and offsets are sent.
+        # The workers read their parts themselves: only line numbers and offsets are sent,
+        # and which file this is, so that a worker reads no other put in its place.
+        identity: tuple[int, int] | None = None
         with path.open("rb") as f:
+            st = os.fstat(f.fileno())
+            identity = (st.st_dev, st.st_ino)
             readline = functools.partial(f.readline, _io.MAX_LINE + 1)
             start = offset = 0
             first_line = 1

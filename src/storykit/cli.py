@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, BinaryIO, NoReturn, TypeVar
 
 import click
 
@@ -31,6 +31,13 @@ def fail(message: str, code: int = 1) -> NoReturn:
     """Print ``storykit: error: message`` (one line per line of ``message``) and exit."""
     click.echo(f"storykit: error: {message}", err=True)
     sys.exit(code)
+
+
+def stdout_buffer() -> BinaryIO:
+    """Standard output, binary; a closed one (``>&-``) is a one-line error (exit 1)."""
+    if sys.stdout is None:
+        fail("standard output is closed: give -o FILE")
+    return sys.stdout.buffer
 
 
 class StorykitGroup(click.Group):
@@ -239,8 +246,10 @@ def _exporter(obj: Context, fmt: str | None, output: str | None,
     from storykit.exporter import prepare_options
     from storykit.io import exporter_and_options_for_path
 
-    if output in (None, "-") and fmt is None:
-        raise click.UsageError("give --format when writing to standard output")
+    if output in (None, "-"):
+        if fmt is None:
+            raise click.UsageError("give --format when writing to standard output")
+        stdout_buffer()  # (closed: said before anything is read)
     if fmt is None and _to_folder(str(output)):
         fail(f"-o {output} is a folder: give --format (the html format writes its pages there, "
              "with -O page_size=N), or a file name with a suffix such as .html", 2)
@@ -272,7 +281,7 @@ def _write_with(col: Any, exporter: Any, kwargs: dict[str, Any], output: str | N
     from storykit.io import atomic_writer, write_with
 
     if output in (None, "-"):
-        out = sys.stdout.buffer
+        out = stdout_buffer()
         write_with(exporter, col, out, kwargs)
         out.flush()
         return
@@ -358,8 +367,9 @@ def export(obj: Context, source: Path, *, fmt: str | None, output: str | None,
                 n = stream_export(source, exporter, tmp, jobs=jobs, **kwargs)
                 tmp.seek(0)
                 if output in (None, "-"):
-                    shutil.copyfileobj(tmp, sys.stdout.buffer, 1 << 20)
-                    sys.stdout.buffer.flush()
+                    out = stdout_buffer()
+                    shutil.copyfileobj(tmp, out, 1 << 20)
+                    out.flush()
                     return
                 with atomic_writer(output) as f:
                     shutil.copyfileobj(tmp, f, 1 << 20)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from storykit.cli import Context, fail, handle_errors, parse_options, warn
+from storykit.cli import Context, fail, handle_errors, parse_options, stdout_buffer, warn
 
 if TYPE_CHECKING:
     from storykit.mail import Finding
@@ -166,8 +166,9 @@ def digest(  # noqa: PLR0917 - click passes each option as an argument
                    err=True)
         return
     if output == "-":
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+        out = stdout_buffer()
+        out.write(data)
+        out.flush()
         return
     from storykit.io import atomic_writer
 

@@ -1304,7 +1304,8 @@ def blamed_on(exporter: Any) -> Iterator[None]:
             plugin, dist = info.plugin, info.distribution
         else:
             plugin, dist = type(exporter).__module__, None
-        raise PluginError(plugin, f"failed writing format {name!r}: {type(e).__name__}: {e}",
+        kind = e.type_name if isinstance(e, _parallel.RemoteError) else type(e).__name__
+        raise PluginError(plugin, f"failed writing format {name!r}: {kind}: {e}",
                           distribution=dist) from e
 
 
