@@ -342,6 +342,45 @@ class TestRealProcess:
         assert b"Traceback (most recent call last)" in debug.stderr
         assert b"UnknownFormatError" in debug.stderr
 
+    def test_sigterm_stops_the_workers_and_writes_nothing(self, tmp_path: Path) -> None:
+        """SIGTERM to a big export in worker processes: one line ``storykit: error:
+        terminated``, exit 143, no output file and no worker left running (it used to die
+        where it stood, leaving its workers behind)."""
+        import signal
+        import time
+
+        big = tmp_path / "big.jsonl"
+        storykit.dump(storykit.Collection(stories=[
+            {"title": f"Story {i}", "published": "2021-02-03", "summary": "word " * 60}
+            for i in range(30_000)]), big, shape="lines", format="json")
+        out = tmp_path / "out.csv"
+        proc = subprocess.Popen([STORYKIT, "export", str(big), "-o", str(out), "--jobs", "2"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=dict(os.environ, STORYKIT_DISABLE_PLUGIN_AUTOLOAD="1"))
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+        workers: list[int] = []
+        deadline = time.monotonic() + 60
+        while len(workers) < 3 and proc.poll() is None and time.monotonic() < deadline:
+            workers = [int(p) for p in children.read_text().split()]  # (and the tracker)
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+        assert len(workers) >= 3, "the export ended before its workers started"
+        assert (proc.returncode, err.decode()) == (143, "storykit: error: terminated\n")
+        assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["big.jsonl"]
+
+        def running(pid: int) -> bool:  # (a zombie nobody reaps has ended too)
+            try:
+                return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                return False
+
+        # A worker stopped while it still starts up ends once it sees its parent gone.
+        deadline = time.monotonic() + 15
+        while any(map(running, workers)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [pid for pid in workers if running(pid)]
+
     def test_closed_stdout(self, tmp_path: Path, example_json: Path) -> None:
         """Standard output closed (``>&-``) and no -o: one line saying so, exit 1, for an
         export, a streamed export and a digest (it was an AttributeError on None)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -21,6 +22,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: The exit status after Ctrl-C: 128 + SIGINT, as a shell reports an interrupted command.
 INTERRUPTED = 130
+#: The exit status after SIGTERM (128 + 15), as a shell reports a command it terminated.
+TERMINATED = 143
 
 #: Errors that mean "the input or the request was wrong": exit 1 with a one-line message.
 USER_ERRORS = (ValidationError, UnknownFormatError, OptionError, PluginError, FileNotFoundError,
@@ -48,6 +51,7 @@ class StorykitGroup(click.Group):
              **extra: Any) -> Any:
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        previous = _stop_on_sigterm()
         try:
             rv = super().main(args, prog_name, complete_var, False, **extra)
         except click.UsageError as e:
@@ -62,7 +66,32 @@ class StorykitGroup(click.Group):
             sys.exit(INTERRUPTED)
         except BrokenPipeError:
             reader_gone()
+        except _Terminated:
+            click.echo("storykit: error: terminated", err=True)
+            sys.exit(TERMINATED)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
         sys.exit(rv if isinstance(rv, int) else 0)
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread: the command stops as on Ctrl-C, cleaning up (worker
+    processes, temporary files) on the way out, instead of dying where it stands."""
+
+
+def _stop_on_sigterm() -> Any:
+    """Make SIGTERM raise :class:`_Terminated`; return the handler it had (None when this is
+    not the main thread, which alone can set one)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def stop(signum: int, frame: object) -> None:
+        raise _Terminated
+
+    return signal.signal(signal.SIGTERM, stop)
 
 
 def reader_gone() -> NoReturn:
