@@ -192,6 +192,30 @@ def small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_parallel, "PART_BYTES", 1024)
 
 
+class WorkerSpy:
+    """What ``_parallel.export`` was called with (``jobs``), on a machine with ``cpus`` CPUs."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from storykit import _parallel
+
+        self.used: list[int] = []
+        self.cpus = 8
+        real, workers = _parallel.export, _parallel.workers
+
+        def export(*args: Any, **kwargs: Any) -> None:
+            self.used.append(kwargs["jobs"])
+            real(*args, **kwargs)
+
+        monkeypatch.setattr(_parallel, "export", export)
+        monkeypatch.setattr(_parallel, "workers",
+                            lambda jobs: self.cpus if jobs == 0 else workers(jobs))
+
+
+@pytest.fixture
+def worker_spy(monkeypatch: pytest.MonkeyPatch) -> WorkerSpy:
+    return WorkerSpy(monkeypatch)
+
+
 def _streamed(src: Path, fmt: str, jobs: int, **options: Any) -> bytes | list[str]:
     """The bytes stream_export writes, or the errors it raises, one string each."""
     out = io.BytesIO()
@@ -485,26 +509,14 @@ class TestJobs:
         assert _streamed(src, "json", 2) == storykit.dumps(storykit.load(src), "json")
 
     def test_the_command_gives_a_big_file_two_workers_unless_told(
-            self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+            self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+            worker_spy: WorkerSpy) -> None:
         """``storykit export`` without --jobs splits a file of ``AUTO_JOBS_MIN_BYTES`` or more
         between two workers when two CPUs are free; a smaller file, ``--jobs 1`` or one CPU
         get one process. The output is the same."""
         import storykit.cli
-        from storykit import _parallel
 
-        used: list[int] = []
-        real = _parallel.export
-
-        def spy(*args: Any, **kwargs: Any) -> None:
-            used.append(kwargs["jobs"])
-            real(*args, **kwargs)
-
-        def cpus(n: int) -> Any:
-            workers = _parallel.workers
-            return lambda jobs: n if jobs == 0 else workers(jobs)
-
-        monkeypatch.setattr(_parallel, "export", spy)
-        monkeypatch.setattr(_parallel, "workers", cpus(8))
+        used = worker_spy.used
         src = _jsonl(tmp_path / "in.jsonl", [_story(i) for i in range(40)])
         size = src.stat().st_size
         monkeypatch.setattr(storykit.cli, "AUTO_JOBS_MIN_BYTES", size)
@@ -520,7 +532,7 @@ class TestJobs:
         monkeypatch.setattr(storykit.cli, "AUTO_JOBS_MIN_BYTES", size + 1)
         assert _export("export", src, "-o", tmp_path / "small.csv").exit_code == 0
         monkeypatch.setattr(storykit.cli, "AUTO_JOBS_MIN_BYTES", size)
-        monkeypatch.setattr(_parallel, "workers", cpus(1))
+        worker_spy.cpus = 1
         assert _export("export", src, "-o", tmp_path / "one-cpu.csv").exit_code == 0
         assert used == []
         assert (tmp_path / "small.csv").read_bytes() == expected
@@ -548,27 +560,17 @@ class TestJobs:
         assert [x.split(":")[0] for x in one] == ["line 4", "line 38", "line 41"]
 
     def test_validate_gives_a_big_file_two_workers_unless_told(
-            self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+            self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+            worker_spy: WorkerSpy) -> None:
         """``storykit validate`` without --jobs checks a file of ``AUTO_JOBS_MIN_BYTES`` or more
         in two workers (two CPUs free), with --jobs 1 in one process; it says the same."""
         import storykit.cli
-        from storykit import _parallel
 
-        used: list[int] = []
-        real = _parallel.export
-
-        def spy(*args: Any, **kwargs: Any) -> None:
-            used.append(kwargs["jobs"])
-            real(*args, **kwargs)
-
-        workers = _parallel.workers
-        monkeypatch.setattr(_parallel, "export", spy)
-        monkeypatch.setattr(_parallel, "workers", lambda jobs: 4 if jobs == 0 else workers(jobs))
         src = _jsonl(tmp_path / "in.jsonl", [_story(i) for i in range(40)] + [_story(7)])
         monkeypatch.setattr(storykit.cli, "AUTO_JOBS_MIN_BYTES", src.stat().st_size)
         results = [CliRunner().invoke(main, ["validate", str(src), *extra])
                    for extra in ([], ["--jobs", "1"])]
-        assert used == [2]
+        assert worker_spy.used == [2]
         assert [r.exit_code for r in results] == [1, 1]
         assert results[0].stderr == results[1].stderr == (
             f"storykit: error: 1 problem in {src}\n"
