@@ -430,12 +430,12 @@ class TestJobs:
         import sys
         import threading
 
-        from storykit._parallel import _children_ignore_ctrl_c
+        from storykit._parallel import _children_hold_ctrl_c
 
         probe = [sys.executable, "-c",
                  "import signal; print(signal.SIGINT in signal.pthread_sigmask("
                  "signal.SIG_BLOCK, []))"]
-        with _children_ignore_ctrl_c():
+        with _children_hold_ctrl_c():
             inside = subprocess.run(probe, capture_output=True, text=True, check=True)
         outside = subprocess.run(probe, capture_output=True, text=True, check=True)
         assert (inside.stdout.strip(), outside.stdout.strip()) == ("True", "False")
@@ -443,7 +443,7 @@ class TestJobs:
         reached = []
 
         def interrupted_inside() -> None:
-            with _children_ignore_ctrl_c():
+            with _children_hold_ctrl_c():
                 # (to this thread: a signal to the process could go to another of its threads)
                 signal.pthread_kill(threading.get_ident(), signal.SIGINT)
                 reached.append("the end of the block")

@@ -18,7 +18,6 @@ import functools
 import importlib.util
 import io
 import os
-import pickle
 import signal
 import sys
 import threading
@@ -76,6 +75,8 @@ def later_options(exporter: Any, options: Mapping[str, Any]) -> dict[str, Any] |
         found = False
     if not found or module is None or getattr(module, cls.__qualname__, None) is not cls:
         return None
+    import pickle
+
     try:  # what a worker is sent must pickle, the class by its module's name (find_spec()
         # above answers from sys.modules, where --plugins-dir puts a module no import finds)
         pickle.dumps((exporter, dict(options), later))
@@ -101,6 +102,8 @@ class RemoteError(Exception):
 def _sendable(e: BaseException) -> BaseException:
     """``e``, or a :class:`RemoteError` saying the same if ``e`` would not survive the trip to
     the main process (which would then find the pool broken and say only that)."""
+    import pickle
+
     try:
         pickle.loads(pickle.dumps(e))
     except Exception:
@@ -111,8 +114,8 @@ def _sendable(e: BaseException) -> BaseException:
 
 
 def _changed(path: str) -> OSError:
-    return OSError(errno.ESTALE, "changed while it was read (replaced or rewritten): nothing "
-                   "was written; export it again", path)
+    return OSError(errno.ESTALE, "changed while it was read (replaced or rewritten); nothing "
+                   "was written: run the command again", path)
 
 
 def render_part(exporter: Any, options: dict[str, Any], path: str, span: tuple[int, int], *,
@@ -187,7 +190,7 @@ def _watch_parent(parent: int) -> None:
 
 
 @contextlib.contextmanager
-def _children_ignore_ctrl_c() -> Iterator[None]:
+def _children_hold_ctrl_c() -> Iterator[None]:
     """Hold Ctrl-C back while the block may start a worker, which inherits that from its start.
 
     A terminal sends SIGINT to the whole process group: the main process stops the pool and
@@ -251,7 +254,7 @@ def export(path: Path, exporter: Any, out: BinaryIO, options: Mapping[str, Any],
 
         def submit(span: tuple[int, int], first_line: int, first_index: int) -> None:
             nonlocal parts
-            with _children_ignore_ctrl_c():  # (a submit may start a worker)
+            with _children_hold_ctrl_c():  # (a submit may start a worker)
                 pending.append(pool.submit(
                     render_part, exporter, later if parts else dict(options), str(path), span,
                     first_line=first_line, first_index=first_index, source=source,
