@@ -381,20 +381,39 @@ class TestRealProcess:
             time.sleep(0.1)
         assert not [pid for pid in workers if running(pid)]
 
+    def test_an_ignored_sigterm_stays_ignored(self) -> None:
+        """A parent that starts the command with SIGTERM ignored is obeyed: the command does
+        not take SIGTERM over (as Python keeps an ignored SIGINT ignored)."""
+        import signal
+
+        from storykit.cli import _stop_on_sigterm
+
+        previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            assert _stop_on_sigterm() is None
+            assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
     def test_closed_stdout(self, tmp_path: Path, example_json: Path) -> None:
         """Standard output closed (``>&-``) and no -o: one line saying so, exit 1, for an
-        export, a streamed export and a digest (it was an AttributeError on None)."""
+        export, a streamed export and a digest (it was an AttributeError on None); and
+        ``-o /dev/stdout`` too (its temporary file took descriptor 1 and was copied into
+        itself until the disk was full)."""
         jsonl = tmp_path / "in.jsonl"
         storykit.dump(storykit.load(example_json), jsonl, format="json", shape="lines")
         for args in (["export", str(example_json), "-f", "csv"],
                      ["export", str(jsonl), "-f", "csv"],
-                     ["digest", str(example_json), "--week", "2021-W07", "-o", "-"]):
+                     ["digest", str(example_json), "--week", "2021-W07", "-o", "-"],
+                     ["export", str(jsonl), "-f", "csv", "-o", "/dev/stdout"]):
             done = subprocess.run([STORYKIT, *args], stdout=subprocess.DEVNULL,
                                   stderr=subprocess.PIPE, preexec_fn=lambda: os.close(1),
                                   env=dict(os.environ, STORYKIT_DISABLE_PLUGIN_AUTOLOAD="1"),
                                   check=False)
+            said = ("-o /dev/stdout: descriptor 1 is closed" if "/dev/stdout" in args
+                    else "standard output is closed: give -o FILE")
             assert (done.returncode, done.stderr.decode()) == (
-                1, "storykit: error: standard output is closed: give -o FILE\n"), args
+                1, f"storykit: error: {said}\n"), args
 
     def test_closed_pipe(self, tmp_path: Path) -> None:
         """A reader that stops early (| head -c 10) is not an error and prints no traceback."""

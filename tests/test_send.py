@@ -319,6 +319,32 @@ class TestOverlappingRuns:
         assert out.strip().endswith("0 failed, 0 skipped (already sent)")
         assert {r[1][0] for r in handler.received} == {"a@example.org", "b@example.org"}
 
+    def test_sigterm_hangs_up_at_once(self, smtp: tuple[Handler, int],
+                                      example: storykit.Collection, tmp_path: Path) -> None:
+        """SIGTERM while the server still holds a message: the send hangs up at once (exit
+        143), not after a QUIT that waits for the server; the lock goes with it, and the next
+        run sends every message that was not recorded as sent."""
+        handler, port = smtp
+        outbox = outbox_of(tmp_path, example, ["a@example.org", "b@example.org"])
+        handler.hold = True
+        first = subprocess.Popen(storykit_send(outbox, "--smtp", f"127.0.0.1:{port}"),
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        answer = threading.Timer(20, handler.release.set)  # (the server answers at last)
+        try:
+            assert handler.arrived.wait(120), "the first send never reached DATA"
+            answer.start()
+            first.send_signal(signal.SIGTERM)
+            _, err = first.communicate(timeout=120)
+            held = not handler.release.is_set()
+        finally:
+            answer.cancel()
+            handler.release.set()
+        assert (first.returncode, err) == (143, "storykit: error: terminated\n")
+        assert held, "the send waited for the server before it ended"
+        code, out, err = invoke("send", outbox, "--smtp", f"127.0.0.1:{port}")
+        assert code == 0, err
+        assert out.strip().endswith("0 failed, 0 skipped (already sent)")
+
     def test_a_dry_run_beside_a_send(self, smtp: tuple[Handler, int],
                                      example: storykit.Collection, tmp_path: Path) -> None:
         """A dry run takes no lock: it works while a send runs, and shows what is left."""

@@ -114,7 +114,7 @@ def _sendable(e: BaseException) -> BaseException:
 
 
 def _changed(path: str) -> OSError:
-    return OSError(errno.ESTALE, "changed while it was read (replaced or rewritten); nothing "
+    return OSError(errno.ESTALE, "changed while it was read (replaced or cut short); nothing "
                    "was written: run the command again", path)
 
 

@@ -91,6 +91,8 @@ def _stop_on_sigterm() -> Any:
     def stop(signum: int, frame: object) -> None:
         raise _Terminated
 
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_IGN:
+        return None  # (a parent that ignores SIGTERM for its children is obeyed)
     return signal.signal(signal.SIGTERM, stop)
 
 
@@ -279,6 +281,8 @@ def _exporter(obj: Context, fmt: str | None, output: str | None,
         if fmt is None:
             raise click.UsageError("give --format when writing to standard output")
         stdout_buffer()  # (closed: said before anything is read)
+    else:
+        _check_descriptor(output)
     if fmt is None and _to_folder(str(output)):
         fail(f"-o {output} is a folder: give --format (the html format writes its pages there, "
              "with -O page_size=N), or a file name with a suffix such as .html", 2)
@@ -329,6 +333,23 @@ def _write_with(col: Any, exporter: Any, kwargs: dict[str, Any], output: str | N
         write_with(exporter, col, f, kwargs)
     click.echo(f"wrote {output} ({exporter.name}, {len(col)} "
                f"{'story' if len(col) == 1 else 'stories'})", err=True)
+
+
+def _check_descriptor(output: str) -> None:
+    """Fail if ``output`` names a closed descriptor (``-o /dev/stdout`` with standard output
+    closed), before anything is read: the descriptor could be given to the command's own
+    temporary file, which would then be copied into itself."""
+    import re
+
+    name = os.path.abspath(output)
+    target = os.readlink(name) if os.path.islink(name) else name
+    found = re.fullmatch(r"/(?:dev/fd|proc/self/fd)/([0-9]+)", target)
+    if found is None:
+        return
+    try:
+        os.fstat(int(found[1]))
+    except OSError:
+        fail(f"-o {output}: descriptor {found[1]} is closed")
 
 
 def _to_folder(output: str) -> bool:

@@ -564,6 +564,12 @@ def send(paths: Iterable[str | os.PathLike[str]], host: str, port: int, *,
         report.aborted = str(e)
         if not report.results:
             raise
+    except BaseException:  # Ctrl-C, SIGTERM: hang up now, without the QUIT round trip (a
+        # server still answering the message would keep the command waiting for its timeout)
+        if smtp is not None:
+            smtp.close()
+            smtp = None
+        raise
     finally:
         for record in records.values():
             record.close()
