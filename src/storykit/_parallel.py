@@ -87,13 +87,13 @@ def later_options(exporter: Any, options: Mapping[str, Any]) -> dict[str, Any] |
 
 class RemoteError(Exception):
     """An exception a worker's exporter raised that could not be sent back as it is (its class
-    does not rebuild from a pickle): its type's name, message and traceback, as text."""
+    does not rebuild from a pickle): its type's name and message; its traceback is a note,
+    which ``--debug`` shows."""
 
-    def __init__(self, type_name: str, message: str, details: str = "") -> None:
-        super().__init__(type_name, message, details)
+    def __init__(self, type_name: str, message: str) -> None:
+        super().__init__(type_name, message)
         self.type_name = type_name
         self.message = message
-        self.details = details
 
     def __str__(self) -> str:
         return self.message
@@ -109,7 +109,9 @@ def _sendable(e: BaseException) -> BaseException:
     except Exception:
         import traceback
 
-        return RemoteError(type(e).__name__, str(e), "".join(traceback.format_exception(e)))
+        sent = RemoteError(type(e).__name__, str(e))
+        sent.add_note("In the worker:\n" + "".join(traceback.format_exception(e)))
+        return sent
     return e
 
 
@@ -265,7 +267,6 @@ def export(path: Path, exporter: Any, out: BinaryIO, options: Mapping[str, Any],
 
         # The workers read their parts themselves: only line numbers and offsets are sent,
         # and which file this is, so that a worker reads no other put in its place.
-        identity: tuple[int, int] | None = None
         with path.open("rb") as f:
             st = os.fstat(f.fileno())
             identity = (st.st_dev, st.st_ino)

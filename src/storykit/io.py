@@ -1059,8 +1059,6 @@ def check_stream(source: PathLike, format: str | None = None, *, jobs: int = 1) 
 class _CheckOnly:
     """The "exporter" of :func:`check_stream`'s workers: it takes every story, writes nothing."""
 
-    name = "check"
-
     def write_stream(self, collection: Collection, stories: Iterator[Story], out: BinaryIO,
                      **options: Any) -> None:
         for _ in stories:
