@@ -1,0 +1,6 @@
+from collections.abc import Callable
+from typing import Any
+
+def setup(story: type[Any], image: type[Any], credit: type[Any], link: type[Any],
+          translation: type[Any], fallback: Callable[[Any], bytes], /) -> None: ...
+def encode(stories: list[Any], sep: bytes, end: bool, /) -> bytes: ...
