@@ -158,6 +158,41 @@ def test_dates(when: date) -> None:
     _same([_build(Story, {**values, "published": when, "updated": when})])
 
 
+def _with(**changes: Any) -> Story:
+    story = Story(id="a", title="t", published=date(2021, 2, 3), summary="s")
+    return _build(Story, {**{f: getattr(story, f) for f in Story.FIELDS}, **changes})
+
+
+def test_tzinfo_that_replaces_the_field() -> None:
+    """utcoffset() is Python code: one that drops the story's datetime while it is being
+    written must not leave the encoder reading freed memory (the pure path's bytes)."""
+    victim: list[Story] = []
+
+    class Dropping(tzinfo):
+        def utcoffset(self, dt: datetime | None) -> timedelta:
+            object.__setattr__(victim[0], "updated", None)
+            return timedelta(hours=1)
+
+    victim.append(_with(updated=datetime(2021, 2, 3, 4, 5, 6, tzinfo=Dropping())))
+    got = speedups.encode(victim, b",", False)
+    assert json.loads(got)["updated"] == "2021-02-03T04:05:06+01:00"
+
+
+def test_setup_during_encode_is_refused() -> None:
+    """A set-up from Python code run by encode() would change the slots it reads mid-story."""
+
+    class Meddling(tzinfo):
+        def utcoffset(self, dt: datetime | None) -> timedelta:
+            speedups.setup(Story, Image, Credit, Link, Translation, json_exporter._story_json)
+            return timedelta(hours=1)
+
+    with pytest.raises(RuntimeError, match="setup\\(\\) while encode\\(\\) runs"):
+        speedups.encode([_with(published=datetime(2021, 2, 3, tzinfo=Meddling()))], b",",
+                        False)
+    story = _with()
+    assert speedups.encode([story], b",", False) == json_exporter._story_json(story)
+
+
 def test_tzinfo_error_propagates() -> None:
     story = Story(id="a", title="t", published=date(2021, 2, 3), summary="s")
     odd = _build(Story, {**{f: getattr(story, f) for f in Story.FIELDS},
@@ -202,8 +237,18 @@ def test_setup_checks_the_classes() -> None:
     class Plain:
         id = 1
 
+    class Half:  # "id" is a slot (far past a Story's end), "title" is not: refused as a whole
+        __slots__ = (*(f"a{i:03d}" for i in range(200)), "id")
+        title = "x"
+
     with pytest.raises(TypeError, match="is not a slot"):
         speedups.setup(Plain, Image, Credit, Link, Translation, json_exporter._story_json)
+    with pytest.raises(TypeError, match=r"Half\.title is not a slot"):
+        speedups.setup(Half, Image, Credit, Link, Translation, json_exporter._story_json)
+    # a class that holds Story's slot descriptors without being a Story: offsets not its own
+    borrowed = type("Borrowed", (), {name: Story.__dict__[name] for name in Story.FIELDS})
+    with pytest.raises(TypeError, match=r"Borrowed\.id is not an object slot"):
+        speedups.setup(borrowed, Image, Credit, Link, Translation, json_exporter._story_json)
     with pytest.raises(TypeError, match="callable"):
         speedups.setup(Story, Image, Credit, Link, Translation, None)  # type: ignore[arg-type]
     # the exporter's set-up still holds after a refused one

@@ -7,11 +7,13 @@
  * tests/test_speedups.py checks that byte for byte with Hypothesis.
  *
  * Anything this code was not written for (a subclass, a field holding an unexpected type, a
- * lone surrogate, a datetime) is handed back to Python: the story's bytes so far are dropped
- * and `fallback(story)` (the pure path) renders it instead. So this module only ever makes the
- * common case faster; it never decides what the output is.
+ * lone surrogate, a UTC offset with seconds) is handed back to Python: the story's bytes so far
+ * are dropped and `fallback(story)` (the pure path) renders it instead. So this module only
+ * ever makes the common case faster; it never decides what the output is.
  *
- * Fields are read through the classes' slot descriptors, which setup() checks once.
+ * Fields are read at the offsets of the classes' slots, which setup() checks once; a story of
+ * any other type goes to the fallback. Values read from slots are borrowed: the only Python
+ * code run while one is in use is a tzinfo's utcoffset(), and w_date holds its datetime then.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -111,15 +113,16 @@ read_shape(Shape *shape, PyObject *cls, const char **names, int n)
             return ERR;
         }
         PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
-        if (m->type != T_OBJECT_EX || (m->flags & READONLY)) {
+        if (m->type != T_OBJECT_EX || (m->flags & READONLY)
+            || PyDescr_TYPE(d) != type || m->offset < (Py_ssize_t)sizeof(PyObject)
+            || m->offset > type->tp_basicsize - (Py_ssize_t)sizeof(PyObject *)) {
             PyErr_Format(PyExc_TypeError, "%s.%s is not an object slot", type->tp_name,
                          names[i]);
             return ERR;
         }
         shape->offset[i] = m->offset;
     }
-    Py_INCREF(cls);
-    Py_XSETREF(shape->type, type);
+    shape->type = type; /* borrowed until setup() commits all five */
     return OK;
 }
 
@@ -218,6 +221,11 @@ w_str(Buf *b, PyObject *v)
     if (!PyUnicode_CheckExact(v)) {
         return ODD;
     }
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(v) < 0) {
+        return ERR;
+    }
+#endif
     Py_ssize_t n = PyUnicode_GET_LENGTH(v);
     int kind = PyUnicode_KIND(v);
     const void *data = PyUnicode_DATA(v);
@@ -286,6 +294,36 @@ digits(char *o, int value, int width)
     return o + width;
 }
 
+/* A tz-aware datetime's utcoffset(), called as isoformat() calls it: OK with the sign ('+' or
+ * '-', or 0 for None) and the whole minutes; ODD for anything isoformat() would not write as
+ * +HH:MM; ERR if utcoffset() raised. */
+static int
+utc_offset(PyObject *tz, PyObject *dt, int *sign, int *minutes)
+{
+    PyObject *delta = PyObject_CallMethodOneArg(tz, utcoffset_name, dt);
+    if (delta == NULL) {
+        return ERR;
+    }
+    int r = OK;
+    if (delta != Py_None) {
+        int days = PyDateTime_DELTA_GET_DAYS(delta);
+        int seconds = PyDateTime_DELTA_GET_SECONDS(delta);
+        /* Within a day either way: days is 0 or -1 (checked first: no overflow, even where
+         * long is 32 bits), and isoformat() writes seconds or microseconds when not zero. */
+        if (!PyDelta_CheckExact(delta) || PyDateTime_DELTA_GET_MICROSECONDS(delta) != 0
+            || seconds % 60 != 0 || days < -1 || days > 0 || (days == -1 && seconds == 0)) {
+            r = ODD;
+        }
+        else {
+            int total = days * 86400 + seconds; /* in (-86400, 86400) */
+            *sign = total < 0 ? '-' : '+';
+            *minutes = (total < 0 ? -total : total) / 60;
+        }
+    }
+    Py_DECREF(delta);
+    return r;
+}
+
 /* A date as "YYYY-MM-DD" (orjson's form); a datetime as its isoformat() string, as _story_doc
  * writes them. ODD for a subclass, or an offset that is not a whole number of minutes. */
 static int
@@ -310,44 +348,35 @@ w_date(Buf *b, PyObject *v)
         return ODD;
     }
     int sign = 0, minutes = 0;
-    PyObject *tz = PyDateTime_DATE_GET_TZINFO(v); /* borrowed */
+    PyObject *tz = PyDateTime_DATE_GET_TZINFO(v); /* borrowed from v */
+    /* utcoffset() is Python code, which may drop the story's reference to v (v is borrowed
+     * from a slot): hold v, and so its tzinfo, until its fields are read. */
+    Py_INCREF(v);
     if (tz != Py_None) {
-        PyObject *delta = PyObject_CallMethodOneArg(tz, utcoffset_name, v);
-        if (delta == NULL) {
-            return ERR;
+        int r = utc_offset(tz, v, &sign, &minutes);
+        if (r != OK) {
+            Py_DECREF(v);
+            return r;
         }
-        if (delta != Py_None) {
-            if (!PyDelta_CheckExact(delta) || PyDateTime_DELTA_GET_MICROSECONDS(delta) != 0
-                || PyDateTime_DELTA_GET_SECONDS(delta) % 60 != 0) {
-                Py_DECREF(delta);
-                return ODD;
-            }
-            long total = PyDateTime_DELTA_GET_DAYS(delta) * 86400L
-                         + PyDateTime_DELTA_GET_SECONDS(delta);
-            sign = total < 0 ? '-' : '+';
-            total = total < 0 ? -total : total;
-            if (total >= 86400L) {
-                Py_DECREF(delta);
-                return ODD;
-            }
-            minutes = (int)(total / 60);
-        }
-        Py_DECREF(delta);
-        o = b->p + b->len; /* (utcoffset() ran Python code, but the buffer did not move) */
     }
-    *o++ = '"';
-    o = digits(o, PyDateTime_GET_YEAR(v), 4);
-    *o++ = '-';
-    o = digits(o, PyDateTime_GET_MONTH(v), 2);
-    *o++ = '-';
-    o = digits(o, PyDateTime_GET_DAY(v), 2);
-    *o++ = 'T';
-    o = digits(o, PyDateTime_DATE_GET_HOUR(v), 2);
-    *o++ = ':';
-    o = digits(o, PyDateTime_DATE_GET_MINUTE(v), 2);
-    *o++ = ':';
-    o = digits(o, PyDateTime_DATE_GET_SECOND(v), 2);
+    int year = PyDateTime_GET_YEAR(v), month = PyDateTime_GET_MONTH(v);
+    int day = PyDateTime_GET_DAY(v), hour = PyDateTime_DATE_GET_HOUR(v);
+    int minute = PyDateTime_DATE_GET_MINUTE(v), second = PyDateTime_DATE_GET_SECOND(v);
     int us = PyDateTime_DATE_GET_MICROSECOND(v);
+    Py_DECREF(v);
+    o = b->p + b->len; /* (utcoffset() ran Python code, but the buffer did not move) */
+    *o++ = '"';
+    o = digits(o, year, 4);
+    *o++ = '-';
+    o = digits(o, month, 2);
+    *o++ = '-';
+    o = digits(o, day, 2);
+    *o++ = 'T';
+    o = digits(o, hour, 2);
+    *o++ = ':';
+    o = digits(o, minute, 2);
+    *o++ = ':';
+    o = digits(o, second, 2);
     if (us) {
         *o++ = '.';
         o = digits(o, us, 6);
@@ -582,6 +611,7 @@ w_story(Buf *b, PyObject *s)
 /* --- the module ------------------------------------------------------------------------------ */
 
 static PyObject *fallback_fn; /* story -> bytes: the pure path, set by setup() */
+static int encoding;          /* encode() calls running (nested through Python code too) */
 
 static PyObject *
 setup(PyObject *module, PyObject *args)
@@ -595,15 +625,32 @@ setup(PyObject *module, PyObject *args)
         PyErr_SetString(PyExc_TypeError, "setup(): fallback must be callable");
         return NULL;
     }
-    if (read_shape(&story_shape, story, story_fields, S_N) != OK
-        || read_shape(&image_shape, image, image_fields, I_N) != OK
-        || read_shape(&credit_shape, credit, credit_fields, C_N) != OK
-        || read_shape(&link_shape, link, link_fields, L_N) != OK
-        || read_shape(&translation_shape, translation, translation_fields, T_N) != OK) {
+    if (encoding) {
+        PyErr_SetString(PyExc_RuntimeError, "setup() while encode() runs");
         return NULL;
     }
+    Shape sh[5] = {{NULL, {0}}};
+    if (read_shape(&sh[0], story, story_fields, S_N) != OK
+        || read_shape(&sh[1], image, image_fields, I_N) != OK
+        || read_shape(&sh[2], credit, credit_fields, C_N) != OK
+        || read_shape(&sh[3], link, link_fields, L_N) != OK
+        || read_shape(&sh[4], translation, translation_fields, T_N) != OK) {
+        return NULL; /* the shapes in use are untouched */
+    }
+    Shape *live[5] = {&story_shape, &image_shape, &credit_shape, &link_shape,
+                      &translation_shape};
+    PyObject *old[6];
+    for (int k = 0; k < 5; k++) {
+        Py_INCREF(sh[k].type);
+        old[k] = (PyObject *)live[k]->type;
+        *live[k] = sh[k];
+    }
     Py_INCREF(fallback);
-    Py_XSETREF(fallback_fn, fallback);
+    old[5] = fallback_fn;
+    fallback_fn = fallback;
+    for (int k = 0; k < 6; k++) { /* (last: a __del__ then sees the new set-up) */
+        Py_XDECREF(old[k]);
+    }
     Py_RETURN_NONE;
 }
 
@@ -621,11 +668,11 @@ encode(PyObject *module, PyObject *args)
         return NULL;
     }
     Buf b = {NULL, 0, 0};
+    encoding++;
     /* The list may shrink while a fallback runs Python code: index it afresh each time. */
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(stories); i++) {
         PyObject *s = PyList_GET_ITEM(stories, i);
         Py_INCREF(s);
-        Py_ssize_t start = b.len;
         int r = (i == 0 || put(&b, &sep, 1) == OK) ? OK : ERR;
         Py_ssize_t doc = b.len;
         if (r == OK) {
@@ -633,7 +680,9 @@ encode(PyObject *module, PyObject *args)
         }
         if (r == ODD) {
             b.len = doc;
-            PyObject *got = PyObject_CallOneArg(fallback_fn, s);
+            PyObject *fn = Py_NewRef(fallback_fn);
+            PyObject *got = PyObject_CallOneArg(fn, s);
+            Py_DECREF(fn);
             if (got == NULL) {
                 r = ERR;
             }
@@ -649,11 +698,12 @@ encode(PyObject *module, PyObject *args)
         }
         Py_DECREF(s);
         if (r != OK) {
-            (void)start;
             PyMem_Free(b.p);
+            encoding--;
             return NULL;
         }
     }
+    encoding--;
     if (end && b.len && put(&b, &sep, 1) != OK) {
         PyMem_Free(b.p);
         return NULL;
