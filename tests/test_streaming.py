@@ -227,6 +227,22 @@ def _streamed(src: Path, fmt: str, jobs: int, **options: Any) -> bytes | list[st
     return out.getvalue()
 
 
+@given(st.lists(st.sampled_from([b"{}", b"", b" ", b"\t", b"\r", b"\x0b", b"\x0c", b" {}",
+                                  b"\x85", b"\xa0", b"a b"]), min_size=1, max_size=8),
+       st.booleans())
+def test_lines_and_stories_are_counted_as_one_process_counts_them(
+        pieces: list[bytes], last_break: bool) -> None:
+    """A part's lines, and its stories (the lines not blank), as reading it line by line
+    counts them."""
+    from storykit._parallel import _count
+
+    part = b"\n".join(pieces) + (b"\n" if last_break else b"")
+    if not part:
+        return
+    lines = io.BytesIO(part).readlines()
+    assert _count(part) == (len(lines), sum(not line.isspace() for line in lines))
+
+
 @pytest.mark.usefixtures("small_parts")
 class TestJobs:
     def test_a_repeated_id_across_parts_is_reported_with_other_problems(
@@ -485,6 +501,35 @@ class TestJobs:
         assert _streamed(src, "csv", 2) == one
         assert one[2].startswith("line 15: (document): is longer than 600 bytes")
         assert one[3].startswith("line 22: stories[20].published")
+
+    @settings(max_examples=10, deadline=None)
+    @given(st.lists(st.sampled_from(["story", "blank", "empty", "cr", "indented", "long",
+                                     "too long", "crlf"]), max_size=14), st.booleans())
+    def test_any_layout_of_lines_is_split_as_one_process_reads_it(
+            self, kinds: list[str], last_break: bool) -> None:
+        """Blank and indented lines, CRLF, lines longer than a part (but within the limit) and
+        beyond the limit, the last line with or without its break: every line and story is
+        numbered as one process numbers it (the errors and the output are one process's)."""
+        import tempfile
+
+        from storykit import _parallel
+
+        make = {
+            "story": lambda i: json.dumps(_story(i)), "blank": lambda i: "  \t",
+            "empty": lambda i: "", "cr": lambda i: "\r",
+            "indented": lambda i: "  " + json.dumps(_story(i)),
+            "long": lambda i: json.dumps(_story(i, summary="x" * 1_500)),
+            "too long": lambda i: json.dumps(_story(i, summary="x" * 5_000)),
+            "crlf": lambda i: json.dumps(_story(i, url="ftp://x")) + "\r",
+        }
+        text = "\n".join(make[k](i) for i, k in enumerate(kinds)) + ("\n" if last_break else "")
+        with tempfile.TemporaryDirectory() as tmp, \
+                mock.patch.object(storykit.io, "MAX_LINE", 3_000), \
+                mock.patch.object(_parallel, "PART_BYTES", 700):
+            src = Path(tmp) / "in.jsonl"
+            src.write_text(text, encoding="utf-8")
+            assert _streamed(src, "json", 2, shape="lines") == \
+                _streamed(src, "json", 1, shape="lines")
 
     def test_a_repeated_id_in_another_part_is_found(self, tmp_path: Path) -> None:
         """Two stories with one id in different parts: load()'s error, as with one process."""

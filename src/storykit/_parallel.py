@@ -14,10 +14,10 @@ from __future__ import annotations
 import array
 import contextlib
 import errno
-import functools
 import importlib.util
 import io
 import os
+import re
 import signal
 import sys
 import threading
@@ -219,6 +219,22 @@ def _children_hold_ctrl_c() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+#: A line break followed by what may start a blank line (which is not a story).
+_MAYBE_BLANK = re.compile(rb"\n[ \t\n\r\x0b\x0c]")
+
+
+def _count(part: bytes) -> tuple[int, int]:
+    """The lines in ``part`` (whole lines; the last may lack its line break) and the stories
+    among them: the lines that are not blank, as one process counts them."""
+    lines = part.count(b"\n") + (not part.endswith(b"\n"))
+    if not part[:1].isspace() and not _MAYBE_BLANK.search(part):
+        return lines, lines  # no line starts with white space: none is blank
+    pieces = part.split(b"\n")
+    if not pieces[-1]:
+        pieces.pop()  # (after the last line break)
+    return lines, sum(1 for piece in pieces if not (piece + b"\n").isspace())
+
+
 def export(path: Path, exporter: Any, out: BinaryIO, options: Mapping[str, Any], *,
            source: str, later: dict[str, Any], jobs: int, errors: Errors,
            ids: array.array[int]) -> None:
@@ -234,7 +250,7 @@ def export(path: Path, exporter: Any, out: BinaryIO, options: Mapping[str, Any],
     from storykit import io as _io
 
     pending: deque[Future[tuple[bytes, str, list[ErrorDetail]]] | list[ErrorDetail]] = deque()
-    add_id = ids.append
+    add_ids = ids.extend
 
     def settle() -> None:
         part = pending.popleft()
@@ -246,8 +262,7 @@ def export(path: Path, exporter: Any, out: BinaryIO, options: Mapping[str, Any],
         if not errors:
             out.write(data)
         if id_lines:
-            for sid in id_lines.split("\n"):
-                add_id(hash(sid))
+            add_ids(map(hash, id_lines.split("\n")))
 
     pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_watch_parent, initargs=(os.getpid(),))
@@ -270,28 +285,34 @@ def export(path: Path, exporter: Any, out: BinaryIO, options: Mapping[str, Any],
         with path.open("rb") as f:
             st = os.fstat(f.fileno())
             identity = (st.st_dev, st.st_ino)
-            readline = functools.partial(f.readline, _io.MAX_LINE + 1)
-            start = offset = 0
-            first_line = 1
-            first_index = i = 0
-            for n, line in enumerate(iter(readline, b""), 1):
-                if len(line) > _io.MAX_LINE and not line.endswith(b"\n"):
-                    if offset > start:
-                        submit((start, offset), first_line, first_index)
-                    pending.append(list(_io._line_too_long(f, source, n).errors))
-                    i += 1
-                    start = offset = f.tell()
-                    first_line, first_index = n + 1, i
+            start = 0
+            line = index = 0  # lines and stories before ``start``
+            while True:
+                f.seek(start)
+                block = f.read(PART_BYTES)
+                if not block:
+                    break
+                cut = len(block) if len(block) < PART_BYTES else block.rfind(b"\n") + 1
+                if cut:  # whole lines (or the file's last, with no line break)
+                    lines, stories = _count(block[:cut] if cut < len(block) else block)
+                    submit((start, start + cut), line + 1, index)
+                    start, line, index = start + cut, line + lines, index + stories
+                    if len(block) < PART_BYTES:
+                        break
                     continue
-                offset += len(line)
-                if not line.isspace():
-                    i += 1
-                if offset - start >= PART_BYTES:
-                    submit((start, offset), first_line, first_index)
-                    start = offset
-                    first_line, first_index = n + 1, i
-            if offset > start or not parts:  # (an empty file still gets a first part: a header)
-                submit((start, offset), first_line, first_index)
+                # One line longer than a part: a part of its own, or the error for it.
+                f.seek(start)
+                long_line = f.readline(_io.MAX_LINE + 1)
+                line += 1
+                if len(long_line) > _io.MAX_LINE and not long_line.endswith(b"\n"):
+                    pending.append(list(_io._line_too_long(f, source, line).errors))
+                    index += 1
+                else:
+                    submit((start, start + len(long_line)), line, index)
+                    index += not long_line.isspace()
+                start = f.tell()
+            if not parts:  # (an empty file still gets a first part: a header)
+                submit((0, 0), 1, 0)
         while pending:
             settle()
     finally:
