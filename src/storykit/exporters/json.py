@@ -170,12 +170,9 @@ def _encoded(stories: Iterable[Story], sep: bytes, end: bool) -> Iterator[bytes]
     """The stories as compact JSON, :data:`CHUNK` at a time, each chunk joined by ``sep``
     (one byte) and ended by it too if ``end``."""
     encode = _encode
-    it = iter(stories)
-    while batch := list(itertools.islice(it, CHUNK)):
+    for batch in _chunked(stories):
         if encode is not None:
             yield encode(batch, sep, end)
-        elif sep == b"," and not end:  # one orjson call: "[a,b,c]", less its brackets
-            yield orjson.dumps([_story_doc(s) for s in batch])[1:-1]
         else:
             parts = [_story_json(s) for s in batch]
             if end:
@@ -183,16 +180,16 @@ def _encoded(stories: Iterable[Story], sep: bytes, end: bool) -> Iterator[bytes]
             yield sep.join(parts)
 
 
-def _batches(stories: Iterable[Story]) -> Iterator[list[dict[str, Any]]]:
-    """The stories as data, :data:`CHUNK` at a time."""
+def _chunked(stories: Iterable[Story]) -> Iterator[list[Story]]:
+    """The stories, :data:`CHUNK` at a time."""
     it = iter(stories)
     while batch := list(itertools.islice(it, CHUNK)):
-        yield [_story_doc(s) for s in batch]
+        yield batch
 
 
 def _chunks(stories: Iterable[Story], render: Callable[[Any], bytes]) -> Any:
-    for batch in _batches(stories):
-        yield [render(d) for d in batch]
+    for batch in _chunked(stories):
+        yield [render(_story_doc(s)) for s in batch]
 
 
 def _write_compact(collection: Collection, stories: Iterable[Story], out: BinaryIO,
