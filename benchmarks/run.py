@@ -180,21 +180,7 @@ def export_json(a: Archive, repeats: int) -> Comparison:
         "msgspec.json.encode": lambda: msgspec.json.encode(a.msgspec),
         "pydantic dump_json": lambda: PCollectionAdapter.dump_json(a.pydantic,
                                                                    exclude_none=True),
-        # storykit without its C encoder (what other interpreters run): no goal, shown so
-        # that the table says what the C module buys.
-        "storykit.dumps json, pure Python": lambda: _pure_json(a.storykit),
     }, {"msgspec.json.encode": ("<=", 1.5)}, repeats=repeats)
-
-
-def _pure_json(col: Any) -> bytes:
-    import storykit
-    from storykit.exporters import json as json_exporter
-
-    saved, json_exporter._encode = json_exporter._encode, None
-    try:
-        return storykit.dumps(col, "json")
-    finally:
-        json_exporter._encode = saved
 
 
 def _same_json(ours: bytes, theirs: bytes) -> None:
@@ -614,8 +600,8 @@ NOTES = """\
   `TypeAdapter(Collection).validate_json` with `field_validator`s for the same rules
   (`benchmarks/models_msgspec.py`, `models_pydantic.py`). storykit also refuses duplicate JSON
   keys, which neither anchor does.
-- **JSON export**: `storykit.dumps(col, "json")` (on CPython, its C encoder
-  `storykit._speedups` writes each story from the model objects) against `msgspec.json.encode`
+- **JSON export**: `storykit.dumps(col, "json")` (msgspec encoding the converter's
+  plain data) against `msgspec.json.encode`
   of the decoded Structs and pydantic `dump_json(exclude_none=True)`; outputs checked to load
   back equal.
 - **CSV export**: storykit (14 columns, formula neutralisation on) against `csv.writer.writerows`

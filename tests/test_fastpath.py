@@ -253,26 +253,6 @@ class TestStrSubclasses:
             == _detailed({**data, "language": "fr", "topics": ["x"], "countries": ["DE"]})[0]
 
 
-class TestExportFastPaths:
-    @given(stories())
-    def test_json_story_doc_renders_as_story_to_data(self, story: Story) -> None:
-        """The JSON exporter's orjson-native story data gives the same bytes as the plain data."""
-        import orjson
-
-        from storykit.exporters.json import _story_doc
-
-        assert orjson.dumps(_story_doc(story)) == orjson.dumps(story_to_data(story))
-
-    @given(stories())
-    def test_csv_row_is_flatten_story(self, story: Story) -> None:
-        """The CSV exporter's row for the default columns is flatten_story's cells, in order."""
-        from storykit.convert import CSV_COLUMNS, flatten_story
-        from storykit.exporters.csv import _row
-
-        flat = flatten_story(story)
-        assert _row(story) == [flat[c] for c in CSV_COLUMNS]
-
-
 class TestImport:
     def test_import_loads_no_plugin_and_no_heavy_library(self) -> None:
         """`import storykit` discovers no plugin and imports neither cattrs, jinja2, babel nor

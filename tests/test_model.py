@@ -104,8 +104,20 @@ class TestId:
         assert a == story(title=title).id
         assert story(id=a).id == a
 
-    @pytest.mark.parametrize("title", ["🐝🍯", "労働と幸福", "العمل اللائق", "!!!"])
-    def test_fallback_for_titles_without_latin_letters(self, title: str) -> None:
+    @pytest.mark.parametrize(("title", "expected"), [
+        ("Доклад 2021", "doklad-2021"),
+        ("Ελληνικά νέα", "ellenika-nea"),
+        ("Straße in København", "strasse-in-kobenhavn"),
+        ("Child labour in Myanmar’s jade mines", "child-labour-in-myanmars-jade-mines"),
+        ("Tom & Jerry's", "tom-jerry-s"),
+    ])
+    def test_titles_are_transliterated(self, title: str, expected: str) -> None:
+        """Greek, Cyrillic and Latin letters beyond ASCII give Latin ids; Latin titles keep
+        the ids they always had."""
+        assert story(title=title).id == expected
+
+    @pytest.mark.parametrize("title", ["🐝🍯", "🎉", "!!!"])
+    def test_fallback_for_titles_without_letters(self, title: str) -> None:
         """A title with no letters to slug gets ``story-`` and a stable hash."""
         sid = story(title=title).id
         assert sid.startswith("story-")

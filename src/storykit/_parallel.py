@@ -220,19 +220,14 @@ def _children_hold_ctrl_c() -> Iterator[None]:
 
 def _count_in_python(part: bytes) -> tuple[int, int]:
     """The lines in ``part`` (whole lines; the last may lack its line break) and the stories
-    among them: the lines that are not blank, as one process counts them.
-
-    ``storykit._speedups.count_lines`` gives the same, faster, where it was built."""
+    among them: the lines that are not blank, as one process counts them."""
     pieces = part.split(b"\n")
     if not pieces[-1]:
         pieces.pop()  # (after the last line break)
     return len(pieces), sum(1 for piece in pieces if not (piece + b"\n").isspace())
 
 
-try:
-    from storykit._speedups import count_lines as _count
-except ImportError:  # not CPython, or run from a tree where it was not built
-    _count = _count_in_python
+_count = _count_in_python
 
 
 def export(path: Path, exporter: Any, out: BinaryIO, options: Mapping[str, Any], *,

@@ -170,21 +170,20 @@ def slug(value: Any) -> str:
     return s
 
 
-_NON_ALNUM = re.compile(r"[^a-z0-9]+")
-
-
 def slugify(title: str) -> str:
-    """The id derived from a title: ASCII-folded, lowercase, words joined by hyphens.
+    """The id derived from a title: transliterated to Latin by python-slugify (``Доклад 2021``
+    gives ``doklad-2021``), lowercase, words joined by hyphens, cut at a word boundary.
 
-    A title with no Latin letters or digits (emoji, CJK) gets ``story-`` and a short, stable hash,
-    so the same title always gives the same id.
+    A title with nothing to transliterate (emoji alone) gets ``story-`` and a short, stable
+    hash, so the same title always gives the same id.
     """
-    folded = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode("ascii")
-    s = _NON_ALNUM.sub("-", folded.lower()).strip("-")
-    if len(s) > MAX_DERIVED_ID:
-        cut = s.rfind("-", 0, MAX_DERIVED_ID + 1)
-        s = s[: cut if cut > 0 else MAX_DERIVED_ID].strip("-")
-    if not s:
+    from slugify import slugify as transliterate
+
+    # (A typographic apostrophe is left out, as storykit's ids have always had it:
+    # "Myanmar’s" gives "myanmars", where python-slugify would give "myanmar-s".)
+    s = transliterate(title.replace("\u2019", ""), max_length=MAX_DERIVED_ID,
+                      word_boundary=True, save_order=True)
+    if not is_slug(s):
         import hashlib  # rarely needed: it costs import time
 
         digest = hashlib.sha1(title.encode("utf-8", "surrogatepass"), usedforsecurity=False)
@@ -310,24 +309,23 @@ def _tag_case(tag: str) -> str:
     return "-".join(parts)
 
 
-# The WHATWG HTML "valid e-mail address" grammar: what browsers accept in <input type=email>.
-_EMAIL = re.compile(
-    r"[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
-    r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)+"
-)
-
-
 def email(value: Any) -> str:
+    """An email address, checked and normalised by email-validator (no DNS lookup):
+    internationalised domains and local parts are accepted, the domain is lowercased."""
+    from email_validator import EmailNotValidError, validate_email
+
     value = s = must_be_str(value)
     s = s.strip()
-    if len(s) > 254 or _EMAIL.fullmatch(s) is None:
-        raise Invalid(f"{_describe(value)} is not a valid email address")
     if "=?" in s:
         # Legal in a local part, but mail parsers may decode it as an RFC 2047 encoded word
         # and deliver to another address (Python turns '=?utf-8?q?a?=@x.org' into 'a@x.org').
         raise Invalid(f"{_describe(value)} contains '=?' (an encoded word), which mail software "
                       "may decode into another address")
-    return s
+    try:
+        checked = validate_email(s, check_deliverability=False)
+    except EmailNotValidError as e:
+        raise Invalid(f"{_describe(value)} is not a valid email address ({e})") from None
+    return str(checked.normalized)
 
 
 def phone(value: Any) -> str:

@@ -174,14 +174,17 @@ def handle_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def parse_options(pairs: Sequence[str]) -> dict[str, str]:
-    """``-O key=value`` pairs as a dict; ``-`` in keys reads as ``_`` (``-O page-size=2``)."""
-    options: dict[str, str] = {}
+def parse_options(pairs: Sequence[str]) -> dict[str, str | None]:
+    """``-O key=value`` pairs as a dict; ``-`` in keys reads as ``_`` (``-O page-size=2``).
+
+    An empty value (``-O key=``) is ``None``: it unsets an option that may be ``None``.
+    """
+    options: dict[str, str | None] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise click.BadParameter(f"{pair!r} is not key=value", param_hint="'-O'")
-        options[key.strip().replace("-", "_")] = value
+        options[key.strip().replace("-", "_")] = value or None
     return options
 
 

@@ -10,9 +10,13 @@ every export, so they build plain dicts directly and leave out what is empty.
 
 from __future__ import annotations
 
+import enum
 import re
+import types
+import typing
 from collections.abc import Mapping
 from datetime import date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from storykit.collection import Collection, check_collection_values
@@ -44,6 +48,8 @@ __all__ = [
     "credit_text",
     "flatten_story",
     "make_converter",
+    "make_options_converter",
+    "options_converter",
     "story_to_data",
     "unflatten_story",
 ]
@@ -53,6 +59,8 @@ if TYPE_CHECKING:
 
     #: (Made on first use by the module's ``__getattr__``: importing cattrs costs ~20 ms.)
     converter: cattrs.Converter
+    #: The converter of exporter options (:func:`make_options_converter`), made on first use.
+    options_converter: cattrs.Converter
 
 
 def _date(value: date) -> str:
@@ -184,15 +192,21 @@ def make_converter() -> cattrs.Converter:
 
 
 _converter: cattrs.Converter | None = None
+_options_converter: cattrs.Converter | None = None
 
 
 def __getattr__(name: str) -> Any:
-    """``converter``, made on first use: ``import storykit`` does not import cattrs."""
-    global _converter
+    """``converter`` and ``options_converter``, made on first use: ``import storykit`` does
+    not import cattrs."""
+    global _converter, _options_converter
     if name == "converter":
         if _converter is None:
             _converter = make_converter()
         return _converter
+    if name == "options_converter":
+        if _options_converter is None:
+            _options_converter = make_options_converter()
+        return _options_converter
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -340,3 +354,158 @@ def _translation_cell(cell: str) -> dict[str, str]:
     if title:
         d["title"] = title
     return d
+
+
+# --- Exporter options: Python values and command-line text to the declared types ---------------
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def _got(value: Any) -> str:
+    return "an empty value" if value is None else repr(value)
+
+
+def _bool(value: Any, _: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
+        return value.lower() in _TRUE
+    raise TypeError(f"must be true or false (got {_got(value)})")
+
+
+def _int(value: Any, _: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            pass
+    raise TypeError(f"must be a whole number (got {_got(value)})")
+
+
+def _float(value: Any, _: Any) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    raise TypeError(f"must be a number (got {_got(value)})")
+
+
+def _str(value: Any, _: Any) -> str:
+    if isinstance(value, str):
+        return value
+    raise TypeError(f"must be a string (got {_got(value)})")
+
+
+def _path(value: Any, _: Any) -> Path:
+    if isinstance(value, (str, Path)):
+        return Path(value)
+    raise TypeError(f"must be a path (got {_got(value)})")
+
+
+def _iso(value: Any, tp: type[date]) -> date:
+    if type(value) is tp:
+        return value
+    if isinstance(value, str):
+        try:
+            return tp.fromisoformat(value)
+        except ValueError:
+            pass
+    raise TypeError(f"must be an ISO 8601 {tp.__name__} (got {_got(value)})")
+
+
+def _literal_text(arg: Any) -> str:
+    return str(arg).lower() if isinstance(arg, bool) else str(arg)
+
+
+def _literal(value: Any, tp: Any) -> Any:
+    args = typing.get_args(tp)
+    for arg in args:
+        # True == 1 and 1.0 == 1: match the type too, so a bool is not taken for a 1.
+        if type(value) is type(arg) and value == arg:
+            return arg
+        if isinstance(value, str) and not isinstance(arg, str) and arg is not None and (
+                value == _literal_text(arg)):
+            return arg  # from the command line: "2" for 2, "true" for True
+    raise ValueError(f"must be one of {', '.join(map(repr, args))} (got {_got(value)})")
+
+
+def _enum(value: Any, tp: type[enum.Enum]) -> enum.Enum:
+    if isinstance(value, tp):
+        return value
+    for member in tp:  # by value ("blue") or by name ("BLUE"), as a user would type it
+        if value in (member.value, member.name) or (
+                isinstance(value, str) and value == str(member.value)):
+            return member
+    raise ValueError(f"must be one of {', '.join(repr(str(m.value)) for m in tp)} "
+                     f"(got {_got(value)})")
+
+
+def _is_union(tp: Any) -> bool:
+    return typing.get_origin(tp) in (typing.Union, types.UnionType)
+
+
+def _is_sequence(tp: Any) -> bool:
+    return typing.get_origin(tp) in (tuple, list) or tp in (tuple, list)
+
+
+def _anything(value: Any, tp: Any) -> Any:
+    """Any other type: a value of that type, as given (such values cannot be typed as text)."""
+    cls = tp if isinstance(tp, type) else typing.get_origin(tp)
+    if tp is Any or not isinstance(cls, type) or isinstance(value, cls):
+        return value
+    more = "" if cls is tp else "; this option cannot be given as text"
+    raise TypeError(f"must be a {cls.__name__} (got {_got(value)}{more})")
+
+
+def make_options_converter() -> cattrs.Converter:
+    """The converter of exporter options: each option's value (a Python value, or the text
+    of ``-O key=value``; ``None`` for ``-O key=``) to its declared type.
+
+    Its hooks raise ``TypeError``/``ValueError`` saying what the option must be; it is apart
+    from :data:`converter` so that text such as ``"yes"`` is never taken for ``True`` in
+    content.
+    """
+    import cattrs
+
+    conv = cattrs.Converter()
+
+    def union(value: Any, tp: Any) -> Any:
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None  # (from Python, or an empty -O key= from the command line)
+        reasons = []
+        for arg in args:
+            if arg is not type(None):
+                try:
+                    return conv.structure(value, arg)
+                except (TypeError, ValueError) as e:
+                    reasons.append(str(e))
+        raise TypeError("; ".join(dict.fromkeys(reasons)))
+
+    def sequence(value: Any, tp: Any) -> Any:
+        if isinstance(value, str):  # from the command line: "a,b,c"
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise TypeError(f"must be a list (got {_got(value)})")
+        args = typing.get_args(tp)
+        items = [conv.structure(v, args[0] if args else Any) for v in value]
+        return items if (typing.get_origin(tp) or tp) is list else tuple(items)
+
+    # (The last registered predicate is asked first: the catch-all goes in first.)
+    conv.register_structure_hook_func(lambda tp: True, _anything)
+    conv.register_structure_hook_func(_is_union, union)
+    conv.register_structure_hook_func(_is_sequence, sequence)
+    conv.register_structure_hook_func(lambda tp: typing.get_origin(tp) is typing.Literal,
+                                      _literal)
+    conv.register_structure_hook_func(
+        lambda tp: isinstance(tp, type) and issubclass(tp, enum.Enum), _enum)
+    for tp, hook in ((bool, _bool), (int, _int), (float, _float), (str, _str), (Path, _path),
+                     (date, _iso), (datetime, _iso)):
+        conv.register_structure_hook(tp, hook)
+    return conv

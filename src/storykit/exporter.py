@@ -3,19 +3,20 @@
 An exporter is any object with ``name``, ``media_type``, ``suffix``, ``description`` and
 ``write(collection, out, **options)``. Options are declared as an attrs class in
 ``options_type``; :func:`parse_options` turns keyword arguments (or command-line strings)
-into an instance of it, and rejects unknown or ill-typed options with
-:class:`~storykit.errors.OptionError`.
+into an instance of it, through :data:`storykit.convert.options_converter`, and rejects
+unknown or ill-typed options with :class:`~storykit.errors.OptionError`.
+
+Strings are converted to the declared types (``"10"`` to ``10``, ``"yes"`` to ``True``,
+``"a,b"`` to a tuple), so the command line's ``-O key=value`` works. Only the command line's
+empty value ``-O key=`` is ``None``: from Python, ``"None"``, ``"null"`` and ``""`` stay
+strings.
 """
 
 from __future__ import annotations
 
-import enum
 import inspect
-import types
 import typing
 from collections.abc import Mapping
-from datetime import date, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, TypeVar, runtime_checkable
 
 import attrs
@@ -39,117 +40,13 @@ class Exporter(Protocol):
     suffix: str
     description: str
 
-    def write(self, collection: Collection, out: BinaryIO, **options: Any) -> None:
-        """Write ``collection`` to the binary stream ``out``."""
+    def write(self, collection: Collection, out: BinaryIO, **options: Any) -> int | None:
+        """Write ``collection`` to the binary stream ``out``.
 
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-
-
-def _coerce(value: Any, tp: Any) -> Any:
-    """``value`` as type ``tp``; strings (from ``-O key=value``) are converted."""
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if tp is Any:
-        return value
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        if isinstance(value, str) and value.lower() in ("", "none", "null") and (
-                type(None) in args):
-            return None
-        errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _coerce(value, arg)
-            except (TypeError, ValueError) as e:
-                errors.append(str(e))
-        raise TypeError("; ".join(errors))
-    if origin is typing.Literal:
-        for arg in args:
-            # True == 1 and 1.0 == 1: match the type too, so a bool is not taken for a 1.
-            if type(value) is type(arg) and value == arg:
-                return arg
-            if isinstance(value, str) and not isinstance(arg, str) and value == _literal_str(arg):
-                return arg  # from the command line: "2" for 2, "true" for True
-        raise ValueError(f"must be one of {', '.join(map(repr, args))} (got {value!r})")
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
-            return value.lower() in _TRUE
-        raise TypeError(f"must be true or false (got {value!r})")
-    if tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, str):
-            try:
-                return int(value)
-            except ValueError:
-                pass
-        raise TypeError(f"must be a whole number (got {value!r})")
-    if tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        raise TypeError(f"must be a number (got {value!r})")
-    if tp is str:
-        if isinstance(value, str):
-            return value
-        raise TypeError(f"must be a string (got {value!r})")
-    if tp is Path:
-        if isinstance(value, (str, Path)):
-            return Path(value)
-        raise TypeError(f"must be a path (got {value!r})")
-    if origin in (tuple, list) or tp in (tuple, list):
-        if isinstance(value, str):  # from the command line: "a,b,c"
-            value = [v.strip() for v in value.split(",") if v.strip()]
-        if not isinstance(value, (list, tuple)):
-            raise TypeError(f"must be a list (got {value!r})")
-        item = args[0] if args else Any
-        items = [_coerce(v, item) for v in value]
-        return items if (origin or tp) is list else tuple(items)
-    if tp is date or tp is datetime:
-        if type(value) is tp:
-            return value
-        if isinstance(value, str):
-            try:
-                return tp.fromisoformat(value)
-            except ValueError:
-                pass
-        raise TypeError(f"must be an ISO 8601 {tp.__name__} (got {value!r})")
-    if isinstance(tp, type) and issubclass(tp, enum.Enum):
-        if isinstance(value, tp):
-            return value
-        for member in tp:  # by value ("blue") or by name ("BLUE"), as a user would type it
-            if value in (member.value, member.name) or (
-                    isinstance(value, str) and value == str(member.value)):
-                return member
-        raise ValueError(f"must be one of {', '.join(repr(str(m.value)) for m in tp)} "
-                         f"(got {value!r})")
-    if isinstance(tp, type):
-        if isinstance(value, tp):
-            return value
-        raise TypeError(f"must be a {tp.__name__} (got {value!r})")
-    if origin is not None and isinstance(origin, type):  # dict[str, int], set[str], ...
-        if isinstance(value, origin):
-            return value
-        raise TypeError(f"must be a {origin.__name__} (got {value!r}; this option cannot be "
-                        "given as text)")
-    return value
-
-
-def _literal_str(arg: Any) -> str:
-    if isinstance(arg, bool):
-        return str(arg).lower()
-    return "none" if arg is None else str(arg)
+        May return how many stories it wrote (an ``int``; fewer than the collection's when
+        the format skips some, such as stories without a URL in a feed), which
+        :func:`storykit.dump` and ``storykit export`` report; ``None`` says nothing.
+        """
 
 
 _types_cache: dict[type, dict[str, Any]] = {}
@@ -231,6 +128,8 @@ def parse_options(exporter: Any, options: Mapping[str, Any], options_type: type[
 def _coerced(name: str, cls: type, options: Mapping[str, Any]) -> dict[str, Any]:
     """``options`` checked against ``cls`` and converted to the types it takes; not yet
     through the class's converters and validators (:func:`_instance` runs those)."""
+    from storykit.convert import options_converter as converter
+
     table = _option_types(cls)
     kwargs: dict[str, Any] = {}
     for key, value in options.items():
@@ -242,7 +141,7 @@ def _coerced(name: str, cls: type, options: Mapping[str, Any]) -> dict[str, Any]
             raise OptionError(name, key, f"does not exist ({hint}options: "
                                          f"{', '.join(sorted(table)) or 'none'})")
         try:
-            kwargs[key] = _coerce(value, table[key])
+            kwargs[key] = converter.structure(value, table[key])
         except (TypeError, ValueError) as e:
             raise OptionError(name, key, str(e)) from None
     return kwargs

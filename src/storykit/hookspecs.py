@@ -28,7 +28,9 @@ def register_exporters() -> Iterable[Exporter]:
     ``write(collection, out, **options)``, which writes the collection to the binary stream
     ``out``. An exporter may declare its options as an attrs class in ``options_type``; storykit
     then rejects unknown options and converts command-line strings to the declared types. An
-    exporter without ``options_type`` takes no options.
+    exporter without ``options_type`` takes no options. ``write`` may return how many stories
+    it wrote (an ``int``, fewer when the format skips some), which ``storykit export`` prints;
+    returning ``None`` says nothing.
 
     Format names are lowercase (``markdown``, ``atom``); the first plugin to register a name
     keeps it, and a later plugin claiming the same name is reported as an error naming both

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import operator
 from collections.abc import Callable, Iterable
 from typing import Any, BinaryIO
 
@@ -18,8 +19,6 @@ from storykit.collection import Collection
 from storykit.convert import (
     CSV_COLUMNS,
     FORMULA_TRIGGERS,
-    _join_list,
-    credit_text,
     flatten_story,
     neutralise,
 )
@@ -119,7 +118,7 @@ class CSVExporter:
         columns = opts.columns
         if opts.header:
             writer.writerow(columns)
-        cells = _row if columns == CSV_COLUMNS else _picker(columns)
+        cells = _picker(columns)
         it = iter(stories)
         while batch := list(itertools.islice(it, CHUNK)):
             rows = [cells(s) for s in batch]
@@ -138,38 +137,12 @@ class CSVExporter:
 _RISKY = FORMULA_TRIGGERS | {"'"}
 
 
-def _row(s: Story) -> list[str]:
-    """:func:`~storykit.convert.flatten_story` in :data:`CSV_COLUMNS` order, as a list: the
-    default columns without a dict per story (``tests/test_fastpath.py`` keeps them equal)."""
-    image = s.image
-    if image is None:
-        image_cells = ("", "", "")
-    else:
-        credit = image.credit
-        image_cells = (image.url, image.alt, credit_text(credit) if credit else "")
-    if s.translations:
-        flat = flatten_story(s)
-        return [flat[c] for c in CSV_COLUMNS]
-    topics = s.topics
-    joined = ";".join(topics)
-    if "\\" in joined or joined.count(";") >= len(topics):  # a topic holds ; or \: escape
-        joined = _join_list(topics)
-    updated = s.updated
-    return [
-        s.id, s.title, s.published.isoformat(),
-        "" if updated is None else updated.isoformat(),
-        s.summary, s.url or "", *image_cells,
-        joined, ";".join(s.countries), s.language,
-        "\n".join([f"{x.url} {x.title}" for x in s.links]) if s.links else "", "",
-    ]
-
-
 def _picker(columns: tuple[str, ...]) -> Callable[[Story], list[str]]:
-    def cells(s: Story) -> list[str]:
-        flat = flatten_story(s)
-        return [flat[c] for c in columns]
-
-    return cells
+    """The cells of ``columns``, in that order, from :func:`~storykit.convert.flatten_story`."""
+    pick = operator.itemgetter(*columns)
+    if len(columns) == 1:
+        return lambda s: [pick(flatten_story(s))]
+    return lambda s: list(pick(flatten_story(s)))
 
 
 @hookimpl

@@ -9,14 +9,13 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable, Iterable, Iterator
-from datetime import date
 from typing import Any, BinaryIO, Literal
 
 import attrs
-import orjson
+import msgspec
 
 from storykit.collection import Collection
-from storykit.convert import collection_meta, story_to_data
+from storykit.convert import collection_meta
 from storykit.errors import OptionError
 from storykit.exporter import parse_options
 from storykit.model import Story
@@ -55,7 +54,7 @@ def _escape(match: re.Match[str]) -> str:
 
 
 def _ascii(data: bytes) -> bytes:
-    """``data`` (JSON from orjson) with non-ASCII characters escaped.
+    """``data`` (JSON from msgspec) with non-ASCII characters escaped.
 
     Outside strings JSON is ASCII, so escaping every non-ASCII character is exact.
     """
@@ -106,78 +105,25 @@ class JSONExporter:
             _write_compact(collection, stories, out, fix, opts.shape == "document")
 
 
-def _story_doc(s: Story) -> dict[str, Any]:
-    """:func:`~storykit.convert.story_to_data` for orjson, which renders dates and tuples
-    itself: the same JSON, byte for byte, with fewer calls (``tests/test_fastpath.py``)."""
-    d: dict[str, Any] = {"id": s.id, "title": s.title, "published": s.published,
-                         "summary": s.summary}
-    if type(s.published) is not date:
-        d["published"] = s.published.isoformat()
-    if s.url is not None:
-        d["url"] = s.url
-    image = s.image
-    if image is not None:
-        credit = image.credit
-        if credit is None:
-            d["image"] = {"url": image.url, "alt": image.alt}
-        elif credit.year is None:
-            d["image"] = {"url": image.url, "alt": image.alt, "credit": {"holder": credit.holder}}
-        else:
-            d["image"] = {"url": image.url, "alt": image.alt,
-                          "credit": {"holder": credit.holder, "year": credit.year}}
-    if s.topics:
-        d["topics"] = s.topics
-    if s.countries:
-        d["countries"] = s.countries
-    d["language"] = s.language
-    if s.links:
-        d["links"] = [{"url": x.url, "title": x.title} for x in s.links]
-    if s.translations:
-        d["translations"] = story_to_data(s)["translations"]
-    updated = s.updated
-    if updated is not None:
-        d["updated"] = updated if type(updated) is date else updated.isoformat()
-    return d
-
-
-def _story_json(s: Story) -> bytes:
-    """One story as compact JSON: the pure path, and the C module's fallback."""
-    return orjson.dumps(_story_doc(s))
-
-
-def _load_encoder() -> Callable[[list[Story], bytes, bool], bytes] | None:
-    """``storykit._speedups.encode``, set up for the model, or None where it was not built.
-
-    ``encode(stories, sep, end)`` gives exactly ``sep.join(map(_story_json, stories))`` (and a
-    final ``sep`` if ``end``), about twice as fast; anything it was not written for (a
-    subclass, a lone surrogate) it hands back to :func:`_story_json`.
-    """
-    try:
-        from storykit import _speedups
-    except ImportError:  # not CPython, or run from a tree where it was not built
-        return None
-    from storykit.model import Credit, Image, Link, Translation
-
-    _speedups.setup(Story, Image, Credit, Link, Translation, _story_json)
-    return _speedups.encode
-
-
-#: The C encoder of compact stories, or None: then the pure path below renders them.
-_encode = _load_encoder()
-
-
 def _encoded(stories: Iterable[Story], sep: bytes, end: bool) -> Iterator[bytes]:
-    """The stories as compact JSON, :data:`CHUNK` at a time, each chunk joined by ``sep``
-    (one byte) and ended by it too if ``end``."""
-    encode = _encode
+    """The stories as compact JSON, :data:`CHUNK` at a time, each chunk joined by ``sep`` (a
+    comma or a line break) and ended by it too if ``end``.
+
+    Each story is the converter's plain data (:func:`storykit.convert.story_to_data`, its
+    unstructure hook for stories), encoded by msgspec.
+    """
+    from storykit.convert import converter
+
+    to_data = converter.get_unstructure_hook(Story)
+    encoder = msgspec.json.Encoder()
     for batch in _chunked(stories):
-        if encode is not None:
-            yield encode(batch, sep, end)
+        data = [to_data(s) for s in batch]
+        if sep == b"\n":
+            lines = encoder.encode_lines(data)  # (each story, then a line break)
+            yield lines if end else lines[:-1]
         else:
-            parts = [_story_json(s) for s in batch]
-            if end:
-                parts.append(b"")  # (so that the join ends with sep: no copy to add one)
-            yield sep.join(parts)
+            array = encoder.encode(data)  # [a,b,c]: the stories joined by commas
+            yield array[1:-1] + sep if end else array[1:-1]
 
 
 def _chunked(stories: Iterable[Story]) -> Iterator[list[Story]]:
@@ -187,15 +133,15 @@ def _chunked(stories: Iterable[Story]) -> Iterator[list[Story]]:
         yield batch
 
 
-def _chunks(stories: Iterable[Story], render: Callable[[Any], bytes]) -> Any:
-    for batch in _chunked(stories):
-        yield [render(_story_doc(s)) for s in batch]
+def _pretty(data: Any) -> bytes:
+    """``data`` as JSON indented by 2 (as ``json.dumps(data, indent=2)`` writes it)."""
+    return msgspec.json.format(msgspec.json.encode(data), indent=2)
 
 
 def _write_compact(collection: Collection, stories: Iterable[Story], out: BinaryIO,
                    fix: Callable[[bytes], bytes], document: bool) -> None:
     if document:
-        head = orjson.dumps(collection_meta(collection))
+        head = msgspec.json.encode(collection_meta(collection))
         out.write(fix(head[:-1]) + b',"stories":[')
     else:
         out.write(b"[")
@@ -211,18 +157,18 @@ def _write_compact(collection: Collection, stories: Iterable[Story], out: Binary
 
 def _write_pretty(collection: Collection, stories: Iterable[Story], out: BinaryIO,
                   fix: Callable[[bytes], bytes], document: bool) -> None:
-    """Indented by 2, byte for byte what ``orjson.dumps(doc, option=OPT_INDENT_2)`` gives."""
-    pad = b"    " if document else b"  "
+    """Indented by 2, byte for byte what :func:`_pretty` gives for the whole document."""
+    from storykit.convert import converter
+
+    to_data = converter.get_unstructure_hook(Story)
     if document:
-        head = orjson.dumps(collection_meta(collection), option=orjson.OPT_INDENT_2)
+        head = _pretty(collection_meta(collection))
         out.write(fix(head[:-2]) + b',\n  "stories": ')
-
-    def render(data: Any) -> bytes:
-        return pad + orjson.dumps(data, option=orjson.OPT_INDENT_2).replace(b"\n", b"\n" + pad)
-
     first = True
-    for chunk in _chunks(stories, render):
-        data = fix(b",\n".join(chunk))
+    for batch in _chunked(stories):
+        # The chunk as an indented array, its items moved in under the document's key.
+        items = _pretty([to_data(s) for s in batch])[2:-2]
+        data = fix(b"  " + items.replace(b"\n", b"\n  ") if document else items)
         out.write(b"[\n" + data if first else b",\n" + data)
         first = False
     if first:  # no stories
