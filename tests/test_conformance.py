@@ -59,6 +59,11 @@ class _Broken:
         elif self.fault == "close":
             out.write(b"x")
             out.close()
+        elif self.fault == "count":
+            out.write(b"ok")
+            return len(collection) + 1  # type: ignore[return-value]
+        elif self.fault == "typeerror":
+            out.write(b"ok" + len(collection))  # type: ignore[operator]
         elif self.fault == "clock":
             out.write(str(self.calls).encode())
         elif self.fault == "awkward":
@@ -72,12 +77,14 @@ class _Broken:
 
 class TestCheckExporterCatches:
     @pytest.mark.parametrize(("fault", "error", "says"), [
-        ("text", TypeError, "not bytes"),
+        ("text", AssertionError, "not bytes"),
         ("seek", AssertionError, r"write\(\) called seek\(\) or tell\(\) on its stream"),
         ("tell", AssertionError, r"write\(\) called seek\(\) or tell\(\) on its stream"),
         ("close", AssertionError, "closed the stream"),
         ("clock", AssertionError, "equal input gave different output"),
-        ("awkward", ValueError, "cannot handle markup"),
+        ("awkward", AssertionError, "write\\(\\) raised ValueError: cannot handle markup"),
+        ("count", AssertionError, "it may return None or the number of stories"),
+        ("typeerror", AssertionError, "write\\(\\) raised TypeError: unsupported"),
     ])
     def test_faults(self, fault: str, error: type[Exception], says: str) -> None:
         """Each kind of broken exporter fails check_exporter with a telling message."""
@@ -105,6 +112,23 @@ class TestCheckExporterCatches:
     def test_good_passes(self) -> None:
         """A well-behaved exporter passes."""
         check_exporter(_Broken("none"), max_examples=5)
+
+    def test_a_count_is_accepted(self) -> None:
+        """A writer may return how many stories it wrote."""
+        exp = _Broken("none")
+        exp.write = lambda collection, out, **options: out.write(b"ok") and len(collection)
+        check_exporter(exp, max_examples=5)
+
+    def test_a_failure_is_an_assertion_error_with_its_cause(self) -> None:
+        """An exception from write() is an AssertionError naming it, chained to it."""
+        with pytest.raises(AssertionError) as e:
+            check_exporter(_Broken("typeerror"), max_examples=5)
+        assert isinstance(e.value.__cause__, TypeError)
+
+    def test_invalid_options_are_an_assertion_error(self) -> None:
+        """Options the format does not take fail with AssertionError, naming the option."""
+        with pytest.raises(AssertionError, match="'indnet' does not exist"):
+            check_exporter(Registry(autoload=False).get("json"), options={"indnet": 2})
 
 
 class _StreamingCSV:

@@ -9,6 +9,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from datetime import date, datetime, timedelta, timezone
+
 from storykit import _rules as rules
 from storykit.testing import AWKWARD_TEXT, text, urls
 
@@ -40,6 +42,9 @@ class TestSlugify:
          "can-digital-labour-platforms-create-fair-competition-and-decent-jobs"),
         ("COVID-19: the ILO’s response", "covid-19-the-ilos-response"),
         ("  Ümlaut  ", "umlaut"),
+        ("Доклад 2021", "doklad-2021"),
+        ("Ελληνικά νέα 2021", "ellenika-nea-2021"),
+        ("Straße", "strasse"),
     ])
     def test_known_titles(self, title: str, sid: str) -> None:
         """Known titles give the ids an editor expects."""
@@ -185,3 +190,59 @@ class TestCountry:
         """The table holds 249 two-letter codes (ISO 3166-1 as of 2024)."""
         assert all(re.fullmatch("[A-Z]{2}", c) for c in rules.ISO_3166_1_ALPHA_2)
         assert len(rules.ISO_3166_1_ALPHA_2) == 249
+
+
+class TestEmail:
+    """``email``: checked and normalised by email-validator, without DNS."""
+
+    @given(st.emails())
+    def test_accepted_addresses_round_trip(self, address: str) -> None:
+        """An accepted address is normalised once: checking it again gives it back."""
+        try:
+            normal = rules.email(address)
+        except rules.Invalid:
+            return  # (Hypothesis' emails() include forms that email-validator refuses)
+        assert rules.email(normal) == normal
+        assert normal.count("@") == 1
+
+    @pytest.mark.parametrize(("address", "normal"), [
+        ("press@ilo.org", "press@ilo.org"),
+        ("Press@ILO.ORG", "Press@ilo.org"),
+        ("presse@bücher.de", "presse@bücher.de"),
+        ("presse@xn--bcher-kva.de", "presse@bücher.de"),
+        ("  desk@example.org ", "desk@example.org"),
+    ])
+    def test_internationalised_domains(self, address: str, normal: str) -> None:
+        """IDNA domains are accepted, in Unicode or punycode, and normalised to Unicode."""
+        assert rules.email(address) == normal
+
+    @pytest.mark.parametrize("address", [
+        "desk@", "@example.org", "a b@example.org", "desk@example", "desk@@example.org",
+        "=?utf-8?q?a?=@example.org", "x" * 250 + "@example.org"])
+    def test_refused(self, address: str) -> None:
+        """Malformed addresses (and encoded words) are refused, quoting the value."""
+        with pytest.raises(rules.Invalid) as err:
+            rules.email(address)
+        assert repr(address.strip())[:20] in err.value.message
+
+
+class TestOffsets:
+    """``published``: UTC offsets are whole minutes, as RFC 3339 has them."""
+
+    @given(st.integers(-(24 * 3600 - 1), 24 * 3600 - 1))
+    def test_seconds_refused(self, seconds: int) -> None:
+        """An offset with seconds is refused; a whole-minute one is kept."""
+        when = datetime(2021, 2, 3, 10, tzinfo=timezone(timedelta(seconds=seconds)))
+        if seconds % 60:
+            with pytest.raises(rules.Invalid, match="whole minutes"):
+                rules.published(when)
+        else:
+            assert rules.published(when) == when
+
+    def test_text_with_seconds_refused(self) -> None:
+        """'+05:30:15' in a file is refused; '+05:30' and dates are not."""
+        with pytest.raises(rules.Invalid, match="with seconds"):
+            rules.published("2021-02-03T10:00:00+05:30:15")
+        assert rules.published("2021-02-03T10:00:00+05:30").utcoffset() == timedelta(
+            hours=5, minutes=30)
+        assert rules.published("2021-02-03") == date(2021, 2, 3)

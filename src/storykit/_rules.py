@@ -11,7 +11,7 @@ from __future__ import annotations
 import operator
 import re
 import unicodedata
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -222,7 +222,16 @@ def published(value: Any) -> date:
             f"{_describe(value)} has no timezone; give an offset such as '+00:00' or 'Z', "
             "or a plain date"
         )
+    offset = dt.utcoffset()
+    if offset is not None and offset % _MINUTE:
+        raise Invalid(
+            f"{_describe(value)} has a UTC offset of {offset} with seconds; RFC 3339 offsets "
+            "are whole minutes (such as '+05:30')"
+        )
     return dt
+
+
+_MINUTE = timedelta(minutes=1)
 
 
 def optional_published(value: Any) -> date | None:

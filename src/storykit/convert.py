@@ -450,6 +450,10 @@ def _is_union(tp: Any) -> bool:
     return typing.get_origin(tp) in (typing.Union, types.UnionType)
 
 
+def _is_literal(tp: Any) -> bool:
+    return typing.get_origin(tp) is typing.Literal
+
+
 def _is_sequence(tp: Any) -> bool:
     return typing.get_origin(tp) in (tuple, list) or tp in (tuple, list)
 
@@ -501,8 +505,7 @@ def make_options_converter() -> cattrs.Converter:
     conv.register_structure_hook_func(lambda tp: True, _anything)
     conv.register_structure_hook_func(_is_union, union)
     conv.register_structure_hook_func(_is_sequence, sequence)
-    conv.register_structure_hook_func(lambda tp: typing.get_origin(tp) is typing.Literal,
-                                      _literal)
+    conv.register_structure_hook_func(_is_literal, _literal)
     conv.register_structure_hook_func(
         lambda tp: isinstance(tp, type) and issubclass(tp, enum.Enum), _enum)
     for tp, hook in ((bool, _bool), (int, _int), (float, _float), (str, _str), (Path, _path),

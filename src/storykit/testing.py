@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from storykit import _rules as rules
 from storykit._countries import ISO_3166_1_ALPHA_2
 from storykit.collection import Collection
+from storykit.errors import OptionError
 from storykit.exporter import Exporter
 from storykit.model import Credit, Image, Link, MediaContact, Story, Translation
 
@@ -141,8 +142,12 @@ def images() -> st.SearchStrategy[Image]:
     return st.builds(Image, urls(), text(), st.none() | credits())
 
 
-_zones = st.sampled_from([UTC, timezone(timedelta(hours=1)), timezone(timedelta(hours=-5)),
-                          timezone(timedelta(hours=5, minutes=30))])
+#: Every offset the model accepts: UTC, and any whole number of minutes short of a day either
+#: way (RFC 3339 has no room for seconds), such as +05:45 or -09:30.
+_zones = st.one_of(
+    st.just(UTC),
+    st.integers(-(24 * 60 - 1), 24 * 60 - 1).map(lambda m: timezone(timedelta(minutes=m))),
+)
 
 
 @cache
@@ -256,7 +261,7 @@ class _Sink(io.RawIOBase):
         if self.closed:
             raise ValueError("write to a closed stream")
         if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise TypeError(f"the exporter wrote {type(data).__name__}, not bytes, to the "
+            raise AssertionError(f"the exporter wrote {type(data).__name__}, not bytes, to the "
                             "binary stream")
         self.chunks.append(bytes(data))
         return len(data)
@@ -286,7 +291,11 @@ def check_exporter(exporter: Exporter, *, max_examples: int = 40,
       ``write()`` writes, and one with ``continuation_options()`` writes parts that
       concatenate to the whole (what ``storykit export --jobs`` relies on).
 
-    Raises ``AssertionError`` saying which rule failed (and Hypothesis shows the example).
+    - ``write()`` returns ``None`` or the number of stories it wrote (an ``int``, at most the
+      collection's).
+
+    Raises ``AssertionError`` saying which rule failed (and Hypothesis shows the example),
+    whatever went wrong: an exception from ``write()`` is reported as one, with its cause.
 
     :param options: options to pass to every ``write()`` (check each option set you support).
     :param max_examples: how many collections Hypothesis makes.
@@ -323,11 +332,23 @@ def check_exporter(exporter: Exporter, *, max_examples: int = 40,
         no_default = [f.name for f in attrs.fields(options_type) if f.default is attrs.NOTHING]
         assert not no_default, (
             f"{name}: every option needs a default; {', '.join(no_default)} has none")
-    opts = prepare_options(exporter, dict(options or {}))
+    try:
+        opts = prepare_options(exporter, dict(options or {}))
+    except OptionError as e:
+        raise AssertionError(f"{name}: the options given are invalid: {e}") from e
 
     def render(col: Collection) -> bytes:
         sink = _Sink()
-        exporter.write(col, sink, **opts)  # type: ignore[arg-type]
+        try:
+            count = exporter.write(col, sink, **opts)  # type: ignore[arg-type]
+        except AssertionError:
+            raise
+        except Exception as e:
+            raise AssertionError(f"{name}: write() raised {type(e).__name__}: {e} (for a "
+                                 f"collection of {len(col)} stories)") from e
+        assert count is None or (type(count) is int and 0 <= count <= len(col)), (
+            f"{name}: write() returned {count!r}; it may return None or the number of stories "
+            f"it wrote (an int from 0 to {len(col)})")
         assert not sink.closed, f"{name}: write() closed the stream it was given"
         return b"".join(sink.chunks)
 
