@@ -47,7 +47,8 @@ class _Broken:
         self.fault = fault
         self.calls = 0
 
-    def write(self, collection: storykit.Collection, out: BinaryIO, **options: Any) -> None:
+    def write(self, collection: storykit.Collection, out: BinaryIO,
+              **options: Any) -> int | None:
         self.calls += 1
         if self.fault == "text":
             out.write(collection.title)  # type: ignore[arg-type]
@@ -61,7 +62,7 @@ class _Broken:
             out.close()
         elif self.fault == "count":
             out.write(b"ok")
-            return len(collection) + 1  # type: ignore[return-value]
+            return len(collection) + 1
         elif self.fault == "typeerror":
             out.write(b"ok" + len(collection))  # type: ignore[operator]
         elif self.fault == "clock":
@@ -73,6 +74,7 @@ class _Broken:
             out.write(b"ok")
         else:
             out.write(b"ok")
+        return None
 
 
 class TestCheckExporterCatches:

@@ -54,6 +54,20 @@ class TestDocument:
         assert storykit.loads(dumps(col, ensure_ascii=True), "json") == col
         assert storykit.loads(dumps(col, indent=2, ensure_ascii=True), "json") == col
 
+    @given(collections(max_size=6))
+    def test_bytes_are_the_json_modules(self, col: storykit.Collection) -> None:
+        """Compact and indented output are byte for byte what the json module writes for the
+        converter's plain data (the same keys in the same order, the same date forms)."""
+        doc = collection_to_data(col)
+        assert dumps(col) == json.dumps(doc, ensure_ascii=False,
+                                        separators=(",", ":")).encode()
+        assert dumps(col, indent=2) == (json.dumps(doc, indent=2, ensure_ascii=False)
+                                        + "\n").encode()
+        assert dumps(col, ensure_ascii=True) == json.dumps(doc, separators=(",", ":")).encode()
+        lines = b"".join(json.dumps(s, ensure_ascii=False, separators=(",", ":")).encode()
+                         + b"\n" for s in doc["stories"])
+        assert dumps(col, shape="lines") == lines
+
     def test_document_is_the_design_shape(self, example: storykit.Collection) -> None:
         """The json module reads the collection document: metadata, contacts, stories."""
         doc = json.loads(dumps(example))

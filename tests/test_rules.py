@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import enum
 import re
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
-
-from datetime import date, datetime, timedelta, timezone
 
 from storykit import _rules as rules
 from storykit.testing import AWKWARD_TEXT, text, urls

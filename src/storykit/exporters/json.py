@@ -105,9 +105,9 @@ class JSONExporter:
             _write_compact(collection, stories, out, fix, opts.shape == "document")
 
 
-def _encoded(stories: Iterable[Story], sep: bytes, end: bool) -> Iterator[bytes]:
-    """The stories as compact JSON, :data:`CHUNK` at a time, each chunk joined by ``sep`` (a
-    comma or a line break) and ended by it too if ``end``.
+def _encoded(stories: Iterable[Story], *, lines: bool) -> Iterator[bytes]:
+    """The stories as compact JSON, :data:`CHUNK` at a time: each chunk's stories joined by
+    commas, or as JSON Lines (each story ended by a line break) if ``lines``.
 
     Each story is the converter's plain data (:func:`storykit.convert.story_to_data`, its
     unstructure hook for stories), encoded by msgspec.
@@ -118,12 +118,8 @@ def _encoded(stories: Iterable[Story], sep: bytes, end: bool) -> Iterator[bytes]
     encoder = msgspec.json.Encoder()
     for batch in _chunked(stories):
         data = [to_data(s) for s in batch]
-        if sep == b"\n":
-            lines = encoder.encode_lines(data)  # (each story, then a line break)
-            yield lines if end else lines[:-1]
-        else:
-            array = encoder.encode(data)  # [a,b,c]: the stories joined by commas
-            yield array[1:-1] + sep if end else array[1:-1]
+        # ([a,b,c] without its brackets is the stories joined by commas.)
+        yield encoder.encode_lines(data) if lines else encoder.encode(data)[1:-1]
 
 
 def _chunked(stories: Iterable[Story]) -> Iterator[list[Story]]:
@@ -147,7 +143,7 @@ def _write_compact(collection: Collection, stories: Iterable[Story], out: Binary
         out.write(b"[")
     write = out.write
     first = True
-    for data in _encoded(stories, b",", False):
+    for data in _encoded(stories, lines=False):
         if not first:
             write(b",")
         write(fix(data))
@@ -179,7 +175,7 @@ def _write_pretty(collection: Collection, stories: Iterable[Story], out: BinaryI
 
 def _write_lines(stories: Iterable[Story], out: BinaryIO, fix: Callable[[bytes], bytes]) -> None:
     write = out.write
-    for data in _encoded(stories, b"\n", True):
+    for data in _encoded(stories, lines=True):
         write(fix(data))
 
 
