@@ -228,10 +228,22 @@ def published(value: Any) -> date:
             f"{_describe(value)} has a UTC offset of {offset} with seconds; RFC 3339 offsets "
             "are whole minutes (such as '+05:30')"
         )
+    if offset is not None and abs(offset) > _MAX_OFFSET:
+        raise Invalid(
+            f"{_describe(value)} has a UTC offset of {_signed(offset)}; offsets run from "
+            "-14:00 to +14:00 (every time zone on Earth, and what XML Schema dates allow)"
+        )
     return dt
 
 
 _MINUTE = timedelta(minutes=1)
+_MAX_OFFSET = timedelta(hours=14)
+
+
+def _signed(offset: timedelta) -> str:
+    minutes = int(offset / _MINUTE)
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def optional_published(value: Any) -> date | None:
