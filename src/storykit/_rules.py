@@ -225,8 +225,8 @@ def published(value: Any) -> date:
     offset = dt.utcoffset()
     if offset is not None and offset % _MINUTE:
         raise Invalid(
-            f"{_describe(value)} has a UTC offset of {offset} with seconds; RFC 3339 offsets "
-            "are whole minutes (such as '+05:30')"
+            f"{_describe(value)} has a UTC offset of {_signed(offset)} with seconds; RFC 3339 "
+            "offsets are whole minutes (such as '+05:30')"
         )
     if offset is not None and abs(offset) > _MAX_OFFSET:
         raise Invalid(
@@ -241,9 +241,12 @@ _MAX_OFFSET = timedelta(hours=14)
 
 
 def _signed(offset: timedelta) -> str:
-    minutes = int(offset / _MINUTE)
-    sign = "-" if minutes < 0 else "+"
-    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    """``offset`` as ISO 8601 writes it: ``+05:30``, ``-03:00``, ``+05:30:15``."""
+    seconds = int(offset.total_seconds())
+    sign = "-" if seconds < 0 else "+"
+    h, rest = divmod(abs(seconds), 3600)
+    m, sec = divmod(rest, 60)
+    return f"{sign}{h:02d}:{m:02d}" + (f":{sec:02d}" if sec else "")
 
 
 def optional_published(value: Any) -> date | None:
