@@ -245,6 +245,7 @@ def test_lines_and_stories_are_counted_as_one_process_counts_them(
     assert _parallel._count(part) == expected  # the C module's, on CPython
 
 
+@pytest.mark.concurrency
 @pytest.mark.usefixtures("small_parts")
 class TestJobs:
     def test_a_repeated_id_across_parts_is_reported_with_other_problems(
