@@ -439,6 +439,26 @@ class TestJobs:
             time.sleep(0.1)
         assert not [p for p in pids if alive(p)]
 
+    def test_sigterm_waits_until_a_worker_has_started(self) -> None:
+        """SIGTERM is held back while the main process starts a worker (as Ctrl-C is), and the
+        worker lets it through once it has started: on a busy machine a SIGTERM that cut a
+        start short left that worker printing "EOFError: Ran out of input" (issue 24)."""
+        import subprocess
+        import sys
+
+        from storykit._parallel import _children_hold_ctrl_c
+
+        probe = [sys.executable, "-c",
+                 "import os, signal\n"
+                 "from storykit._parallel import _watch_parent\n"
+                 "held = lambda: signal.SIGTERM in signal.pthread_sigmask(signal.SIG_BLOCK, [])\n"
+                 "before = held()\n"
+                 "_watch_parent(os.getppid())\n"
+                 "print(before, held())\n"]
+        with _children_hold_ctrl_c():
+            inside = subprocess.run(probe, capture_output=True, text=True, check=True)
+        assert inside.stdout.split() == ["True", "False"]
+
     def test_workers_start_with_ctrl_c_held_back(self) -> None:
         """A process started while the pool starts its workers has SIGINT blocked from its
         first instruction, so Ctrl-C to the process group is reported once, by the main
