@@ -11,6 +11,7 @@ Every run must pass. The burner is started here and killed here, whatever happen
 from __future__ import annotations
 
 import argparse
+import signal
 import subprocess
 import sys
 import time
@@ -32,6 +33,8 @@ def main() -> int:
                         help="repeats of each concurrency test (default 10; 0 to skip)")
     parser.add_argument("--workers", type=int, default=4, help="pytest -n (default 4)")
     options, extra = parser.parse_known_args()
+    # SIGTERM (make killed, a CI timeout) unwinds as Ctrl-C does, so the burner goes too.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     burner = subprocess.Popen([sys.executable, "-c", BURN])
     failed: list[str] = []
     try:
