@@ -9,7 +9,7 @@ STORYKIT := $(BIN)/storykit
 # The W3C Nu HTML checker, run by the hostile-input tests (npm package; needs java).
 VNU := $(VENV)/vnu/node_modules/vnu-jar/build/dist/vnu.jar
 
-.PHONY: install demo test lint typecheck docs bench security clean locales
+.PHONY: install demo test stress-test lint typecheck docs bench security clean locales
 
 $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,15 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 -q
+
+## stress-test: the suite under CPU oversubscription (pytest -n 4 on this machine's cores
+## beside a CPU-bound burner the target starts and kills), STRESS_RUNS times in a row (default
+## 5), then each test marked `concurrency` (threads, processes, servers, browsers, watchers)
+## repeated STRESS_COUNT times (default 10). Every run must pass.
+STRESS_RUNS ?= 5
+STRESS_COUNT ?= 10
+stress-test: install
+	$(BIN)/python tools/stress_test.py --runs $(STRESS_RUNS) --count $(STRESS_COUNT)
 
 ## docs: the documentation site, into site/ (warnings are errors; shows demo's screenshots)
 docs: demo

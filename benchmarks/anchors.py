@@ -28,7 +28,7 @@ EMAIL = (r"^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-
 _BAD = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _BAD_ML = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _CREDIT = re.compile(r"(?:©|\(c\)|copyright)\s*(.*?)(?:[\s,]+(\d{4}))?", re.IGNORECASE)
-_URL_BAD = re.compile(r"[\s\x00-\x1f\x7f-\x9f\\<>\"`{}|^]")
+_URL_BAD = re.compile(r"[\s\x00-\x1f\x7f-\x9f\\<>\"`{}|^\ud800-\udfff\ufffe\uffff]")
 
 
 def clean(s: str, multiline: bool = False) -> str:
@@ -41,6 +41,11 @@ def clean(s: str, multiline: bool = False) -> str:
     if not s:
         raise ValueError("is blank")
     return s
+
+
+def optional_clean(s: str | None, multiline: bool = False) -> str | None:
+    """The text rule for an optional field: None and "" are none."""
+    return None if s is None or s == "" else clean(s, multiline)
 
 
 def check_url(s: str) -> str:

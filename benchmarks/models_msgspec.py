@@ -1,9 +1,10 @@
-"""The msgspec anchor: Structs with Meta constraints and __post_init__ for the text rules."""
+"""The msgspec anchor: Structs with Meta constraints, and storykit's text rules (strip, NFC, no
+control characters, not blank) in __post_init__ on every text field storykit applies them to."""
 
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from anchors import BCP47, EMAIL, SLUG, URL, clean, parse_credit
+from anchors import BCP47, EMAIL, SLUG, URL, clean, optional_clean, parse_credit
 from msgspec import Meta, Struct, field
 
 from storykit._countries import ISO_3166_1_ALPHA_2
@@ -20,6 +21,9 @@ Year = Annotated[int, Meta(ge=1800, le=date.today().year + 1)]
 class Credit(Struct, forbid_unknown_fields=True, omit_defaults=True):
     holder: Text
     year: Year | None = None
+
+    def __post_init__(self) -> None:
+        self.holder = clean(self.holder)
 
 class Image(Struct, forbid_unknown_fields=True, omit_defaults=True):
     url: Url
@@ -42,6 +46,10 @@ class Translation(Struct, forbid_unknown_fields=True, omit_defaults=True):
     language: Lang
     url: Url
     title: Text | None = None
+
+    def __post_init__(self) -> None:
+        if self.title is not None:
+            self.title = clean(self.title)
 
 class Story(Struct, forbid_unknown_fields=True, omit_defaults=True):
     id: Slug
@@ -70,6 +78,11 @@ class Contact(Struct, forbid_unknown_fields=True, omit_defaults=True):
     phone: Annotated[str, Meta(pattern=r"^\+[0-9 ()./-]{6,30}$")] | None = None
     url: Url | None = None
 
+    def __post_init__(self) -> None:
+        self.name = clean(self.name)
+        self.role = optional_clean(self.role)
+        self.organization = optional_clean(self.organization)
+
 class Collection(Struct, forbid_unknown_fields=True, omit_defaults=True):
     title: Text = "Stories"
     description: str | None = None
@@ -79,6 +92,8 @@ class Collection(Struct, forbid_unknown_fields=True, omit_defaults=True):
     stories: list[Story] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self.title = clean(self.title)
+        self.description = optional_clean(self.description, multiline=True)
         ids = {s.id for s in self.stories}
         if len(ids) != len(self.stories):
             raise ValueError("duplicate story ids")

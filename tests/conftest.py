@@ -26,3 +26,13 @@ def example_json() -> Path:
 def example() -> storykit.Collection:
     """The example collection, "Impact and people", loaded from JSON."""
     return storykit.load(EXAMPLE_DIR / "stories.json")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``concurrency`` (repeated by ``make stress-test``) every test that starts a browser
+    (marked ``browser``) or an SMTP server (the ``smtp`` fixture), besides those marked so by
+    hand: the tests that start threads, processes, servers or watchers."""
+    for item in items:
+        if item.get_closest_marker("browser") is not None or "smtp" in getattr(
+                item, "fixturenames", ()):
+            item.add_marker(pytest.mark.concurrency)

@@ -9,13 +9,13 @@ import os
 import stat
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import click
 import pytest
 from click.testing import CliRunner, Result
+from pipe_support import draining
 
 import storykit
 from storykit.cli import main
@@ -342,6 +342,7 @@ class TestRealProcess:
         assert b"Traceback (most recent call last)" in debug.stderr
         assert b"UnknownFormatError" in debug.stderr
 
+    @pytest.mark.concurrency
     def test_sigterm_stops_the_workers_and_writes_nothing(self, tmp_path: Path) -> None:
         """SIGTERM to a big export in worker processes: one line ``storykit: error:
         terminated``, exit 143, no output file and no worker left running (it used to die
@@ -359,12 +360,17 @@ class TestRealProcess:
                                 env=dict(os.environ, STORYKIT_DISABLE_PLUGIN_AUTOLOAD="1"))
         children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
         workers: list[int] = []
-        deadline = time.monotonic() + 60
-        while len(workers) < 3 and proc.poll() is None and time.monotonic() < deadline:
-            workers = [int(p) for p in children.read_text().split()]  # (and the tracker)
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
+        try:
+            deadline = time.monotonic() + 60
+            while len(workers) < 3 and proc.poll() is None and time.monotonic() < deadline:
+                workers = [int(p) for p in children.read_text().split()]  # (and the tracker)
+                time.sleep(0.02)
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=60)
+        finally:  # (a failed wait leaves no process behind)
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
         assert len(workers) >= 3, "the export ended before its workers started"
         assert (proc.returncode, err.decode()) == (143, "storykit: error: terminated\n")
         assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["big.jsonl"]
@@ -415,6 +421,7 @@ class TestRealProcess:
             assert (done.returncode, done.stderr.decode()) == (
                 1, f"storykit: error: {said}\n"), args
 
+    @pytest.mark.concurrency
     def test_closed_pipe(self, tmp_path: Path) -> None:
         """A reader that stops early (| head -c 10) is not an error and prints no traceback."""
         big = tmp_path / "big.jsonl"  # more than a pipe's buffer, so the writer meets EPIPE
@@ -425,10 +432,15 @@ class TestRealProcess:
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 env=dict(os.environ, STORYKIT_DISABLE_PLUGIN_AUTOLOAD="1"))
         assert proc.stdout is not None and proc.stderr is not None
-        proc.stdout.read(10)
-        proc.stdout.close()
-        err = proc.stderr.read()
-        proc.wait(timeout=120)
+        try:
+            proc.stdout.read(10)
+            proc.stdout.close()
+            err = proc.stderr.read()
+            proc.wait(timeout=120)
+        finally:  # (a failed wait leaves no process behind)
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
         assert b"Traceback" not in err
         assert proc.returncode == 0  # a reader that stops early is not an error
 
@@ -564,17 +576,14 @@ class TestExitStatus:
 class TestNotAFile:
     """-o onto a device, a pipe or /dev/stdout writes into it; it is never replaced."""
 
+    @pytest.mark.concurrency
     def test_fifo(self, tmp_path: Path, example_json: Path) -> None:
         """A named pipe gets the bytes, and stays a pipe."""
         fifo = tmp_path / "pipe"
-        os.mkfifo(fifo)
-        got: list[bytes] = []
-        reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
-        reader.start()
-        result = invoke("export", example_json, "-f", "csv", "-o", fifo)
-        reader.join(timeout=60)
-        assert result.exit_code == 0, result.stderr
-        assert stat.S_ISFIFO(fifo.lstat().st_mode)
+        with draining(fifo) as got:  # (a reader that is ended even if the export fails)
+            result = invoke("export", example_json, "-f", "csv", "-o", fifo)
+            assert result.exit_code == 0, result.stderr
+            assert stat.S_ISFIFO(fifo.lstat().st_mode)
         assert got == [storykit.dumps(storykit.load(example_json), "csv")]
 
     def test_device(self, tmp_path: Path, example_json: Path) -> None:

@@ -270,6 +270,7 @@ class TestInterrupted:
         assert result.stderr.strip().splitlines()[-1] == "storykit: error: aborted"
         assert_intact(target)
 
+    @pytest.mark.concurrency
     def test_sigint_mid_export(self, target: Path, tmp_path: Path) -> None:
         """SIGINT (Ctrl-C) to the real command mid-write: exit 130 with one line, no
         traceback, the old file intact and no temporary file."""
@@ -322,6 +323,7 @@ KILL_SCRIPT = textwrap.dedent("""
 
 
 @pytest.mark.slow
+@pytest.mark.concurrency
 class TestKilled:
     @pytest.mark.parametrize("mode", ["unnamed", "named"])
     def test_sigkill_mid_export(self, target: Path, mode: str,
@@ -370,6 +372,7 @@ class TestPermissions:
         assert target.stat().st_mode & 0o777 == 0o600
 
 
+@pytest.mark.concurrency
 class TestConcurrentWriters:
     def test_last_writer_wins_whole(self, tmp_path: Path, temp_mode: str) -> None:
         """Threads writing one file: it ends up one writer's complete output, nothing else."""

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pipe_support import feeding
 
 import storykit
 from storykit import Collection, Credit, Image, Link, Story, ValidationError
@@ -1071,38 +1072,64 @@ class TestMaxBytes:
         with pytest.raises(ValidationError, match="the limit is 10 bytes"):
             storykit.load(path, max_bytes=10)
 
+    @pytest.mark.concurrency
     def test_a_pipe_is_read_to_its_end_within_the_limit(self, tmp_path: Path) -> None:
         """A file with no size to stat (a pipe) is read whole under a huge limit, and refused
         beyond a small one."""
-        import os
+        fifo = tmp_path / "in.json"
+        data = json.dumps({"stories": [STORY]}).encode() + b" " * 300_000
+        with feeding(fifo, data):
+            assert len(storykit.load(fifo, max_bytes=10**30)) == 1
+        with feeding(fifo, data), pytest.raises(ValidationError,
+                                                match="the limit is 1,000 bytes"):
+            storykit.load(fifo, max_bytes=1000)
+
+    @pytest.mark.concurrency
+    @pytest.mark.parametrize("limit", [10**30, 300_000])
+    def test_a_pipe_that_comes_in_pieces_is_read_to_its_end(self, tmp_path: Path,
+                                                             limit: int) -> None:
+        """A pipe whose writer sends its bytes in parts, each only once load() has taken the
+        one before, so that every read comes back short with more to follow, is read to its
+        end (a short read is not the end of a pipe), and still refused beyond the limit."""
+        fifo = tmp_path / "in.json"
+        data = json.dumps({"stories": [STORY]}).encode() + b" " * 200_000 + b"\n" * 200_000
+        with feeding(fifo, data, pieces=40):
+            if len(data) <= limit:
+                assert storykit.load(fifo, max_bytes=limit)[0].title == STORY["title"]
+            else:
+                with pytest.raises(ValidationError, match="the limit is 300,000 bytes"):
+                    storykit.load(fifo, max_bytes=limit)
+
+    @pytest.mark.concurrency
+    @pytest.mark.parametrize("ok", [True, False])
+    def test_a_pipe_whose_writer_lingers_after_closing_is_cleaned_up(self, tmp_path: Path,
+                                                                     ok: bool) -> None:
+        """The cause of a hang on a busy machine (issue 24): the pipe's writer has closed its
+        end but its thread has not ended yet (not scheduled again) when the test cleans up.
+        The old cleanup opened the pipe for reading "if the writer is alive", an open that
+        waits for ever for a writer that will never come. The cleanup must not hang."""
         import threading
 
         fifo = tmp_path / "in.json"
         data = json.dumps({"stories": [STORY]}).encode() + b" " * 300_000
+        linger = threading.Event()
+        with feeding(fifo, data, linger=linger) as writer:
+            if ok:
+                assert len(storykit.load(fifo, max_bytes=10**30)) == 1
+            else:
+                with pytest.raises(ValidationError, match="the limit is 1,000 bytes"):
+                    storykit.load(fifo, max_bytes=1000)
+            assert writer.is_alive()  # it waits for ``linger``, set after the cleanup
+        assert not writer.is_alive() and linger.is_set()
 
-        def feed() -> None:
-            try:
-                with fifo.open("wb") as f:
-                    f.write(data)
-            except BrokenPipeError:  # the reader stopped at its limit
-                pass
-
-        for limit, ok in ((10**30, True), (1000, False)):
-            os.mkfifo(fifo)
-            writer = threading.Thread(target=feed)
-            writer.start()
-            try:
-                if ok:
-                    assert len(storykit.load(fifo, max_bytes=limit)) == 1
-                else:
-                    with pytest.raises(ValidationError, match="the limit is 1,000 bytes"):
-                        storykit.load(fifo, max_bytes=limit)
-            finally:
-                if writer.is_alive():  # load() failed before it opened the pipe: drain it
-                    with fifo.open("rb") as r:
-                        r.read()
-                writer.join()
-                fifo.unlink()
+    @pytest.mark.concurrency
+    def test_a_pipe_never_opened_is_cleaned_up(self, tmp_path: Path) -> None:
+        """A load() that fails before it opens the pipe leaves a writer blocked in open(): the
+        cleanup gives it a reader, and it ends."""
+        fifo = tmp_path / "in.json"
+        with feeding(fifo, b"{}") as writer, pytest.raises(ValueError, match="max_bytes"):
+            storykit.load(fifo, max_bytes=0)
+        assert not writer.is_alive()
 
 
 class TestFolders:

@@ -1057,6 +1057,7 @@ class TestExceptionsPickle:
             if isinstance(error, OptionError):
                 assert error.message and error.message in str(error)
 
+    @pytest.mark.concurrency
     def test_through_a_process_pool(self) -> None:
         """A format typo in a worker process reaches the caller whole, hint included."""
         from concurrent.futures import ProcessPoolExecutor

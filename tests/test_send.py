@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -19,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from click.testing import CliRunner
+from smtp_support import smtp_server
 
 import storykit
 from storykit.cli import main
@@ -34,11 +35,14 @@ REFUSED = "refused@example.org"
 TEMP = "temp@example.org"
 
 
-def free_port() -> int:
+@contextmanager
+def refused_port() -> Iterator[int]:
+    """A port on 127.0.0.1 held (bound, never listening) while the block runs: connections to
+    it are refused, and no other process can take it meanwhile."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
-        return port
+        yield port
 
 
 class Handler:
@@ -76,15 +80,10 @@ class Handler:
 
 @pytest.fixture
 def smtp() -> Iterator[tuple[Handler, int]]:
-    """An SMTP server on 127.0.0.1 and a free port, stopped after the test."""
+    """An SMTP server on 127.0.0.1 and the port it holds, stopped after the test."""
     handler = Handler()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with smtp_server(handler) as port:
         yield handler, port
-    finally:
-        controller.stop()
 
 
 def invoke(*args: str | Path) -> tuple[int, str, str]:
@@ -209,12 +208,13 @@ class TestSend:
                                                     tmp_path: Path) -> None:
         """A server that cannot be reached is an error naming host:port, exit code 1."""
         outbox = outbox_of(tmp_path, example, ["a@example.org"])
-        port = free_port()
-        code, _, err = invoke("send", outbox, "--smtp", f"127.0.0.1:{port}", "--timeout", "5")
-        assert code == 1
-        assert f"127.0.0.1:{port}" in err
-        with pytest.raises(SendError) as info:
-            send(outbox.glob("*.eml"), "127.0.0.1", port, timeout=5)
+        with refused_port() as port:
+            code, _, err = invoke("send", outbox, "--smtp", f"127.0.0.1:{port}",
+                                  "--timeout", "5")
+            assert code == 1
+            assert f"127.0.0.1:{port}" in err
+            with pytest.raises(SendError) as info:
+                send(outbox.glob("*.eml"), "127.0.0.1", port, timeout=5)
         assert info.value.port == port
 
     @pytest.mark.parametrize("eol", [b"\n", b"\r\n", b"\r"])

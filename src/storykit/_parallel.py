@@ -182,6 +182,9 @@ def _watch_parent(parent: int) -> None:
     A main process that is killed (SIGTERM, SIGKILL, out of memory) never shuts the pool
     down, and its workers would wait for parts forever, holding the caller's pipes open.
     """
+    if hasattr(signal, "pthread_sigmask"):  # (held back while the main process started it)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(0.5)
@@ -200,9 +203,14 @@ def _children_hold_ctrl_c() -> Iterator[None]:
     during the block is delivered to the main process after it, not lost. (Where signals
     cannot be blocked, as on Windows, it is ignored during the block; only the main thread
     can set a handler, and elsewhere the block runs as it is.)
+
+    SIGTERM is held back too, until the worker has started (its initializer lets it through):
+    the command turns SIGTERM into an exception, which, raised while a worker was being
+    started, cut it off before it got its start-up data, and that worker printed a traceback
+    ("EOFError: Ran out of input") under the command's one line.
     """
     if hasattr(signal, "pthread_sigmask"):
-        previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         try:
             yield
         finally:

@@ -217,7 +217,13 @@ def published(value: Any) -> date:
             ) from None
     else:
         raise Invalid(f"must be an ISO 8601 date string (got {_got(value)})")
-    if dt.tzinfo is None or dt.utcoffset() is None:
+    try:
+        offset = dt.utcoffset()
+    except (TypeError, ValueError) as e:  # (not a timedelta, or a day or more)
+        # (shown without its timezone: isoformat() would call the same utcoffset())
+        raise Invalid(f"{_describe(dt.replace(tzinfo=None))} has a timezone with no valid "
+                      f"offset ({e})") from None
+    if offset is None:
         raise Invalid(
             f"{_describe(value)} has no timezone; give an offset such as '+00:00' or 'Z', "
             "or a plain date"
@@ -253,7 +259,8 @@ def optional_published(value: Any) -> date | None:
     return None if value is None else published(value)
 
 
-_URL_BAD = re.compile(r"[\s\x00-\x1f\x7f-\x9f\\<>\"`{}|^]")
+# (lone surrogates and U+FFFE/U+FFFF too: no UTF-8 encoder or XML writer takes them)
+_URL_BAD = re.compile(r"[\s\x00-\x1f\x7f-\x9f\\<>\"`{}|^\ud800-\udfff\ufffe\uffff]")
 
 
 def url(value: Any) -> str:
@@ -265,6 +272,8 @@ def url(value: Any) -> str:
     bad = _URL_BAD.search(s)
     if bad is not None:
         what = "a space" if bad.group() == " " else repr(bad.group())
+        if bad.group() >= "\ud800":
+            what = f"the character {_char_name(bad.group())}"
         raise Invalid(f"{_describe(value)} is not a valid URL: it contains {what}")
     try:
         parts = urlsplit(s)
@@ -310,7 +319,9 @@ def language(value: Any) -> str:
     """A BCP 47 language tag, in its canonical case: ``EN-us`` -> ``en-US``."""
     value = s = must_be_str(value)
     s = s.strip()
-    if _BCP47.fullmatch(s) is None:
+    # ASCII first: the case-insensitive pattern also matches "İ", "ı", "ſ" and "K" (U+212A),
+    # which lower() then turns into something no tag holds.
+    if not s.isascii() or _BCP47.fullmatch(s) is None:
         raise Invalid(f"{_describe(value)} is not a BCP 47 language tag (e.g. 'en', 'fr-CH')")
     return _tag_case(s)
 
