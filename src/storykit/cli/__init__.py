@@ -22,6 +22,7 @@ from storykit.cli.common import (
     PLUGINS_DIR_HELP,
     TERMINATED,
     Context,
+    cannot_write,
     fail,
     reader_gone,
 )
@@ -60,7 +61,7 @@ class StorykitGroup(click.Group):
         except BrokenPipeError:
             reader_gone()
         except OSError as e:  # (writing --help or --version into a full disk, /dev/full)
-            _cannot_write(e)
+            cannot_write(e)
         except _Terminated:
             click.echo("storykit: error: terminated", err=True)
             sys.exit(TERMINATED)
@@ -75,20 +76,6 @@ def _flush_stdout() -> None:
     here, in one line, rather than by Python's last flush at exit, as a traceback."""
     if sys.stdout is not None:
         sys.stdout.flush()
-
-
-def _cannot_write(e: OSError) -> None:
-    """Report a failure to write standard output and exit 1; what is still buffered goes to
-    ``/dev/null`` so that the flush at exit cannot fail again."""
-    import os
-
-    if sys.stdout is not None:
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-        except (OSError, ValueError):
-            pass
-    fail(f"cannot write to standard output: {e.strerror or e}")
 
 
 class _Terminated(BaseException):

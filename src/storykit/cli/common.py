@@ -154,8 +154,27 @@ def plugins_dir_option(fn: F) -> F:
 def echo_out(text: str) -> None:
     """Print a line of a command's result on standard output; a closed one is an error (the
     result would vanish with exit 0 otherwise)."""
-    stdout_buffer()
-    click.echo(text)
+    if sys.stdout is None:
+        fail("standard output is closed: nowhere to print the result")
+    try:
+        click.echo(text)  # (which flushes)
+    except BrokenPipeError:
+        reader_gone()
+    except OSError as e:
+        cannot_write(e)
+
+
+def cannot_write(e: OSError) -> NoReturn:
+    """Report a failure to write standard output (``> /dev/full``) in one line and exit 1;
+    what is still buffered goes to ``/dev/null``, so that Python's flush at exit cannot fail
+    again (with a traceback)."""
+    if sys.stdout is not None:
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+    fail(f"cannot write to standard output: {e.strerror or e}")
 
 
 # --- filters -------------------------------------------------------------------------------
@@ -240,6 +259,16 @@ def criteria_from(options: Mapping[str, Any]) -> dict[str, Any]:
     return criteria
 
 
+def _as_option(e: ValueError) -> click.UsageError:
+    """A bad criterion's error, naming the option (``--country``) rather than the argument of
+    :meth:`~storykit.Collection.filter` it went to."""
+    text = str(e)
+    for arg, option in (("country", "country"), ("topic", "topic"), ("language", "language"),
+                        ("text", "search")):
+        text = text.replace(f"filter({arg}=...)", f"--{option}")
+    return click.UsageError(text)
+
+
 def matcher_from(criteria: Mapping[str, Any]) -> Callable[[Any], bool] | None:
     """The story test of ``criteria`` (for ``load(..., where=)``), or None without criteria; a
     bad criterion (an unknown country) is a usage error."""
@@ -250,7 +279,7 @@ def matcher_from(criteria: Mapping[str, Any]) -> Callable[[Any], bool] | None:
     try:
         return matcher(**criteria)
     except ValueError as e:
-        raise click.UsageError(str(e)) from None
+        raise _as_option(e) from None
 
 
 def select(collection: Any, criteria: Mapping[str, Any]) -> Any:
@@ -260,7 +289,7 @@ def select(collection: Any, criteria: Mapping[str, Any]) -> Any:
     try:
         return collection.filter(**criteria)
     except ValueError as e:
-        raise click.UsageError(str(e)) from None
+        raise _as_option(e) from None
 
 
 # --- writing -------------------------------------------------------------------------------
@@ -464,7 +493,7 @@ def progress(source: Path, label: str, *, quiet: bool = False) -> Iterator[None]
     done = _bytes_read(source)
 
     def show() -> None:
-        if stop.wait(after):
+        if after > 0 and stop.wait(after):
             return
         start, seen = time.monotonic(), 0
         with click.progressbar(length=total, label=label, file=sys.stderr, show_eta=True,
@@ -478,7 +507,8 @@ def progress(source: Path, label: str, *, quiet: bool = False) -> Iterator[None]
                     seen = pos
                 if stop.wait(0.2):
                     break
-            bar.update(total - seen)
+            rate = total / max(time.monotonic() - start + after, 1e-6)
+            bar.update(total - seen, f"{total / 1e6:.1f} MB at {rate / 1e6:.1f} MB/s")
 
     ticker = threading.Thread(target=show, name="storykit-progress", daemon=True)
     ticker.start()

@@ -231,19 +231,21 @@ def list_(obj: Context, source: Path, filters: dict[str, Any], fmt: str,
     stdout_buffer()  # (closed: said before anything is read)
     col = _load(source, criteria_from(filters), quiet=True).sort("published", reverse=True)
     if count_by is not None:
-        groups = col.group_by(count_by)
-        counts = sorted(((str(k), len(v)) for k, v in groups.items()),
-                        key=lambda kv: (-kv[1], kv[0]))
-        _print(("key", "count"), counts, fmt, {"count": int})
+        counts = [(str(k), len(v)) for k, v in col.group_by(count_by).items()]
+        # Months and weeks in time order; the others most first.
+        counts.sort(key=(lambda kv: kv[0]) if count_by in ("month", "week")
+                    else (lambda kv: (-kv[1], kv[0])))
+        _print(("key", "count"), counts, fmt)
         return
-    rows = [(s.id, s.published.isoformat(), s.title, "; ".join(s.topics),
-             " ".join(s.countries)) for s in col]
-    _print(("id", "date", "title", "topics", "countries"), rows, fmt, {})
+    rows = [(s.id, s.published.isoformat(), s.title, list(s.topics), list(s.countries))
+            for s in col]
+    _print(("id", "date", "title", "topics", "countries"), rows, fmt)
 
 
-def _print(header: tuple[str, ...], rows: Iterable[tuple[Any, ...]], fmt: str,
-           types: dict[str, type]) -> None:
-    """Print ``rows`` as an aligned table, JSON (a list of objects) or CSV, on stdout."""
+def _print(header: tuple[str, ...], rows: Iterable[tuple[Any, ...]], fmt: str) -> None:
+    """Print ``rows`` as an aligned table, JSON (a list of objects) or CSV, on stdout. A list
+    in a cell is a JSON list, or its items joined by ``; `` in CSV and the table; a number is
+    right-aligned in the table."""
     rows = list(rows)
     if fmt == "json":
         import json
@@ -258,16 +260,20 @@ def _print(header: tuple[str, ...], rows: Iterable[tuple[Any, ...]], fmt: str,
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(header)
-        writer.writerows(rows)
+        writer.writerows([_cell(c) for c in r] for r in rows)
         echo_out(buf.getvalue().rstrip("\n"))
         return
-    table = [tuple(h.upper() for h in header), *[tuple(str(c) for c in r) for r in rows]]
+    table = [tuple(h.upper() for h in header), *[tuple(_cell(c) for c in r) for r in rows]]
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
-    right = {i for i, h in enumerate(header) if types.get(h) is int}
+    right = {i for i, c in enumerate(rows[0]) if isinstance(c, int)} if rows else set()
     echo_out("\n".join(
         "  ".join(c.rjust(w) if i in right else c.ljust(w)
                   for i, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip()
         for r in table))
+
+
+def _cell(value: Any) -> str:
+    return "; ".join(value) if isinstance(value, list) else str(value)
 
 
 @click.command("import")
