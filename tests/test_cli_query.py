@@ -6,29 +6,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from test_cli import fresh_registry, invoke  # (each command against a fresh registry)
 
 import storykit
-from storykit.cli import main
-from storykit.plugins import Registry, use_registry
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(autouse=True)
-def fresh_registry() -> Iterator[Registry]:
-    """Each command runs against a fresh registry without entry points."""
-    with use_registry(Registry(autoload=False)) as reg:
-        yield reg
-
-
-def invoke(*args: str | Path) -> Result:
-    return CliRunner().invoke(main, [str(a) for a in args], prog_name="storykit",
-                              catch_exceptions=False)
+__all__ = ["fresh_registry"]  # (an autouse fixture: imported to apply here too)
 
 
 def listed(*args: str | Path) -> list[dict[str, object]]:
