@@ -17,14 +17,19 @@ $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
 		-e '.[dev,docs,bench]' $(foreach p,$(PLUGINS),-e ./$(p))
 	test -f $(VNU) || npm install --prefix $(VENV)/vnu --ignore-scripts --no-audit --no-fund \
-		--silent vnu-jar
+		--silent vnu-jar || echo "install: warning: no npm: the W3C HTML checker (vnu-jar, run by the hostile-input tests) is not installed; apt-get install npm default-jre-headless, then rm -f $(STAMP) && make install" >&2
 	touch $@
 
 install: $(STAMP)
 
-## demo: every example output, into build/
+## demo: every example output, into build/ (and, at the end, what it could not make and why)
+# The outputs that need something outside Python; the summary line names any that are missing.
+DEMO_NEEDS_CHROMIUM := build/screenshots/page-1280.png build/screenshots/page-375.png \
+	build/screenshots/digest-600.png
+
 demo: install
 	mkdir -p build
+	rm -f $(DEMO_NEEDS_CHROMIUM)
 	$(STORYKIT) validate $(EXAMPLE) examples/impact-and-people/stories.toml
 	$(STORYKIT) export $(EXAMPLE) --format html -o build/index.html
 	$(BIN)/python tools/screenshot.py build/index.html build/screenshots/page-1280.png --width 1280 --skip-missing-browser
@@ -45,6 +50,15 @@ demo: install
 	$(BIN)/python examples/partner_export.py --partner asia-desk --countries LK,MM,PH,TL -o build/partners
 	$(BIN)/python examples/personalised.py --since 2021-02-01 --until 2021-02-28 -o build/outbox
 	@echo "demo: outputs are in build/"; ls -1 build
+	@missing=""; for f in $(DEMO_NEEDS_CHROMIUM); do test -f $$f || missing="$$missing $$f"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "" >&2; \
+		echo "demo: NOT MADE:$$missing" >&2; \
+		echo "demo: these screenshots need Chromium: apt-get install chromium (or set CHROMIUM=/path/to/chromium), then run make demo again" >&2; \
+	fi; \
+	if [ ! -f $(VNU) ] || ! command -v java >/dev/null; then \
+		echo "demo: NOT INSTALLED: the W3C HTML checker that make test runs (needs npm and Java): apt-get install npm default-jre-headless, then rm -f $(STAMP) && make install" >&2; \
+	fi
 
 ## test: the whole suite (lint, types, tests)
 test: install

@@ -17,6 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import storykit
+import storykit._countries
 from storykit import Collection, Story, ValidationError
 from storykit.model import instant
 from storykit.testing import collections, contacts, stories
@@ -355,9 +356,9 @@ class TestGroupBy:
     def test_unknown_key(self, example: Collection) -> None:
         """An unknown key name says what can be used."""
         with pytest.raises(ValueError) as err:
-            example.group_by("week")  # type: ignore[arg-type]
-        assert str(err.value) == ("cannot group by 'week' (choose month, year, topic, country "
-                                  "or language, or give a function)")
+            example.group_by("fortnight")  # type: ignore[arg-type]
+        assert str(err.value) == ("cannot group by 'fortnight' (choose month, week, year, topic, "
+                                  "country or language, or give a function)")
 
     @given(collections())
     def test_month_groups_partition(self, col: Collection) -> None:
@@ -366,6 +367,57 @@ class TestGroupBy:
         assert sorted(i for g in groups.values() for i in g.ids) == sorted(col.ids)
         for key, g in groups.items():
             assert all(f"{s.published.year:04d}-{s.published.month:02d}" == key for s in g)
+
+
+    @given(collections())
+    def test_week_groups_partition(self, col: Collection) -> None:
+        """ISO week groups hold every story once, each in its own week (``2021-W07``), and a
+        week's stories are those a ``--week`` window of that week finds."""
+        groups = col.group_by("week")
+        assert sorted(i for g in groups.values() for i in g.ids) == sorted(col.ids)
+        for key, g in groups.items():
+            year, week = key.split("-W")
+            assert all(s.published.isocalendar()[:2] == (int(year), int(week)) for s in g)
+            monday = date.fromisocalendar(int(year), int(week), 1)
+            window = col.filter(since=monday, until=monday + timedelta(days=6))
+            assert set(window.ids) == set(g.ids)
+
+    def test_week_key(self, example: Collection) -> None:
+        """A week key is the ISO year and week: 2021-02-19 is in 2021-W07."""
+        groups = example.group_by("week")
+        assert groups["2021-W07"].ids == ("a-fight-for-survival-amid-the-pandemic",)
+
+
+class TestCountryNames:
+    """``filter(country=...)`` takes a country's name as well as its code."""
+
+    @given(st.sampled_from(sorted(storykit._countries.ISO_3166_1_ALPHA_2)))
+    def test_every_english_name_is_its_code(self, code: str) -> None:
+        """The English CLDR name of any country finds what its code finds."""
+        from babel import Locale
+
+        name = Locale.parse("en").territories[code]
+        col = Collection(stories=[Story(id="a", title="A", published=date(2021, 1, 1),
+                                        summary="x", countries=(code,))])
+        assert col.filter(country=name).ids == ("a",)
+        assert col.filter(country=name.upper()).ids == ("a",)
+
+    def test_names_in_the_collections_language(self) -> None:
+        """A German collection finds Sri Lanka by its German and its English name."""
+        col = Collection(language="de", stories=[
+            Story(id="a", title="A", published=date(2021, 1, 1), summary="x",
+                  countries=("LK",)),
+            Story(id="b", title="B", published=date(2021, 1, 1), summary="x",
+                  countries=("DE",))])
+        assert col.filter(country="Deutschland").ids == ("b",)
+        assert col.filter(country="Germany").ids == ("b",)
+        assert col.filter(country=["Sri Lanka", "lk"]).ids == ("a",)
+
+    def test_no_such_country(self, example: Collection) -> None:
+        """A name that is no country's: ValueError naming it and saying what is accepted."""
+        with pytest.raises(ValueError, match="'Narnia' is not an ISO 3166-1 alpha-2 country "
+                                             "code, nor a country's name in English"):
+            example.filter(country="Narnia")
 
 
 class TestPaginate:

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 import storykit
 from storykit.cli import main
-from storykit.cli import parse_options as cli_options
+from storykit.cli.common import parse_options as cli_options
 from storykit.errors import OptionError
 from storykit.exporter import parse_options, prepare_options
 

@@ -592,12 +592,12 @@ class TestJobs:
         """``storykit export`` without --jobs splits a file of ``AUTO_JOBS_MIN_BYTES`` or more
         between two workers when two CPUs are free; a smaller file, ``--jobs 1`` or one CPU
         get one process. The output is the same."""
-        import storykit.cli
+        import storykit.cli.common
 
         used = worker_spy.used
         src = _jsonl(tmp_path / "in.jsonl", [_story(i) for i in range(40)])
         size = src.stat().st_size
-        monkeypatch.setattr(storykit.cli, "AUTO_JOBS_MIN_BYTES", size)
+        monkeypatch.setattr(storykit.cli.common, "AUTO_JOBS_MIN_BYTES", size)
         expected = storykit.dumps(storykit.load(src), "csv")
         for name, extra, n in [("auto", [], 2), ("one", ["--jobs", "1"], None),
                                ("three", ["-j", "3"], 3)]:
@@ -607,9 +607,9 @@ class TestJobs:
             assert (tmp_path / f"{name}.csv").read_bytes() == expected
             assert used == ([] if n is None else [n])
         used.clear()
-        monkeypatch.setattr(storykit.cli, "AUTO_JOBS_MIN_BYTES", size + 1)
+        monkeypatch.setattr(storykit.cli.common, "AUTO_JOBS_MIN_BYTES", size + 1)
         assert _export("export", src, "-o", tmp_path / "small.csv").exit_code == 0
-        monkeypatch.setattr(storykit.cli, "AUTO_JOBS_MIN_BYTES", size)
+        monkeypatch.setattr(storykit.cli.common, "AUTO_JOBS_MIN_BYTES", size)
         worker_spy.cpus = 1
         assert _export("export", src, "-o", tmp_path / "one-cpu.csv").exit_code == 0
         assert used == []
@@ -642,10 +642,10 @@ class TestJobs:
             worker_spy: WorkerSpy) -> None:
         """``storykit validate`` without --jobs checks a file of ``AUTO_JOBS_MIN_BYTES`` or more
         in two workers (two CPUs free), with --jobs 1 in one process; it says the same."""
-        import storykit.cli
+        import storykit.cli.common
 
         src = _jsonl(tmp_path / "in.jsonl", [_story(i) for i in range(40)] + [_story(7)])
-        monkeypatch.setattr(storykit.cli, "AUTO_JOBS_MIN_BYTES", src.stat().st_size)
+        monkeypatch.setattr(storykit.cli.common, "AUTO_JOBS_MIN_BYTES", src.stat().st_size)
         results = [CliRunner().invoke(main, ["validate", str(src), *extra])
                    for extra in ([], ["--jobs", "1"])]
         assert worker_spy.used == [2]

@@ -2,6 +2,9 @@
 
 - ``<!-- storykit:cli -->`` becomes the ``--help`` text of every ``storykit`` command, taken from
   the click commands themselves.
+- ``<!-- storykit:formats -->`` becomes a section per installed format (writers, and readers when
+  storykit has them): its description and a table of its options (name, type, default and the
+  ``#:`` description of the options class's field), as ``storykit formats FORMAT`` prints them.
 - ``<!-- storykit:data-format -->`` becomes a table per model class: every field, its type, whether
   it is required (found by leaving it out of a valid document), its rule, and the error message
   storykit really gives for a bad value (found by loading a document with that value). A field of
@@ -52,6 +55,41 @@ def cli_reference() -> str:
         return out
 
     return "\n".join(walk(main, "storykit", None, 2))
+
+
+# --- the formats page ----------------------------------------------------------------------------
+
+
+def formats_reference() -> str:
+    """Every installed format's options, from the same code as ``storykit formats FORMAT``."""
+    import storykit
+    from storykit.cli.formats import option_docs
+    from storykit.plugins import get_registry
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    def section(kind: str, name: str, fmt: Any) -> list[str]:
+        out = [f"### `{name}`", "", " ".join(str(getattr(fmt, "description", "")).split()), ""]
+        docs = option_docs(getattr(fmt, "options_type", None))
+        if not docs:
+            return [*out, "No options.", ""]
+        flag = "storykit export ... -O" if kind == "writer" else "storykit import ... -O"
+        out += [f"Options (`{flag} name=value`, or keyword arguments in Python):", "",
+                "| Option | Type | Default | Description |", "|---|---|---|---|"]
+        out += [f"| `{o.name}` | `{cell(o.type)}` | `{cell(o.default)}` | {cell(o.description)} |"
+                for o in docs]
+        return [*out, ""]
+
+    lines = ["## Writers", ""]
+    for name, info in sorted(get_registry().exporters.items()):
+        lines += section("writer", name, info.exporter)
+    readers = getattr(storykit, "readers", None)
+    if readers is not None:
+        lines += ["## Readers", ""]
+        for name, reader in sorted(readers().items()):
+            lines += section("reader", name, reader)
+    return "\n".join(lines)
 
 
 # --- the data format page ------------------------------------------------------------------------
@@ -309,6 +347,8 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
     """Fill the generated sections of a page."""
     if "<!-- storykit:cli -->" in markdown:
         markdown = markdown.replace("<!-- storykit:cli -->", cli_reference())
+    if "<!-- storykit:formats -->" in markdown:
+        markdown = markdown.replace("<!-- storykit:formats -->", formats_reference())
     if "<!-- storykit:data-format -->" in markdown:
         markdown = markdown.replace("<!-- storykit:data-format -->", data_format())
     return _SHOT.sub(lambda m: _screenshot(m, page), markdown)

@@ -35,7 +35,7 @@ from storykit.model import (
 
 __all__ = ["Collection", "GroupKey"]
 
-GroupKey = Literal["month", "year", "topic", "country", "language"]
+GroupKey = Literal["month", "week", "year", "topic", "country", "language"]
 SortKey = Literal["published", "title", "id", "updated"]
 
 
@@ -167,14 +167,16 @@ class Collection:
     ) -> Collection:
         """The stories that match every criterion given.
 
-        ``topic`` and ``country`` match any of the values given (topics case-insensitively);
+        ``topic`` and ``country`` match any of the values given (topics case-insensitively;
+        a country by its code or its name, in the collection's language or in English:
+        ``country="Sri Lanka"`` is ``"LK"``);
         ``since`` and ``until`` are inclusive: a date compares with each story's own date, an
         aware datetime with its instant; ``text`` looks case-insensitively in title and summary;
         ``language`` matches the primary language (``"fr"`` matches ``fr-CH``). Topics and text
         are compared in Unicode NFC, as stories keep them: ``"Cafe\u0301"`` finds "Café".
         """
         match = matcher(topic=topic, country=country, since=since, until=until, text=text,
-                        language=language, where=where)
+                        language=language, where=where, names_in=self.language)
         return self._with(s for s in self.stories if match(s))
 
     def sort(self, by: SortKey | Callable[[Story], Any] = "published", *,
@@ -194,7 +196,8 @@ class Collection:
     def group_by(self, key: GroupKey | Callable[[Story], Any]) -> dict[Any, Collection]:
         """An ordered mapping of key to Collection, in order of each key's first story.
 
-        ``"month"`` keys are ``"2021-02"``, ``"year"`` keys ``2021``; ``"topic"`` and
+        ``"month"`` keys are ``"2021-02"``, ``"week"`` keys the ISO week ``"2021-W07"``,
+        ``"year"`` keys ``2021``; ``"topic"`` and
         ``"country"`` put a story in one group per value it has (and in none if it has none).
         """
         groups: dict[Any, list[Story]] = {}
@@ -331,9 +334,12 @@ def matcher(
     text: str | None = None,
     language: str | None = None,
     where: Callable[[Story], bool] | None = None,
+    names_in: str = "en",
 ) -> Callable[[Story], bool]:
     """The test of :meth:`Collection.filter` for one story: true when it matches every
-    criterion given (a bad criterion: ``ValueError``, raised here; ``where`` must be callable)."""
+    criterion given (a bad criterion: ``ValueError``, raised here; ``where`` must be callable).
+    A ``country`` may be a name in the language ``names_in`` or in English (:func:`country_code`).
+    """
     if where is not None and not callable(where):
         raise ValueError(f"filter(where=...): must be a function of a story returning true or "
                          f"false (got {rules._got(where)}); to find text, use text=...")
@@ -342,10 +348,7 @@ def matcher(
         wanted = {_query(t, "topic").casefold() for t in _strings(topic, "topic")}
         preds.append(lambda s: any(t.casefold() in wanted for t in s.topics))
     if country is not None:
-        try:
-            codes = {rules.country(c) for c in _strings(country, "country")}
-        except rules.Invalid as e:
-            raise ValueError(f"filter(country=...): {e.message}") from None
+        codes = {country_code(c, names_in) for c in _strings(country, "country")}
         preds.append(lambda s: any(c in codes for c in s.countries))
     if since is not None:
         preds.append(_bound(since, "since", lambda a, b: a >= b))
@@ -364,6 +367,58 @@ def matcher(
     if where is not None:
         preds.append(where)
     return lambda s: all(p(s) for p in preds)
+
+
+def iso_week(when: date) -> str:
+    """The ISO week of a date (or a datetime's own date), as ``"2021-W07"``."""
+    year, week, _ = when.isocalendar()
+    return f"{year:04d}-W{week:02d}"
+
+
+def country_code(value: Any, language: str = "en") -> str:
+    """The ISO 3166-1 code of ``value``: a code (any case), or a country's name in ``language``
+    or in English, as CLDR (Babel) spells it, compared case-insensitively (``"Sri Lanka"``,
+    ``"sri lanka"`` and ``"LK"`` all give ``"LK"``; ``"Côte d’Ivoire"`` in French ``"CI"``).
+    Anything else: ``ValueError`` saying so."""
+    try:
+        return rules.country(value)
+    except rules.Invalid as e:
+        if not isinstance(value, str):
+            raise ValueError(f"filter(country=...): {e.message}") from None
+    code = _country_names(language).get(_name_key(value))
+    if code is None:
+        english = language.split("-", maxsplit=1)[0] == "en"
+        where = "English" if english else f"{language!r} or English"
+        raise ValueError(f"filter(country=...): {rules.one_line(repr(value))} is not an ISO "
+                         f"3166-1 alpha-2 country code, nor a country's name in {where} "
+                         "(e.g. 'LK' or 'Sri Lanka')")
+    return code
+
+
+def _name_key(name: str) -> str:
+    """A country name as looked up: NFC, case-folded, curly apostrophes straight, one space."""
+    folded = unicodedata.normalize("NFC", name).casefold().replace("\u2019", "'")
+    return " ".join(folded.split())
+
+
+@functools.lru_cache(maxsize=32)
+def _country_names(language: str) -> dict[str, str]:
+    """``{name key: code}`` of CLDR's territory names in ``language`` (its primary language
+    when CLDR has no data for the whole tag), English names first so a local name wins."""
+    from babel import Locale, UnknownLocaleError
+
+    from storykit._countries import ISO_3166_1_ALPHA_2
+
+    names: dict[str, str] = {}
+    for tag in dict.fromkeys(["en", language.split("-", maxsplit=1)[0], language]):
+        try:
+            locale = Locale.parse(tag.replace("-", "_"))
+        except (UnknownLocaleError, ValueError):
+            continue
+        for code, name in locale.territories.items():
+            if code in ISO_3166_1_ALPHA_2:
+                names[_name_key(name)] = code
+    return names
 
 
 def _bound(when: date | str, name: str,
@@ -398,6 +453,8 @@ def _group_keys(key: GroupKey | Callable[[Story], Any]) -> Callable[[Story], Seq
         return lambda s: (key(s),)
     if key == "month":
         return lambda s: (f"{s.published.year:04d}-{s.published.month:02d}",)
+    if key == "week":
+        return lambda s: (iso_week(s.published),)
     if key == "year":
         return lambda s: (s.published.year,)
     if key == "topic":
@@ -406,7 +463,7 @@ def _group_keys(key: GroupKey | Callable[[Story], Any]) -> Callable[[Story], Seq
         return lambda s: s.countries
     if key == "language":
         return lambda s: (s.language,)
-    raise ValueError(f"cannot group by {key!r} (choose month, year, topic, country or "
+    raise ValueError(f"cannot group by {key!r} (choose month, week, year, topic, country or "
                      "language, or give a function)")
 
 

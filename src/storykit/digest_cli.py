@@ -1,4 +1,4 @@
-"""The ``storykit digest`` and ``storykit send`` commands (added to the CLI by ``cli.py``)."""
+"""The ``storykit digest`` and ``storykit send`` commands (registered by ``storykit.cli``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,18 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from storykit.cli import Context, fail, handle_errors, parse_options, stdout_buffer, warn
+from storykit.cli.common import (
+    Context,
+    check_size,
+    criteria_from,
+    fail,
+    filter_options,
+    handle_errors,
+    parse_options,
+    stdout_buffer,
+    warn,
+    write_collection,
+)
 
 if TYPE_CHECKING:
     from storykit.mail import Finding
@@ -61,13 +72,15 @@ def _report(findings: Iterable[tuple[str, Finding]], strict: bool) -> int:
               help="A subscribers CSV (email,name,topics,countries,language): one message each.")
 @click.option("--outbox", type=click.Path(file_okay=False, path_type=Path),
               help="With --subscribers: the folder to write the .eml files to.")
+@filter_options(skip=("topic", "since", "until", "last", "week", "month", "today"))
 @click.pass_obj
 @handle_errors
 def digest(  # noqa: PLR0917 - click passes each option as an argument
         obj: Context, source: Path, since: str | None, until: str | None, last: str | None,
         week: str | None, month: str | None, today: str | None, topics: tuple[str, ...],
         fmt: str | None, output: str | None, options: tuple[str, ...], allow_empty: bool,
-        check: bool, strict: bool, subscribers: Path | None, outbox: Path | None) -> None:
+        check: bool, strict: bool, subscribers: Path | None, outbox: Path | None,
+        filters: dict[str, Any]) -> None:
     """The stories of a time window, as an email message or any other format.
 
     An empty window prints a message, writes nothing and exits 1 (like grep finding nothing),
@@ -80,6 +93,7 @@ def digest(  # noqa: PLR0917 - click passes each option as an argument
       storykit digest stories.json --since 2021-02-15 --until 2021-02-23 -o digest.eml \\
           -O sender='Newsroom <news@example.org>' -O to=journalists@example.org
       storykit digest stories.json --week 2021-W07 --format html -o week.html
+      storykit digest stories.json --last 7d --country "Sri Lanka" -o lk.eml
       storykit digest stories.json --last 7d --subscribers subs.csv --outbox outbox/ \\
           -O unsubscribe='https://news.example.org/unsubscribe?u={token}' --check
     """
@@ -122,11 +136,13 @@ def digest(  # noqa: PLR0917 - click passes each option as an argument
     prepare_options(exporter, opts)  # a bad option is a usage error, found before reading
     # Only the window's stories are kept: an archive of JSON Lines or CSV is read a story at
     # a time, whatever its size.
-    wanted = matcher(since=win.since, until=win.until, topic=topics or None)
+    try:
+        wanted = matcher(since=win.since, until=win.until, topic=topics or None,
+                         **criteria_from(filters))
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
     if not streamable(source):  # (a document is read whole: say so plainly if it is too big)
-        from storykit.cli import _check_size
-
-        _check_size(Path(source), "a digest of a document needs")
+        check_size(Path(source), "a digest of a document needs")
     col = dg.select(load(source, where=wanted), win, topics)
     if is_email:
         if win.since is not None:
@@ -145,9 +161,7 @@ def digest(  # noqa: PLR0917 - click passes each option as an argument
         return
 
     if not check:
-        from storykit.cli import _write
-
-        _write(obj, col, exporter.name, output, opts)
+        write_collection(obj, col, exporter.name, output, opts)
         return
 
     import io

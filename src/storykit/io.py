@@ -1191,7 +1191,10 @@ def _renamed(stories: Iterator[Story], ids: dict[int, str]) -> Iterator[Story]:
 
 
 def dumps(collection: Collection, format: str, **options: Any) -> bytes:
-    """Render ``collection`` with the exporter registered for ``format``; return the bytes."""
+    """Render ``collection`` with the exporter registered for ``format``; return the bytes.
+
+    Each format's ``options`` (name, type, default, meaning): ``storykit formats FORMAT``, or
+    the "Formats and their options" reference page."""
     from storykit.exporter import prepare_options
     from storykit.plugins import get_exporter
 
