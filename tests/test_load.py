@@ -238,6 +238,16 @@ class TestErrors:
             "are allowed",
         ]
 
+    def test_a_bad_story_among_plain_ones_is_reported_in_full(self) -> None:
+        """A bad story among plain ones is reported in full, with its path."""
+        good = {"id": "a", "title": "A", "published": "2021-02-03", "summary": "B"}
+        bad = {"id": "b", "title": " ", "published": "2021-02-30", "summary": "C",
+               "url": "ftp://x.org/"}
+        with pytest.raises(storykit.ValidationError) as info:
+            storykit.loads(json.dumps({"stories": [good, bad]}))
+        paths = sorted(e.path for e in info.value.errors)
+        assert paths == ["stories[1].published", "stories[1].title", "stories[1].url"]
+
     def test_source_in_header(self, tmp_path: Path) -> None:
         """``load`` names the file in the header and in ``.source``."""
         path = tmp_path / "stories.json"
@@ -1126,3 +1136,51 @@ class TestFolders:
             (tmp_path / name).mkdir()
             with pytest.raises(IsADirectoryError, match="is a folder, not a content file"):
                 next(storykit.iter_stories(tmp_path / name))
+
+
+def _slowest_growth(make: Any, run: Any, small: int) -> float:
+    """How many times longer ``run(make(10 * small))`` takes than ``run(make(small))``: each
+    the fastest of 3 runs, so that a busy machine does not pass for a slow algorithm."""
+    import time
+
+    def best(data: Any) -> float:
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            run(data)
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    return best(make(10 * small)) / best(make(small))
+
+
+class TestLinearTime:
+    """Work that grows with the input grows linearly (a complexity test, not a timing one:
+    ten times the input must take well under the hundred times a quadratic algorithm takes)."""
+
+    def test_ids_derived_for_many_stories_of_one_title(self) -> None:
+        """Numbering ``n`` stories of one title without an id (``a``, ``a-2``...) is linear."""
+        def make(n: int) -> bytes:
+            return json.dumps([{"title": "A", "published": "2021-02-03", "summary": "S"}] * n
+                              ).encode()
+
+        col = storykit.loads(make(3))
+        assert col.ids == ("a", "a-2", "a-3")
+        assert _slowest_growth(make, storykit.loads, 400) < 40
+
+    def test_many_repeated_keys_are_named_in_one_walk(self) -> None:
+        """Naming ``n`` repeated keys of a document is linear in its size."""
+        def make(n: int) -> bytes:
+            story = '{"title": "A", "published": "2021-02-03", "summary": "S", "summary": "T"}'
+            return ("[" + ", ".join([story] * n) + "]").encode()
+
+        def run(data: bytes) -> None:
+            with pytest.raises(ValidationError) as info:
+                storykit.loads(data)
+            assert len(info.value.errors) == data.count(b'"summary": "T"')
+
+        with pytest.raises(ValidationError) as info:
+            storykit.loads(make(2))
+        assert [e.path for e in info.value.errors] == ["stories[0].summary",
+                                                       "stories[1].summary"]
+        assert _slowest_growth(make, run, 300) < 40

@@ -218,21 +218,13 @@ def _children_hold_ctrl_c() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _count_in_python(part: bytes) -> tuple[int, int]:
+def count_lines(part: bytes) -> tuple[int, int]:
     """The lines in ``part`` (whole lines; the last may lack its line break) and the stories
-    among them: the lines that are not blank, as one process counts them.
-
-    ``storykit._speedups.count_lines`` gives the same, faster, where it was built."""
+    among them: the lines that are not blank, as one process counts them."""
     pieces = part.split(b"\n")
     if not pieces[-1]:
         pieces.pop()  # (after the last line break)
     return len(pieces), sum(1 for piece in pieces if not (piece + b"\n").isspace())
-
-
-try:
-    from storykit._speedups import count_lines as _count
-except ImportError:  # not CPython, or run from a tree where it was not built
-    _count = _count_in_python
 
 
 def export(path: Path, exporter: Any, out: BinaryIO, options: Mapping[str, Any], *,
@@ -294,7 +286,7 @@ def export(path: Path, exporter: Any, out: BinaryIO, options: Mapping[str, Any],
                     break
                 cut = len(block) if len(block) < PART_BYTES else block.rfind(b"\n") + 1
                 if cut:  # whole lines (or the file's last, with no line break)
-                    lines, stories = _count(block[:cut] if cut < len(block) else block)
+                    lines, stories = count_lines(block[:cut] if cut < len(block) else block)
                     submit((start, start + cut), line + 1, index)
                     start, line, index = start + cut, line + lines, index + stories
                     if len(block) < PART_BYTES:

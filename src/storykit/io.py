@@ -28,9 +28,9 @@ from typing import IO, Any, BinaryIO
 import attrs
 import orjson
 
-from storykit import _fast, _parallel
+from storykit import _parallel
 from storykit import _rules as rules
-from storykit.collection import Collection, _given_id
+from storykit.collection import Collection, _given_id, derive_ids
 from storykit.convert import CSV_COLUMNS, collection_from_data, unflatten_story
 from storykit.errors import (
     ErrorDetail,
@@ -388,7 +388,8 @@ def _repeated_keys(data: str | bytes, doc: Any, line: int | None,
     if not found:
         return None
     root = "stories" if isinstance(tree, list) else "" if index is None else f"stories[{index}]"
-    return [ErrorDetail(_join_path(_path_to(tree, d, root), key),
+    paths = _paths_to(tree, {id(d) for _, d in found}, root)
+    return [ErrorDetail(_join(paths[id(d)], key),
                         f"{key!r} is given twice in one object (a JSON object must not "
                         "repeat a key)", key, line) for key, d in found]
 
@@ -406,25 +407,24 @@ def _no_repeated_key(data: str | bytes, doc: Any) -> bool:
         "\\" not in data or ("\\u003a" not in data and "\\u003A" not in data))
 
 
-def _join_path(path: str, key: str) -> str:
-    """The path of ``key`` in the object at ``path``, written as the model writes its paths."""
-    return _join(path, key)
-
-
-def _path_to(tree: Any, target: object, root: str) -> str:
-    """The path (``stories[3].image``) of the object ``target`` inside ``tree``, whose own
-    path is ``root`` (``stories`` for a bare list of stories, ``stories[3]`` for a line of
-    JSON Lines, ``""`` for a collection document)."""
+def _paths_to(tree: Any, targets: set[int], root: str) -> dict[int, str]:
+    """The path (``stories[3].image``) of each object of ``tree`` whose ``id()`` is in
+    ``targets``, by its ``id()``, in one walk of the tree, whose own path is ``root``
+    (``stories`` for a bare list of stories, ``stories[3]`` for a line of JSON Lines, ``""``
+    for a collection document)."""
+    found: dict[int, str] = {}
     stack: list[tuple[Any, str]] = [(tree, root)]
-    while stack:
+    while stack and len(found) < len(targets):
         node, path = stack.pop()
-        if node is target:
-            return path
+        if id(node) in targets:
+            found[id(node)] = path
         if isinstance(node, dict):
-            stack.extend((v, _join_path(path, str(k))) for k, v in node.items())
+            stack.extend((v, _join(path, str(k))) for k, v in node.items()
+                         if isinstance(v, (dict, list)))
         elif isinstance(node, list):
-            stack.extend((v, f"{path}[{i}]") for i, v in enumerate(node))
-    return ""  # pragma: no cover - the hook only records objects of the tree
+            stack.extend((v, f"{path}[{i}]") for i, v in enumerate(node)
+                         if isinstance(v, (dict, list)))
+    return found
 
 
 def _read_json(data: str | bytes, source: str | None) -> Collection:
@@ -715,9 +715,6 @@ def _csv_file_rows(path: Path, source: str, fmt: str) -> Iterator[tuple[int, dic
 
 
 def _one_story(item: Any, source: str, line: int, path: str = "") -> Story:
-    story: Story | None = _fast.story(item, derive_id=True)
-    if story is not None:
-        return story
     errors: Errors = []
     values = check_story_values(errors, path, item)
     if errors:
@@ -756,11 +753,9 @@ def _checked(path: Path, fmt: str, source: str, errors: Errors,
         ids.append(hash(sid))
 
     for i, (n, item) in enumerate(records()):
-        story = _fast.story(item, derive_id=True)
+        story = _check_story(item, i, n, errors, count)
         if story is None:
-            story = _check_slowly(item, i, n, errors, count)
-            if story is None:
-                continue
+            continue
         ids.append(hash(story.id))
         if not errors:
             yield story
@@ -814,8 +809,7 @@ def _line_story(line: bytes, n: int, i: int, source: str, errors: Errors, *,
     except ValidationError as e:
         errors.extend(e.errors)
         return None
-    story = _fast.story(item, True)
-    return story if story is not None else _check_slowly(item, i, n, errors, count)
+    return _check_story(item, i, n, errors, count)
 
 
 _loads = orjson.loads
@@ -840,7 +834,7 @@ def _too_long(source: str | None, n: int) -> ValidationError:
                  source, line=n)
 
 
-def _check_slowly(item: Any, i: int, n: int, errors: Errors,
+def _check_story(item: Any, i: int, n: int, errors: Errors,
                   count: Callable[[str], object] | None = None) -> Story | None:
     """The detailed check of the story at index ``i``, line ``n``; problems go to ``errors``.
 
@@ -1118,13 +1112,9 @@ def _survey(path: Path, fmt: str, source: str, hashes: set[int], known: _IdHashe
         sid = _given_id(item)
         if sid is None:
             if number and item is not None:  # (a valid file: no id, or an empty one)
-                story = _fast.story(item, True)
-                if story is None:
-                    values = check_story_values([], "", item)
-                    assert values is not None
-                    slugs.append(values["id"])
-                else:
-                    slugs.append(story.id)
+                values = check_story_values([], "", item)
+                assert values is not None
+                slugs.append(values["id"])
                 at.append(i)
             continue
         repeated = hash(sid) in hashes
@@ -1144,11 +1134,9 @@ def _survey(path: Path, fmt: str, source: str, hashes: set[int], known: _IdHashe
         (m := _NUMBERED.fullmatch(sid)) is not None and m[1] in derived)}
     del derived, maybe
     numbered: dict[int, str] = {}
+    give = derive_ids(taken)
     for i, slug in zip(at, slugs, strict=True):
-        sid, k = slug, 1
-        while sid in taken:
-            k += 1
-            sid = f"{slug}-{k}"
+        sid = give(slug)
         taken.add(sid)
         if sid != slug:
             numbered[i] = sid

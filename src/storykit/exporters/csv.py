@@ -140,7 +140,7 @@ _RISKY = FORMULA_TRIGGERS | {"'"}
 
 def _row(s: Story) -> list[str]:
     """:func:`~storykit.convert.flatten_story` in :data:`CSV_COLUMNS` order, as a list: the
-    default columns without a dict per story (``tests/test_fastpath.py`` keeps them equal)."""
+    default columns without a dict per story."""
     image = s.image
     if image is None:
         image_cells = ("", "", "")
