@@ -1072,7 +1072,7 @@ class _Topic(enum.StrEnum):
     JOBS = "jobs"
 
 
-class TestStrSubclasses:
+class TestStrSubclassStory:
     def test_subclass_values_give_plain_strings(self) -> None:
         """A story whose text comes as ``str`` subclasses is the story of the plain strings."""
         data: dict[str, Any] = {

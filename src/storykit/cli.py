@@ -242,7 +242,8 @@ def validate(obj: Context, sources: tuple[Path, ...], jobs: int | None) -> None:
     Example:
       storykit validate examples/impact-and-people/stories.json
     """
-    from storykit.io import check_stream, load, streamable
+    from storykit.read import load
+    from storykit.stream import check_stream, streamable
 
     bad = 0
     for src in sources:
@@ -275,7 +276,7 @@ def _exporter(obj: Context, fmt: str | None, output: str | None,
     input is read.
     """
     from storykit.exporter import prepare_options
-    from storykit.io import exporter_and_options_for_path
+    from storykit.write import exporter_and_options_for_path
 
     if output in (None, "-"):
         if fmt is None:
@@ -311,7 +312,8 @@ def _write(obj: Context, col: Any, fmt: str | None, output: str | None,
 
 
 def _write_with(col: Any, exporter: Any, kwargs: dict[str, Any], output: str | None) -> None:
-    from storykit.io import atomic_writer, write_with
+    from storykit.files import atomic_writer
+    from storykit.write import write_with
 
     if output in (None, "-"):
         out = stdout_buffer()
@@ -397,7 +399,9 @@ def export(obj: Context, source: Path, *, fmt: str | None, output: str | None,
     worker processes when the output is csv or JSON Lines; the output and the errors are the
     same. A file of 32 MiB or more gets two workers unless --jobs says otherwise.
     """
-    from storykit.io import atomic_writer, is_stream_target, load, stream_export, streamable
+    from storykit.files import atomic_writer, is_stream_target
+    from storykit.read import load
+    from storykit.stream import stream_export, streamable
 
     obj.add_plugins_dirs(command_plugins_dirs)
     exporter, kwargs = _exporter(obj, fmt, output, parse_options(options))
@@ -445,32 +449,32 @@ def _default_jobs(source: Path) -> int:
     Two, not one per CPU: two workers and the reading process keep a million stories under
     150 MB together, and more workers would each add their own interpreter's memory.
     """
-    from storykit import _parallel
+    from storykit.stream import workers
 
     try:
         big = source.stat().st_size >= AUTO_JOBS_MIN_BYTES
     except OSError:  # (missing, unreadable: the export reports it)
         return 1
-    return min(2, _parallel.workers(0)) if big else 1
+    return min(2, workers.workers(0)) if big else 1
 
 
 def _check_size(source: Path, needs: str) -> None:
     """Fail, saying what works instead, if ``source`` is too big to be read whole (which
     ``load()`` would refuse with a hint for Python, ``max_bytes=``); ``needs`` says who reads
     it whole ("the html format needs")."""
-    import storykit.io
-    from storykit.io import streamable
+    import storykit.read
+    from storykit.stream import streamable
 
     try:
         size = source.stat().st_size if source.is_file() else 0
     except OSError:
         return  # (load() says what is wrong with it)
-    if size <= storykit.io.MAX_BYTES:
+    if size <= storykit.read.MAX_BYTES:
         return
     instead = ("; JSON Lines and CSV are streamed at any size to the csv and json formats, "
                "and storykit digest keeps only a window's stories" if streamable(source)
                else "; save the archive as JSON Lines or CSV to stream it")
-    fail(f"{source} is {size:,} bytes, more than the {storykit.io.MAX_BYTES:,} of a file read "
+    fail(f"{source} is {size:,} bytes, more than the {storykit.read.MAX_BYTES:,} of a file read "
          f"whole, which {needs}{instead}")
 
 

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from storykit.collection import Collection, check_collection_values
 from storykit.errors import ErrorDetail, ValidationError
 from storykit.model import (
@@ -137,13 +139,32 @@ def collection_to_data(c: Collection) -> dict[str, Any]:
 
 def collection_from_data(data: Any, source: str | None = None, *,
                          line_of: Any = None) -> Collection:
-    """Check a collection document (or a bare list of stories); raise every problem at once."""
+    """Check a collection document (or a bare list of stories); raise every problem at once.
+
+    The data is structured by the one configured converter (:data:`converter`), whose hook for
+    :class:`~storykit.Collection` runs the model's checks. ``source`` names the document in the
+    error; ``line_of(i)``, if given, is the line of the ``i``-th story, for its problems.
+    """
     if isinstance(data, list):
         data = {"stories": data}
+    try:
+        return _the_converter().structure(data, Collection)
+    except ValidationError as e:
+        errors = list(e.errors)
+        if line_of is not None:
+            errors = [attrs.evolve(x, line=line_of(int(m[1]))) if x.line is None and (
+                m := _STORY_INDEX.match(x.path)) else x for x in errors]
+        raise ValidationError(errors, source) from None
+
+
+_STORY_INDEX = re.compile(r"stories\[(\d+)\]")
+
+
+def _structure_collection(data: Any, _: type) -> Collection:
     errors: Errors = []
-    values = check_collection_values(errors, "", data, line_of)
+    values = check_collection_values(errors, "", data)
     if errors:
-        raise ValidationError(errors, source)
+        raise ValidationError(errors)
     assert values is not None
     return _build(Collection, values)
 
@@ -179,20 +200,24 @@ def make_converter() -> cattrs.Converter:
     conv.register_structure_hook(Credit, _check_or_raise(check_credit))
     conv.register_structure_hook(Link, _check_or_raise(check_link))
     conv.register_structure_hook(Translation, _check_or_raise(check_translation))
-    conv.register_structure_hook(Collection, lambda data, _: collection_from_data(data))
+    conv.register_structure_hook(Collection, _structure_collection)
     return conv
 
 
 _converter: cattrs.Converter | None = None
 
 
+def _the_converter() -> cattrs.Converter:
+    global _converter
+    if _converter is None:
+        _converter = make_converter()
+    return _converter
+
+
 def __getattr__(name: str) -> Any:
     """``converter``, made on first use: ``import storykit`` does not import cattrs."""
-    global _converter
     if name == "converter":
-        if _converter is None:
-            _converter = make_converter()
-        return _converter
+        return _the_converter()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
