@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from storykit.read.protocol import Reader
 
 __all__ = ["MAX_BYTES", "SNIFF_BYTES", "a_folder", "format_of", "load", "loads", "reader_for",
-           "readers"]
+           "reader_named", "readers"]
 
 #: The largest document :func:`load` reads unless told otherwise (bytes).
 MAX_BYTES = 512 * 1024 * 1024
@@ -54,7 +54,7 @@ def reader_for(path: PathLike, format: str | None = None) -> Reader:
 
     registry = get_registry()
     if format is not None:
-        return registry.reader(format)
+        return reader_named(format)
     p = Path(path)
     if p.is_dir():
         folder = registry.folder_reader()
@@ -72,6 +72,17 @@ def reader_for(path: PathLike, format: str | None = None) -> Reader:
             return found
     raise UnknownFormatError(p.suffix or p.name, registry.reader_suffixes(),
                              kind="input file type", problems=registry.errors)
+
+
+def reader_named(format: object) -> Reader:
+    """The reader named ``format`` (in any case: ``JSON``); else the error naming the readers."""
+    from storykit.plugins import get_registry
+
+    registry = get_registry()
+    if not isinstance(format, str):
+        names = ", ".join(info.name for info in registry.readers_in_order())
+        raise TypeError(f"format must be a str, one of {names} (got {type(format).__name__})")
+    return registry.reader(format, kind="input format")
 
 
 def format_of(path: PathLike, format: str | None = None) -> str:
@@ -109,9 +120,6 @@ def load(path: PathLike, format: str | None = None, *, max_bytes: int = MAX_BYTE
     if max_bytes < 1:
         raise ValueError(f"max_bytes must be a positive int, a number of bytes (got int "
                          f"{max_bytes})")
-    if format is not None and not isinstance(format, str):
-        raise TypeError(f"format must be a str, the name of a reader such as 'json' (got "
-                        f"{type(format).__name__}); storykit.readers() lists them")
     p = Path(path)
     source = str(path)
     if where is not None and not callable(where):  # (as filter() says it: before reading)
@@ -139,7 +147,7 @@ def load(path: PathLike, format: str | None = None, *, max_bytes: int = MAX_BYTE
         size = p.stat().st_size
     except FileNotFoundError:
         raise FileNotFoundError(f"no such file: {source}") from None
-    if read_data is None:  # a plugin's reader: it reads the file itself
+    if read_data is None or kwargs:  # the reader reads the file itself
         with _collector_paused(), open(source, "rb") as f:
             return _read_with(reader, f, kwargs, None, where)
     if size > max_bytes:
@@ -233,14 +241,10 @@ def loads(data: str | bytes, format: str = "json", *, source: str | None = None,
     reader's own. A reader of folders cannot read bytes: ValueError.
     """
     from storykit.exporter import prepare_options
-    from storykit.plugins import get_registry
 
     if not isinstance(data, (str, bytes)):
         data = _bytes_like(data)
-    if not isinstance(format, str):
-        names = ", ".join(info.name for info in get_registry().readers_in_order())
-        raise TypeError(f"format must be a str, one of {names} (got {type(format).__name__})")
-    reader = get_registry().reader(format, kind="input format")
+    reader = reader_named(format)
     kwargs = prepare_options(reader, options)
     if getattr(reader, "input", "stream") == "folder":
         raise ValueError(f"the {reader.name!r} reader reads a folder, not bytes: use "

@@ -16,7 +16,10 @@ class Reader(Protocol):
 
     Besides these, a reader may have ``sniff(head: bytes) -> bool`` (do these first bytes,
     at most 4096, look like this format?) and ``handles_where = True`` (``read()`` takes
-    ``where=``, a predicate on stories, and keeps only the stories it is true for).
+    ``where=``, a predicate on stories, and keeps only the stories it is true for). The
+    built-in readers also have ``read_data(data, source)``, for a document already in memory
+    (what :func:`storykit.loads` is given, or a file :func:`storykit.load` read whole within
+    its ``max_bytes``).
     """
 
     name: str
