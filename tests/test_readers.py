@@ -159,6 +159,14 @@ class TestLoadPicksAReader:
         path.write_text(json.dumps({"stories": [STORY]}))
         assert storykit.load(path).ids == ("a",)
 
+    def test_json_and_json_lines_are_told_apart(self, tmp_path: Path) -> None:
+        """Without a suffix, a JSON document and JSON Lines each go to their own reader."""
+        doc, lines = tmp_path / "doc", tmp_path / "lines"
+        doc.write_text(json.dumps({"stories": [STORY]}, indent=2))
+        lines.write_text(json.dumps(STORY) + "\n" + json.dumps({**STORY, "id": "b"}) + "\n")
+        assert storykit.load(doc).ids == ("a",)
+        assert storykit.load(lines).ids == ("a", "b")
+
     def test_unknown_lists_what_is_read(self, registry: Registry, tmp_path: Path) -> None:
         """Nothing fits: UnknownFormatError naming the suffixes read."""
         path = tmp_path / "x.dat"

@@ -31,6 +31,14 @@ def register_exporters() -> Iterable[Exporter]:
     then rejects unknown options and converts command-line strings to the declared types. An
     exporter without ``options_type`` takes no options.
 
+    An exporter that must write by path (a database, a folder of pages) sets ``output =
+    "file"`` or ``output = "folder"`` and implements ``write_path(collection, path,
+    **options)``. :func:`storykit.dump` calls it with a temporary path in the target's folder
+    (for a file: nothing is there yet; for a folder: an empty folder) and then moves the result
+    into place, so a failed write leaves the previous output as it was. :func:`storykit.dumps`
+    returns a file writer's bytes and refuses a folder writer. ``write`` or ``write_path`` may
+    return the number of stories written.
+
     Format names are lowercase (``markdown``, ``atom``); the first plugin to register a name
     keeps it, and a later plugin claiming the same name is reported as an error naming both
     (built-in formats are registered first). A plugin whose hook raises, or returns something

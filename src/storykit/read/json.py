@@ -18,7 +18,8 @@ from storykit.model import Errors, _join
 from storykit.plugins import hookimpl
 from storykit.read.decode import BOM, fail, first_bad_byte, not_utf8
 
-__all__ = ["MAX_JSON_DEPTH", "JSONReader", "no_repeated_key", "parse_json", "repeated_keys"]
+__all__ = ["MAX_JSON_DEPTH", "JSONReader", "no_repeated_key", "one_object_per_line",
+           "parse_json", "repeated_keys"]
 
 #: The deepest JSON nesting read: orjson's fixed limit (a story document needs 5 levels).
 MAX_JSON_DEPTH = 1024
@@ -215,8 +216,22 @@ class JSONReader:
         return read_json(data, source)
 
     def sniff(self, head: bytes) -> bool:
-        """A document that starts (after a BOM and white space) with an object or a list."""
-        return head.removeprefix(BOM).lstrip()[:1] in (b"{", b"[")
+        """A document that starts (after a BOM and white space) with an object or a list, and
+        is not one object per line (JSON Lines)."""
+        return (head.removeprefix(BOM).lstrip()[:1] in (b"{", b"[")
+                and not one_object_per_line(head))
+
+
+def one_object_per_line(head: bytes) -> bool:
+    """Whether the first bytes of a file look like JSON Lines: an object on the first line,
+    and another line after it."""
+    first, newline, rest = head.removeprefix(BOM).lstrip().partition(b"\n")
+    if not newline or not rest.strip():
+        return False
+    try:
+        return isinstance(orjson.loads(first), dict)
+    except orjson.JSONDecodeError:
+        return False
 
 
 @hookimpl

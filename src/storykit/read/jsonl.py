@@ -21,7 +21,7 @@ from storykit.errors import ValidationError
 from storykit.model import Errors, Story
 from storykit.plugins import hookimpl
 from storykit.read.decode import BOM, fail
-from storykit.read.json import no_repeated_key, parse_json
+from storykit.read.json import no_repeated_key, one_object_per_line, parse_json
 from storykit.read.lines import check_story, collection_of_lines, load_where
 
 __all__ = ["LINES", "MAX_LINE", "JSONLReader", "JSONLinesFile", "line_story", "line_too_long",
@@ -179,13 +179,7 @@ class JSONLReader:
 
     def sniff(self, head: bytes) -> bool:
         """An object on the first line, and another line after it."""
-        first, newline, rest = head.removeprefix(BOM).lstrip().partition(b"\n")
-        if not newline or not rest.strip():
-            return False
-        try:
-            return isinstance(orjson.loads(first), dict)
-        except orjson.JSONDecodeError:
-            return False
+        return one_object_per_line(head)
 
 
 @hookimpl
