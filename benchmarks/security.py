@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from hostile import checks, corpus  # noqa: E402
 
 import storykit  # noqa: E402
-import storykit.io  # noqa: E402
+import storykit.files  # noqa: E402
 from storykit.plugins import Registry, hookimpl, use_registry  # noqa: E402
 
 VNU_JAR = ROOT / ".venv" / "vnu" / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
@@ -110,7 +110,7 @@ def output_paths(tmp: Path) -> tuple[int, int]:
     escapes = ["../escape.html", "/etc/passwd", "a/b.html", ".."]
     for name in escapes:
         try:
-            storykit.io.safe_join(tmp, name)
+            storykit.files.safe_join(tmp, name)
             finding(f"safe_join accepted {name!r}")
             bad += 1
         except storykit.ValidationError:
@@ -204,7 +204,7 @@ def _raising(err: int) -> Callable[..., Any]:
 
 
 def _interrupted(target: Path) -> None:
-    with storykit.io.atomic_writer(target) as out:
+    with storykit.files.atomic_writer(target) as out:
         out.write(b"partial")
         raise KeyboardInterrupt
 
@@ -253,13 +253,12 @@ def check_after(target: Path, what: str, *, alone: bool = True) -> int:
 
 KILL_SCRIPT = textwrap.dedent("""
     import sys
-    import storykit, storykit.io
+    import storykit, storykit.files
     from storykit.plugins import get_exporter
-    storykit.io.UNNAMED_TEMP_FILES = sys.argv[2] == "unnamed"
     col = storykit.Collection(title="Big", stories=[
         {"title": f"Story {i}", "published": "2021-02-03", "summary": "word " * 200}
         for i in range(20_000)])
-    with storykit.io.atomic_writer(sys.argv[1]) as out:
+    with storykit.files.atomic_writer(sys.argv[1]) as out:
         get_exporter("json").write(col, out)
         out.flush()
         print("written", flush=True)
@@ -280,9 +279,8 @@ def faults(tmp: Path) -> tuple[int, int]:
     injected = partial = 0
     saved = {name: getattr(os, name) for name in ("fdopen", "fsync", "replace", "link")}
     with use_registry(registry):
-        for unnamed in (True, False):
-            storykit.io.UNNAMED_TEMP_FILES = unnamed
-            mode = "unnamed" if unnamed else "named"
+        for unnamed in (False,):  # (the temporary file is always a named one)
+            mode = "named"
             for name, action, patches in in_process_faults():
                 if "link" in patches and not unnamed:
                     continue  # named temporary files are never linked
@@ -317,7 +315,6 @@ def faults(tmp: Path) -> tuple[int, int]:
             injected += 1
             # A killed writer cannot remove a named temporary file; the next run must.
             partial += check_after(target, f"SIGKILL ({mode})", alone=unnamed)
-        storykit.io.UNNAMED_TEMP_FILES = sys.platform.startswith("linux")
     return injected, partial
 
 

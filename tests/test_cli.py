@@ -85,7 +85,7 @@ class TestValidate:
                        "a,Three,2021-02-03,x\n", encoding="utf-8")
         with pytest.raises(storykit.ValidationError) as loaded:
             storykit.load(bad)
-        monkeypatch.setattr("storykit.io.load", lambda *a, **k: pytest.fail("loaded whole"))
+        monkeypatch.setattr("storykit.read.load", lambda *a, **k: pytest.fail("loaded whole"))
         result = invoke("validate", good, bad)
         assert result.exit_code == 1
         assert result.stdout == f"{good}: ok (3 stories, 0 contacts)\n"
@@ -113,7 +113,7 @@ class TestExport:
         whole: exit 1, one line naming the size, the limit and what works instead (not
         load()'s `max_bytes=`, which the command line cannot give); nothing written."""
         source = storykit.dump(example, tmp_path / name)
-        monkeypatch.setattr("storykit.io.MAX_BYTES", 100)
+        monkeypatch.setattr("storykit.read.MAX_BYTES", 100)
         out = tmp_path / "page.html"
         result = invoke("export", source, "-o", out)
         assert result.exit_code == 1

@@ -805,7 +805,7 @@ class TestIndexLikeCounts:
         """A count computed with numpy or pandas (an object with __index__, as numpy.int64)
         works wherever an int does, as it does in a slice; a bool still does not."""
         import storykit
-        from storykit import io as skio
+        from storykit.stream import workers
 
         class Int64:
             def __init__(self, value: int) -> None:
@@ -817,7 +817,7 @@ class TestIndexLikeCounts:
         assert example.latest(Int64(2)) == example.latest(2)  # type: ignore[arg-type]
         assert example.paginate(Int64(4)) == example.paginate(4)  # type: ignore[arg-type]
         assert example.page(Int64(2), Int64(3)) == example.page(2, 3)  # type: ignore[arg-type]
-        assert skio._parallel.workers(Int64(2)) == 2  # type: ignore[arg-type]
+        assert workers.workers(Int64(2)) == 2  # type: ignore[arg-type]
         with pytest.raises(TypeError, match="must be an int"):
             example.latest(True)
         path = storykit.dump(example, tmp_path / "a.json")

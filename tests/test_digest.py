@@ -173,7 +173,7 @@ class TestDigestCommand:
         archive = tmp_path / "archive.jsonl"
         archive.write_bytes(storykit.dumps(example, "json", shape="lines"))
         loads = storykit.loads
-        monkeypatch.setattr("storykit.io.loads", lambda *a, **k: pytest.fail("read whole"))
+        monkeypatch.setattr("storykit.read.loads", lambda *a, **k: pytest.fail("read whole"))
         code, out, err = run("digest", archive, "--month", "2021-02", "--topic", "covid-19",
                              "--format", "json")
         assert code == 0, err
@@ -194,7 +194,7 @@ class TestDigestCommand:
         make the digest, whatever the limit."""
         doc = storykit.dump(example, tmp_path / "archive.json")
         lines = storykit.dump(example, tmp_path / "archive.jsonl")
-        monkeypatch.setattr("storykit.io.MAX_BYTES", 100)
+        monkeypatch.setattr("storykit.read.MAX_BYTES", 100)
         code, _, err = run("digest", doc, "--month", "2021-02", "--format", "json")
         assert code == 1
         assert err.startswith(f"storykit: error: {doc} is {doc.stat().st_size:,} bytes, more "

@@ -2,8 +2,7 @@
 
 Each fault is injected into a real write (an exporter that raises, a full disk, a failing
 ``os.replace``, a SIGKILL in a subprocess). After each: the previous output is byte-identical,
-no temporary file is left in the folder, and the next run succeeds. Both ways of making the
-temporary file are tested: Linux's unnamed ``O_TMPFILE`` and the portable named one.
+no temporary file is left in the folder, and the next run succeeds.
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ import pytest
 from click.testing import CliRunner
 
 import storykit
-import storykit.io
+import storykit.files
 from storykit.cli import main
 from storykit.plugins import Registry, hookimpl, use_registry
 
@@ -35,14 +34,6 @@ def stories(n: int) -> storykit.Collection:
     return storykit.Collection(title="Faults", stories=[
         {"title": f"Story {i}", "published": "2021-02-03", "summary": "word " * 40}
         for i in range(n)])
-
-
-@pytest.fixture(params=["unnamed", "named"])
-def temp_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run the test with unnamed (O_TMPFILE) temporary files, then with named ones."""
-    if request.param == "named":
-        monkeypatch.setattr(storykit.io, "UNNAMED_TEMP_FILES", False)
-    return str(request.param)
 
 
 @pytest.fixture
@@ -99,7 +90,7 @@ def exploding_registry() -> Iterator[Registry]:
 
 
 class TestExporterRaises:
-    def test_dump_keeps_the_old_file(self, target: Path, temp_mode: str,
+    def test_dump_keeps_the_old_file(self, target: Path,
                                      exploding_registry: Registry) -> None:
         """An exporter raising mid-write leaves the old file and no temporary file."""
         with pytest.raises(storykit.PluginError) as info:
@@ -111,11 +102,11 @@ class TestExporterRaises:
         assert_next_run_succeeds(target)
 
     @pytest.mark.parametrize("exc", [KeyboardInterrupt(), SystemExit(3), MemoryError()])
-    def test_interrupts_clean_up_too(self, target: Path, temp_mode: str,
+    def test_interrupts_clean_up_too(self, target: Path,
                                      exc: BaseException) -> None:
         """Ctrl-C, sys.exit() or MemoryError inside write() propagate unchanged, and clean up."""
         def write_then_fail() -> None:
-            with storykit.io.atomic_writer(target) as out:
+            with storykit.files.atomic_writer(target) as out:
                 out.write(b"partial")
                 raise exc
 
@@ -160,7 +151,7 @@ def full_disk(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 class TestDiskFull:
-    def test_enospc_keeps_the_old_file(self, target: Path, temp_mode: str,
+    def test_enospc_keeps_the_old_file(self, target: Path,
                                        full_disk: None, monkeypatch: pytest.MonkeyPatch) -> None:
         """A full disk (ENOSPC while writing) leaves the old file and no temporary file."""
         with pytest.raises(OSError) as info:
@@ -170,7 +161,7 @@ class TestDiskFull:
         monkeypatch.undo()
         assert_next_run_succeeds(target)
 
-    def test_enospc_in_the_final_flush(self, target: Path, temp_mode: str,
+    def test_enospc_in_the_final_flush(self, target: Path,
                                        full_disk: None, monkeypatch: pytest.MonkeyPatch) -> None:
         """ENOSPC when the last buffered bytes are flushed (after write() returned) is caught."""
         monkeypatch.setattr(FullDiskFile, "budget", 10)
@@ -178,7 +169,7 @@ class TestDiskFull:
             storykit.dump(stories(1), target)
         assert_intact(target)
 
-    def test_fsync_failing(self, target: Path, temp_mode: str,
+    def test_fsync_failing(self, target: Path,
                            monkeypatch: pytest.MonkeyPatch) -> None:
         """An I/O error from fsync (the data never reached the disk) keeps the old file."""
         def fsync(fd: int) -> None:
@@ -204,7 +195,7 @@ class TestDiskFull:
 
 class TestReplaceFails:
     @pytest.mark.parametrize("err", [errno.EACCES, errno.EXDEV, errno.EBUSY])
-    def test_failed_replace_keeps_the_old_file(self, target: Path, temp_mode: str, err: int,
+    def test_failed_replace_keeps_the_old_file(self, target: Path, err: int,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
         """os.replace failing leaves the old file, and the temporary file is removed."""
         def replace(src: Any, dst: Any) -> None:
@@ -217,17 +208,6 @@ class TestReplaceFails:
         assert_intact(target)
         monkeypatch.undo()
         assert_next_run_succeeds(target)
-
-    def test_failed_link_of_the_unnamed_file(self, target: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
-        """Giving the unnamed temporary file a name can fail too; nothing is left."""
-        def link(*args: Any, **kwargs: Any) -> None:
-            raise OSError(errno.EMLINK, os.strerror(errno.EMLINK))
-
-        monkeypatch.setattr(os, "link", link)
-        with pytest.raises(OSError):
-            storykit.dump(stories(3), target)
-        assert_intact(target)
 
 
 STALLING_PLUGIN = textwrap.dedent("""
@@ -298,10 +278,8 @@ class TestInterrupted:
 
 KILL_SCRIPT = textwrap.dedent("""
     import os, sys
-    import storykit, storykit.io
+    import storykit, storykit.files
     from storykit.plugins import get_exporter
-    if sys.argv[2] == "named":
-        storykit.io.UNNAMED_TEMP_FILES = False
     col = storykit.Collection(title="Big", stories=[
         {"title": f"Story {i}", "published": "2021-02-03", "summary": "word " * 200}
         for i in range(20_000)])
@@ -317,7 +295,7 @@ KILL_SCRIPT = textwrap.dedent("""
             sys.stdout.flush()
             sys.stdin.read()  # wait here for the SIGKILL
 
-    with storykit.io.atomic_writer(sys.argv[1]) as out:
+    with storykit.files.atomic_writer(sys.argv[1]) as out:
         Stalling().write(col, out)
 """)
 
@@ -325,13 +303,9 @@ KILL_SCRIPT = textwrap.dedent("""
 @pytest.mark.slow
 @pytest.mark.concurrency
 class TestKilled:
-    @pytest.mark.parametrize("mode", ["unnamed", "named"])
-    def test_sigkill_mid_export(self, target: Path, mode: str,
-                                monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_sigkill_mid_export(self, target: Path) -> None:
         """SIGKILL during a large export: old file intact; the next run leaves no temp file."""
-        if mode == "named":  # the next run works the same way, as it would on that system
-            monkeypatch.setattr(storykit.io, "UNNAMED_TEMP_FILES", False)
-        proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(target), mode],
+        proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(target)],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         assert proc.stdout is not None
         try:
@@ -344,18 +318,13 @@ class TestKilled:
         assert proc.returncode == -signal.SIGKILL
         assert target.read_bytes() == OLD
         left = sorted(p.name for p in target.parent.iterdir() if p != target)
-        if mode == "unnamed":
-            # The kernel frees an unnamed file with its last descriptor: nothing to clean.
-            assert left == []
-            assert written == 0
-        else:
-            assert len(left) == 1 and written > 1_000_000  # what the killed process left
+        assert len(left) == 1 and written > 1_000_000  # what the killed process left
         assert_next_run_succeeds(target)  # ... which the next run removes
 
 
 class TestPermissions:
     @pytest.mark.parametrize("umask", [0o022, 0o027, 0o002, 0o077])
-    def test_new_files_follow_the_umask(self, tmp_path: Path, temp_mode: str,
+    def test_new_files_follow_the_umask(self, tmp_path: Path,
                                         umask: int) -> None:
         """A new file gets 0666 less the umask, as open() gives (not mkstemp's 0600)."""
         old = os.umask(umask)
@@ -365,7 +334,7 @@ class TestPermissions:
             os.umask(old)
         assert path.stat().st_mode & 0o777 == 0o666 & ~umask
 
-    def test_a_replaced_file_keeps_its_mode(self, target: Path, temp_mode: str) -> None:
+    def test_a_replaced_file_keeps_its_mode(self, target: Path) -> None:
         """Replacing a file keeps its mode, so a private (0600) output stays private."""
         target.chmod(0o600)
         storykit.dump(stories(1), target)
@@ -374,7 +343,7 @@ class TestPermissions:
 
 @pytest.mark.concurrency
 class TestConcurrentWriters:
-    def test_last_writer_wins_whole(self, tmp_path: Path, temp_mode: str) -> None:
+    def test_last_writer_wins_whole(self, tmp_path: Path) -> None:
         """Threads writing one file: it ends up one writer's complete output, nothing else."""
         target = tmp_path / "shared.json"
         cols = [stories(n) for n in range(1, 9)]

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 import storykit
 from storykit.cli import main
-from storykit.io import check_output_path, safe_join
+from storykit.files import check_output_path, safe_join
 from storykit.plugins import Registry
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -24,7 +24,8 @@ print(json.dumps({
 #: Modules that ``import storykit`` must not pull in: exporters and the libraries only they,
 #: or plugin discovery, need.
 HEAVY = ("jinja2", "babel", "phonenumbers", "css_inline", "hypothesis", "email.mime",
-         "importlib.metadata", "importlib_metadata", "markupsafe", "smtplib")
+         "importlib.metadata", "importlib_metadata", "markupsafe", "smtplib", "cattrs",
+         "difflib")
 
 
 @pytest.fixture(scope="module")

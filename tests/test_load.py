@@ -239,6 +239,16 @@ class TestErrors:
             "are allowed",
         ]
 
+    def test_a_bad_story_among_plain_ones_is_reported_in_full(self) -> None:
+        """A bad story among plain ones is reported in full, with its path."""
+        good = {"id": "a", "title": "A", "published": "2021-02-03", "summary": "B"}
+        bad = {"id": "b", "title": " ", "published": "2021-02-30", "summary": "C",
+               "url": "ftp://x.org/"}
+        with pytest.raises(storykit.ValidationError) as info:
+            storykit.loads(json.dumps({"stories": [good, bad]}))
+        paths = sorted(e.path for e in info.value.errors)
+        assert paths == ["stories[1].published", "stories[1].title", "stories[1].url"]
+
     def test_source_in_header(self, tmp_path: Path) -> None:
         """``load`` names the file in the header and in ``.source``."""
         path = tmp_path / "stories.json"
@@ -567,16 +577,15 @@ class TestCollector:
         """While the stories are checked and built, the collector is off."""
         import gc
 
-        import storykit.io
-
+        reader = storykit.readers()["json"]
         seen: list[bool] = []
-        reader = storykit.io._READERS["json"]
+        read_data = reader.read_data  # type: ignore[attr-defined]
 
         def spy(data: str | bytes, source: str | None) -> Collection:
             seen.append(gc.isenabled())
-            return reader(data, source)
+            return read_data(data, source)  # type: ignore[no-any-return]
 
-        monkeypatch.setitem(storykit.io._READERS, "json", spy)
+        monkeypatch.setattr(reader, "read_data", spy)
         storykit.loads(json.dumps([STORY]))
         assert seen == [False]
         assert gc.isenabled()
@@ -594,8 +603,9 @@ def document(fmt: str) -> str:
 
 
 def _stream_to_jsonl(path: Path, out: Path, jobs: int = 1) -> int:
-    from storykit.io import atomic_writer, stream_export
+    from storykit.files import atomic_writer
     from storykit.plugins import get_exporter
+    from storykit.stream import stream_export
 
     with atomic_writer(out) as f:
         return stream_export(path, get_exporter("json"), f, jobs=jobs, shape="lines")
@@ -722,9 +732,9 @@ class TestByteOrderMark:
     def test_jsonl_in_worker_processes(self, tmp_path: Path,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
         """A JSON Lines file with a BOM exports through worker processes too."""
-        import storykit.io
+        import storykit.stream
 
-        monkeypatch.setattr(storykit.io, "PARALLEL_MIN_BYTES", 0)
+        monkeypatch.setattr(storykit.stream, "PARALLEL_MIN_BYTES", 0)
         path = tmp_path / "stories.jsonl"
         items = [{**STORY, "id": f"s{i}"} for i in range(3)]
         path.write_bytes(b"\xef\xbb\xbf" + jsonl(*items).encode())
@@ -1153,3 +1163,53 @@ class TestFolders:
             (tmp_path / name).mkdir()
             with pytest.raises(IsADirectoryError, match="is a folder, not a content file"):
                 next(storykit.iter_stories(tmp_path / name))
+
+
+def _slowest_growth(make: Any, run: Any, small: int) -> float:
+    """How many times longer ``run(make(10 * small))`` takes than ``run(make(small))``: each
+    the fastest of several runs after a first one, so that a busy machine does not pass for a
+    slow algorithm."""
+    import time
+
+    def best(data: Any, runs: int) -> float:
+        run(data)  # (the first call may import and set up what later ones reuse)
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            run(data)
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    return best(make(10 * small), 3) / best(make(small), 5)
+
+
+class TestLinearTime:
+    """Work that grows with the input grows linearly (a complexity test, not a timing one:
+    ten times the input must take well under the hundred times a quadratic algorithm takes)."""
+
+    def test_ids_derived_for_many_stories_of_one_title(self) -> None:
+        """Numbering ``n`` stories of one title without an id (``a``, ``a-2``...) is linear."""
+        def make(n: int) -> bytes:
+            return json.dumps([{"title": "A", "published": "2021-02-03", "summary": "S"}] * n
+                              ).encode()
+
+        col = storykit.loads(make(3))
+        assert col.ids == ("a", "a-2", "a-3")
+        assert _slowest_growth(make, storykit.loads, 1000) < 40
+
+    def test_many_repeated_keys_are_named_in_one_walk(self) -> None:
+        """Naming ``n`` repeated keys of a document is linear in its size."""
+        def make(n: int) -> bytes:
+            story = '{"title": "A", "published": "2021-02-03", "summary": "S", "summary": "T"}'
+            return ("[" + ", ".join([story] * n) + "]").encode()
+
+        def run(data: bytes) -> None:
+            with pytest.raises(ValidationError) as info:
+                storykit.loads(data)
+            assert len(info.value.errors) == data.count(b'"summary": "T"')
+
+        with pytest.raises(ValidationError) as info:
+            storykit.loads(make(2))
+        assert [e.path for e in info.value.errors] == ["stories[0].summary",
+                                                       "stories[1].summary"]
+        assert _slowest_growth(make, run, 1000) < 40

@@ -1071,3 +1071,43 @@ class TestExceptionsPickle:
         assert info.value.name == "jsn"
         assert "json" in info.value.available
         assert "did you mean 'json'?" in str(info.value)
+
+
+class _Sub(str):
+    """A ``str`` subclass whose ``str()`` is not its value: the model keeps its characters."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return "not the value"
+
+
+class _Topic(enum.StrEnum):
+    JOBS = "jobs"
+
+
+class TestStrSubclassStory:
+    def test_subclass_values_give_plain_strings(self) -> None:
+        """A story whose text comes as ``str`` subclasses is the story of the plain strings."""
+        data: dict[str, Any] = {
+            "id": _Sub("a"), "title": _Sub("A"), "published": _Sub("2021-02-03"),
+            "summary": _Sub("S"), "url": _Sub("https://x.org/a"), "topics": [_Topic.JOBS],
+            "countries": [_Sub("lk")], "language": _Sub("fr-ch"),
+            "image": {"url": _Sub("https://x.org/a.jpg"), "alt": _Sub("Alt"),
+                      "credit": _Sub("© ILO 2021")},
+            "links": [{"url": _Sub("https://x.org/b"), "title": _Sub("B")}],
+        }
+        plain = {k: (v if not isinstance(v, str) else str.__str__(v)) for k, v in data.items()}
+        story = Story(**data)
+        assert story == Story(**plain)
+        assert all(type(getattr(story, f)) is str for f in ("id", "title", "summary", "url"))
+        assert [type(t) for t in story.topics] == [str]
+
+
+class TestSlugRule:
+    @given(st.text(st.sampled_from("az09-AZ_é\n "), max_size=8))
+    def test_is_slug_is_the_slug_pattern(self, s: str) -> None:
+        """The id rule says exactly what the slug pattern of DESIGN says."""
+        from storykit import _rules as rules
+
+        assert rules.is_slug(s) == (re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", s) is not None)

@@ -16,10 +16,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import storykit
-import storykit.io
+import storykit.read.jsonl
+import storykit.stream
 from storykit.cli import main
-from storykit.io import atomic_writer, check_stream, stream_export, streamable
+from storykit.files import atomic_writer
 from storykit.plugins import get_exporter
+from storykit.stream import check_stream, stream_export, streamable
 from storykit.testing import collections
 
 
@@ -136,9 +138,8 @@ class TestLongLines:
             self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         """A line over the limit is reported with its number, without reading it whole; the
         lines after it are numbered and checked as usual."""
-        import storykit.io
 
-        monkeypatch.setattr(storykit.io, "MAX_LINE", 300)
+        monkeypatch.setattr(storykit.read.jsonl, "MAX_LINE", 300)
         src = _jsonl(tmp_path / "in.jsonl", [
             _story(0), _story(1, summary="x" * 1_000), _story(2, published="2021-02-30"),
             _story(3)])
@@ -173,10 +174,9 @@ class TestLongLines:
     def test_a_line_of_exactly_the_limit_is_read(self, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
         """The limit counts the record, not its newline; the last line needs no newline."""
-        import storykit.io
 
         line = json.dumps(_story(0), ensure_ascii=False).encode()
-        monkeypatch.setattr(storykit.io, "MAX_LINE", len(line))
+        monkeypatch.setattr(storykit.read.jsonl, "MAX_LINE", len(line))
         src = tmp_path / "in.jsonl"
         src.write_bytes(line + b"\n" + line.replace(b"story-0", b"story-1"))
         assert [s.id for s in storykit.iter_stories(src)] == ["story-0", "story-1"]
@@ -185,10 +185,9 @@ class TestLongLines:
 @pytest.fixture
 def small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
     """Split even a small file among workers, in parts of about 1 KiB (a few stories)."""
-    import storykit.io
-    from storykit import _parallel
+    from storykit.stream import workers as _parallel
 
-    monkeypatch.setattr(storykit.io, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(storykit.stream, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(_parallel, "PART_BYTES", 1024)
 
 
@@ -196,7 +195,7 @@ class WorkerSpy:
     """What ``_parallel.export`` was called with (``jobs``), on a machine with ``cpus`` CPUs."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        from storykit import _parallel
+        from storykit.stream import workers as _parallel
 
         self.used: list[int] = []
         self.cpus = 8
@@ -234,15 +233,14 @@ def test_lines_and_stories_are_counted_as_one_process_counts_them(
         pieces: list[bytes], last_break: bool) -> None:
     """A part's lines, and its stories (the lines not blank), as reading it line by line
     counts them."""
-    from storykit import _parallel
+    from storykit.stream import workers as _parallel
 
     part = b"\n".join(pieces) + (b"\n" if last_break else b"")
     if not part:
         return
     lines = io.BytesIO(part).readlines()
     expected = (len(lines), sum(not line.isspace() for line in lines))
-    assert _parallel._count_in_python(part) == expected
-    assert _parallel._count(part) == expected  # the C module's, on CPython
+    assert _parallel.count_lines(part) == expected
 
 
 @pytest.mark.concurrency
@@ -375,7 +373,7 @@ class TestJobs:
         import errno
         import os
 
-        from storykit import _parallel
+        from storykit.stream import workers as _parallel
 
         src = _jsonl(tmp_path / "in.jsonl", [_story(i) for i in range(4)])
         st = os.stat(src)
@@ -407,8 +405,8 @@ class TestJobs:
         script = tmp_path / "main.py"
         script.write_text(
             "import io, multiprocessing, os, sys, threading, time\n"
-            "import storykit.io as skio\n"
-            "from storykit import _parallel\n"
+            "import storykit.stream as skio\n"
+            "from storykit.stream import workers as _parallel\n"
             "from storykit.plugins import get_exporter\n"
             "skio.PARALLEL_MIN_BYTES, _parallel.PART_BYTES = 0, 256\n"
             "def kill_when_started():\n"
@@ -469,7 +467,7 @@ class TestJobs:
         import sys
         import threading
 
-        from storykit._parallel import _children_hold_ctrl_c
+        from storykit.stream.workers import _children_hold_ctrl_c
 
         probe = [sys.executable, "-c",
                  "import signal; print(signal.SIGINT in signal.pthread_sigmask("
@@ -517,9 +515,8 @@ class TestJobs:
             self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         """Bad JSON, a repeated key, a line too long and bad values, spread over parts: the
         errors of one process, in file order, with their line numbers and paths."""
-        import storykit.io
 
-        monkeypatch.setattr(storykit.io, "MAX_LINE", 600)
+        monkeypatch.setattr(storykit.read.jsonl, "MAX_LINE", 600)
         lines = [json.dumps(_story(i)) for i in range(30)]
         lines[3] = '{"id": "x", "title": '
         lines[9] = '{"id":"a","id":"b","title":"T","published":"2021-02-03","summary":"s"}'
@@ -545,7 +542,7 @@ class TestJobs:
         numbered as one process numbers it (the errors and the output are one process's)."""
         import tempfile
 
-        from storykit import _parallel
+        from storykit.stream import workers as _parallel
 
         make = {
             "story": lambda i: json.dumps(_story(i)), "blank": lambda i: "  \t",
@@ -557,7 +554,7 @@ class TestJobs:
         }
         text = "\n".join(make[k](i) for i, k in enumerate(kinds)) + ("\n" if last_break else "")
         with tempfile.TemporaryDirectory() as tmp, \
-                mock.patch.object(storykit.io, "MAX_LINE", 3_000), \
+                mock.patch.object(storykit.read.jsonl, "MAX_LINE", 3_000), \
                 mock.patch.object(_parallel, "PART_BYTES", 700):
             src = Path(tmp) / "in.jsonl"
             src.write_text(text, encoding="utf-8")
@@ -680,7 +677,7 @@ class TestWhenPartsConcatenate:
 
     def test_built_in_formats(self) -> None:
         """csv always (later parts without header and BOM), json only with shape=lines."""
-        from storykit import _parallel
+        from storykit.stream import workers as _parallel
 
         assert _parallel.later_options(get_exporter("csv"), {"bom": True}) == {
             "bom": False, "header": False}
@@ -692,7 +689,7 @@ class TestWhenPartsConcatenate:
     def test_an_exporter_a_worker_cannot_import_is_run_in_one_process(self) -> None:
         """A class a worker cannot import by its module's name (a plugin loaded from a file,
         or one made inside a function) is never sent to a worker."""
-        from storykit import _parallel
+        from storykit.stream import workers as _parallel
 
         class Local:
             name = "local"
@@ -704,7 +701,7 @@ class TestWhenPartsConcatenate:
 
     def test_workers_count(self) -> None:
         """0 is one per CPU; a negative number is refused."""
-        from storykit import _parallel
+        from storykit.stream import workers as _parallel
 
         assert _parallel.workers(3) == 3
         assert _parallel.workers(0) >= 1
@@ -777,7 +774,7 @@ class TestSameVerdictAsLoad:
                                                          shape="lines")
         except storykit.ValidationError as e:
             expected = [str(x) for x in e.errors]
-        with mock.patch.object(storykit.io, "load", side_effect=AssertionError("load()")):
+        with mock.patch.object(storykit.read, "load", side_effect=AssertionError("load()")):
             assert _streamed(src, "json", 1, shape="lines") == expected
 
 
@@ -820,7 +817,7 @@ class TestLoadWhere:
         lines = storykit.dump(col, tmp_path / "a.jsonl")
         table = storykit.dump(col, tmp_path / "a.csv")
         doc = storykit.dump(col, tmp_path / "a.json")
-        monkeypatch.setattr("storykit.io.loads", lambda *a, **k: pytest.fail("read whole"))
+        monkeypatch.setattr("storykit.read.loads", lambda *a, **k: pytest.fail("read whole"))
         for path in (lines, table):
             got = storykit.load(path, where=lambda s: s.published.month == 2, max_bytes=1)
             assert got.stories == tuple(s for s in col if s.published.month == 2)
@@ -1012,10 +1009,10 @@ class TestIdHashes:
         exactly the values there, however many buckets the hashes are shared among."""
         import array
 
-        from storykit import io as skio
+        from storykit.read import lines as skio
 
         with mock.patch.object(skio, "_BUCKET_BITS", bits):
-            known = skio._IdHashes(array.array("q", values))
+            known = skio.IdHashes(array.array("q", values))
         assert known.repeats() == {v for v in values if values.count(v) > 1}
         for v in [*values, probe]:
             assert (v in known) == (v in values)
@@ -1027,13 +1024,13 @@ class TestIdHashes:
         import random
         import tracemalloc
 
-        from storykit import io as skio
+        from storykit.read import lines as skio
 
         ids = array.array("q", (random.getrandbits(63) for _ in range(1_000_000)))
         ids.append(ids[123_456])
         tracemalloc.start()
         try:
-            found = skio._IdHashes(ids).repeats()
+            found = skio.IdHashes(ids).repeats()
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()

@@ -14,6 +14,7 @@ __all__ = [
     "MediaContact",
     "OptionError",
     "PluginError",
+    "Reader",
     "Story",
     "Translation",
     "UnknownFormatError",
@@ -26,6 +27,7 @@ __all__ = [
     "iter_stories",
     "load",
     "loads",
+    "readers",
 ]
 
 from storykit.collection import Collection
@@ -42,20 +44,25 @@ if TYPE_CHECKING:
     __version__: str  # (read from the installed distribution on first use)
 
     from storykit.exporter import Exporter
-    from storykit.io import dump, dumps, iter_stories, load, loads
-    from storykit.plugins import formats, hookimpl
+    from storykit.plugins import formats, hookimpl, readers
+    from storykit.read import load, loads
+    from storykit.read.protocol import Reader
+    from storykit.stream import iter_stories
+    from storykit.write import dump, dumps
 
 # Reading, writing and plugins load on first use (PEP 562), so that `import storykit` stays
-# light (~16 ms less: no orjson, csv, pathlib or pluggy until they are needed).
+# light: no orjson, csv, pathlib or pluggy until they are needed.
 _LAZY = {
     "Exporter": "storykit.exporter",
-    "dump": "storykit.io",
-    "dumps": "storykit.io",
-    "iter_stories": "storykit.io",
-    "load": "storykit.io",
-    "loads": "storykit.io",
+    "Reader": "storykit.read.protocol",
+    "dump": "storykit.write",
+    "dumps": "storykit.write",
     "formats": "storykit.plugins",
     "hookimpl": "storykit.plugins",
+    "iter_stories": "storykit.stream",
+    "load": "storykit.read",
+    "loads": "storykit.read",
+    "readers": "storykit.plugins",
 }
 
 

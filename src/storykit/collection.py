@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import functools
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, ClassVar, Literal, overload
 
 import attrs
 
-from storykit import _fast
 from storykit import _rules as rules
 from storykit.errors import ErrorDetail, ValidationError
 from storykit.model import (
@@ -526,13 +525,10 @@ def check_stories(errors: Errors, path: str, raw: Any,
     start = len(errors)
     checked: list[dict[str, Any] | Story | None] = []
     failed: list[tuple[int, int, int, str | None]] = []  # story, its errors [a:b], its given id
-    keep, fast_story = checked.append, _fast.story
+    keep = checked.append
     for i, item in enumerate(raw):
-        # The common case first: a plain, valid story with an id, checked in a few calls
-        # (storykit._fast; it declines anything else, and the detailed check below reports).
-        story = item if isinstance(item, Story) else fast_story(item, False, language)
-        if story is not None:
-            keep(story)
+        if isinstance(item, Story):
+            keep(item)
             continue
         before = len(errors)
         values = check_story_values(errors, f"{path}[{i}]", item, derive_id=False,
@@ -569,19 +565,36 @@ def check_stories(errors: Errors, path: str, raw: Any,
         errors[start:] = [e for *_, run in sorted(runs, key=lambda r: r[:2]) for e in run]
     if len(errors) > start:
         return (), {}
+    number = derive_ids(index)
     for i in derived:
         c = checked[i]
         assert isinstance(c, dict)
-        base = rules.slugify(c["title"])
-        sid, k = base, 1
-        while sid in index:
-            k += 1
-            sid = f"{base}-{k}"
-        c["id"] = sid
+        c["id"] = sid = number(rules.slugify(c["title"]))
         index[sid] = i
     stories = tuple(c if isinstance(c, Story) else _build(Story, c)  # type: ignore[arg-type]
                     for c in checked)
     return stories, index
+
+
+def derive_ids(taken: Container[str]) -> Callable[[str], str]:
+    """A function giving each slug the first of ``slug``, ``slug-2``, ``slug-3``... not in
+    ``taken``: the ids of a collection, to which the caller adds each id given.
+
+    Each slug remembers the last number it tried: ``n`` stories of one title cost ``n`` tries
+    in all, not ``n * n / 2``.
+    """
+    last: dict[str, int] = {}
+
+    def number(slug: str) -> str:
+        k = last.get(slug, 1)
+        sid = slug if k == 1 else f"{slug}-{k}"
+        while sid in taken:
+            k += 1
+            sid = f"{slug}-{k}"
+        last[slug] = k
+        return sid
+
+    return number
 
 
 def _given_id(item: Any) -> str | None:

@@ -19,6 +19,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from storykit.collection import Collection, check_collection_values
 from storykit.errors import ErrorDetail, ValidationError
 from storykit.model import (
@@ -145,13 +147,32 @@ def collection_to_data(c: Collection) -> dict[str, Any]:
 
 def collection_from_data(data: Any, source: str | None = None, *,
                          line_of: Any = None) -> Collection:
-    """Check a collection document (or a bare list of stories); raise every problem at once."""
+    """Check a collection document (or a bare list of stories); raise every problem at once.
+
+    The data is structured by the one configured converter (:data:`converter`), whose hook for
+    :class:`~storykit.Collection` runs the model's checks. ``source`` names the document in the
+    error; ``line_of(i)``, if given, is the line of the ``i``-th story, for its problems.
+    """
     if isinstance(data, list):
         data = {"stories": data}
+    try:
+        return _the_converter().structure(data, Collection)
+    except ValidationError as e:
+        errors = list(e.errors)
+        if line_of is not None:
+            errors = [attrs.evolve(x, line=line_of(int(m[1]))) if x.line is None and (
+                m := _STORY_INDEX.match(x.path)) else x for x in errors]
+        raise ValidationError(errors, source) from None
+
+
+_STORY_INDEX = re.compile(r"stories\[(\d+)\]")
+
+
+def _structure_collection(data: Any, _: type) -> Collection:
     errors: Errors = []
-    values = check_collection_values(errors, "", data, line_of)
+    values = check_collection_values(errors, "", data)
     if errors:
-        raise ValidationError(errors, source)
+        raise ValidationError(errors)
     assert values is not None
     return _build(Collection, values)
 
@@ -187,7 +208,7 @@ def make_converter() -> cattrs.Converter:
     conv.register_structure_hook(Credit, _check_or_raise(check_credit))
     conv.register_structure_hook(Link, _check_or_raise(check_link))
     conv.register_structure_hook(Translation, _check_or_raise(check_translation))
-    conv.register_structure_hook(Collection, lambda data, _: collection_from_data(data))
+    conv.register_structure_hook(Collection, _structure_collection)
     return conv
 
 
@@ -195,14 +216,19 @@ _converter: cattrs.Converter | None = None
 _options_converter: cattrs.Converter | None = None
 
 
+def _the_converter() -> cattrs.Converter:
+    global _converter
+    if _converter is None:
+        _converter = make_converter()
+    return _converter
+
+
 def __getattr__(name: str) -> Any:
     """``converter`` and ``options_converter``, made on first use: ``import storykit`` does
     not import cattrs."""
-    global _converter, _options_converter
+    global _options_converter
     if name == "converter":
-        if _converter is None:
-            _converter = make_converter()
-        return _converter
+        return _the_converter()
     if name == "options_converter":
         if _options_converter is None:
             _options_converter = make_options_converter()

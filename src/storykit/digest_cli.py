@@ -101,7 +101,8 @@ def digest(  # noqa: PLR0917 - click passes each option as an argument
 
     from storykit import digest as dg
     from storykit.collection import matcher
-    from storykit.io import load, streamable
+    from storykit.read import load
+    from storykit.stream import streamable
 
     try:
         now = date.fromisoformat(today) if today else None
@@ -184,7 +185,7 @@ def digest(  # noqa: PLR0917 - click passes each option as an argument
         out.write(data)
         out.flush()
         return
-    from storykit.io import atomic_writer
+    from storykit.files import atomic_writer
 
     with atomic_writer(output) as f:
         f.write(data)

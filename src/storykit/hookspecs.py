@@ -14,6 +14,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from storykit.exporter import Exporter
+    from storykit.read.protocol import Reader
 
 hookspec = pluggy.HookspecMarker("storykit")
 
@@ -31,6 +32,14 @@ def register_exporters() -> Iterable[Exporter]:
     exporter without ``options_type`` takes no options. ``write`` may return how many stories
     it wrote (an ``int``, fewer when the format skips some), which ``storykit export`` prints;
     returning ``None`` says nothing.
+
+    An exporter that must write by path (a database, a folder of pages) sets ``output =
+    "file"`` or ``output = "folder"`` and implements ``write_path(collection, path,
+    **options)``. :func:`storykit.dump` calls it with a temporary path in the target's folder
+    (for a file: nothing is there yet; for a folder: an empty folder) and then moves the result
+    into place, so a failed write leaves the previous output as it was. :func:`storykit.dumps`
+    returns a file writer's bytes and refuses a folder writer. ``write`` or ``write_path`` may
+    return the number of stories written.
 
     Format names are lowercase (``markdown``, ``atom``); the first plugin to register a name
     keeps it, and a later plugin claiming the same name is reported as an error naming both
@@ -51,6 +60,44 @@ def register_exporters() -> Iterable[Exporter]:
 
         [project.entry-points.storykit]
         markdown = "storykit_markdown"
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def register_readers() -> Iterable[Reader]:
+    """Return the readers (source formats) this plugin provides.
+
+    Each reader has ``name``, ``suffixes`` (a tuple such as ``(".xml",)``; ``()`` for none),
+    ``media_types`` (a tuple), a one-line ``description``, ``options_type`` (an attrs class
+    of options, or ``None``: options are parsed and checked as an exporter's are), ``input``
+    and ``read(source, **options)``, which returns a :class:`~storykit.Collection`. With
+    ``input = "stream"`` (the default) ``source`` is a binary file object, named by
+    ``getattr(source, "name", None)`` in messages; with ``input = "folder"`` it is the
+    :class:`~pathlib.Path` of a folder. Build the collection with
+    ``storykit.convert.collection_from_data(data, source=...)``: it checks plain data in
+    storykit's field names and raises one :class:`~storykit.ValidationError` listing every
+    problem.
+
+    Optional: ``sniff(head)`` says whether the first bytes of a file (at most 4096) look like
+    this format, for files whose suffix no reader claims; ``handles_where = True`` when
+    ``read()`` takes ``where=``, a predicate on stories, and keeps only those it is true for
+    (otherwise :func:`storykit.load` filters what ``read()`` returns).
+
+    :func:`storykit.load` picks a reader by ``format=``, else by the file's suffix (a folder:
+    the reader whose ``input`` is ``"folder"``), else by ``sniff()``. Names and suffixes are
+    claimed as for exporters: the first plugin keeps them (built-in readers are registered
+    first), and a later claim is reported naming both plugins. A plugin whose hook raises, or
+    returns something other than a list of readers, is reported and left out; every other
+    reader keeps working.
+
+    :returns: a list of reader objects (an empty list is fine).
+
+    .. code-block:: python
+
+        @storykit.hookimpl
+        def register_readers():
+            return [OPMLReader()]
     """
     raise NotImplementedError
 

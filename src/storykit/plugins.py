@@ -1,9 +1,10 @@
-"""The plugin manager: built-in exporters, entry points, plugin folders.
+"""The plugin manager: built-in exporters and readers, entry points, plugin folders.
 
 Nothing here runs at ``import storykit``. The default :class:`Registry` is made on first use
-(the first ``dumps``, ``dump`` or ``formats``); it registers the built-in exporters exactly as
-third-party plugins are registered, then the entry points of group ``storykit`` (unless
-``STORYKIT_DISABLE_PLUGIN_AUTOLOAD`` is set), then any plugin folders. A plugin that fails to
+(the first ``load``, ``dumps``, ``dump``, ``formats`` or ``readers``); it registers the
+built-in exporters and readers exactly as third-party plugins are registered, then the entry
+points of group ``storykit`` (unless ``STORYKIT_DISABLE_PLUGIN_AUTOLOAD`` is set), then any
+plugin folders. A plugin that fails to
 load is recorded in :attr:`Registry.errors` and left out; every other plugin keeps working.
 """
 
@@ -19,7 +20,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import pluggy
@@ -28,25 +29,35 @@ from storykit import hookspecs
 from storykit.errors import PluginError, UnknownFormatError
 from storykit.exporter import Exporter
 
+if TYPE_CHECKING:
+    from storykit.read.protocol import Reader
+
 __all__ = [
     "BUILTIN_PLUGINS",
     "DISABLE_AUTOLOAD_ENV",
     "ENTRY_POINT_GROUP",
     "ExporterInfo",
+    "ReaderInfo",
     "Registry",
+    "blamed_on",
     "exporter_for_path",
     "formats",
     "get_exporter",
     "get_registry",
     "hookimpl",
+    "readers",
     "use_registry",
 ]
 
 PROJECT = "storykit"
 ENTRY_POINT_GROUP = "storykit"
 DISABLE_AUTOLOAD_ENV = "STORYKIT_DISABLE_PLUGIN_AUTOLOAD"
-#: The built-in formats, registered through the same hook as any plugin.
+#: The built-in formats and readers, registered through the same hooks as any plugin.
 BUILTIN_PLUGINS: tuple[str, ...] = (
+    "storykit.read.json",
+    "storykit.read.jsonl",
+    "storykit.read.toml",
+    "storykit.read.csv",
     "storykit.exporters.json",
     "storykit.exporters.csv",
     "storykit.exporters.html",
@@ -76,6 +87,19 @@ class ExporterInfo:
         return self.exporter.name
 
 
+@attrs.frozen
+class ReaderInfo:
+    """A registered reader: the reader and where it came from."""
+
+    reader: Reader
+    plugin: str
+    distribution: str | None
+
+    @property
+    def name(self) -> str:
+        return self.reader.name
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -99,7 +123,8 @@ class Registry:
     :param plugins_dirs: folders of one-file plugins to load (see :meth:`add_plugins_dir`).
     :param autoload: load the entry points of group ``storykit``; by default yes, unless the
         environment variable ``STORYKIT_DISABLE_PLUGIN_AUTOLOAD`` is set.
-    :param builtins: register the built-in formats (json, csv, html, email).
+    :param builtins: register the built-in formats (json, csv, html, email) and readers (json,
+        jsonl, toml, csv, tsv).
     """
 
     def __init__(self, *, plugins_dirs: Iterable[str | os.PathLike[str]] = (),
@@ -111,6 +136,8 @@ class Registry:
         self._dists: dict[str, str | None] = {}
         self._order: dict[str, int] = {}
         self._exporters: dict[str, ExporterInfo] | None = None
+        self._readers: dict[str, ReaderInfo] = {}
+        self._reader_suffixes: dict[str, str] = {}
         self._theme: dict[str, list[Any]] = {}
         self._suffixes: dict[str, str] = {}
         if autoload is None:
@@ -282,12 +309,11 @@ class Registry:
 
     # --- formats -----------------------------------------------------------------------------
 
-    def _collect(self) -> dict[str, ExporterInfo]:
-        """Call every ``register_exporters()``, in registration order; the first claim wins."""
-        found: dict[str, ExporterInfo] = {}
-        suffixes: dict[str, str] = {}  # each suffix's first format, as found[] keeps its first
-        errors: list[PluginError] = []
-        impls = [impl for impl in self.pm.hook.register_exporters.get_hookimpls()
+    def _registered(self, hook: str, what: str, errors: list[PluginError],
+                    ) -> Iterator[tuple[str, str | None, Iterable[Any]]]:
+        """(plugin, distribution, what it returned) for each plugin's ``hook``, in registration
+        order; a hook that raises or returns anything but a list is reported in ``errors``."""
+        impls = [impl for impl in getattr(self.pm.hook, hook).get_hookimpls()
                  if not (impl.hookwrapper or impl.wrapper)]
         impls.sort(key=lambda impl: self._order.get(impl.plugin_name, len(self._order)))
         for impl in impls:
@@ -297,14 +323,22 @@ class Registry:
                 result: Any = impl.function()
             except Exception as e:
                 errors.append(PluginError(
-                    plugin, f"failed in register_exporters(): {_oneline(e)}", distribution=dist))
+                    plugin, f"failed in {hook}(): {_oneline(e)}", distribution=dist))
                 continue
             if isinstance(result, (str, bytes, Mapping)) or not isinstance(result, Iterable):
                 missing = " (is its return statement missing?)" if result is None else ""
                 errors.append(PluginError(
-                    plugin, f"returned {type(result).__name__} from register_exporters(){missing}; "
-                    "it must return a list of exporters ([] for none)", distribution=dist))
+                    plugin, f"returned {type(result).__name__} from {hook}(){missing}; "
+                    f"it must return a list of {what} ([] for none)", distribution=dist))
                 continue
+            yield plugin, dist, result
+
+    def _collect(self) -> dict[str, ExporterInfo]:
+        """Call every ``register_exporters()``, in registration order; the first claim wins."""
+        found: dict[str, ExporterInfo] = {}
+        suffixes: dict[str, str] = {}  # each suffix's first format, as found[] keeps its first
+        errors: list[PluginError] = []
+        for plugin, dist, result in self._registered("register_exporters", "exporters", errors):
             for exp in result:
                 problem = _check_exporter_shape(exp)
                 if problem:
@@ -327,9 +361,41 @@ class Registry:
                         f"ending in {exp.suffix!r} keeps getting {owner!r} (give the format "
                         f"{exp.name!r} by name)", distribution=dist))
         self._suffixes = suffixes
+        self._readers, self._reader_suffixes = self._collect_readers(errors)
         self._theme = {hook: self._call_each(hook, errors) for hook in _THEME_HOOKS}
         self._collect_errors = errors
         return dict(sorted(found.items()))
+
+    def _collect_readers(self, errors: list[PluginError],
+                         ) -> tuple[dict[str, ReaderInfo], dict[str, str]]:
+        """Call every ``register_readers()``, in registration order; the first claim of a name
+        or a suffix wins, and a later one is reported."""
+        found: dict[str, ReaderInfo] = {}
+        suffixes: dict[str, str] = {}
+        for plugin, dist, result in self._registered("register_readers", "readers", errors):
+            for reader in result:
+                problem = _check_reader_shape(reader)
+                if problem:
+                    errors.append(PluginError(plugin, problem, distribution=dist))
+                    continue
+                info = ReaderInfo(reader, plugin, dist)
+                first = found.get(reader.name)
+                if first is not None:
+                    errors.append(PluginError(
+                        plugin, f"claims reader {reader.name!r}, which {_who(first)} already "
+                        f"provides; {_who(info)}'s {reader.name!r} is left out",
+                        distribution=dist))
+                    continue
+                found[reader.name] = info
+                for suffix in reader.suffixes:
+                    owner = suffixes.setdefault(suffix.lower(), reader.name)
+                    if owner != reader.name:
+                        errors.append(PluginError(
+                            plugin, f"gives reader {reader.name!r} the suffix {suffix!r}, which "
+                            f"reader {owner!r} ({_who(found[owner])}) already has: a file name "
+                            f"ending in {suffix!r} keeps getting {owner!r} (give the reader "
+                            f"{reader.name!r} by name)", distribution=dist))
+        return found, suffixes
 
     def _call_each(self, hook: str, errors: list[PluginError]) -> list[Any]:
         """Each plugin's result of ``hook`` (latest-registered first, as pluggy calls them);
@@ -387,6 +453,75 @@ class Registry:
         raise UnknownFormatError(Path(path).suffix or Path(path).name, suffixes,
                                  kind="output file suffix", problems=self.errors)
 
+    # --- readers -------------------------------------------------------------------------------
+
+    @property
+    def reader_infos(self) -> dict[str, ReaderInfo]:
+        """Every usable reader, by name, with its plugin and distribution."""
+        if self._exporters is None:
+            self._exporters = self._collect()
+        return dict(sorted(self._readers.items()))
+
+    def readers(self) -> dict[str, Reader]:
+        """``{name: reader}`` for every usable reader."""
+        return {name: info.reader for name, info in self.reader_infos.items()}
+
+    def reader(self, name: str, *, kind: str = "input format") -> Reader:
+        """The reader named ``name`` (in any case: ``JSON``); an unknown name raises
+        :class:`~storykit.UnknownFormatError` listing the available ones."""
+        infos = self.reader_infos
+        info = infos.get(name) or infos.get(name.lower())
+        if info is not None:
+            return info.reader
+        raise UnknownFormatError(name, list(infos), kind=kind, problems=self.errors)
+
+    def reader_for_path(self, path: str | os.PathLike[str]) -> Reader | None:
+        """The reader whose suffix the file name ends with (the longest suffix wins), if any."""
+        filename = Path(path).name.lower()
+        infos = self.reader_infos
+        matches = [suffix for suffix in self._reader_suffixes if filename.endswith(suffix)]
+        if not matches:
+            return None
+        return infos[self._reader_suffixes[max(matches, key=len)]].reader
+
+    def reader_for_head(self, head: bytes) -> Reader | None:
+        """The first reader (in registration order) whose ``sniff()`` recognises ``head``, the
+        first bytes of a file. A ``sniff()`` that raises is taken for a no."""
+        for info in self.readers_in_order():
+            sniff = getattr(info.reader, "sniff", None)
+            if sniff is None:
+                continue
+            try:
+                if sniff(head) is True:
+                    return info.reader
+            except Exception:  # (a plugin's bug must not stop the others from recognising)
+                continue
+        return None
+
+    def folder_reader(self) -> Reader | None:
+        """The first reader (in registration order) whose ``input`` is ``"folder"``, if any."""
+        for info in self.readers_in_order():
+            if getattr(info.reader, "input", "stream") == "folder":
+                return info.reader
+        return None
+
+    def reader_suffixes(self) -> list[str]:
+        """Every suffix a reader claims."""
+        self.reader_infos  # (collects)  # noqa: B018
+        return sorted(self._reader_suffixes)
+
+    def reader_info(self, reader: object) -> tuple[str, str | None]:
+        """The plugin that registered ``reader``, and its distribution."""
+        for info in self.reader_infos.values():
+            if info.reader is reader:
+                return info.plugin, info.distribution
+        return type(reader).__module__, None
+
+    def readers_in_order(self) -> list[ReaderInfo]:
+        """Every usable reader, in the order of registration (built-in ones first)."""
+        self.reader_infos  # (collects)  # noqa: B018
+        return list(self._readers.values())
+
     # --- themes and languages ------------------------------------------------------------------
 
     def _theme_results(self, hook: str) -> list[Any]:
@@ -432,6 +567,39 @@ _THEME_HOOKS: dict[str, tuple[type | tuple[type, ...], str]] = {
 }
 
 
+def _check_reader_shape(reader: object) -> str | None:
+    missing = [a for a in ("name", "description") if not isinstance(getattr(reader, a, None), str)]
+    for a in ("suffixes", "media_types"):
+        value = getattr(reader, a, None)
+        if not (isinstance(value, tuple) and all(isinstance(x, str) for x in value)):
+            missing.append(f"{a} (a tuple of strings)")
+    if not callable(getattr(reader, "read", None)):
+        missing.append("read()")
+    if missing:
+        return (f"registered a reader {type(reader).__name__} without {', '.join(missing)}; a "
+                "reader needs name, description (strings), suffixes, media_types (tuples of "
+                "strings) and read()")
+    name: str = reader.name  # type: ignore[attr-defined]
+    if isinstance(reader, type):
+        return (f"registered the class {reader.__name__}, not a reader: return an instance, "
+                f"{reader.__name__}(), from register_readers()")
+    if not _NAME.fullmatch(name):
+        return (f"registered a reader with an invalid name {name!r} "
+                "(use lowercase letters, digits, - and _)")
+    bad = [s for s in reader.suffixes if not s.startswith(".")]  # type: ignore[attr-defined]
+    if bad:
+        return f"registered reader {name!r} with suffix {bad[0]!r} (it must start with '.')"
+    kind = getattr(reader, "input", "stream")
+    if kind not in ("stream", "folder"):
+        return (f"registered reader {name!r} with input {kind!r} (it must be 'stream' or "
+                "'folder')")
+    options_type = getattr(reader, "options_type", None)
+    if options_type is not None and not attrs.has(options_type):
+        return (f"registered reader {name!r} whose options_type {options_type!r} is not an "
+                "attrs class")
+    return None
+
+
 def _identifier(file: Path) -> str:
     """A module name for a one-file plugin, unique per path."""
     import hashlib
@@ -448,7 +616,7 @@ def _merged(results: list[Mapping[str, Any]]) -> dict[str, Any]:
     return merged
 
 
-def _who(info: ExporterInfo) -> str:
+def _who(info: ExporterInfo | ReaderInfo) -> str:
     return f"plugin {info.plugin!r}" + (f" ({info.distribution})" if info.distribution else "")
 
 
@@ -526,6 +694,54 @@ def formats(*, plugins_dir: str | os.PathLike[str] | None = None) -> dict[str, E
     if plugins_dir is not None:
         registry.add_plugins_dir(plugins_dir)
     return registry.formats()
+
+
+def readers(*, plugins_dir: str | os.PathLike[str] | None = None) -> dict[str, Reader]:
+    """Every usable reader, ``{name: reader}`` (``plugins_dir``: as for :func:`formats`)."""
+    registry = get_registry()
+    if plugins_dir is not None:
+        registry.add_plugins_dir(plugins_dir)
+    return registry.readers()
+
+
+@contextlib.contextmanager
+def blamed_on(plugin_object: Any) -> Iterator[None]:
+    """Turn an unexpected exception in the block into a :class:`PluginError` naming the plugin
+    that registered ``plugin_object`` (an exporter or a reader) and its distribution (the
+    exception is its ``__cause__``).
+
+    storykit's own errors (options, validation, formats, plugins), ``OSError`` (a full disk is
+    not the plugin's fault) and a broken worker pool pass through unchanged.
+    """
+    from storykit.errors import OptionError, ValidationError
+
+    try:
+        yield
+    except (ValidationError, OptionError, UnknownFormatError, PluginError, OSError):
+        raise
+    except Exception as e:
+        from concurrent.futures import BrokenExecutor
+
+        if isinstance(e, BrokenExecutor):
+            raise
+        registry = get_registry()
+        name = getattr(plugin_object, "name", type(plugin_object).__name__)
+        info = registry.exporters.get(name)
+        reader = registry.reader_infos.get(name)
+        what = "writing format"
+        if info is not None and info.exporter is plugin_object:
+            plugin, dist = info.plugin, info.distribution
+        elif reader is not None and reader.reader is plugin_object:
+            plugin, dist, what = reader.plugin, reader.distribution, "reading with"
+        else:
+            plugin, dist = type(plugin_object).__module__, None
+            if not callable(getattr(plugin_object, "write", None)):
+                what = "reading with"
+        # (a worker's exception that could not travel back as itself names its type:
+        # storykit.stream.workers.RemoteError)
+        kind = getattr(e, "type_name", None) or type(e).__name__
+        raise PluginError(plugin, f"failed {what} {name!r}: {kind}: {e}",
+                          distribution=dist) from e
 
 
 def load_module_plugin(module: ModuleType, registry: Registry | None = None) -> str | None:

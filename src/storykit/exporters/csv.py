@@ -93,7 +93,7 @@ class CSVExporter:
     description = "One row per story in flat columns; formula cells made inert for spreadsheets."
     options_type = CSVOptions
 
-    #: :meth:`write_stream` takes the stories as an iterable (``storykit.io.stream_export``).
+    #: :meth:`write_stream` takes the stories as an iterable (``storykit.stream.stream_export``).
     streams = True
 
     def continuation_options(self, options: dict[str, Any]) -> dict[str, Any]:

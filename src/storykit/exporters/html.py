@@ -332,7 +332,7 @@ def write_pages(collection: Collection, folder: str | os.PathLike[str], *,
         from storykit.exporters.html import write_pages
         write_pages(col, "build/site", page_size=10)
     """
-    from storykit.io import atomic_writer
+    from storykit.files import atomic_writer
 
     exporter = HTMLExporter()
     if "page" in options:

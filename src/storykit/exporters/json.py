@@ -76,7 +76,7 @@ class JSONExporter:
     description = "The collection document (loads back equal), a bare array, or JSON Lines."
     options_type = JSONOptions
 
-    #: :meth:`write_stream` takes the stories as an iterable (``storykit.io.stream_export``).
+    #: :meth:`write_stream` takes the stories as an iterable (``storykit.stream.stream_export``).
     streams = True
 
     def continuation_options(self, options: dict[str, Any]) -> dict[str, Any] | None:

@@ -1,4 +1,5 @@
-"""Streaming JSON Lines through worker processes: :func:`storykit.io.stream_export` with ``jobs``.
+"""Streaming JSON Lines through worker processes: :func:`storykit.stream.stream_export` with
+``jobs``.
 
 The reading process splits the file into parts of whole lines, about :data:`PART_BYTES` each,
 and keeps a few parts in flight per worker. Each worker checks the stories of its part (the
@@ -6,7 +7,7 @@ same code as one process runs, so the same stories and the same errors, numbered
 index in the whole file) and renders them with the exporter: the first part with the options
 as given, every later part with the exporter's ``continuation_options()``, so the parts
 concatenate into what one process writes. The reading process writes the parts in order and
-gathers the errors in order. Nothing here is imported until a stream asks for workers.
+gathers the errors in order.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from storykit import _rules as rules
+from storykit.read import jsonl
+from storykit.read.decode import BOM
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -134,7 +137,6 @@ def render_part(exporter: Any, options: dict[str, Any], path: str, span: tuple[i
     stories and those the others give) and the problems. When there are problems no bytes are
     returned: the output is void.
     """
-    from storykit import io as _io
     from storykit.collection import Collection
 
     start, end = span
@@ -148,12 +150,12 @@ def render_part(exporter: Any, options: dict[str, Any], path: str, span: tuple[i
     if len(data) != end - start:
         raise _changed(source)
     if start == 0:
-        data = data.removeprefix(_io._BOM)  # as one process reads the first line
+        data = data.removeprefix(BOM)  # as one process reads the first line
     errors: Errors = []
     ids: list[str] = []
 
     def checked() -> Iterator[Story]:  # rendered as they are checked, a chunk at a time
-        line_story = _io._line_story
+        line_story = jsonl.line_story
         i = first_index
         for n, line in enumerate(data.split(b"\n"), first_line):
             if not line or line.isspace():  # (the piece after the last newline is empty)
@@ -226,7 +228,7 @@ def _children_hold_ctrl_c() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _count_in_python(part: bytes) -> tuple[int, int]:
+def count_lines(part: bytes) -> tuple[int, int]:
     """The lines in ``part`` (whole lines; the last may lack its line break) and the stories
     among them: the lines that are not blank, as one process counts them."""
     pieces = part.split(b"\n")
@@ -235,22 +237,17 @@ def _count_in_python(part: bytes) -> tuple[int, int]:
     return len(pieces), sum(1 for piece in pieces if not (piece + b"\n").isspace())
 
 
-_count = _count_in_python
-
-
 def export(path: Path, exporter: Any, out: BinaryIO, options: Mapping[str, Any], *,
            source: str, later: dict[str, Any], jobs: int, errors: Errors,
            ids: array.array[int]) -> None:
     """Check and render the JSON Lines file ``path`` with ``jobs`` workers, writing to ``out``.
 
     Problems go to ``errors`` in the order of the file, and the hash of each id to ``ids``,
-    as :func:`storykit.io._checked` gives them; after the first problem nothing more is
-    written.
+    as :meth:`storykit.read.lines.LineFile.checked` gives them; after the first problem
+    nothing more is written.
     """
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
-
-    from storykit import io as _io
 
     pending: deque[Future[tuple[bytes, str, list[ErrorDetail]]] | list[ErrorDetail]] = deque()
     add_ids = ids.extend
@@ -297,7 +294,7 @@ def export(path: Path, exporter: Any, out: BinaryIO, options: Mapping[str, Any],
                     break
                 cut = len(block) if len(block) < PART_BYTES else block.rfind(b"\n") + 1
                 if cut:  # whole lines (or the file's last, with no line break)
-                    lines, stories = _count(block[:cut] if cut < len(block) else block)
+                    lines, stories = count_lines(block[:cut] if cut < len(block) else block)
                     submit((start, start + cut), line + 1, index)
                     start, line, index = start + cut, line + lines, index + stories
                     if len(block) < PART_BYTES:
@@ -305,10 +302,10 @@ def export(path: Path, exporter: Any, out: BinaryIO, options: Mapping[str, Any],
                     continue
                 # One line longer than a part: a part of its own, or the error for it.
                 f.seek(start)
-                long_line = f.readline(_io.MAX_LINE + 1)
+                long_line = f.readline(jsonl.MAX_LINE + 1)
                 line += 1
-                if len(long_line) > _io.MAX_LINE and not long_line.endswith(b"\n"):
-                    pending.append(list(_io._line_too_long(f, source, line).errors))
+                if len(long_line) > jsonl.MAX_LINE and not long_line.endswith(b"\n"):
+                    pending.append(list(jsonl.line_too_long(f, source, line).errors))
                     index += 1
                 else:
                     submit((start, start + len(long_line)), line, index)

@@ -1,0 +1,187 @@
+"""The ``jsonl`` reader: JSON Lines, one story per line (``.jsonl``, ``.ndjson``).
+
+Lines end at ``\\n`` only, as JSON Lines says (a ``\\r`` before it is JSON white space). A
+file is read whole by :func:`storykit.load`, or a story at a time (:class:`JSONLinesFile`) by
+``load(path, where=...)`` and the stream functions.
+"""
+
+from __future__ import annotations
+
+import array
+import functools
+import io
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+
+from storykit.collection import Collection
+from storykit.errors import ValidationError
+from storykit.model import Errors, Story
+from storykit.plugins import hookimpl
+from storykit.read.decode import BOM, fail
+from storykit.read.json import no_repeated_key, one_object_per_line, parse_json
+from storykit.read.lines import check_story, collection_of_lines, load_where
+
+__all__ = ["LINES", "MAX_LINE", "JSONLReader", "JSONLinesFile", "line_story", "line_too_long",
+           "skip_bom"]
+
+#: The longest line of JSON Lines read when streaming (bytes): far beyond any story, and a
+#: bound on the memory a stream needs whatever the file holds.
+MAX_LINE = 16 * 1024 * 1024
+
+
+def read_jsonl(data: str | bytes, source: str | None) -> Collection:
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    if raw.startswith(BOM):
+        raw = raw[len(BOM):]
+    items: list[Any] = []
+    lines: list[int] = []
+    errors: Errors = []
+    unreadable: set[str] = set()
+    # Lines end at "\n" only, as JSON Lines says and the streaming readers read them (a "\r"
+    # before it, or anywhere between tokens, is JSON whitespace); splitlines() would also
+    # break at a lone "\r", and give another verdict and other line numbers.
+    for n, line in enumerate(raw.split(b"\n"), 1):
+        if not line or line.isspace():
+            continue
+        try:
+            if len(line) > MAX_LINE:  # as iter_stories() and stream_export() say
+                raise too_long(None, n)
+            # A repeated key goes to errors; the story is still checked, as with a document.
+            items.append(parse_json(line, None, n, len(items), errors))
+        except ValidationError as e:
+            errors.extend(e.errors)
+            unreadable.add(f"stories[{len(items)}]")
+            items.append({})  # keeps the numbering of the stories after it
+        lines.append(n)
+    return collection_of_lines(items, lines, errors, unreadable, source)
+
+
+def line_story(line: bytes, n: int, i: int, source: str, errors: Errors, *,
+                count: Callable[[str], object] | None = None) -> Story | None:
+    """The story on line ``n`` of JSON Lines (the ``i``-th story), checked.
+
+    Its problems go to ``errors``. Returns None when this story had a problem; ``count`` then
+    gets the valid id it gives, if any (for the check of unique ids, as :func:`load` does it).
+    """
+    try:
+        # The common case of parse_json(), inline: an object that surely repeats no key. Anything
+        # else goes to parse_json(), which parses again and reports; a repeated key goes
+        # to errors, and the story is still checked, as load() checks it.
+        try:
+            item = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            item = parse_json(line, source, n, i, errors)  # raises (or skips line 1's BOM)
+        else:
+            if type(item) is not dict or not no_repeated_key(line, item):
+                item = parse_json(line, source, n, i, errors)
+    except ValidationError as e:
+        errors.extend(e.errors)
+        return None
+    return check_story(item, i, n, errors, count)
+
+
+def skip_bom(f: io.BufferedReader) -> None:
+    """Read past a byte order mark at the start of ``f``, if there is one."""
+    if f.peek(len(BOM))[:len(BOM)] == BOM:
+        f.read(len(BOM))
+
+
+def line_too_long(f: BinaryIO, source: str, n: int) -> ValidationError:
+    """The error for line ``n``, longer than :data:`MAX_LINE`; the rest of it is skipped."""
+    while (rest := f.readline(MAX_LINE)) and not rest.endswith(b"\n"):
+        pass
+    return too_long(source, n)
+
+
+def too_long(source: str | None, n: int) -> ValidationError:
+    return fail(f"is longer than {MAX_LINE:,} bytes, the limit for one line of JSON Lines",
+                 source, line=n)
+
+
+class JSONLinesFile:
+    """JSON Lines read a story at a time (see :class:`storykit.read.lines.LineFile`)."""
+
+    def checked(self, path: Path, source: str, errors: Errors,
+                ids: array.array[int]) -> Iterator[Story]:
+        """See :meth:`LineFile.checked`: one loop, as this runs for every line of an archive."""
+        add_id = ids.append
+        one_line = line_story
+
+        def count(sid: str) -> None:  # the id a story that failed gives: load() counts it
+            add_id(hash(sid))
+
+        with path.open("rb") as f:
+            skip_bom(f)
+            i = 0
+            for n, line in enumerate(iter(functools.partial(f.readline, MAX_LINE + 1), b""), 1):
+                if line.isspace():  # blank lines are not stories (the last line may be empty)
+                    continue
+                if len(line) > MAX_LINE and not line.endswith(b"\n"):
+                    errors.extend(line_too_long(f, source, n).errors)
+                    i += 1
+                    continue
+                story = one_line(line, n, i, source, errors, count=count)
+                i += 1
+                if story is not None:
+                    add_id(hash(story.id))
+                    if not errors:
+                        yield story
+
+    def items(self, path: Path, source: str) -> Iterator[tuple[int, int, Any]]:
+        """See :meth:`LineFile.items`."""
+        with path.open("rb") as f:
+            skip_bom(f)
+            i = 0
+            for n, line in enumerate(iter(functools.partial(f.readline, MAX_LINE + 1), b""), 1):
+                if line.isspace():
+                    continue
+                if len(line) > MAX_LINE and not line.endswith(b"\n"):
+                    line_too_long(f, source, n)  # (skips the rest of it)
+                    item = None
+                else:
+                    try:
+                        item = orjson.loads(line)
+                    except orjson.JSONDecodeError:
+                        item = None  # (no id: load() counts none for it either)
+                yield i, n, item
+                i += 1
+
+
+#: JSON Lines, read a story at a time.
+LINES = JSONLinesFile()
+
+
+class JSONLReader:
+    """JSON Lines: one story per line."""
+
+    name = "jsonl"
+    suffixes = (".jsonl", ".ndjson")
+    media_types = ("application/jsonl", "application/x-ndjson")
+    description = "JSON Lines: one story object per line."
+    options_type = None
+    input = "stream"
+    #: ``where`` is applied a story at a time: only the stories kept are held.
+    handles_where = True
+
+    def read(self, source: BinaryIO, *, where: Callable[[Story], bool] | None = None,
+             **options: Any) -> Collection:
+        name = getattr(source, "name", None)
+        if where is not None and isinstance(name, str) and Path(name).is_file():
+            return load_where(Path(name), LINES, name, where)
+        col = read_jsonl(source.read(), name)
+        return col if where is None else col.filter(where=where)
+
+    def read_data(self, data: str | bytes, source: str | None) -> Collection:
+        return read_jsonl(data, source)
+
+    def sniff(self, head: bytes) -> bool:
+        """An object on the first line, and another line after it."""
+        return one_object_per_line(head)
+
+
+@hookimpl
+def register_readers() -> list[JSONLReader]:
+    return [JSONLReader()]
