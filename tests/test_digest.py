@@ -28,7 +28,7 @@ from storykit.digest import (
     select,
     window,
 )
-from storykit.exporters.email import unsubscribe_token
+from storykit.email import unsubscribe_token
 from storykit.model import instant
 
 STRICT = policy.default.clone(raise_on_defect=True)
@@ -381,13 +381,26 @@ class TestPersonalised:
                 f"<https://news.example.org/unsubscribe?u={token}>")
 
     def test_greeting_language_and_ids(self, february: storykit.Collection) -> None:
-        """Names greet the reader, language sets dates, and each message has its own id."""
+        """First names greet the reader, language sets dates, and each message has its own id."""
         run_ = PersonalisedRun(february, parse_subscribers(SUBSCRIBERS), {"sender": SENDER})
         messages = {m.subscriber.email: parse(m.data) for m in run_}
-        assert "Ana Lopez," in plain_text(messages["ana@example.org"])
+        assert "Hello Ana," in plain_text(messages["ana@example.org"])
+        assert "Lopez" not in plain_text(messages["ana@example.org"])
         assert "23 février 2021" in plain_text(messages["dee@example.org"])
         ids = {m["Message-ID"] for m in messages.values()}
         assert len(ids) == 3
+
+    def test_greeting_name_column(self, february: storykit.Collection) -> None:
+        """A ``greeting_name`` column says what to call the reader, in both parts."""
+        subs = parse_subscribers("email,name,greeting_name\n"
+                                 "amara@example.org,Amara Okafor,Dr Okafor\n"
+                                 "ama@example.org,Amara Okafor,\n")
+        messages = {m.subscriber.email: parse(m.data)
+                    for m in PersonalisedRun(february, subs, {"sender": SENDER})}
+        assert "Hello Dr Okafor," in plain_text(messages["amara@example.org"])
+        assert "Hello Amara," in plain_text(messages["ama@example.org"])
+        page = messages["ama@example.org"].get_body(("html",))
+        assert page is not None and "Hello Amara," in page.get_content()
 
     def test_cli_outbox(self, example_json: Path, tmp_path: Path) -> None:
         """--subscribers with --outbox writes one .eml per subscriber and counts the skipped."""
@@ -543,7 +556,7 @@ class TestSubscriberChecks:
 
         sub = Subscriber("ana@example.org")
         assert [f.name for f in attrs.fields(Subscriber)] == [
-            "email", "name", "topics", "countries", "language"]
+            "email", "name", "topics", "countries", "language", "greeting_name"]
         with pytest.raises(attrs.exceptions.FrozenInstanceError):
             sub.email = "bo@example.org"  # type: ignore[misc]
         assert attrs.evolve(sub, countries=["id"]).countries == ("ID",)

@@ -22,12 +22,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import storykit
-from storykit.exporters.email import (
-    EmailExporter,
-    EmailTemplateError,
-    header_text,
-    unsubscribe_token,
-)
+from storykit.email import EmailTemplateError, header_text, unsubscribe_token
+from storykit.exporters.email import EmailExporter
 from storykit.testing import check_exporter, collections, text
 
 STRICT = policy.default.clone(raise_on_defect=True)

@@ -1,4 +1,4 @@
-"""Preflight (storykit.mail.lint): the checks a careful bulk sender runs before sending."""
+"""Preflight (storykit.email.lint): the checks a careful bulk sender runs before sending."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 
 import storykit
-from storykit.mail import GMAIL_CLIP_BYTES, Finding, lint
+from storykit.email import GMAIL_CLIP_BYTES, Finding, lint
 from storykit.testing import collections
 
 SENDER = "ILO Newsroom <newsroom@ilo.org>"

@@ -25,7 +25,7 @@ from click.testing import CliRunner
 import storykit
 from storykit.cli import main
 from storykit.digest import PersonalisedRun, Subscriber, select, window, write_outbox
-from storykit.mail import SENT_RECORD, OutboxBusyError, SendError, send
+from storykit.email import SENT_RECORD, OutboxBusyError, SendError, send
 
 STRICT = policy.default.clone(raise_on_defect=True)
 SENDER = "ILO Newsroom <newsroom@ilo.org>"
