@@ -306,10 +306,3 @@ def formats(obj: Context, as_json: bool, command_plugins_dirs: tuple[Path, ...])
 main.add_command(digest)
 main.add_command(send)
 
-
-if __name__ == "__main__":
-    # ``python -m storykit.cli``: this file runs as a second module, ``__main__``. The commands
-    # register with ``storykit.cli`` itself, so run the command as ``python -m storykit`` does.
-    import runpy
-
-    runpy.run_module("storykit", run_name="__main__")

@@ -116,6 +116,8 @@ def digest(  # noqa: PLR0917 - click passes each option as an argument
         raise click.UsageError("with --subscribers, write to --outbox DIR, not -o")
     if subscribers is not None and outbox is None and not check:
         raise click.UsageError("--subscribers needs --outbox DIR (or --check alone)")
+    if subscribers is None and output in (None, "-") and not check:
+        stdout_buffer()  # (closed: said before anything is read)
 
     reg = obj.registry()
     if fmt is not None:
@@ -198,7 +200,8 @@ def _personalised(obj: Context, col: Any, subscribers: Path, outbox: Path | None
     """One message per subscriber, a subscriber at a time: memory does not grow with them."""
     import time
 
-    from storykit.email import PersonalisedRun, iter_outbox, iter_subscribers, lint, outbox_name
+    from storykit.email import PersonalisedRun, iter_subscribers, lint, outbox_name
+    from storykit.email.personalised import write_messages
 
     subs = iter_subscribers(subscribers)  # checked whole here, then read a row at a time
     if check:
@@ -215,7 +218,7 @@ def _personalised(obj: Context, col: Any, subscribers: Path, outbox: Path | None
     assert outbox is not None
     start = time.perf_counter()
     run = PersonalisedRun(col, subs, opts, registry=obj.registry(), keep_skipped=False)
-    written = sum(1 for _ in iter_outbox(run, outbox))
+    written = write_messages(run, outbox)
     took = time.perf_counter() - start
     skipped = run.skipped_count
     click.echo(f"wrote {written} message{'s' if written != 1 else ''} to {outbox} "

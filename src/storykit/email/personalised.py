@@ -24,7 +24,14 @@ if TYPE_CHECKING:
     from storykit.email.render import DigestRenderer
     from storykit.plugins import Registry
 
-__all__ = ["Message", "PersonalisedRun", "iter_outbox", "outbox_name", "write_outbox"]
+__all__ = [
+    "Message",
+    "PersonalisedRun",
+    "iter_outbox",
+    "outbox_name",
+    "write_messages",
+    "write_outbox",
+]
 
 
 @attrs.frozen
@@ -202,17 +209,31 @@ def iter_outbox(messages: Iterable[Message], outbox: str | Path, *,
                 durable: bool = False) -> Iterator[Path]:
     """:func:`write_outbox` a message at a time: each path is yielded once its file is in place.
 
-    Memory does not grow with the messages beyond a 16-byte hash of each file name.
+    Memory does not grow with the messages beyond a 64-bit hash of each file name.
     """
+    folder = Path(outbox)
+    for name in _written(messages, folder, durable=durable):
+        yield folder / name
+
+
+def write_messages(messages: Iterable[Message], outbox: str | Path, *,
+                   durable: bool = False) -> int:
+    """:func:`write_outbox` that returns how many messages it wrote, not their paths."""
+    return sum(1 for _ in _written(messages, Path(outbox), durable=durable))
+
+
+def _written(messages: Iterable[Message], folder: Path, *, durable: bool) -> Iterator[str]:
+    """Write each message in ``folder``; yield each file's name once it is in place."""
     import hashlib
 
-    folder = Path(outbox)
     folder.mkdir(parents=True, exist_ok=True)
-    written: set[bytes] = set()
+    where = str(folder)
+    # File names as plain strings: a Path per file would intern its name for good.
+    written: set[int] = set()
     for count, msg in enumerate(messages):
         name = outbox_name(msg.subscriber.email)
-        key = hashlib.blake2b(name.encode(), digest_size=16).digest()
-        path = folder / name
+        key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big")
+        path = os.path.join(where, name)
         if key in written:
             raise ValueError(f"two messages for one mailbox: {msg.subscriber.email!r} and "
                              f"{_recipient(path)!r} (one file, {name}); {count} written "
@@ -224,25 +245,26 @@ def iter_outbox(messages: Iterable[Message], outbox: str | Path, *,
             with atomic_writer(path) as f:
                 f.write(msg.data)
         else:
-            _write_replacing(path, msg.data)
-        yield path
+            _write_replacing(path, name, msg.data)
+        yield name
     if not durable and hasattr(os, "sync"):
         os.sync()
 
 
-def _recipient(path: Path) -> str:
+def _recipient(path: str) -> str:
     """The address of the message already written at ``path`` (for an error message)."""
     from email import policy
     from email.parser import BytesHeaderParser
 
-    with path.open("rb") as f:
+    with open(path, "rb") as f:
         to = BytesHeaderParser(policy=policy.default).parse(f)["to"]
-    return str(to.addresses[0].addr_spec) if to is not None and to.addresses else path.name
+    return str(to.addresses[0].addr_spec) if to is not None and to.addresses else path
 
 
-def _write_replacing(path: Path, data: bytes) -> None:
-    """``data`` to a temporary name beside ``path``, then renamed into place."""
-    tmp = path.with_name(f".{path.name}.tmp")
+def _write_replacing(path: str, name: str, data: bytes) -> None:
+    """``data`` to a temporary name beside ``path`` (whose file name is ``name``), then renamed
+    into place."""
+    tmp = os.path.join(os.path.dirname(path), f".{name}.tmp")
     try:
         # A stale temporary file (a killed run) or a symlink planted at its name is removed,
         # and O_EXCL refuses one planted again meanwhile: never write through a link. Mode

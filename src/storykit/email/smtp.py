@@ -242,6 +242,8 @@ _DATE_FIELD = re.compile(rb"^Date:[^\r]*\r\n(?:[ \t][^\r]*\r\n)*", re.IGNORECASE
 def stamp_date(data: bytes, when: datetime | None = None) -> bytes:
     """``data`` (CR LF line ends) with its ``Date`` set to ``when`` (default: now, local time).
 
+    A message without a ``Date`` is left without one.
+
     A message is dated when it is sent, as a mail client dates it, so that it sorts where the
     reader expects; the file it came from is left as it is.
     """
@@ -252,8 +254,8 @@ def stamp_date(data: bytes, when: datetime | None = None) -> bytes:
     end = data.find(b"\r\n\r\n")
     head, body = (data, b"") if end < 0 else (data[:end + 2], data[end + 2:])
     found = _DATE_FIELD.search(head)
-    if found is None:
-        return line + data
+    if found is None:  # (the first server adds one, as RFC 5321 says)
+        return data
     return head[:found.start()] + line + head[found.end():] + body
 
 

@@ -9,11 +9,13 @@ reported at once in one :class:`~storykit.ValidationError`.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import hashlib
 import io
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -153,12 +155,19 @@ def _list(value: str | None) -> list[str]:
     return [v.strip() for v in re.split(r"[;|]", value) if v.strip()]
 
 
+def _key(address: str) -> int:
+    """64 bits of a hash of the mailbox (the address in any case): what a repeat is found by."""
+    digest = hashlib.blake2b(address.lower().encode("utf-8", "surrogatepass"), digest_size=8)
+    return int.from_bytes(digest.digest(), "big")
+
+
 def _rows(lines: Iterable[str], source: str | None, errors: list[ErrorDetail],
-          ) -> Iterator[Subscriber]:
+          repeats: set[int], *, repeated: set[int] | None = None) -> Iterator[Subscriber]:
     """The valid subscribers of CSV lines, a row at a time; every problem goes to ``errors``.
 
-    A bad header raises at once. Memory does not grow with the rows except for one 16-byte
-    hash and a line number per address, to refuse a mailbox given twice.
+    A bad header raises at once. A first pass (``repeated=None``) only notes the keys of
+    addresses given twice in ``repeats`` (memory: one hash an address); a second pass given
+    those as ``repeated`` reports each repeat with the line of its first row.
     """
     reader = csv.DictReader(lines, strict=True)
     header = reader.fieldnames or []
@@ -171,7 +180,8 @@ def _rows(lines: Iterable[str], source: str | None, errors: list[ErrorDetail],
                for c in header if c not in SUBSCRIBER_COLUMNS)
     if bad:
         raise ValidationError(bad, source)
-    seen: dict[bytes, int] = {}
+    seen: set[int] = set()
+    first: dict[int, int] = {}
     try:
         for i, row in enumerate(reader):
             line = reader.line_num
@@ -184,14 +194,19 @@ def _rows(lines: Iterable[str], source: str | None, errors: list[ErrorDetail],
                 language=(row.get("language") or "").strip() or None,
                 greeting_name=row.get("greeting_name"))
             addr = values["email"] if values is not None else _valid_email(row.get("email"))
-            key = hashlib.blake2b(addr.lower().encode("utf-8", "surrogatepass"),
-                                  digest_size=16).digest()
-            if addr and key in seen:
-                # The same mailbox: a domain is case-insensitive, and mail servers treat local
-                # parts so too (and outbox_name() gives both one file).
-                errors.append(ErrorDetail(f"{path}.email", f"{addr!r} is already on line "
-                                          f"{seen[key]}", addr, line))
-            seen.setdefault(key, line)
+            if addr:
+                key = _key(addr)
+                if repeated is None:
+                    if key in seen:
+                        repeats.add(key)
+                    seen.add(key)
+                elif key in repeated:
+                    if key in first:
+                        # The same mailbox: a domain is case-insensitive, and mail servers
+                        # treat local parts so too (and outbox_name() gives both one file).
+                        errors.append(ErrorDetail(f"{path}.email", f"{addr!r} is already on "
+                                                  f"line {first[key]}", addr, line))
+                    first.setdefault(key, line)
             if values is None or len(errors) > n:
                 continue
             yield _subscriber(values)
@@ -199,13 +214,32 @@ def _rows(lines: Iterable[str], source: str | None, errors: list[ErrorDetail],
         errors.append(ErrorDetail("", f"is not valid CSV: {e}", None, reader.line_num))
 
 
-def parse_subscribers(data: str, source: str | None = None) -> list[Subscriber]:
-    """Subscribers from CSV text with a header row; every bad row reported at once."""
+def _checked(lines: Callable[[], AbstractContextManager[Iterable[str]]],
+             source: str | None, keep: bool) -> list[Subscriber]:
+    """Every row of ``lines()`` checked (the subscribers kept if ``keep``); or one
+    ValidationError with every problem. Repeated addresses take a second reading."""
     errors: list[ErrorDetail] = []
-    out = list(_rows(io.StringIO(data.removeprefix("\ufeff"), newline=""), source, errors))
+    repeats: set[int] = set()
+    out: list[Subscriber] = []
+    with lines() as rows:
+        for sub in _rows(rows, source, errors, repeats):
+            if keep:
+                out.append(sub)
+    if repeats:
+        errors = []
+        with lines() as rows:
+            for _ in _rows(rows, source, errors, set(), repeated=repeats):
+                pass
     if errors:
         raise ValidationError(errors, source)
     return out
+
+
+def parse_subscribers(data: str, source: str | None = None) -> list[Subscriber]:
+    """Subscribers from CSV text with a header row; every bad row reported at once."""
+    text = data.removeprefix("\ufeff")
+    return _checked(lambda: contextlib.nullcontext(io.StringIO(text, newline="")), source,
+                    keep=True)
 
 
 def load_subscribers(path: str | Path) -> list[Subscriber]:
@@ -221,23 +255,21 @@ def iter_subscribers(path: str | Path) -> SubscribersFile:
 class SubscribersFile(Iterable[Subscriber]):
     """The subscribers of a CSV file (UTF-8), read a row at a time, checked first.
 
-    Made, it reads the file once to check every row (one :class:`~storykit.ValidationError`
-    with every problem, nothing yielded); each iteration then reads it again a row at a time,
-    so memory does not grow with the number of subscribers.
+    Made, it reads the file to check every row (one :class:`~storykit.ValidationError` with
+    every problem, nothing yielded); each iteration then reads it again a row at a time, so
+    memory does not grow with the number of subscribers (but for a hash an address while
+    it is checked).
     """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        errors: list[ErrorDetail] = []
-        for _ in self._read(errors):
-            pass
-        if errors:
-            raise ValidationError(errors, str(path))
+        _checked(self._open, str(path), keep=False)
 
-    def _read(self, errors: list[ErrorDetail]) -> Iterator[Subscriber]:
+    @contextlib.contextmanager
+    def _open(self) -> Iterator[Iterable[str]]:
         try:
             with self.path.open(encoding="utf-8-sig", newline="") as f:
-                yield from _rows(f, str(self.path), errors)
+                yield f
         except FileNotFoundError:
             raise FileNotFoundError(f"no such file: {self.path}") from None
         except UnicodeDecodeError:
@@ -245,7 +277,9 @@ class SubscribersFile(Iterable[Subscriber]):
 
     def __iter__(self) -> Iterator[Subscriber]:
         errors: list[ErrorDetail] = []
-        yield from self._read(errors)
+        with self._open() as rows:
+            # (checked already: no repeats to look for, nothing to remember)
+            yield from _rows(rows, str(self.path), errors, set(), repeated=set())
         if errors:  # the file changed since it was checked
             raise ValidationError(errors, str(self.path))
 
