@@ -96,18 +96,25 @@ def _split_once(text: str, marker: str) -> tuple[str, str]:
 
 
 def split_stories(text: str, start: str, story: str, end: str, n: int,
-                   ) -> tuple[str, list[str], str]:
+                  ) -> tuple[str, list[str], str, list[str] | None]:
+    """``(head, blocks, tail, leads)``: the text cut at its story markers.
+
+    A template gives one block per story, or two (the story as the lead, then as one of the
+    others): then ``leads`` are the first of each pair, else None.
+    """
     head, rest = _split_once(text, start)
     body, tail = _split_once(rest, end)
     blocks = body.split(story)
     lead, blocks = blocks[0], blocks[1:]
+    if n and len(blocks) == 2 * n:
+        return head + lead, blocks[1::2], tail, blocks[0::2]
     if len(blocks) != n:
         shown = story.replace(RS, "<U+001E>").strip()
         k = len(blocks)
         raise MarkerError(f"gives {k} {shown!r} marker{'' if k == 1 else 's'} for {n} "
                            f"{'story' if n == 1 else 'stories'} (put one at the start of "
                            "each story, inside the loop)")
-    return head + lead, blocks, tail
+    return head + lead, blocks, tail, None
 
 
 
@@ -122,12 +129,17 @@ class Fragments:
     """
 
     def __init__(self, head: str, blocks: list[str], tail: str, *,
-                 markers: dict[str, int], tag: str = "") -> None:
+                 markers: dict[str, int], tag: str = "", leads: list[str] | None = None,
+                 ) -> None:
         cut = re.compile("|".join(map(re.escape, markers)))
         if tag:  # markers not cut at (used twice, or not a slot here) lose their tag
             blocks = [block.replace(f"sk:{tag}:", "sk:") for block in blocks]
+            leads = [block.replace(f"sk:{tag}:", "sk:") for block in leads or ()] or None
         self.head = self._cut(crlf(head), cut, markers, tag)
         self.blocks = [Piece.of(crlf(block)) for block in blocks]
+        #: Each story's block when it leads the message (its first story), if the template
+        #: gives one.
+        self.leads = [Piece.of(crlf(block)) for block in leads] if leads else None
         self.tail = self._cut(crlf(tail), cut, markers, tag)
         found = {p for p in (*self.head, *self.tail) if isinstance(p, int)}
         for marker, slot in markers.items():
@@ -163,7 +175,10 @@ class Fragments:
         tail: list[Any] = list(self.tail)
         for i, slot in self._tail_slots:
             tail[i] = values[slot]
-        return encode([*head, *map(self.blocks.__getitem__, picked), *tail])
+        stories = list(map(self.blocks.__getitem__, picked))
+        if self.leads is not None and stories:
+            stories[0] = self.leads[next(iter(picked))]
+        return encode([*head, *stories, *tail])
 
 
 

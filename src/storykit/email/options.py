@@ -26,6 +26,7 @@ __all__ = [
     "as_day",
     "check_mailto",
     "check_unsubscribe",
+    "check_web_url",
     "day",
     "parse_date",
     "unsubscribe_token",
@@ -78,6 +79,8 @@ class EmailOptions:
     date: str | None = None
     #: Message-ID, ``<id@domain>``; default: a hash of the content and recipients.
     message_id: str | None = None
+    #: The digest on the web, linked as "View in your browser" at the top of the message.
+    web_url: str | None = None
     #: The recipient's name, for the greeting ("Hello Ana,").
     name: str | None = None
     #: A folder of templates that override ``email.html`` and ``email.txt`` (they must keep
@@ -128,6 +131,16 @@ def check_unsubscribe(url: str | None) -> str | None:
         raise OptionError("email", "unsubscribe", "must be an ASCII URL of at most 900 "
                           "characters (percent-encode other characters)")
     return url
+
+
+def check_web_url(url: str | None) -> str | None:
+    """The ``web_url`` option: an absolute http(s) URL, or None."""
+    if url is None or not url.strip():
+        return None
+    try:
+        return rules.url(url.strip())
+    except rules.Invalid as e:
+        raise OptionError("email", "web_url", e.message) from None
 
 
 def check_mailto(value: str | None) -> str | None:

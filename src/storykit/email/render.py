@@ -48,6 +48,7 @@ from storykit.email.options import (
     as_day,
     check_mailto,
     check_unsubscribe,
+    check_web_url,
     day,
     parse_date,
     unsubscribe_token,
@@ -229,6 +230,7 @@ class DigestRenderer:
             "title": collection.title,
             "description": collection.description,
             "url": collection.url,
+            "web_url": check_web_url(opts.web_url),
             "contacts": collection.contacts,
             "stories": collection.stories,
             "subject": self.subject,
@@ -257,10 +259,10 @@ class DigestRenderer:
         if ctx["unsubscribe"]:
             markers[f'href="sk:{tag}:unsubscribe"'] = UNSUBSCRIBE
         try:
-            head, blocks, tail = split_stories(html_doc, f"<!--sk:{tag}:stories-->",
-                                                f"<!--sk:{tag}:story-->", f"<!--sk:{tag}:end-->",
-                                                n)
-            self._html = Fragments(head, blocks, tail, markers=markers, tag=tag)
+            head, blocks, tail, leads = split_stories(
+                html_doc, f"<!--sk:{tag}:stories-->", f"<!--sk:{tag}:story-->",
+                f"<!--sk:{tag}:end-->", n)
+            self._html = Fragments(head, blocks, tail, markers=markers, tag=tag, leads=leads)
         except MarkerError as e:
             raise _template_error(env, "email.html", e, tag) from None
         markers = {f"{RS}sk:greeting{RS}": GREETING}
@@ -271,10 +273,10 @@ class DigestRenderer:
             markers[f"{RS}sk:unsubscribe{RS}"] = UNSUBSCRIBE
         text_doc = render(env, "email.txt", self.locale, RS=RS, **ctx).lstrip("\n")
         try:
-            head, blocks, tail = split_stories(text_doc, f"{RS}sk:stories{RS}\n",
-                                                f"{RS}sk:story{RS}\n", f"{RS}sk:end{RS}\n",
-                                                n)
-            self._text = Fragments(head, blocks, tail, markers=markers)
+            head, blocks, tail, leads = split_stories(
+                text_doc, f"{RS}sk:stories{RS}\n", f"{RS}sk:story{RS}\n", f"{RS}sk:end{RS}\n",
+                n)
+            self._text = Fragments(head, blocks, tail, markers=markers, leads=leads)
         except MarkerError as e:
             raise _template_error(env, "email.txt", e, "") from None
 
