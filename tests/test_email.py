@@ -22,12 +22,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import storykit
-from storykit.exporters.email import (
-    EmailExporter,
-    EmailTemplateError,
-    header_text,
-    unsubscribe_token,
-)
+from storykit.email import EmailTemplateError, header_text, unsubscribe_token
+from storykit.exporters.email import EmailExporter
 from storykit.testing import check_exporter, collections, text
 
 STRICT = policy.default.clone(raise_on_defect=True)
@@ -765,3 +761,80 @@ class TestInBrowser:
         assert m.images == sum(1 for s in example if s.image)
         assert m.images_without_alt == [] and m.broken_images == []
         assert m.blocked == []
+
+
+class TestNewsroomLayout:
+    """The digest reads like a newsroom's: web link, a lead story, linked names, legible."""
+
+    WEB = "https://news.example.org/digests/2021-w07.html"
+
+    @staticmethod
+    def doc(data: bytes) -> Any:
+        return html5lib.parse(parts(parse(data))[1], namespaceHTMLElements=False)
+
+    @staticmethod
+    def classed(doc: Any, tag: str, name: str) -> list[Any]:
+        return [e for e in doc.iter(tag) if name in (e.get("class") or "").split()]
+
+    def test_view_in_browser(self, window: storykit.Collection) -> None:
+        """``web_url`` is linked first thing in the HTML, and given in the plain text."""
+        data = render(window, to="a@example.org", web_url=self.WEB)
+        doc = self.doc(data)
+        first = next(a for a in doc.iter("a"))
+        assert (first.get("href"), flat("".join(first.itertext()))) == (
+            self.WEB, "View in your browser")
+        assert f"View in your browser: {self.WEB}" in parts(parse(data))[0]
+        assert not [a for a in self.doc(render(window, to="a@example.org")).iter("a")
+                    if "View in your browser" in "".join(a.itertext())]
+        with pytest.raises(storykit.OptionError, match="web_url"):
+            render(window, web_url="javascript:alert(1)")
+
+    def test_the_first_story_leads_with_a_column_wide_picture(
+            self, window: storykit.Collection) -> None:
+        """The newest story leads (class lead, a 600px picture); the others are 552px."""
+        doc = self.doc(render(window, to="a@example.org"))
+        stories = self.classed(doc, "td", "story")
+        assert len(stories) == len(window)
+        assert [("lead" in (td.get("class") or "").split()) for td in stories] == [
+            True] + [False] * (len(window) - 1)
+        assert window[0].title in flat("".join(stories[0].itertext()))
+        widths = [img.get("width") for td in stories for img in td.iter("img")]
+        pictured = [s for s in window if s.image is not None]
+        assert widths == [("600" if s is window[0] else "552") for s in pictured]
+        for td in stories:
+            for img in td.iter("img"):
+                assert "max-width: 100%" in img.get("style", "")
+
+    def test_each_personalised_message_leads_with_its_own_first_story(
+            self, window: storykit.Collection) -> None:
+        """In a personalised run the lead is each reader's own newest story."""
+        from storykit.digest import PersonalisedRun, Subscriber
+
+        topic = window[1].topics[0]
+        run = PersonalisedRun(window, [Subscriber("a@example.org", topics=[topic])],
+                              {"sender": SENDER})
+        (message,) = run
+        stories = self.classed(self.doc(message.data), "td", "story")
+        mine = [s for s in window if topic.casefold() in {t.casefold() for t in s.topics}]
+        assert "lead" in stories[0].get("class")
+        assert mine[0].title in flat("".join(stories[0].itertext()))
+        assert all("lead" not in td.get("class") for td in stories[1:])
+
+    def test_names_not_raw_urls_and_legible_footer(self, window: storykit.Collection) -> None:
+        """Contact and footer links show names; the footer text is at least 14px."""
+        doc = self.doc(render(window, to="a@example.org", unsubscribe=UNSUB))
+        for block in ("contacts", "footer"):
+            (td,) = self.classed(doc, "td", block)
+            for a in td.iter("a"):
+                assert not flat("".join(a.itertext())).startswith(("http:", "https:"))
+        (footer,) = self.classed(doc, "td", "footer")
+        sizes = [int(m) for e in footer.iter() for m in re.findall(
+            r"font-size:\s*(\d+)px", e.get("style", ""))]
+        assert sizes and min(sizes) >= 14
+
+    def test_dark_mode_dims_the_dividers(self, window: storykit.Collection) -> None:
+        """The dark-mode rules give the story dividers a dark colour."""
+        doc = self.doc(render(window, to="a@example.org"))
+        style = "".join("".join(s.itertext()) for s in doc.iter("style"))
+        dark = style[style.index("prefers-color-scheme: dark"):]
+        assert re.search(r"\.story\s*\{\s*border-bottom-color:\s*#334155", dark)

@@ -334,7 +334,7 @@ def template_messages() -> set[str | tuple[str, str]]:
     for _, _, message, _, _ in extract_from_dir(
             str(BUILTIN_TEMPLATES), method_map=[("**.html", jinja), ("**.txt", jinja)]):
         found.add(message if isinstance(message, str) else tuple(message[:2]))
-    for module in ("exporters/email.py", "digest.py"):
+    for module in ("email/render.py",):
         for _, message, _, _ in extract_from_file("python", str(SRC / module),
                                                   keywords={"_gettext": None}):
             found.add(message if isinstance(message, str) else tuple(message[:2]))

@@ -1003,9 +1003,8 @@ def _load_with_a_format_typo(text: str) -> storykit.Collection:
 
 
 def _exception_examples() -> list[BaseException]:
+    from storykit.email import EmailTemplateError, OutboxBusyError, SendError
     from storykit.errors import ErrorDetail, OptionError, PluginError, UnknownFormatError
-    from storykit.exporters.email import EmailTemplateError
-    from storykit.mail import OutboxBusyError, SendError
 
     broken = PluginError("storykit-broken", "failed to load: ImportError: x",
                          distribution="storykit-broken 0.1")

@@ -1,4 +1,4 @@
-"""Preflight (storykit.mail.lint): the checks a careful bulk sender runs before sending."""
+"""Preflight (storykit.email.lint): the checks a careful bulk sender runs before sending."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 
 import storykit
-from storykit.mail import GMAIL_CLIP_BYTES, Finding, lint
+from storykit.email import GMAIL_CLIP_BYTES, Finding, lint
 from storykit.testing import collections
 
 SENDER = "ILO Newsroom <newsroom@ilo.org>"
@@ -38,10 +38,16 @@ def message(html: str | None = "<p>Hello</p>", text: str | None = "Hello",
 
 class TestLint:
     def test_the_demo_digest_is_clean(self, example: storykit.Collection) -> None:
-        """The example digest with an unsubscribe URL passes every check."""
+        """The example digest with recipients and an unsubscribe URL passes every check."""
         col = example.filter(since="2021-02-15", until="2021-02-23")
-        data = storykit.dumps(col, "email", sender=SENDER, unsubscribe=UNSUB)
+        data = storykit.dumps(col, "email", sender=SENDER, unsubscribe=UNSUB,
+                              to="journalists@example.org")
         assert lint(data) == []
+
+    def test_a_digest_to_its_sender_is_flagged(self, example: storykit.Collection) -> None:
+        """Without ``to`` a digest is addressed to its sender: flagged as to-is-sender."""
+        data = storykit.dumps(example, "email", sender=SENDER, unsubscribe=UNSUB)
+        assert codes(lint(data)) == ["to-is-sender"]
 
     @pytest.mark.parametrize(("subject", "bad"), [
         ("Hi", True), ("Ten chars!", False), ("x" * 78, False), ("x" * 79, True),
@@ -56,7 +62,7 @@ class TestLint:
         big = example.replace([storykit.Story(id=f"s{i}", title=story.title,
                                               published=story.published,
                                               summary=story.summary * 4) for i in range(120)])
-        findings = lint(storykit.dumps(big, "email", unsubscribe=UNSUB))
+        findings = lint(storykit.dumps(big, "email", unsubscribe=UNSUB, to="a@example.org"))
         assert codes(findings) == ["html-size"]
         assert f"{GMAIL_CLIP_BYTES:,}" in findings[0].message
 

@@ -26,7 +26,7 @@ from smtp_support import smtp_server
 import storykit
 from storykit.cli import main
 from storykit.digest import PersonalisedRun, Subscriber, select, window, write_outbox
-from storykit.mail import SENT_RECORD, OutboxBusyError, SendError, send
+from storykit.email import SENT_RECORD, OutboxBusyError, SendError, send
 
 STRICT = policy.default.clone(raise_on_defect=True)
 SENDER = "ILO Newsroom <newsroom@ilo.org>"
@@ -257,7 +257,7 @@ class TestSend:
         assert handler.received == []
 
     @pytest.mark.parametrize("args", [
-        ["--smtp", "localhost"],
+        ["--smtp", "localhost:"],
         ["--smtp", "localhost:99999"],
         ["--smtp", "localhost:25", "--starttls", "--ssl"],
         ["--smtp", "localhost:25", "--user", "u"],
@@ -452,3 +452,161 @@ class TestRefusedRecipients:
         assert list(result.earlier) == [REFUSED] and result.earlier[REFUSED].startswith("550")
         assert not result.ok
 
+
+
+class TestLikeAMailClient:
+    """storykit send dates, paces, tests and reports as a mail client would."""
+
+    def test_the_date_is_the_sending_time(self, smtp: tuple[Handler, int],
+                                          example: storykit.Collection, tmp_path: Path) -> None:
+        """A message goes out dated when it is sent; the file keeps its own Date."""
+        from datetime import datetime
+        from email.utils import parsedate_to_datetime
+
+        handler, port = smtp
+        outbox = outbox_of(tmp_path, example, ["a@example.org"])
+        (path,) = outbox.glob("*.eml")
+        before_file = path.read_bytes()
+        before = datetime.now().astimezone().replace(microsecond=0)
+        code, _, err = invoke("send", outbox, "--smtp", f"127.0.0.1:{port}")
+        after = datetime.now().astimezone()
+        assert code == 0, err
+        (got,) = handler.received
+        sent = parse(got[2])
+        assert before <= parsedate_to_datetime(str(sent["Date"])) <= after
+        assert path.read_bytes() == before_file
+        assert parse(before_file)["Date"] != sent["Date"]
+        assert sent["Message-ID"] == parse(before_file)["Message-ID"]
+
+    def test_keep_date_sends_the_files_date(self, smtp: tuple[Handler, int],
+                                            example: storykit.Collection,
+                                            tmp_path: Path) -> None:
+        """--keep-date sends the file as it is."""
+        handler, port = smtp
+        outbox = outbox_of(tmp_path, example, ["a@example.org"])
+        (path,) = outbox.glob("*.eml")
+        code, _, err = invoke("send", outbox, "--smtp", f"127.0.0.1:{port}", "--keep-date")
+        assert code == 0, err
+        assert handler.received[0][2].replace(b"\r\n", b"\n") == path.read_bytes().replace(
+            b"\r\n", b"\n")
+
+    def test_test_to_sends_one_copy_and_records_nothing(self, smtp: tuple[Handler, int],
+                                                        example: storykit.Collection,
+                                                        tmp_path: Path) -> None:
+        """--test-to sends the first message to that address only; the real run sends all."""
+        handler, port = smtp
+        outbox = outbox_of(tmp_path, example, ["a@example.org", "b@example.org"])
+        code, out, err = invoke("send", outbox, "--smtp", f"127.0.0.1:{port}",
+                                "--test-to", "Me <me@example.org>")
+        assert code == 0, err
+        assert [r[1] for r in handler.received] == [["me@example.org"]]
+        assert "a test copy, not recorded" in out
+        assert not (outbox / SENT_RECORD).exists()
+        code, out, err = invoke("send", outbox, "--smtp", f"127.0.0.1:{port}")
+        assert code == 0, err
+        assert sorted(r[1][0] for r in handler.received[1:]) == ["a@example.org",
+                                                                  "b@example.org"]
+
+    def test_the_lock_is_removed_at_the_end(self, smtp: tuple[Handler, int],
+                                            example: storykit.Collection,
+                                            tmp_path: Path) -> None:
+        """No .send.lock is left in the outbox after a send, nor after a refused message."""
+        from storykit.email import SEND_LOCK
+
+        _, port = smtp
+        outbox = outbox_of(tmp_path, example, ["a@example.org", REFUSED])
+        code, _, _ = invoke("send", outbox, "--smtp", f"127.0.0.1:{port}")
+        assert code == 1
+        assert not (outbox / SEND_LOCK).exists()
+        assert (outbox / SENT_RECORD).exists()
+
+    @pytest.mark.parametrize(("value", "security", "expected"), [
+        ("localhost", "plain", ("localhost", 25)),
+        ("smtp.example.org", "starttls", ("smtp.example.org", 587)),
+        ("smtp.example.org", "ssl", ("smtp.example.org", 465)),
+        ("127.0.0.1:2525", "plain", ("127.0.0.1", 2525)),
+        ("[::1]", "plain", ("::1", 25)),
+        ("[::1]:2525", "ssl", ("::1", 2525)),
+        ("::1", "starttls", ("::1", 587)),
+    ])
+    def test_a_host_alone_means_the_usual_port(self, value: str, security: str,
+                                               expected: tuple[str, int]) -> None:
+        """--smtp HOST: port 25, 587 with --starttls, 465 with --ssl."""
+        from storykit.cli.mail import _host_port
+
+        assert _host_port(value, security) == expected
+
+    def test_a_host_alone_reaches_the_server(self, smtp: tuple[Handler, int],
+                                             example: storykit.Collection, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+        """--smtp 127.0.0.1 connects to port 25 (pointed at the test server here)."""
+        handler, port = smtp
+        monkeypatch.setitem(__import__("storykit.cli.mail").cli.mail.DEFAULT_PORTS,
+                            "plain", port)
+        outbox = outbox_of(tmp_path, example, ["a@example.org"])
+        code, _, err = invoke("send", outbox, "--smtp", "127.0.0.1")
+        assert code == 0, err
+        assert len(handler.received) == 1
+
+    def test_rate_spaces_the_messages(self) -> None:
+        """--rate 2/s waits half a second between messages (on the throttle's clock)."""
+        from storykit.cli.mail import _rate
+        from storykit.email.smtp import _Throttle
+
+        now = [100.0]
+        slept: list[float] = []
+
+        def sleep(seconds: float) -> None:
+            slept.append(seconds)
+            now[0] += seconds
+
+        throttle = _Throttle(_rate("2/s"), clock=lambda: now[0], sleep=sleep)
+        for _ in range(4):
+            throttle.wait()
+        assert slept == [0.5, 0.5, 0.5]
+        assert _rate("600/m") == _rate("10") == 10.0
+        for bad in ("fast", "0/s", "-1/s", "5/day", "nan/s"):
+            with pytest.raises(Exception, match="is not a rate"):
+                _rate(bad)
+
+    def test_progress_only_on_a_terminal(self, smtp: tuple[Handler, int],
+                                         example: storykit.Collection, tmp_path: Path) -> None:
+        """The "[n/N] sent" line is for terminals: none in captured stderr; its form."""
+        from storykit.cli.mail import _Progress
+
+        _, port = smtp
+        outbox = outbox_of(tmp_path, example, ["a@example.org", "b@example.org"])
+        code, _, err = invoke("send", outbox, "--smtp", f"127.0.0.1:{port}")
+        assert code == 0 and err == ""
+        progress = _Progress(800, enabled=False)
+        for _ in range(200):
+            progress.update("sent", Path("ana@example.org.eml"))
+        assert progress.line("sent", Path("ana@example.org.eml"), 20.0) == (
+            "[200/800] sent ana@example.org.eml (10.0 messages/s, ETA 1:00)")
+
+    def test_ctrl_c_says_what_was_sent_and_how_to_resume(self, smtp: tuple[Handler, int],
+                                                         example: storykit.Collection,
+                                                         tmp_path: Path) -> None:
+        """Ctrl-C: "sent N, M left; run the same command again to resume", exit 130, no
+        lock left; the same command then sends the rest."""
+        from storykit.email import SEND_LOCK
+
+        handler, port = smtp
+        outbox = outbox_of(tmp_path, example, ["a@example.org", "b@example.org",
+                                               "c@example.org"])
+        handler.hold = True
+        first = subprocess.Popen(storykit_send(outbox, "--smtp", f"127.0.0.1:{port}"),
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            assert handler.arrived.wait(120), "the send never reached DATA"
+            first.send_signal(signal.SIGINT)
+            _, err = first.communicate(timeout=120)
+        finally:
+            handler.release.set()
+        assert first.returncode == 130
+        assert err == ("storykit: error: interrupted: sent 0, 3 left; run the same command "
+                       "again to resume\n")
+        assert not (outbox / SEND_LOCK).exists()
+        code, out, err = invoke("send", outbox, "--smtp", f"127.0.0.1:{port}")
+        assert code == 0, err
+        assert out.strip().endswith("0 failed, 0 skipped (already sent)")

@@ -444,11 +444,11 @@ class TestJobs:
         import subprocess
         import sys
 
-        from storykit._parallel import _children_hold_ctrl_c
+        from storykit.stream.workers import _children_hold_ctrl_c
 
         probe = [sys.executable, "-c",
                  "import os, signal\n"
-                 "from storykit._parallel import _watch_parent\n"
+                 "from storykit.stream.workers import _watch_parent\n"
                  "held = lambda: signal.SIGTERM in signal.pthread_sigmask(signal.SIG_BLOCK, [])\n"
                  "before = held()\n"
                  "_watch_parent(os.getppid())\n"

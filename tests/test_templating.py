@@ -7,7 +7,7 @@ from typing import Any
 import jinja2
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from storykit import templating
 from storykit.plugins import Registry
@@ -72,12 +72,6 @@ class TestEscaping:
                                    keep_trailing_newline=True)
         ours = builtin_env().from_string(SOURCE).render(v=value)
         assert ours == plain.from_string(SOURCE).render(v=value)
-
-    @settings(max_examples=150)
-    @given(VALUES)
-    def test_output_escape_is_markupsafe_escape(self, value: Any) -> None:
-        """The escaping of written values is markupsafe's, character for character."""
-        assert templating._escape_output(value) == str(escape(value))
 
     def test_markup_is_written_as_is(self) -> None:
         """Markup (from a filter, a {% set %} block or the page) is not escaped twice."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import re
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -121,32 +121,6 @@ def href(url: str) -> str:
     return _STRAY_PERCENT.sub("%25", url) if "%" in url else url
 
 
-#: The escaping of :func:`markupsafe.escape` without the ``Markup`` around it (MarkupSafe 3
-#: has it as ``_escape_inner``, in C; ``escape()`` itself is the fallback).
-_escape_str: Callable[[str], str]
-try:
-    from markupsafe import _escape_inner as _escape_str  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - an older MarkupSafe
-    _escape_str = escape
-
-
-def _escape_output(value: Any) -> str:
-    """:func:`markupsafe.escape` for a value the template writes out: the same text, not wrapped.
-
-    Compiled templates call ``escape()`` on every ``{{ value }}`` they write; the result is
-    only ever joined into the output, so wrapping it in ``Markup`` (which costs more than the
-    escaping itself) buys nothing. The rules are markupsafe's: a ``str`` is escaped, an object
-    with ``__html__`` (``Markup``, ...) gives its own markup, anything else is escaped as
-    ``str(value)``.
-    """
-    if type(value) is str:
-        return _escape_str(value)
-    if hasattr(value, "__html__"):
-        markup: str = value.__html__()
-        return markup
-    return _escape_str(str(value))
-
-
 # Characters that would end or confuse a <script> element, or break a line in old JavaScript.
 # (Pairs and str.replace, not str.translate: translate is slow on non-ASCII text.)
 _SCRIPT_ESCAPES = (
@@ -180,32 +154,19 @@ def json_script(value: Any) -> Markup:
 
 def bdi(value: Any) -> Markup:
     """``value`` escaped and isolated in ``<bdi>``: data of any direction inside a label."""
-    return Markup(f"<bdi>{_escape_output(value)}</bdi>")
+    return Markup("<bdi>{}</bdi>").format(value)
 
 
 def paragraphs(value: str) -> Markup:
     """Plain text as HTML paragraphs: blank lines separate them, single newlines become <br>."""
     if "\n" not in value:  # one paragraph (most summaries): no regex, no Markup.format
         text = value.strip()
-        return Markup(f"<p>{_escape_output(text)}</p>") if text else Markup("")
+        return Markup("<p>{}</p>").format(text) if text else Markup("")
     parts = [p.strip() for p in re.split(r"\n\s*\n", value) if p.strip()]
     return Markup("\n").join(
         Markup("<p>{}</p>").format(Markup("<br>\n").join(escape(line) for line in p.split("\n")))
         for p in parts
     )
-
-
-class _Template(jinja2.Template):
-    """A template whose ``{{ value }}`` outputs use :func:`_escape_output`."""
-
-    @classmethod
-    def from_code(cls, environment: jinja2.Environment, code: Any,
-                  globals: Any, uptodate: Callable[[], bool] | None = None) -> jinja2.Template:
-        template = super().from_code(environment, code, globals, uptodate)
-        # The module namespace of the compiled template, where its code finds escape(): the
-        # code generator writes escape() only around values that go to the output.
-        template.root_render_func.__globals__["escape"] = _escape_output
-        return template
 
 
 def translation_dirs(registry: Registry | None = None) -> tuple[Path, ...]:
@@ -238,7 +199,6 @@ def _new_environment(search: tuple[Path, ...], registry: Registry | None) -> jin
         auto_reload=False,
         cache_size=400,
     )
-    env.template_class = _Template
     env.filters["date"] = format_date
     env.filters["direction"] = text_direction
     env.filters["iso"] = iso
@@ -250,7 +210,11 @@ def _new_environment(search: tuple[Path, ...], registry: Registry | None) -> jin
     env.filters["json_script"] = json_script
     env.filters["paragraphs"] = paragraphs
     env.filters["bdi"] = bdi
-    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+    # gettext and ngettext look up the catalogue of the locale each render passes in:
+    # jinja2's i18n extension calls them with the template context (newstyle: values as
+    # keywords, escaped).
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        _gettext, _ngettext, newstyle=True)
     # The catalogue folders of this registry's plugins, read by render() and stream().
     env.extend(storykit_translation_dirs=(
         translation_dirs(registry) if registry is not None else ()))
@@ -295,37 +259,26 @@ def environment(registry: Registry | None = None, template_dir: Path | str | Non
     return env
 
 
-def _newstyle_gettext(func: Callable[[str], str]) -> Callable[..., str]:
-    """gettext that takes ``%(name)s`` values as keywords and escapes them (jinja2 newstyle)."""
-
-    @jinja2.pass_context
-    def gettext(__context: jinja2.runtime.Context, __string: str, **variables: Any) -> str:
-        rv = func(__string)
-        if __context.eval_ctx.autoescape:
-            rv = Markup(rv)
-        return rv % variables if variables else rv
-
-    return gettext
+def _catalogue(context: jinja2.runtime.Context) -> Any:
+    """The translations of the locale the template is rendered in."""
+    env = context.environment
+    return translations(context.resolve("locale"), getattr(env, "storykit_translation_dirs", ()))
 
 
-def _newstyle_ngettext(func: Callable[[str, str, int], str]) -> Callable[..., str]:
-    @jinja2.pass_context
-    def ngettext(__context: jinja2.runtime.Context, __singular: str, __plural: str,
-                 __num: int, **variables: Any) -> str:
-        variables.setdefault("num", __num)
-        rv = func(__singular, __plural, __num)
-        if __context.eval_ctx.autoescape:
-            rv = Markup(rv)
-        return rv % variables
-
-    return ngettext
+@jinja2.pass_context
+def _gettext(context: jinja2.runtime.Context, message: str) -> str:
+    text: str = _catalogue(context).gettext(message)
+    return text
 
 
-def _context(env: jinja2.Environment, locale: str, context: dict[str, Any]) -> dict[str, Any]:
-    tr = translations(locale, getattr(env, "storykit_translation_dirs", ()))
-    gettext = _newstyle_gettext(tr.gettext)
-    return dict(context, _=gettext, gettext=gettext, ngettext=_newstyle_ngettext(tr.ngettext),
-                locale=locale)
+@jinja2.pass_context
+def _ngettext(context: jinja2.runtime.Context, singular: str, plural: str, n: int) -> str:
+    text: str = _catalogue(context).ngettext(singular, plural, n)
+    return text
+
+
+def _context(locale: str, context: dict[str, Any]) -> dict[str, Any]:
+    return dict(context, locale=locale)
 
 
 def render(env: jinja2.Environment, template: str, locale: str, **context: Any) -> str:
@@ -334,10 +287,10 @@ def render(env: jinja2.Environment, template: str, locale: str, **context: Any) 
     Templates call ``{{ _("Media contact") }}``; values go in as keywords and are escaped:
     ``{{ _("Photo: %(credit)s", credit=credit) }}``.
     """
-    return env.get_template(template).render(_context(env, locale, context))
+    return env.get_template(template).render(_context(locale, context))
 
 
 def stream(env: jinja2.Environment, template: str, locale: str, **context: Any,
            ) -> Iterator[str]:
     """Like :func:`render`, but yields the output in pieces, for large pages."""
-    return env.get_template(template).generate(_context(env, locale, context))
+    return env.get_template(template).generate(_context(locale, context))

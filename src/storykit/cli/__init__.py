@@ -28,7 +28,7 @@ from storykit.cli.common import (
 )
 from storykit.cli.content import export, import_, list_, validate
 from storykit.cli.formats import formats
-from storykit.digest_cli import digest, send
+from storykit.cli.mail import digest, send
 
 __all__ = ["main"]
 

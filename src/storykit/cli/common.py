@@ -401,7 +401,7 @@ def default_jobs(source: Path) -> int:
     Two, not one per CPU: two workers and the reading process keep a million stories under
     150 MB together, and more workers would each add their own interpreter's memory.
     """
-    from storykit import _parallel
+    from storykit.stream import workers as _parallel
 
     try:
         big = source.stat().st_size >= AUTO_JOBS_MIN_BYTES

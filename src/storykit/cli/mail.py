@@ -1,4 +1,4 @@
-"""The ``storykit digest`` and ``storykit send`` commands (registered by ``storykit.cli``)."""
+"""The ``storykit digest`` and ``storykit send`` commands."""
 
 from __future__ import annotations
 
@@ -26,9 +26,14 @@ from storykit.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from storykit.mail import Finding
+    from storykit.email import Finding
 
-__all__ = ["COMMANDS", "digest", "send"]
+__all__ = ["digest", "send"]
+
+
+#: Preflight findings reported without --check too: a message Gmail will clip, and a digest
+#: addressed to its own sender (no -O to=).
+ALWAYS_WARN = frozenset({"html-size", "to-is-sender"})
 
 
 def _report(findings: Iterable[tuple[str, Finding]], strict: bool) -> int:
@@ -99,10 +104,9 @@ def digest(  # noqa: PLR0917 - click passes each option as an argument
     """
     from datetime import date
 
-    from storykit import digest as dg
     from storykit.collection import matcher
-    from storykit.read import load
-    from storykit.stream import streamable
+    from storykit.email import windows as dg
+    from storykit.io import load, streamable
 
     try:
         now = date.fromisoformat(today) if today else None
@@ -117,6 +121,8 @@ def digest(  # noqa: PLR0917 - click passes each option as an argument
         raise click.UsageError("with --subscribers, write to --outbox DIR, not -o")
     if subscribers is not None and outbox is None and not check:
         raise click.UsageError("--subscribers needs --outbox DIR (or --check alone)")
+    if subscribers is None and output in (None, "-") and not check:
+        stdout_buffer()  # (closed: said before anything is read)
 
     reg = obj.registry()
     if fmt is not None:
@@ -161,31 +167,36 @@ def digest(  # noqa: PLR0917 - click passes each option as an argument
         _personalised(obj, col, subscribers, outbox, opts, check=check, strict=strict)
         return
 
-    if not check:
+    if not is_email:
         write_collection(obj, col, exporter.name, output, opts)
         return
 
     import io
 
-    from storykit.mail import lint
+    from storykit.email import lint
 
     buf = io.BytesIO()
     exporter.write(col, buf, **opts)
     data = buf.getvalue()
-    problems = _report(((str(output or "digest"), f) for f in lint(data)), strict)
+    findings = lint(data)
+    if not check:  # what would surprise a sender is said even without --check
+        findings = [f for f in findings if f.code in ALWAYS_WARN]
+    problems = _report(((str(output or "digest"), f) for f in findings), strict)
     if problems and strict:
         fail(f"preflight found {problems} problem{'s' if problems != 1 else ''}; "
              "nothing written")
-    if output is None:
+    if output is None and check:
         click.echo(f"preflight: {problems or 'no'} problem{'s' if problems != 1 else ''}",
                    err=True)
         return
+    if output is None:
+        output = "-"
     if output == "-":
         out = stdout_buffer()
         out.write(data)
         out.flush()
         return
-    from storykit.files import atomic_writer
+    from storykit.io import atomic_writer
 
     with atomic_writer(output) as f:
         f.write(data)
@@ -195,14 +206,15 @@ def digest(  # noqa: PLR0917 - click passes each option as an argument
 
 def _personalised(obj: Context, col: Any, subscribers: Path, outbox: Path | None,
                   opts: dict[str, Any], *, check: bool, strict: bool) -> None:
+    """One message per subscriber, a subscriber at a time: memory does not grow with them."""
     import time
 
-    from storykit.digest import PersonalisedRun, load_subscribers, outbox_name, write_outbox
-    from storykit.mail import lint
+    from storykit.email import PersonalisedRun, iter_subscribers, lint, outbox_name
+    from storykit.email.personalised import write_messages
 
-    subs = load_subscribers(subscribers)
+    subs = iter_subscribers(subscribers)  # checked whole here, then read a row at a time
     if check:
-        run = PersonalisedRun(col, subs, opts, registry=obj.registry())
+        run = PersonalisedRun(col, subs, opts, registry=obj.registry(), keep_skipped=False)
         problems = _report(((outbox_name(m.subscriber.email), f) for m in run
                             for f in lint(m.data)), strict)
         if problems and strict:
@@ -214,11 +226,11 @@ def _personalised(obj: Context, col: Any, subscribers: Path, outbox: Path | None
             return
     assert outbox is not None
     start = time.perf_counter()
-    run = PersonalisedRun(col, subs, opts, registry=obj.registry())
-    paths = write_outbox(run, outbox)
+    run = PersonalisedRun(col, subs, opts, registry=obj.registry(), keep_skipped=False)
+    written = write_messages(run, outbox)
     took = time.perf_counter() - start
-    skipped = len(run.skipped)
-    click.echo(f"wrote {len(paths)} message{'s' if len(paths) != 1 else ''} to {outbox} "
+    skipped = run.skipped_count
+    click.echo(f"wrote {written} message{'s' if written != 1 else ''} to {outbox} "
                f"in {took:.1f}s; skipped {skipped} subscriber{'s' if skipped != 1 else ''} "
                "with no stories in the window", err=True)
 
@@ -227,13 +239,82 @@ def _bad(param: click.Parameter, message: str) -> NoReturn:
     raise click.BadParameter(message, param=param)
 
 
-def _host_port(value: str) -> tuple[str, int]:
-    host, sep, port = value.rpartition(":")
-    host = host.strip("[]")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise click.BadParameter(f"{value!r} is not HOST:PORT (e.g. smtp.example.org:587)",
-                                 param_hint="'--smtp'")
+#: The port of each kind of connection when --smtp names only a host.
+DEFAULT_PORTS = {"plain": 25, "starttls": 587, "ssl": 465}
+
+
+def _host_port(value: str, security: str) -> tuple[str, int]:
+    """``HOST:PORT``, ``[v6]:PORT`` or ``HOST`` alone (the usual port of ``security``)."""
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        port = rest.removeprefix(":") if rest.startswith(":") else None if not rest else "?"
+    elif value.count(":") == 1:
+        host, _, port = value.partition(":")
+    else:  # a name, or a bare IPv6 address: no port
+        host, port = value, None
+    if port is None and host and " " not in host:
+        return host, DEFAULT_PORTS[security]
+    if not host or port is None or not port.isdigit() or not 0 < int(port) < 65536:
+        raise click.BadParameter(f"{value!r} is not HOST or HOST:PORT (e.g. "
+                                 "smtp.example.org:587)", param_hint="'--smtp'")
     return host, int(port)
+
+
+def _rate(value: str | None) -> float | None:
+    """``--rate 10/s``, ``600/m`` or ``36000/h`` (or a bare number: per second)."""
+    if value is None:
+        return None
+    number, _, unit = value.strip().partition("/")
+    per = {"": 1, "s": 1, "m": 60, "min": 60, "h": 3600}.get(unit.strip().lower())
+    try:
+        count = float(number)
+    except ValueError:
+        count = math.nan
+    if per is None or not math.isfinite(count) or count <= 0:
+        raise click.BadParameter(f"{value!r} is not a rate like 10/s, 600/m or 36000/h",
+                                 param_hint="'--rate'")
+    return count / per
+
+
+class _Progress:
+    """``[n/N] sent path (rate, ETA)`` on one terminal line of stderr, rewritten in place."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        import time
+
+        self.total = total
+        self.enabled = enabled
+        self.done = 0
+        self.sent = 0
+        self.clock = time.monotonic
+        self.start = self.clock()
+        self.shown = False
+
+    def line(self, status: str, path: Path, elapsed: float) -> str:
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        left = self.total - self.done
+        eta = f", ETA {_duration(left / rate)}" if rate > 0 and left else ""
+        return (f"[{self.done}/{self.total}] {status} {path.name} "
+                f"({rate:.1f} messages/s{eta})")
+
+    def update(self, status: str, path: Path) -> None:
+        self.done += 1
+        self.sent += status == "sent"
+        if self.enabled:
+            text = self.line(status, path, self.clock() - self.start)
+            click.echo(f"\r\x1b[2K{text}", err=True, nl=False)
+            self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            click.echo("\r\x1b[2K", err=True, nl=False)
+            self.shown = False
+
+
+def _duration(seconds: float) -> str:
+    whole = int(seconds + 0.5)
+    hours, rest = divmod(whole, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
 def _expand(paths: Iterable[Path]) -> list[Path]:
@@ -248,8 +329,9 @@ def _expand(paths: Iterable[Path]) -> list[Path]:
 
 @click.command()
 @click.argument("messages", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--smtp", "server", required=True, metavar="HOST:PORT",
-              help="The SMTP server, e.g. smtp.example.org:587.")
+@click.option("--smtp", "server", required=True, metavar="HOST[:PORT]",
+              help="The SMTP server, e.g. smtp.example.org:587; without a port, 25 (587 with "
+                   "--starttls, 465 with --ssl).")
 @click.option("--starttls", is_flag=True, help="Upgrade the connection with STARTTLS.")
 @click.option("--ssl", "use_ssl", is_flag=True, help="Connect over TLS (SMTPS, port 465).")
 @click.option("--user", help="Log in as this user.")
@@ -262,36 +344,55 @@ def _expand(paths: Iterable[Path]) -> list[Path]:
                   value if not math.isnan(value) else _bad(param, "nan is not a number of "
                                                                     "seconds")),
               help="Seconds to wait for the server.")
+@click.option("--rate", metavar="N/s", help="Send at most N messages a second (or N/m, N/h).")
+@click.option("--test-to", metavar="ADDRESS", help="Send one copy of the first message to "
+                                                   "ADDRESS only (recorded nowhere).")
+@click.option("--keep-date", is_flag=True, help="Keep each file's Date header instead of "
+                                               "dating the message when it is sent.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only failures and the summary.")
 @click.pass_obj
 @handle_errors
 def send(  # noqa: PLR0917 - click passes each option as an argument
         obj: Context, messages: tuple[Path, ...], server: str, starttls: bool, use_ssl: bool,
         user: str | None, password_env: str | None, dry_run: bool, resend: bool,
-        timeout: float, quiet: bool) -> None:
+        timeout: float, rate: str | None, test_to: str | None, keep_date: bool,
+        quiet: bool) -> None:
     """Send .eml messages (files, or folders of them) through one SMTP connection.
 
-    Each message's result is printed, then a summary. Messages sent are recorded in the
-    folder's .sent.jsonl, so running the command again skips them (unless --resend), and
-    sends a message only to its recipients that did not accept it: refused temporarily (4xx)
-    or not reached. Those refused permanently (5xx) are reported again, not retried. Exits 1
-    if any message or recipient failed, or the server cannot be reached.
+    Each message's result is printed, then a summary; on a terminal, a "[n/N] sent" line
+    on stderr shows the rate and the time left. Messages sent are recorded in the folder's
+    .sent.jsonl, so running the command again skips them (unless --resend), and sends a
+    message only to its recipients that did not accept it: refused temporarily (4xx) or not
+    reached. Those refused permanently (5xx) are reported again, not retried. Exits 1 if any
+    message or recipient failed, or the server cannot be reached. Interrupted (Ctrl-C), it
+    says how many were sent and how many are left: the same command resumes.
 
-    A send locks each outbox folder (.send.lock) while it runs; another send on the same
-    folder meanwhile exits 1 at once and sends nothing. A --dry-run takes no lock.
+    Each message is dated when it is sent (the file is left as it is; --keep-date sends the
+    file's Date). A send locks each outbox folder (.send.lock, removed at the end) while it
+    runs; another send on the same folder meanwhile exits 1 at once and sends nothing. A
+    --dry-run or --test-to takes no lock.
 
     \b
     Examples:
       storykit send outbox/*.eml --smtp localhost:1025 --dry-run
-      storykit send outbox/ --smtp smtp.example.org:587 --starttls \\
+      storykit send outbox/ --smtp smtp.example.org --test-to me@example.org
+      storykit send outbox/ --smtp smtp.example.org --starttls --rate 10/s \\
           --user digest --password-env SMTP_PASSWORD
     """
-    from storykit.mail import OutboxBusyError, SendError
-    from storykit.mail import send as send_messages
+    from storykit.email import OutboxBusyError, SendError
+    from storykit.email import send as send_messages
+    from storykit.email.headers import parse_addresses
 
-    host, port = _host_port(server)
     if starttls and use_ssl:
         raise click.UsageError("give --starttls or --ssl, not both")
+    host, port = _host_port(server, "ssl" if use_ssl else "starttls" if starttls else "plain")
+    per_second = _rate(rate)
+    if test_to is not None:
+        try:
+            (address,) = parse_addresses(test_to, "--test-to")
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="'--test-to'") from None
+        test_to = address.addr_spec
     password = None
     if password_env is not None:
         if user is None:
@@ -303,19 +404,34 @@ def send(  # noqa: PLR0917 - click passes each option as an argument
         raise click.UsageError("--user needs --password-env VAR (passwords never go on the "
                                "command line)")
 
+    files = _expand(messages)
+    progress = _Progress(1 if test_to is not None else len(files),
+                         enabled=not quiet and _is_terminal(sys.stderr))
+
     def show(result: Any) -> None:
+        progress.update(result.status, result.path)
         if not result.ok:
+            progress.clear()
             click.echo(f"storykit: error: {result}", err=True)
         elif not quiet:
+            progress.clear()
             click.echo(str(result))
 
     try:
-        report = send_messages(_expand(messages), host, port,
+        report = send_messages(files, host, port,
                                security="ssl" if use_ssl else "starttls" if starttls else "plain",
                                user=user, password=password, dry_run=dry_run, resend=resend,
-                               timeout=timeout, on_result=show)
+                               timeout=timeout, on_result=show, keep_date=keep_date,
+                               rate=per_second, test_to=test_to)
     except (OutboxBusyError, SendError) as e:
+        progress.clear()
         fail(str(e))
+    except KeyboardInterrupt:
+        progress.clear()
+        left = progress.total - progress.done
+        fail(f"interrupted: sent {progress.sent}, {left} left; run the same command again to "
+             "resume", 130)
+    progress.clear()
     click.echo(report.summary())
     if report.aborted:
         fail(report.aborted)
@@ -323,4 +439,6 @@ def send(  # noqa: PLR0917 - click passes each option as an argument
         sys.exit(1)
 
 
-COMMANDS = [digest, send]
+def _is_terminal(stream: Any) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty is not None and isatty())

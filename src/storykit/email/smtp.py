@@ -1,9 +1,4 @@
-"""Sending messages over SMTP, and checking them first as a careful bulk sender would.
-
-:func:`lint` is the preflight: subject length, Gmail's clipping size, relative URLs, images
-without ``alt``, a missing or empty plain-text part, no unsubscribe on a bulk message, and bare
-"read more" / "click here" link text. It returns :class:`Finding` objects; the caller decides
-whether they are warnings or errors (``storykit digest --check [--strict]``).
+"""Sending messages over SMTP.
 
 :func:`send` sends ``.eml`` files through one SMTP connection with :mod:`smtplib`: a result per
 message, a refused recipient does not stop the rest, and every message sent is recorded in the
@@ -17,6 +12,7 @@ so two runs on one outbox cannot both send a message: the second raises :class:`
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -24,159 +20,30 @@ import re
 import smtplib
 import socket
 import sys
+import time
 from collections.abc import Callable, Iterable
-from html.parser import HTMLParser
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import attrs
 
-if TYPE_CHECKING:
-    from email.message import EmailMessage
-
 __all__ = [
-    "GMAIL_CLIP_BYTES",
     "SEND_LOCK",
     "SENT_RECORD",
-    "Finding",
     "OutboxBusyError",
     "Result",
     "SendError",
     "SendReport",
-    "lint",
     "send",
+    "stamp_date",
 ]
 
-#: Gmail hides ("clips") the rest of a message whose HTML is larger than this.
-GMAIL_CLIP_BYTES = 102 * 1024
 #: The record of sent messages kept in each outbox folder.
 SENT_RECORD = ".sent.jsonl"
 #: The lock file a send holds in each outbox folder while it runs (left in place: harmless).
 SEND_LOCK = ".send.lock"
 SUBJECT_MIN, SUBJECT_MAX = 10, 78
-#: Link text that says nothing out of context (screen readers list links by their text).
-BARE_LINK_TEXT = frozenset({
-    "read more", "more", "click here", "here", "click", "learn more", "this link", "link",
-    "read on", "continue reading", "more info", "details", "see more", "go",
-})
-
-# --- preflight -----------------------------------------------------------------------------------
-
-
-@attrs.frozen
-class Finding:
-    """One preflight problem: a short code and a sentence saying what is wrong."""
-
-    code: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.message} [{self.code}]"
-
-
-class _Links(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.urls: list[tuple[str, str]] = []  # (tag.attribute, url)
-        self.images_without_alt: list[str] = []
-        self.link_texts: list[tuple[str, str]] = []  # (text, href)
-        self._href: str | None = None
-        self._text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = dict(attrs)
-        if tag == "a":
-            href = a.get("href")
-            if href is not None:
-                self.urls.append(("a href", href))
-            self._href = href or ""
-            self._text = []
-        elif tag == "img":
-            src = a.get("src")
-            if src is not None:
-                self.urls.append(("img src", src))
-            if "alt" not in a or a["alt"] is None:
-                self.images_without_alt.append(src or "(no src)")
-            if self._href is not None:
-                self._text.append(a.get("alt") or "")
-        elif tag in ("link", "area") and a.get("href") is not None:
-            self.urls.append((f"{tag} href", a["href"] or ""))
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "a" and self._href is not None:
-            self.link_texts.append((" ".join("".join(self._text).split()), self._href))
-            self._href = None
-
-    def handle_data(self, data: str) -> None:
-        if self._href is not None:
-            self._text.append(data)
-
-
-_SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*:")
-
-
-def _parse(message: bytes | EmailMessage) -> EmailMessage:
-    if isinstance(message, bytes):
-        from email import policy
-        from email.parser import BytesParser
-
-        parsed: EmailMessage = BytesParser(policy=policy.default).parsebytes(message)
-        return parsed
-    return message
-
-
-def lint(message: bytes | EmailMessage, *, bulk: bool = True) -> list[Finding]:
-    """Preflight a message; every problem found, in a stable order (empty: all clear).
-
-    ``bulk`` says the message goes to a list (then it needs a ``List-Unsubscribe`` header).
-    Sizes are those of the HTML part as sent (after its transfer encoding).
-    """
-    found: list[Finding] = []
-    if isinstance(message, bytes):
-        longest = max((len(line) for line in message.split(b"\n")), default=0)
-        if longest > 999:  # 998 octets plus the CR of CRLF
-            found.append(Finding("long-line", f"a line is {longest - 1} octets long; "
-                                              "RFC 5322 allows 998"))
-    msg = _parse(message)
-    subject = str(msg.get("subject", "") or "")
-    n = len(subject)
-    if not SUBJECT_MIN <= n <= SUBJECT_MAX:
-        found.append(Finding("subject-length", f"the subject is {n} characters long; keep it "
-                             f"between {SUBJECT_MIN} and {SUBJECT_MAX} ({subject!r})"))
-    plain = msg.get_body(("plain",))
-    if plain is None:
-        found.append(Finding("no-text-part", "there is no text/plain part (spam filters and "
-                             "text-only readers need one)"))
-    elif not str(plain.get_content()).strip():
-        found.append(Finding("empty-text-part", "the text/plain part is empty"))
-    page = msg.get_body(("html",))
-    if page is not None:
-        raw = page.get_payload(decode=False)
-        size = len(raw.encode("utf-8", "surrogateescape")) if isinstance(raw, str) else 0
-        if size > GMAIL_CLIP_BYTES:
-            found.append(Finding("html-size", f"the HTML part is {size:,} bytes; Gmail clips "
-                                 f"messages over {GMAIL_CLIP_BYTES:,} bytes (102 KB)"))
-        parser = _Links()
-        parser.feed(str(page.get_content()))
-        parser.close()
-        for where, url in parser.urls:
-            if not _SCHEME.match(url.strip()):
-                found.append(Finding("relative-url", f"{where}={url!r} is relative; mail "
-                                     "clients have no base URL, use an absolute https URL"))
-        for src in parser.images_without_alt:
-            found.append(Finding("image-alt", f"the image {src!r} has no alt text"))
-        for text, href in parser.link_texts:
-            words = re.sub(r"[^\w\s]", "", text).casefold().strip()
-            if words in BARE_LINK_TEXT:
-                found.append(Finding("link-text", f"the link to {href!r} says only {text!r}; "
-                                     "say where it goes"))
-    if bulk and msg.get("list-unsubscribe") is None:
-        found.append(Finding("no-unsubscribe", "a bulk message without a List-Unsubscribe "
-                             "header (give -O unsubscribe=https://...)"))
-    return found
-
-
-# --- sending -------------------------------------------------------------------------------------
 
 
 class SendError(ConnectionError):
@@ -323,6 +190,75 @@ def _lock(fd: int) -> bool:
     return True
 
 
+def _take_lock(folder: Path) -> int | None:
+    """The descriptor of the folder's :data:`SEND_LOCK`, locked; None if there is no folder.
+
+    The file is removed when the run ends (:meth:`_Record.close`), so a run that opened it just
+    before may lock a file no longer in the folder: it checks that the file it locked is still
+    the one at the path, and tries again if not.
+    """
+    path = folder / SEND_LOCK
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except (FileNotFoundError, NotADirectoryError):
+            return None  # no such folder: each of its files fails on its own, nothing to record
+        if not _lock(fd):
+            os.close(fd)
+            raise OutboxBusyError(folder)
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(path))
+        except FileNotFoundError:
+            same = False
+        if same:
+            return fd
+        os.close(fd)
+
+
+class _Throttle:
+    """At most ``rate`` messages a second: :meth:`wait` sleeps until the next one may go."""
+
+    def __init__(self, rate: float | None, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.interval = 1 / rate if rate else 0.0
+        self.clock = clock
+        self.sleep = sleep
+        self.next: float | None = None
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        now = self.clock()
+        if self.next is not None and now < self.next:
+            self.sleep(self.next - now)
+            now = self.next
+        self.next = now + self.interval
+
+
+#: The header section of a message (after line ends became CR LF) and the Date field in it.
+_DATE_FIELD = re.compile(rb"^Date:[^\r]*\r\n(?:[ \t][^\r]*\r\n)*", re.IGNORECASE | re.MULTILINE)
+
+
+def stamp_date(data: bytes, when: datetime | None = None) -> bytes:
+    """``data`` (CR LF line ends) with its ``Date`` set to ``when`` (default: now, local time).
+
+    A message without a ``Date`` is left without one.
+
+    A message is dated when it is sent, as a mail client dates it, so that it sorts where the
+    reader expects; the file it came from is left as it is.
+    """
+    from email.utils import format_datetime
+
+    stamp = when if when is not None else datetime.now().astimezone()
+    line = b"Date: " + format_datetime(stamp).encode("ascii") + b"\r\n"
+    end = data.find(b"\r\n\r\n")
+    head, body = (data, b"") if end < 0 else (data[:end + 2], data[end + 2:])
+    found = _DATE_FIELD.search(head)
+    if found is None:  # (the first server adds one, as RFC 5321 says)
+        return data
+    return head[:found.start()] + line + head[found.end():] + body
+
+
 class _Record:
     """The ``.sent.jsonl`` of one folder: who accepted each message, and who refused it for good.
 
@@ -341,15 +277,9 @@ class _Record:
         self.refused: dict[str, dict[str, str]] = {}
         self._file: Any = None
         self._lock: int | None = None
+        self._lock_path = folder / SEND_LOCK
         if lock:
-            try:
-                fd = os.open(folder / SEND_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-            except (FileNotFoundError, NotADirectoryError):
-                return  # no such folder: each of its files fails on its own, nothing to record
-            if not _lock(fd):
-                os.close(fd)
-                raise OutboxBusyError(folder)
-            self._lock = fd
+            self._lock = _take_lock(folder)
         try:
             with self.path.open("rb") as f:
                 for line in f:
@@ -405,6 +335,10 @@ class _Record:
                 self._file = None
         finally:
             if self._lock is not None:
+                # Removed while still held, so that a run waiting to open it finds it gone (or
+                # a new file) and locks that instead: see _take_lock.
+                with contextlib.suppress(OSError):
+                    os.unlink(self._lock_path)
                 os.close(self._lock)  # releases the lock
                 self._lock = None
 
@@ -444,6 +378,7 @@ def send(paths: Iterable[str | os.PathLike[str]], host: str, port: int, *,
          security: Literal["plain", "starttls", "ssl"] = "plain", user: str | None = None,
          password: str | None = None, dry_run: bool = False, resend: bool = False,
          timeout: float = 30.0, on_result: Callable[[Result], None] | None = None,
+         keep_date: bool = False, rate: float | None = None, test_to: str | None = None,
          ) -> SendReport:
     """Send each ``.eml`` file through one SMTP connection; return what happened to each.
 
@@ -454,6 +389,10 @@ def send(paths: Iterable[str | os.PathLike[str]], host: str, port: int, *,
     those are reported again in :attr:`Result.earlier`. ``resend=True`` sends every message to
     all its recipients again.
 
+    Each message goes out with its ``Date`` set to the time it is sent (the file is not
+    changed), unless ``keep_date=True``. ``rate`` is at most that many messages a second.
+    ``test_to`` sends one copy of the first message to that address only, and records nothing.
+
     Before sending anything, every folder of ``paths`` is locked (not in a dry run, which
     writes nothing); :class:`OutboxBusyError` if another send holds one. A server that cannot be
     reached raises :class:`SendError` naming ``host:port`` (messages already sent stay
@@ -463,6 +402,9 @@ def send(paths: Iterable[str | os.PathLike[str]], host: str, port: int, *,
     records: dict[Path, _Record] = {}
     smtp: smtplib.SMTP | None = None
     files = [Path(p) for p in paths]
+    throttle = _Throttle(rate)
+    if test_to is not None:
+        files = files[:1]
 
     def emit(result: Result) -> None:
         report.results.append(result)
@@ -506,7 +448,7 @@ def send(paths: Iterable[str | os.PathLike[str]], host: str, port: int, *,
         folders = {path: path.parent.resolve() for path in files}
         for path, folder in folders.items():
             if folder not in records:
-                records[folder] = _Record(path.parent, lock=not dry_run)
+                records[folder] = _Record(path.parent, lock=not dry_run and test_to is None)
         for path in files:
             try:
                 raw = path.read_bytes()
@@ -515,23 +457,29 @@ def send(paths: Iterable[str | os.PathLike[str]], host: str, port: int, *,
                 # CR LF (RFC 5321).
                 sender, rcpts, key = _envelope(raw)
                 data = _LINE_END.sub(b"\r\n", raw)
+                if not keep_date:
+                    data = stamp_date(data)
             except (OSError, ValueError) as e:
                 detail = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
                 emit(Result(path, "failed", detail=f"not sent: {detail}"))
                 continue
             record = records[folders[path]]
             to, had, gone = rcpts, list[str](), dict[str, str]()
-            if key in record.accepted and not resend:
+            if test_to is not None:
+                to, key, detail = [test_to], "", "a test copy, not recorded"
+            elif key in record.accepted and not resend:
                 to, had, gone = record.pending(key, rcpts)
                 if not to:
                     emit(Result(path, "failed", earlier=gone) if gone else
                          Result(path, "skipped", tuple(rcpts), detail="already sent"))
                     continue
-            detail = f"{', '.join(had)} had it already" if had else ""
+            if test_to is None:
+                detail = f"{', '.join(had)} had it already" if had else ""
             if dry_run:
                 emit(Result(path, "dry-run", tuple(to), detail=detail, earlier=gone))
                 continue
             options = [] if data.isascii() else ["BODY=8BITMIME"]
+            throttle.wait()
             for attempt in (1, 2):
                 if smtp is None:
                     smtp = connect()
@@ -545,7 +493,9 @@ def send(paths: Iterable[str | os.PathLike[str]], host: str, port: int, *,
                 except smtplib.SMTPRecipientsRefused as e:
                     # Recorded too: a permanent refusal is not retried by the next run.
                     bad = {a: f"{code} {_text(msg)}" for a, (code, msg) in e.recipients.items()}
-                    record.add({"key": key, "file": path.name, "accepted": [], "refused": bad})
+                    if key:  # (a test copy is not recorded)
+                        record.add({"key": key, "file": path.name, "accepted": [],
+                                    "refused": bad})
                     emit(Result(path, "failed", tuple(to), refused=bad, detail=detail,
                                 earlier=gone))
                 except smtplib.SMTPResponseException as e:
@@ -555,8 +505,9 @@ def send(paths: Iterable[str | os.PathLike[str]], host: str, port: int, *,
                     emit(Result(path, "failed", tuple(to), detail=str(e), earlier=gone))
                 else:
                     bad = {a: f"{code} {_text(msg)}" for a, (code, msg) in refused.items()}
-                    record.add({"key": key, "file": path.name, "accepted": [
-                        a for a in to if a not in bad], "refused": bad})
+                    if key:
+                        record.add({"key": key, "file": path.name, "accepted": [
+                            a for a in to if a not in bad], "refused": bad})
                     emit(Result(path, "sent", tuple(to), refused=bad, detail=detail,
                                 earlier=gone))
                 break
@@ -583,3 +534,4 @@ def send(paths: Iterable[str | os.PathLike[str]], host: str, port: int, *,
 
 def _text(value: bytes | str) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
