@@ -136,7 +136,8 @@ class _Fast:
     def __init__(self) -> None:
         from storykit.model import Credit, Image, Link, Story
 
-        self.story_keys = frozenset(Story.FIELDS)
+        # A story with a body takes the detailed path (its body is cleaned there).
+        self.story_keys = frozenset(Story.FIELDS) - {"body"}
         self.image_keys = frozenset(Image.FIELDS)
         self.story = builder(Story, Story.FIELDS)
         self.image = builder(Image, ("url", "alt", "credit"))
@@ -298,7 +299,7 @@ def story(data: Any, derive_id: bool = False, language: str = "en") -> Any:
     except (rules.Invalid, TypeError, KeyError):
         return None
     return f.story(sid, title, pub, summary, url, image, topics, countries, lang, links, (),
-                   updated)
+                   updated, None)
 
 
 _MAX_TITLE = rules.MAX_TITLE

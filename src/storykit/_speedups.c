@@ -72,11 +72,11 @@ put(Buf *b, const char *s, Py_ssize_t n)
 
 enum {
     S_ID, S_TITLE, S_PUBLISHED, S_SUMMARY, S_URL, S_IMAGE, S_TOPICS, S_COUNTRIES, S_LANGUAGE,
-    S_LINKS, S_TRANSLATIONS, S_UPDATED, S_N
+    S_LINKS, S_TRANSLATIONS, S_UPDATED, S_BODY, S_N
 };
 static const char *story_fields[S_N] = {
     "id", "title", "published", "summary", "url", "image", "topics", "countries", "language",
-    "links", "translations", "updated",
+    "links", "translations", "updated", "body",
 };
 enum { I_URL, I_ALT, I_CREDIT, I_N };
 static const char *image_fields[I_N] = {"url", "alt", "credit"};
@@ -604,6 +604,11 @@ w_story(Buf *b, PyObject *s)
     if (v != Py_None) {
         TRY(LIT(b, ",\"updated\":"));
         TRY(w_date(b, v));
+    }
+    GET(v, s, story_shape, S_BODY);
+    if (v != Py_None) {
+        TRY(LIT(b, ",\"body\":"));
+        TRY(w_str(b, v));
     }
     return LIT(b, "}");
 }

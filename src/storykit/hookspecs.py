@@ -53,6 +53,32 @@ def register_exporters() -> Iterable[Exporter]:
     raise NotImplementedError
 
 
+@hookspec
+def register_readers() -> Iterable[Any]:
+    """Return the readers (input formats) this plugin provides.
+
+    A reader has ``name``, ``suffixes`` (``(".atom",)``; ``()`` for none), ``media_types``, a
+    one-line ``description``, ``options_type`` (an attrs class of options, or ``None``),
+    ``input`` (``"stream"``, the default, or ``"folder"``) and ``read(source, **options)``,
+    which returns a :class:`~storykit.Collection`: ``source`` is a binary file object for a
+    stream reader (its ``name``, if any, names it in messages) and a :class:`pathlib.Path` of a
+    directory for a folder reader. An optional ``sniff(head)`` says whether the first bytes
+    (at most 4,096) look like the reader's format.
+
+    A reader builds its collection with :func:`storykit.convert.collection_from_data`, so
+    every problem is reported at once with a path a person can find, and raises a one-line
+    :class:`~storykit.ValidationError` for a document that is not what it reads: never another
+    exception. Names are registered as exporters' are: the first plugin to claim a name keeps it.
+
+    .. code-block:: python
+
+        @storykit.hookimpl
+        def register_readers():
+            return [WordPressReader()]
+    """
+    raise NotImplementedError
+
+
 # --- themes: templates, filters, globals ---------------------------------------------------------
 
 

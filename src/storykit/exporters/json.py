@@ -137,6 +137,8 @@ def _story_doc(s: Story) -> dict[str, Any]:
     updated = s.updated
     if updated is not None:
         d["updated"] = updated if type(updated) is date else updated.isoformat()
+    if s.body is not None:
+        d["body"] = s.body
     return d
 
 
