@@ -97,7 +97,8 @@ class FolderReader:
             raise ValidationError(errors, shown) from None
         if errors:
             raise ValidationError(errors, shown)
-        return collection
+        # Newest first, as a site lists them (the files' order breaks ties: sort is stable).
+        return collection.sort("published", reverse=True)
 
 
 def _story_files(root: Path, shown: str) -> list[str]:
