@@ -56,16 +56,19 @@ class WebPageReader:
 
 
 def _tree(data: bytes, name: str | None) -> Any:
+    if not re.search(rb"<[A-Za-z!]", data[:65536]):
+        raise refuse("is not an HTML page (no markup)", name)
+    import html5lib
     import lxml.etree
-    import lxml.html
 
-    # lxml's HTML parser: no network, no entity expansion of a DTD, no huge-tree mode (its
-    # depth and text-size limits stay on).
-    parser = lxml.html.HTMLParser(no_network=True, huge_tree=False, remove_comments=True)
+    # html5lib parses as a browser does (a body's <b><p>..</p></b> stays as it is, where
+    # libxml2's HTML parser moves it); it reads no DTD and fetches nothing. The tree is lxml's,
+    # for extruct's microdata.
     try:
-        tree = lxml.html.document_fromstring(data, parser=parser)
-    except (lxml.etree.ParserError, ValueError) as e:
+        tree = html5lib.parse(data, treebuilder="lxml", namespaceHTMLElements=False)
+    except (ValueError, LookupError, lxml.etree.LxmlError) as e:
         raise refuse(f"is not an HTML page ({e})", name) from None
+    tree = tree.getroot() if hasattr(tree, "getroot") else tree
     return tree
 
 
@@ -80,18 +83,22 @@ def read_page(data: bytes, name: str | None = None) -> storykit.Collection:
             import orjson
 
             value = orjson.loads((script.text or "").strip() or "null")
-        except orjson.JSONDecodeError:
-            continue
+        except orjson.JSONDecodeError as e:
+            if "depth" in str(e).lower() or "recursion" in str(e).lower():
+                raise refuse(f"holds JSON-LD nested deeper than the limit of {MAX_DEPTH}",
+                             name) from None
+            continue  # broken JSON-LD is common on the web: the rest of the page still reads
         if depth_of(value) > MAX_DEPTH:
             raise refuse(f"holds JSON-LD nested deeper than the limit of {MAX_DEPTH}", name)
-        article_id = _article_id(script)
-        found.extend((item, article_id) for item in _articles(value))
+        article_id, body = _article_of(script)
+        for item in _articles(value):
+            if body is not None and not item.get("articleBody"):
+                item = {**item, "_body_html": body}
+            found.append((item, article_id))
     from extruct.w3cmicrodata import MicrodataExtractor
 
     for item in MicrodataExtractor().extract_items(tree, None):
         found.extend((a, None) for a in _articles(_from_microdata(item)))
-    if not found and not tree.xpath("//script[@type='application/ld+json']|//*[@itemscope]"):
-        raise refuse("has no schema.org Article or NewsArticle (JSON-LD or microdata)", name)
     collection = _page_meta(tree)
     taken: set[str] = set()
     stories = [_story(item, article_id, collection["language"], taken)
@@ -105,12 +112,22 @@ def read_page(data: bytes, name: str | None = None) -> storykit.Collection:
         raise _with_paths(e, lambda i: f"articles[{i}]") from None
 
 
-def _article_id(script: Any) -> str | None:
+def _article_of(script: Any) -> tuple[str | None, str | None]:
+    """The id of the ``id="story-ID"`` element around a JSON-LD block, and the HTML inside
+    its ``class="sk-article"`` element (the body, as storykit's page shows it)."""
+    import lxml.html
+
     for ancestor in script.iterancestors():
         element_id = ancestor.get("id") or ""
         if element_id.startswith("story-") and len(element_id) > 6:
-            return element_id[6:]
-    return None
+            body = None
+            for element in ancestor.iterdescendants():
+                if "sk-article" in (element.get("class") or "").split():
+                    body = (element.text or "") + "".join(
+                        lxml.html.tostring(child, encoding="unicode") for child in element)
+                    break
+            return element_id[6:], body
+    return None, None
 
 
 def _types(item: dict[str, Any]) -> set[str]:
@@ -227,6 +244,8 @@ def _story(item: dict[str, Any], article_id: str | None, language: str,
     story["summary"] = _first(summary) or story["title"]
     if isinstance(body, str) and body.strip():
         story["body"] = _paragraphs(body)
+    elif isinstance(item.get("_body_html"), str):
+        story["body"] = item["_body_html"]
     url = _url(item.get("url")) or _url(item.get("mainEntityOfPage"))
     if url:
         story["url"] = url
