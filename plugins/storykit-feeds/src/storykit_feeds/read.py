@@ -75,9 +75,17 @@ class FeedReader:
         return read_feed(data, name)
 
 
+_FEED_ROOT = re.compile(rb"<(?:[\w.-]+:)?(?:rss|feed|rdf|channel)[\s>/]", re.IGNORECASE)
+
+
 def read_feed(data: bytes, name: str | None = None) -> storykit.Collection:
     """The collection of an RSS or Atom feed's bytes."""
     _check_xml(data, name)
+    head = data[:8192]
+    if not (_FEED_ROOT.search(head) or _FEED_ROOT.search(head.replace(b"\x00", b""))):
+        # (feedparser's lenient parser would take its time over any page of markup)
+        raise refuse("is not an RSS or Atom feed (no <rss>, <rdf:RDF> or <feed> element at "
+                     "its start)", name)
     import feedparser
 
     parsed = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
@@ -156,8 +164,10 @@ def _check_xml(data: bytes, name: str | None) -> None:
         parser.Parse(data, True)
     except _Refused as e:
         raise refuse(str(e), name) from None
-    except xml.parsers.expat.ExpatError:
-        if b"<!ENTITY" in data[:65536]:
+    except (xml.parsers.expat.ExpatError, ValueError, LookupError):
+        # Not well-formed, or in an encoding expat lacks (big5): feedparser reads those, but
+        # no entity declaration gets that far.
+        if b"<!ENTITY" in data[:65536] or "<!ENTITY".encode("utf-16-le") in data[:131072]:
             raise refuse("declares entities: entity declarations are refused", name) from None
 
 
@@ -392,6 +402,8 @@ def read_jsonfeed(data: bytes, name: str | None = None) -> storykit.Collection:
     try:
         feed = orjson.loads(data)
     except orjson.JSONDecodeError as e:
+        if "depth" in str(e) or "recursion" in str(e).lower():
+            raise refuse("nests deeper than the limit of 1,024 levels (JSON)", name) from None
         raise refuse(f"is not JSON ({str(e).splitlines()[0]})", name) from None
     if not isinstance(feed, dict) or not str(feed.get("version", "")).startswith(
             "https://jsonfeed.org/version/"):

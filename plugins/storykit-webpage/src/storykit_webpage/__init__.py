@@ -60,6 +60,17 @@ def _tree(data: bytes, name: str | None) -> Any:
         raise refuse("is not an HTML page (no markup)", name)
     import html5lib
     import lxml.etree
+    import lxml.html
+
+    # libxml2's parser first (C, fast; its own depth limit stays on, no huge-tree mode): a page
+    # nested past the limit is refused before html5lib (pure Python) walks it.
+    try:
+        quick = lxml.html.document_fromstring(
+            data, parser=lxml.html.HTMLParser(no_network=True, huge_tree=False))
+    except (lxml.etree.LxmlError, ValueError) as e:
+        raise refuse(f"is not an HTML page ({e})", name) from None
+    if _depth(quick) > MAX_DEPTH:
+        raise refuse(f"nests elements deeper than the limit of {MAX_DEPTH}", name)
 
     # html5lib parses as a browser does (a body's <b><p>..</p></b> stays as it is, where
     # libxml2's HTML parser moves it); it reads no DTD and fetches nothing. The tree is lxml's,
@@ -70,6 +81,18 @@ def _tree(data: bytes, name: str | None) -> Any:
         raise refuse(f"is not an HTML page ({e})", name) from None
     tree = tree.getroot() if hasattr(tree, "getroot") else tree
     return tree
+
+
+def _depth(root: Any) -> int:
+    deepest = 0
+    stack = [(root, 1)]
+    while stack:
+        element, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > MAX_DEPTH:
+            break
+        stack.extend((child, depth + 1) for child in element)
+    return deepest
 
 
 def read_page(data: bytes, name: str | None = None) -> storykit.Collection:
