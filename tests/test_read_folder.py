@@ -79,7 +79,7 @@ def test_hugo_jekyll_pelican_shapes(tmp_path: Path) -> None:
     assert str(by_id["custom-id"].updated) == "2021-03-01"
     assert by_id["custom-id"].body == "<p>Body</p>"
     assert str(by_id["jekyll-post"].published) == "2021-02-25"
-    assert [s.id for s in col][0] == "two"  # newest first
+    assert col.stories[0].id == "two"  # newest first
 
 
 def test_every_problem_names_file_and_line(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ javascript:/data: URLs; and a short pass of the mutation fuzzer (``make fuzz`` r
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import io
 import warnings
@@ -21,9 +22,9 @@ pytest.importorskip("storykit_feeds")
 pytest.importorskip("storykit_webpage")
 pytest.importorskip("storykit_wordpress")
 
-from storykit_feeds import FeedReader, JSONFeedReader  # noqa: E402
-from storykit_webpage import WebPageReader  # noqa: E402
-from storykit_wordpress import WXRReader  # noqa: E402
+from storykit_feeds import FeedReader, JSONFeedReader
+from storykit_webpage import WebPageReader
+from storykit_wordpress import WXRReader
 
 CORPUS = Path(__file__).parent / "corpus" / "feeds"
 FEEDS = sorted(p for p in (CORPUS / "feedparser").rglob("*.xml"))
@@ -32,10 +33,8 @@ READERS: dict[str, Any] = {"feed": FeedReader("feed"), "jsonfeed": JSONFeedReade
                            "html": WebPageReader(), "wxr": WXRReader()}
 # Warm the parsers' imports, so that the per-case timeout counts only the reading.
 for _reader in READERS.values():
-    try:
+    with contextlib.suppress(ValidationError):
         _reader.read(io.BytesIO(b"<html><rss></rss></html>"))
-    except ValidationError:
-        pass
 
 
 def read(reader: Any, path: Path) -> Collection | None:
@@ -47,7 +46,8 @@ def read(reader: Any, path: Path) -> Collection | None:
             warnings.simplefilter("ignore")
             got = reader.read(stream)
     except ValidationError as e:
-        assert e.errors, f"{path.name}: a ValidationError without problems"
+        problems = e.errors
+        assert problems, f"{path.name}: a ValidationError without problems"
         return None
     assert isinstance(got, Collection)
     _assert_safe(got)
@@ -87,9 +87,9 @@ def test_hostile_corpus(path: Path, name: str) -> None:
 def test_entities_and_depth_are_refused_by_name(path: Path) -> None:
     reader = READERS["wxr" if path.suffix == ".wxr" else "jsonfeed" if path.suffix == ".json"
                      else "html" if path.suffix == ".html" else "feed"]
+    stream = io.BytesIO(path.read_bytes())
     with pytest.raises(ValidationError) as e:
-        read_path = io.BytesIO(path.read_bytes())
-        reader.read(read_path)
+        reader.read(stream)
     assert len(e.value.errors) == 1
     assert any(word in str(e.value) for word in ("refused", "limit of")), str(e.value)
 

@@ -37,10 +37,11 @@ def readers() -> dict[str, Any]:
     registry = getattr(storykit, "readers", None)
     if registry is not None:
         return dict(registry())
-    from storykit.read.folder import FolderReader
     from storykit_feeds import FeedReader, JSONFeedReader
     from storykit_webpage import WebPageReader
     from storykit_wordpress import WXRReader
+
+    from storykit.read.folder import FolderReader
 
     found: dict[str, Any] = {r.name: r for r in (FeedReader("atom"), FeedReader("rss"),
                                                   FeedReader("feed"), JSONFeedReader(),
@@ -70,7 +71,7 @@ def seeds() -> list[bytes]:
     for fmt in ("json", "csv", "atom", "rss", "jsonfeed", "html"):
         try:
             found.append(storykit.dumps(example.latest(2), fmt))
-        except Exception:  # noqa: BLE001 (a format not installed: fewer seeds)
+        except Exception:
             continue
     found += [(EXAMPLE / name).read_bytes() for name in ("stories.json", "stories.toml")]
     found += [p.read_bytes() for p in sorted((EXAMPLE / "content").rglob("*.md"))][:3]
@@ -131,36 +132,42 @@ def fuzz(*, seconds: float | None = None, max_examples: int = 50,
          report: Callable[[str], None] = print) -> None:
     """Fuzz every reader (or ``only``): ``seconds`` shared among them, or ``max_examples``
     mutants each. Raises the first failure (Hypothesis shows the shrunk input)."""
-    import warnings
-
     pool = seeds()
     chosen = {k: v for k, v in readers().items() if only is None or k == only}
     database = DirectoryBasedExampleDatabase(str(corpus)) if corpus is not None else None
     per_reader = seconds / len(chosen) if seconds else None
     for name, reader in sorted(chosen.items()):
         deadline = time.monotonic() + per_reader if per_reader else None
-        runs = 0
-
-        @settings(max_examples=200 if deadline else max_examples, deadline=None,
-                  database=database, phases=[Phase.reuse, Phase.generate, Phase.shrink],
-                  suppress_health_check=list(HealthCheck))
-        @given(data=mutants(pool))
-        def run(data: bytes) -> None:
-            nonlocal runs
-            runs += 1
-            if deadline is not None and time.monotonic() > deadline:
-                return
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                check(reader, data)
-
-        if deadline is not None:
-            # Hypothesis stops at max_examples; here the clock stops it, a batch at a time.
-            while time.monotonic() < deadline:
-                run()
-        else:
-            run()
+        runs = _fuzz_one(reader, pool, deadline, max_examples, database)
         report(f"fuzz: {name}: {runs} inputs, no failure")
+
+
+def _fuzz_one(reader: Any, pool: list[bytes], deadline: float | None, max_examples: int,
+              database: Any) -> int:
+    import warnings
+
+    runs = 0
+
+    @settings(max_examples=200 if deadline else max_examples, deadline=None,
+              database=database, phases=[Phase.reuse, Phase.generate, Phase.shrink],
+              suppress_health_check=list(HealthCheck))
+    @given(data=mutants(pool))
+    def run(data: bytes) -> None:
+        nonlocal runs
+        runs += 1
+        if deadline is not None and time.monotonic() > deadline:
+            return
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            check(reader, data)
+
+    if deadline is not None:
+        # Hypothesis stops at max_examples; here the clock stops it, a batch at a time.
+        while time.monotonic() < deadline:
+            run()
+    else:
+        run()
+    return runs
 
 
 def main(argv: list[str] | None = None) -> int:

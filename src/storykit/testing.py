@@ -500,9 +500,10 @@ def check_reader(reader: Any, *, sample: bytes | dict[str, bytes] | None = None,
                 stream.name = f"{what}{suffixes[0] if suffixes else ''}"
                 got = reader.read(stream)
         except ValidationError as e:
-            assert str(e).strip(), f"{name}: a ValidationError without a message for {what}"
+            message = str(e).strip()
+            assert message, f"{name}: a ValidationError without a message for {what}"
             return None
-        except Exception as e:  # noqa: BLE001 (the contract: nothing else may escape)
+        except Exception as e:
             raise AssertionError(
                 f"{name}: reading {what} raised {type(e).__name__}: {e} (a reader raises "
                 "storykit.ValidationError for a document it cannot read)") from e
@@ -511,6 +512,7 @@ def check_reader(reader: Any, *, sample: bytes | dict[str, bytes] | None = None,
         return got
 
     def sniffs(head: bytes) -> bool:
+        assert sniff is not None
         got = sniff(head[:4096])
         assert isinstance(got, bool), f"{name}: sniff() returned {got!r}, not a bool"
         return got

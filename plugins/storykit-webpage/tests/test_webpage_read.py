@@ -9,11 +9,11 @@ import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from storykit_webpage import WebPageReader
 
 import storykit
 from storykit import Collection, Story, ValidationError
 from storykit.testing import bodies, check_reader, collections
-from storykit_webpage import WebPageReader
 
 READER = WebPageReader()
 

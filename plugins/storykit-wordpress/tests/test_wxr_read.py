@@ -7,11 +7,11 @@ import io
 import warnings
 
 import pytest
+from storykit_wordpress import SkippedWarning, WXRReader
 
 import storykit
 from storykit import Collection, ValidationError
 from storykit.testing import check_reader
-from storykit_wordpress import SkippedWarning, WXRReader
 
 
 def item(title: str, *, kind: str = "post", status: str = "publish", post_id: int = 1,

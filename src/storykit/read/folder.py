@@ -21,7 +21,7 @@ from storykit._rules import is_slug
 from storykit.errors import ErrorDetail, ValidationError
 from storykit.sources import depth_of, refuse, with_paths
 
-__all__ = ["FolderReader", "MAX_FILE_BYTES", "MAX_FILES"]
+__all__ = ["MAX_FILES", "MAX_FILE_BYTES", "FolderReader"]
 
 #: The most story files a folder may hold.
 MAX_FILES = 200_000
@@ -154,7 +154,7 @@ def _read_file(path: Path, rel: str, errors: list[ErrorDetail]
             lines = _key_lines(text, 1)
         else:
             data, lines = _markdown(text)
-    except _Problem as e:
+    except _ProblemError as e:
         errors.append(ErrorDetail(f"{rel}:{e.line}" if e.line else rel, e.message))
         return None
     except (ValueError, tomllib.TOMLDecodeError) as e:  # orjson's error is a ValueError
@@ -171,7 +171,7 @@ def _read_file(path: Path, rel: str, errors: list[ErrorDetail]
     return data, lines
 
 
-class _Problem(Exception):
+class _ProblemError(Exception):
     def __init__(self, message: str, line: int | None = None) -> None:
         super().__init__(message)
         self.message = message
@@ -192,11 +192,11 @@ def _markdown(text: str) -> tuple[dict[str, Any], dict[str, int]]:
     """Front matter (YAML or TOML) and the rendered body of a Markdown file."""
     fence = text[:3]
     if fence not in ("---", "+++") or text[3:4] not in ("\n", "\r"):
-        raise _Problem("has no front matter (a first line of '---' for YAML or '+++' for "
+        raise _ProblemError("has no front matter (a first line of '---' for YAML or '+++' for "
                        "TOML)", 1)
     end = re.search(rf"^{re.escape(fence)}[ \t]*\r?$", text[4:], re.MULTILINE)
     if end is None:
-        raise _Problem(f"front matter is not closed (no line '{fence}' after the first)", 1)
+        raise _ProblemError(f"front matter is not closed (no line '{fence}' after the first)", 1)
     head = text[4:4 + end.start()]
     rest = text[4 + end.end():]
     if fence == "---":
@@ -205,9 +205,9 @@ def _markdown(text: str) -> tuple[dict[str, Any], dict[str, int]]:
         try:
             data = tomllib.loads(head)
         except tomllib.TOMLDecodeError as e:
-            raise _Problem(f"front matter is not valid TOML: {e}") from None
+            raise _ProblemError(f"front matter is not valid TOML: {e}") from None
     if not isinstance(data, dict):
-        raise _Problem("front matter must be a mapping of field names to values", 2)
+        raise _ProblemError("front matter must be a mapping of field names to values", 2)
     body = rest.strip()
     if body and "body" not in data:
         data["body"] = _render(body)
@@ -219,13 +219,13 @@ def _yaml(head: str) -> Any:
 
     loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        return yaml.load(head, Loader=loader)  # noqa: S506 (a safe loader)
+        return yaml.load(head, Loader=loader)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark
         line = mark.line + 2 if mark is not None else None
-        raise _Problem(f"front matter is not valid YAML: {e.problem}", line) from None
+        raise _ProblemError(f"front matter is not valid YAML: {e.problem}", line) from None
     except yaml.YAMLError as e:
-        raise _Problem(f"front matter is not valid YAML: {e}") from None
+        raise _ProblemError(f"front matter is not valid YAML: {e}") from None
 
 
 _md: Callable[[str], str] | None = None

@@ -136,25 +136,25 @@ def _check_xml(data: bytes, name: str | None) -> None:
     parser.SetParamEntityParsing(xml.parsers.expat.XML_PARAM_ENTITY_PARSING_NEVER)
     depth = 0
 
-    class _Refused(Exception):
+    class _RefusedError(Exception):
         pass
 
     def entity(name_: str, *_: Any) -> None:
-        raise _Refused(f"declares the entity {name_!r}: entity declarations are refused "
+        raise _RefusedError(f"declares the entity {name_!r}: entity declarations are refused "
                        "(entity expansion and external entities)")
 
     def start(_tag: str, _attrs: Any) -> None:
         nonlocal depth
         depth += 1
         if depth > MAX_DEPTH:
-            raise _Refused(f"nests elements deeper than the limit of {MAX_DEPTH}")
+            raise _RefusedError(f"nests elements deeper than the limit of {MAX_DEPTH}")
 
     def end(_tag: str) -> None:
         nonlocal depth
         depth -= 1
 
     def external(*_: Any) -> int:
-        raise _Refused("refers to an external entity: external entities are refused")
+        raise _RefusedError("refers to an external entity: external entities are refused")
 
     parser.EntityDeclHandler = entity
     parser.StartElementHandler = start
@@ -162,7 +162,7 @@ def _check_xml(data: bytes, name: str | None) -> None:
     parser.ExternalEntityRefHandler = external
     try:
         parser.Parse(data, True)
-    except _Refused as e:
+    except _RefusedError as e:
         raise refuse(str(e), name) from None
     except (xml.parsers.expat.ExpatError, ValueError, LookupError):
         # Not well-formed, or in an encoding expat lacks (big5): feedparser reads those, but

@@ -29,8 +29,8 @@ from storykit.sources import with_paths as _with_paths
 __all__ = ["WebPageReader", "register_readers"]
 
 ARTICLE_TYPES = frozenset({"NewsArticle", "Article", "BlogPosting", "ReportageNewsArticle",
-                           "AnalysisNewsArticle", "OpinionNewsArticle", "ReportageNewsArticle",
-                           "ScholarlyArticle", "TechArticle", "Report"})
+                           "AnalysisNewsArticle", "OpinionNewsArticle", "ScholarlyArticle",
+                           "TechArticle", "Report"})
 
 
 class WebPageReader:
@@ -79,8 +79,7 @@ def _tree(data: bytes, name: str | None) -> Any:
         tree = html5lib.parse(data, treebuilder="lxml", namespaceHTMLElements=False)
     except (ValueError, LookupError, lxml.etree.LxmlError) as e:
         raise refuse(f"is not an HTML page ({e})", name) from None
-    tree = tree.getroot() if hasattr(tree, "getroot") else tree
-    return tree
+    return tree.getroot() if hasattr(tree, "getroot") else tree
 
 
 def _depth(root: Any) -> int:
@@ -114,10 +113,10 @@ def read_page(data: bytes, name: str | None = None) -> storykit.Collection:
         if depth_of(value) > MAX_DEPTH:
             raise refuse(f"holds JSON-LD nested deeper than the limit of {MAX_DEPTH}", name)
         article_id, body = _article_of(script)
-        for item in _articles(value):
-            if body is not None and not item.get("articleBody"):
-                item = {**item, "_body_html": body}
-            found.append((item, article_id))
+        for article in _articles(value):
+            if body is not None and not article.get("articleBody"):
+                article = {**article, "_body_html": body}  # noqa: PLW2901
+            found.append((article, article_id))
     from extruct.w3cmicrodata import MicrodataExtractor
 
     for item in MicrodataExtractor().extract_items(tree, None):
@@ -181,11 +180,12 @@ def _from_microdata(item: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"@type": item.get("type")}
     for key, value in (item.get("properties") or {}).items():
         if isinstance(value, dict) and "properties" in value:
-            value = _from_microdata(value)
+            out[key] = _from_microdata(value)
         elif isinstance(value, list):
-            value = [_from_microdata(v) if isinstance(v, dict) and "properties" in v else v
-                     for v in value]
-        out[key] = value
+            out[key] = [_from_microdata(v) if isinstance(v, dict) and "properties" in v else v
+                        for v in value]
+        else:
+            out[key] = value
     return out
 
 
