@@ -31,6 +31,7 @@ from storykit.model import Credit, Image, Link, MediaContact, Story, Translation
 
 __all__ = [
     "AWKWARD_TEXT",
+    "HOSTILE_BODIES",
     "bodies",
     "check_exporter",
     "check_reader",
