@@ -9,7 +9,7 @@ STORYKIT := $(BIN)/storykit
 # The W3C Nu HTML checker, run by the hostile-input tests (npm package; needs java).
 VNU := $(VENV)/vnu/node_modules/vnu-jar/build/dist/vnu.jar
 
-.PHONY: install demo test stress-test lint typecheck docs bench security clean locales
+.PHONY: install demo test stress-test lint typecheck docs bench security clean locales fuzz
 
 $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -78,6 +78,13 @@ stress-test: install
 ## docs: the documentation site, into site/ (warnings are errors; shows demo's screenshots)
 docs: demo
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+## fuzz: every reader against Hypothesis mutants of the feed corpus for FUZZ_SECONDS (60)
+FUZZ_SECONDS ?= 60
+FUZZ_CORPUS ?= build/fuzz-corpus
+fuzz: install
+	mkdir -p $(FUZZ_CORPUS)
+	$(BIN)/python tools/fuzz_readers.py --seconds $(FUZZ_SECONDS) --corpus $(FUZZ_CORPUS)
 
 lint: install
 	$(BIN)/ruff check .

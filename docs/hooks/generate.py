@@ -170,6 +170,9 @@ RULES: dict[str, dict[str, tuple[str, Any]]] = {
                          [{"language": "fr"}]),
         "updated": ("Optional date or aware datetime of the last change; `merge` keeps the "
                     "newer story.", "2021-02-23T09:30:00"),
+        "body": ("Optional text of the story as an HTML fragment, cleaned by an allow-list "
+                 "(nh3): no script, no `on*` attribute, no `javascript:`/`data:` URL; a clean "
+                 "body stays as it is.", 42),
     },
     "Image": {
         "url": ("Absolute `http`/`https` URL of the picture.", "/img/song.jpg"),

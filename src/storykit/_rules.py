@@ -127,6 +127,41 @@ def text(value: Any, *, multiline: bool = False, max_length: int | None = None) 
     return s
 
 
+MAX_BODY = 2_000_000
+"""The longest body, in characters (before cleaning): a long feature is ~100,000."""
+
+# The links a body may keep: the web's own and the ways to reach a person. Every other scheme
+# (javascript:, data:, vbscript:, file:) is dropped with its attribute; relative URLs stay.
+_BODY_SCHEMES = {"http", "https", "mailto", "tel"}
+
+
+def body(value: Any) -> str | None:
+    """A story body: an HTML fragment, cleaned by nh3's allow-list (ammonia).
+
+    Cleaning runs to a fixed point, so a clean body cleans to itself: ``body(body(x)) ==
+    body(x)`` for every ``x``. A body that cleans to nothing (only a script, only spaces) is
+    ``None``.
+    """
+    s = must_be_str(value)
+    if len(s) > MAX_BODY:
+        raise Invalid(f"is {len(s):,} characters long; the limit is {MAX_BODY:,}")
+    bad = _BAD_CHAR.search(s)
+    if bad is not None:
+        raise Invalid(f"{_describe(value)} contains the control character "
+                      f"{_char_name(bad.group())}")
+    import nh3  # lazily: only stories with a body need it
+
+    for _ in range(4):
+        cleaned = nh3.clean(s, url_schemes=_BODY_SCHEMES, link_rel="noopener noreferrer")
+        cleaned = unicodedata.normalize("NFC", cleaned).strip()
+        if cleaned == s:
+            break
+        s = cleaned
+    else:
+        raise Invalid("does not settle as clean HTML (each cleaning changes it again)")
+    return s or None
+
+
 def empty(value: Any) -> bool:
     """Whether an optional value counts as not given: None, ``""`` or an empty list.
 

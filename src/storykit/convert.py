@@ -114,6 +114,8 @@ def story_to_data(s: Story) -> dict[str, Any]:
         d["translations"] = [translation_to_data(t) for t in s.translations]
     if s.updated is not None:
         d["updated"] = s.updated.isoformat()
+    if s.body is not None:
+        d["body"] = s.body
     return d
 
 

@@ -353,6 +353,10 @@ class Story:
     when not given. Every other field is optional. Text may be given as any ``str``, a
     ``StrEnum`` member or markupsafe's ``Markup`` included: the story keeps its characters as a
     plain ``str`` (so ``Markup`` is plain text, escaped on output like any other).
+
+    ``body`` is the story's text as an HTML fragment, sanitised by an allow-list (no script, no
+    ``on*`` attribute, no ``javascript:`` or ``data:`` URL); cleaning is idempotent, so a body
+    read back from any output is unchanged.
     """
 
     id: str
@@ -367,10 +371,11 @@ class Story:
     links: tuple[Link, ...] = ()
     translations: tuple[Translation, ...] = ()
     updated: date | None = None
+    body: str | None = None
 
     FIELDS: ClassVar[tuple[str, ...]] = (
         "id", "title", "published", "summary", "url", "image", "topics", "countries",
-        "language", "links", "translations", "updated",
+        "language", "links", "translations", "updated", "body",
     )
 
     def __init__(
@@ -388,12 +393,13 @@ class Story:
         links: Iterable[Link | Mapping[str, Any]] = (),
         translations: Iterable[Translation | Mapping[str, Any]] = (),
         updated: date | str | None = None,
+        body: str | None = None,
     ) -> None:
         errors: Errors = []
         values = check_story_values(errors, "", {
             "id": id, "title": title, "published": published, "summary": summary, "url": url,
             "image": image, "topics": topics, "countries": countries, "language": language,
-            "links": links, "translations": translations, "updated": updated,
+            "links": links, "translations": translations, "updated": updated, "body": body,
         })
         _raise(errors)
         assert values is not None
@@ -418,7 +424,7 @@ def check_story_values(errors: Errors, path: str, data: Any, *, derive_id: bool 
         return None
     n = len(errors)
     get = data.get
-    if len(data) > 12 or not data.keys() <= _STORY_KEYS:
+    if len(data) > len(Story.FIELDS) or not data.keys() <= _STORY_KEYS:
         _unknown_keys(data, Story.FIELDS, "Story", path, errors)
 
     raw = get("title")
@@ -452,13 +458,15 @@ def check_story_values(errors: Errors, path: str, data: Any, *, derive_id: bool 
                     else _many(errors, path, "translations", raw, check_translation))
     raw = get("updated")
     updated = None if raw is None else _field(errors, path, "updated", raw, rules.published)
+    raw = get("body")
+    body = None if _empty(raw) else _field(errors, path, "body", raw, rules.body)
 
     if len(errors) > n:
         return None
     return {
         "id": sid, "title": title, "published": pub, "summary": summary, "url": url,
         "image": image, "topics": topics, "countries": countries, "language": lang,
-        "links": links, "translations": translations, "updated": updated,
+        "links": links, "translations": translations, "updated": updated, "body": body,
     }
 
 

@@ -1,4 +1,5 @@
-"""Test helpers for users and plugin authors: Hypothesis strategies and ``check_exporter``.
+"""Test helpers for users and plugin authors: Hypothesis strategies, ``check_exporter`` and
+``check_reader``.
 
 Needs Hypothesis (``pip install storykit[testing]``).
 
@@ -31,7 +32,10 @@ from storykit.model import Credit, Image, Link, MediaContact, Story, Translation
 
 __all__ = [
     "AWKWARD_TEXT",
+    "HOSTILE_BODIES",
+    "bodies",
     "check_exporter",
+    "check_reader",
     "collections",
     "contacts",
     "credits",
@@ -402,3 +406,171 @@ def _check_stream(exporter: Any, col: Collection, whole: bytes, opts: dict[str, 
             assert parts == whole, (
                 f"{name}: the first {cut} stories and the rest, the rest written with "
                 "continuation_options(), do not concatenate to the whole output")
+
+
+# --- bodies and readers -------------------------------------------------------------------------
+
+#: Hostile and awkward HTML for a story body: each cleans to something safe (or to nothing).
+HOSTILE_BODIES: tuple[str, ...] = (
+    "<p>Hello <script>alert(1)</script>world</p>",
+    '<p onclick="alert(1)">click</p><img src=x onerror=alert(1)>',
+    '<a href="javascript:alert(1)">x</a><a href="data:text/html,<script>">y</a>',
+    '<a href="JaVaScRiPt:alert(1)">case</a><a href=" javascript:alert(1)">space</a>',
+    "<svg><script>alert(1)</script></svg><math><mi>x</mi></math>",
+    "<style>body{display:none}</style><p>styled</p>",
+    "<iframe src=https://example.org></iframe><object data=x></object>",
+    "<p>unclosed <b>bold <i>both</p>",
+    "<p>a &amp; b &lt; c &gt; d &quot;e&quot;</p>",
+    "<table><tr><td>cell</table>",
+)
+
+
+def bodies() -> st.SearchStrategy[str]:
+    """HTML fragments for ``Story.body``: tags, attributes, URLs, entities and text mixed,
+    hostile ones among them (scripts, ``on*`` attributes, ``javascript:``/``data:`` URLs)."""
+    tag = st.sampled_from(["p", "b", "i", "a", "script", "img", "div", "ul", "li", "pre",
+                           "style", "svg", "iframe", "em", "br", "h2", "table", "td"])
+    attr = st.sampled_from(["href", "src", "onclick", "onerror", "style", "title", "class",
+                            "alt", "id", "rel", "target"])
+    value = st.sampled_from(["https://example.org/a?b=1&c=2", "javascript:alert(1)",
+                             "data:text/html;base64,PHNjcmlwdD4=", "/relative", "x\"y",
+                             "  JAVASCRIPT:x", "mailto:a@example.org", "#top"])
+    piece = st.one_of(
+        st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=20),
+        st.builds(lambda t, a, v: f'<{t} {a}="{v}">', tag, attr, value),
+        st.builds(lambda t: f"</{t}>", tag),
+        st.sampled_from(["&amp;", "&lt;", "&#x3C;", "&nbsp;", "<!-- c -->", "<![CDATA[x]]>",
+                         "&", "<", ">"]),
+        st.sampled_from(HOSTILE_BODIES),
+    )
+    return st.lists(piece, min_size=1, max_size=12).map("".join)
+
+
+_GARBAGE: tuple[bytes, ...] = (
+    b"", b"\x00", b"\xff\xfe\x00<", b"{", b"[", b"<", b"<?xml version='1.0'?>", b"null",
+    b"---\n", b"+++\n", b"<html><body>", b"\xef\xbb\xbf", b"a,b\n1,2\n" * 3,
+    b"<rss><channel><item>", b'{"version": "https://jsonfeed.org/version/1.1"}',
+)
+
+
+def check_reader(reader: Any, *, sample: bytes | dict[str, bytes] | None = None,
+                 writer: str | None = None, writer_options: dict[str, Any] | None = None,
+                 max_examples: int = 20) -> None:
+    """Check that ``reader`` keeps the reader contract.
+
+    - ``name`` is a lowercase name, ``suffixes`` a tuple of ``.x`` suffixes, ``media_types`` a
+      tuple of MIME types, ``description`` one line, ``options_type`` ``None`` or an attrs
+      class, ``input`` ``"stream"`` or ``"folder"``, ``read`` callable;
+    - ``sample`` (the bytes of a document it reads, or for a folder reader ``{relative path:
+      bytes}``) reads to a :class:`~storykit.Collection`, the same one twice (stable ids), and
+      ``sniff()`` (if the reader has it) recognises its first 4,096 bytes;
+    - what the exporter ``writer`` writes of Hypothesis-made collections reads back;
+    - garbage (empty, binary, truncated documents of every kind, random bytes) either reads
+      or raises :class:`~storykit.ValidationError`: never another exception; ``sniff()``
+      returns a bool for each.
+
+    Raises ``AssertionError`` saying which rule failed.
+    """
+    import tempfile
+    from pathlib import Path
+
+    import attrs
+
+    from storykit.errors import ValidationError
+
+    assert not isinstance(reader, type), (
+        f"check_reader() takes a reader, not the class {reader.__name__}: pass "
+        f"{reader.__name__}()")
+    name = getattr(reader, "name", None)
+    assert isinstance(name, str) and re.fullmatch(r"[a-z0-9]+(?:[-_][a-z0-9]+)*", name), (
+        f"name must be a lowercase format name like 'wxr' (got {name!r})")
+    suffixes = getattr(reader, "suffixes", None)
+    assert isinstance(suffixes, tuple) and all(
+        isinstance(s, str) and re.fullmatch(r"\.[a-z0-9][a-z0-9.]*", s) for s in suffixes), (
+        f"{name}: suffixes must be a tuple like ('.atom',) or () (got {suffixes!r})")
+    media_types = getattr(reader, "media_types", None)
+    assert isinstance(media_types, tuple) and all(
+        isinstance(m, str) and _MEDIA_TYPE.fullmatch(m) for m in media_types), (
+        f"{name}: media_types must be a tuple of MIME types like ('application/atom+xml',) "
+        f"(got {media_types!r})")
+    description = getattr(reader, "description", None)
+    assert isinstance(description, str) and description.strip(), (
+        f"{name}: description must be a non-empty string (got {description!r})")
+    assert "\n" not in description.strip(), f"{name}: description must be one line"
+    options_type = getattr(reader, "options_type", None)
+    assert options_type is None or attrs.has(options_type), (
+        f"{name}: options_type must be None or an attrs class (got {options_type!r})")
+    kind = getattr(reader, "input", "stream")
+    assert kind in ("stream", "folder"), (
+        f"{name}: input must be 'stream' or 'folder' (got {kind!r})")
+    assert callable(getattr(reader, "read", None)), f"{name}: read() is missing"
+    sniff = getattr(reader, "sniff", None)
+
+    def read(data: bytes | dict[str, bytes], what: str) -> Collection | None:
+        try:
+            if kind == "folder":
+                with tempfile.TemporaryDirectory() as tmp:
+                    files = data if isinstance(data, dict) else {"story.md": data}
+                    for rel, content in files.items():
+                        path = Path(tmp, rel)
+                        path.parent.mkdir(parents=True, exist_ok=True)
+                        path.write_bytes(content)
+                    got = reader.read(Path(tmp))
+            else:
+                assert isinstance(data, bytes)
+                stream = io.BytesIO(data)
+                stream.name = f"{what}{suffixes[0] if suffixes else ''}"
+                got = reader.read(stream)
+        except ValidationError as e:
+            message = str(e).strip()
+            assert message, f"{name}: a ValidationError without a message for {what}"
+            return None
+        except Exception as e:
+            raise AssertionError(
+                f"{name}: reading {what} raised {type(e).__name__}: {e} (a reader raises "
+                "storykit.ValidationError for a document it cannot read)") from e
+        assert isinstance(got, Collection), (
+            f"{name}: read() returned {type(got).__name__}, not a storykit.Collection")
+        return got
+
+    def sniffs(head: bytes) -> bool:
+        assert sniff is not None
+        got = sniff(head[:4096])
+        assert isinstance(got, bool), f"{name}: sniff() returned {got!r}, not a bool"
+        return got
+
+    if sample is not None:
+        first = read(sample, "the sample")
+        assert first is not None, f"{name}: the sample did not read (ValidationError)"
+        again = read(sample, "the sample")
+        assert first == again, f"{name}: the same sample read twice gave different collections"
+        if sniff is not None and isinstance(sample, bytes):
+            assert sniffs(sample), f"{name}: sniff() does not recognise the sample"
+    for garbage in _GARBAGE:
+        read(garbage, f"garbage {garbage[:30]!r}")
+        if sniff is not None:
+            sniffs(garbage)
+
+    @settings(max_examples=max_examples, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(st.binary(max_size=300))
+    def random_bytes(data: bytes) -> None:
+        read(data, f"random bytes {data[:30]!r}")
+        if sniff is not None:
+            sniffs(data)
+
+    random_bytes()
+    if writer is not None:
+        import storykit
+
+        @settings(max_examples=max_examples, deadline=None,
+                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+        @given(collections(min_size=1, max_size=4))
+        def written(col: Collection) -> None:
+            data = storykit.dumps(col, writer, **(writer_options or {}))
+            got = read(data, f"what {writer!r} wrote")
+            assert got is not None, f"{name}: what the {writer!r} exporter wrote did not read"
+            assert len(got) == len(col), (
+                f"{name}: read {len(got)} stories of the {len(col)} that {writer!r} wrote")
+
+        written()

@@ -13,9 +13,12 @@ from __future__ import annotations
 __all__ = [
     "AtomExporter",
     "FeedOptions",
+    "FeedReader",
     "JSONFeedExporter",
+    "JSONFeedReader",
     "RSSExporter",
     "register_exporters",
+    "register_readers",
     "xml_text",
 ]
 
@@ -23,6 +26,7 @@ import storykit
 from storykit_feeds._common import FeedOptions, xml_text
 from storykit_feeds.atom import AtomExporter
 from storykit_feeds.jsonfeed import JSONFeedExporter
+from storykit_feeds.read import FeedReader, JSONFeedReader, register_readers
 from storykit_feeds.rss import RSSExporter
 
 

@@ -21,6 +21,8 @@ import storykit
 MEDIA_NS = "http://search.yahoo.com/mrss/"
 #: The Atom namespace (also used inside RSS for ``atom:link rel="self"``).
 ATOM_NS = "http://www.w3.org/2005/Atom"
+#: RSS's content module: ``content:encoded`` holds an item's HTML body.
+CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"
 #: The category scheme that marks a category as an ISO 3166-1 alpha-2 country code.
 COUNTRY_SCHEME = "urn:iso:std:iso:3166:-1"
 #: Where the ``_storykit`` JSON Feed extension is described (JSON Feed asks for an ``about``).
@@ -33,6 +35,7 @@ XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 ET.register_namespace("media", MEDIA_NS)
 ET.register_namespace("atom", ATOM_NS)
+ET.register_namespace("content", CONTENT_NS)
 
 # Characters XML 1.0 allows (production [2] Char); everything else is removed.
 _NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")

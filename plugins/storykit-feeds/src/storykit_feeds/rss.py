@@ -10,6 +10,7 @@ import storykit
 from storykit.exporter import parse_options
 from storykit_feeds._common import (
     ATOM_NS,
+    CONTENT_NS,
     COUNTRY_SCHEME,
     GENERATOR,
     MEDIA_NS,
@@ -27,6 +28,7 @@ from storykit_feeds._common import (
 )
 
 M = f"{{{MEDIA_NS}}}"
+C = f"{{{CONTENT_NS}}}"
 A = f"{{{ATOM_NS}}}"
 
 
@@ -71,6 +73,8 @@ def _item(channel: ET.Element, collection: storykit.Collection, story: storykit.
     # it stays literal), and ElementTree then escapes that as XML text.
     sub(item, "description",
         body_html(story) if opts.content == "full" else html.escape(story.summary, quote=False))
+    if story.body is not None:
+        sub(item, C + "encoded", story.body)
     sub(item, "guid", entry_id(collection, story), isPermaLink="false")
     sub(item, "pubDate", rfc822(story.published))
     if story.updated is not None:

@@ -118,6 +118,11 @@ class MarkdownExporter:
             if image.credit:
                 blocks.append(f"*{escape(str(image.credit))}*")
         blocks.extend(escape(p) for p in re.split(r"\n\s*\n", story.summary) if p.strip())
+        if story.body:
+            # The sanitised HTML body as one raw HTML block: CommonMark ends such a block at a
+            # blank line, so none is left inside it.
+            inner = re.sub(r"\n\s*\n", "\n", story.body)
+            blocks.append(f'<div class="story-body">\n{inner}\n</div>')
         if story.links:
             blocks.append("\n".join(f"- [{escape(link.title)}]({_destination(link.url)})"
                                     for link in story.links))

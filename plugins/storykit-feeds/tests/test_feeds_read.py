@@ -1,0 +1,177 @@
+"""The feed readers: what storykit's own atom, rss and jsonfeed exporters write reads back equal
+on every field the format carries; real-world shapes map to storykit's fields; bad feeds are
+one-line ValidationErrors."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, datetime
+
+import attrs
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from storykit_feeds import FeedReader, JSONFeedReader
+from storykit_feeds._common import uri
+
+import storykit
+from storykit import Collection, Story, ValidationError
+from storykit.testing import bodies, check_reader, collections
+
+READERS = {"atom": FeedReader("atom"), "rss": FeedReader("rss"), "jsonfeed": JSONFeedReader()}
+
+
+def read(name: str, data: bytes) -> Collection:
+    return READERS[name].read(io.BytesIO(data))
+
+
+def _day(when: date | None) -> date | None:
+    """How a feed gives a date back: midnight UTC is the plain date it stands for."""
+    offset = when.utcoffset() if isinstance(when, datetime) else None
+    if isinstance(when, datetime) and offset is not None and not offset and \
+            when.time() == datetime.min.time():
+        return when.date()
+    return when
+
+
+def carried(col: Collection, fmt: str) -> Collection:
+    """``col`` as far as ``fmt`` carries it (what storykit's exporter writes of it)."""
+    stories = []
+    for s in col.stories:
+        published, updated = _day(s.published), _day(s.updated)
+        if updated == published:
+            updated = None
+        image = s.image and attrs.evolve(s.image, url=uri(s.image.url))
+        changes: dict = {"published": published, "updated": updated, "image": image,
+                         "url": s.url and uri(s.url),
+                         "links": tuple(attrs.evolve(x, url=uri(x.url)) for x in s.links),
+                         "translations": tuple(attrs.evolve(t, url=uri(t.url))
+                                               for t in s.translations)}
+        if fmt == "rss":
+            changes["language"] = col.language
+            changes["translations"] = ()
+        elif fmt == "jsonfeed":
+            changes["translations"] = ()
+        else:  # Atom: one alternate link per language, the story's own first
+            languages = {s.language.lower()} if s.url else set()
+            kept = []
+            for tr in changes["translations"]:
+                if tr.language.lower() not in languages:
+                    languages.add(tr.language.lower())
+                    kept.append(tr)
+            url = changes["url"]
+            own = [t for t in kept if t.title is None and t.language == s.language]
+            if url is None and own:
+                url = own[0].url
+                kept.remove(own[0])
+            changes["url"] = url
+            changes["translations"] = tuple(kept)
+        stories.append(attrs.evolve(s, **changes))
+    description = col.description
+    if fmt == "rss" and description == col.title:
+        description = None
+    return attrs.evolve(col, contacts=(), description=description, stories=stories)
+
+
+@st.composite
+def feed_collections(draw: st.DrawFn) -> Collection:
+    """Collections with a URL (entry ids are tag: URIs of the story ids) and some bodies."""
+    col = draw(collections(max_size=4))
+    stories = [attrs.evolve(s, body=draw(st.none() | bodies())) for s in col.stories]
+    return attrs.evolve(col, url="https://news.example.org/impact", stories=stories)
+
+
+@pytest.mark.parametrize("fmt", ["atom", "rss", "jsonfeed"])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(col=feed_collections())
+def test_own_feeds_read_back_equal(fmt: str, col: Collection) -> None:
+    got = read(fmt, storykit.dumps(col, fmt))
+    assert got == carried(col, fmt)
+
+
+@pytest.mark.parametrize("fmt", ["atom", "rss", "jsonfeed"])
+def test_ids_are_stable_across_runs(fmt: str) -> None:
+    col = Collection(title="C", stories=[
+        Story(title="A", published="2021-02-03", summary="S", url="https://e.org/2021/bees"),
+        Story(title="B", published="2021-02-04", summary="S", url="https://e.org/2021/bees/"),
+    ])
+    data = storykit.dumps(col, fmt)
+    first, second = read(fmt, data), read(fmt, data)
+    assert [s.id for s in first] == [s.id for s in second]
+    assert len({s.id for s in first}) == 2
+    assert first.stories[0].id == "bees"
+
+
+RSS = b"""<?xml version="1.0"?>
+<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"
+     xmlns:dc="http://purl.org/dc/elements/1.1/"
+     xmlns:content="http://purl.org/rss/1.0/modules/content/">
+<channel><title>Newsroom</title><link>https://news.example.org/</link>
+<description>All the news</description><language>fr</language>
+<item><title>Bees &amp; honey</title><link>https://news.example.org/2021/bees.html</link>
+<description>&lt;p&gt;Honey &lt;b&gt;matters&lt;/b&gt;&lt;/p&gt;</description>
+<content:encoded><![CDATA[<p>Long <script>alert(1)</script>text</p>]]></content:encoded>
+<pubDate>Tue, 23 Feb 2021 09:30:00 +0100</pubDate><dc:language>es</dc:language>
+<category>Bees</category><category>Rural work</category>
+<enclosure url="https://news.example.org/bee.jpg" length="123" type="image/jpeg"/>
+<media:credit>(c) ILO, 2021</media:credit>
+</item></channel></rss>"""
+
+
+def test_rss_fields_map() -> None:
+    col = read("rss", RSS)
+    assert (col.title, col.description, col.url, col.language) == (
+        "Newsroom", "All the news", "https://news.example.org/", "fr")
+    (story,) = col.stories
+    assert story.title == "Bees & honey"
+    assert story.summary == "Honey matters"
+    assert story.body == "<p>Long text</p>"
+    assert story.published == datetime.fromisoformat("2021-02-23T09:30:00+01:00")
+    assert story.language == "es"
+    assert story.topics == ("Bees", "Rural work")
+    assert story.image is not None and story.image.url == "https://news.example.org/bee.jpg"
+    assert str(story.image.credit) == "© ILO 2021"
+    assert story.id == "bees-html"
+
+
+def test_feed_reader_sniffs_either() -> None:
+    feed = FeedReader("feed")
+    assert feed.sniff(RSS)
+    assert feed.sniff(storykit.dumps(Collection(title="C"), "atom"))
+    assert not feed.sniff(b'{"version": "https://jsonfeed.org/version/1.1"}')
+    assert JSONFeedReader().sniff(storykit.dumps(Collection(title="C"), "jsonfeed"))
+    assert len(feed.read(io.BytesIO(RSS))) == 1
+
+
+def test_problems_name_the_entry() -> None:
+    bad = RSS.replace(b"<pubDate>Tue, 23 Feb 2021 09:30:00 +0100</pubDate>",
+                      b"<pubDate>someday</pubDate>")
+    with pytest.raises(ValidationError) as e:
+        read("rss", bad)
+    (detail,) = e.value.errors
+    assert detail.path == "entries[0] (https://news.example.org/2021/bees.html): published"
+
+
+@pytest.mark.parametrize("data", [b"", b"not xml", b"<html><body>hi</body></html>",
+                                  b'{"items": []}', b"<feed>"])
+def test_not_a_feed_is_one_line(data: bytes) -> None:
+    for name in ("atom", "rss", "jsonfeed"):
+        with pytest.raises(ValidationError) as e:
+            read(name, data)
+        assert len(e.value.errors) == 1
+
+
+@pytest.mark.parametrize("name", ["atom", "rss", "jsonfeed"])
+def test_conformance(name: str) -> None:
+    check_reader(READERS[name], sample=storykit.dumps(
+        Collection(title="C", stories=[Story(title="T", published="2021-01-01", summary="S")]),
+        name), writer=name, max_examples=10)
+
+
+@pytest.mark.skipif(not hasattr(storykit, "readers"), reason="the reader registry (core)")
+def test_registered_and_loaded(tmp_path) -> None:
+    names = storykit.readers()  # type: ignore[attr-defined]
+    assert {"atom", "rss", "feed", "jsonfeed"} <= set(names)
+    path = tmp_path / "news.rss"
+    path.write_bytes(RSS)
+    assert len(storykit.load(path)) == 1

@@ -1,0 +1,278 @@
+"""The ``folder`` reader: a content folder as Hugo, Jekyll and Pelican keep one.
+
+One file per story: Markdown with YAML (``---``) or TOML (``+++``) front matter, whose body is
+rendered with markdown-it-py (CommonMark) and sanitised into ``Story.body``; or a ``.json`` or
+``.toml`` file holding one story. ``_index.md`` or ``collection.toml`` at the top holds the
+collection's title, description, url, language and contacts. Problems name the file and the
+line of the front-matter key: ``2021/bees.md:3: published: ...``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import storykit
+from storykit._rules import is_slug
+from storykit.errors import ErrorDetail, ValidationError
+from storykit.sources import depth_of, refuse, with_paths
+
+__all__ = ["MAX_FILES", "MAX_FILE_BYTES", "FolderReader"]
+
+#: The most story files a folder may hold.
+MAX_FILES = 200_000
+#: The largest story file.
+MAX_FILE_BYTES = 16 * 1024 * 1024
+
+# The usual names of site generators for storykit's fields.
+ALIASES = {
+    "date": "published", "lastmod": "updated", "modified": "updated", "tags": "topics",
+    "categories": "topics", "description": "summary", "slug": "id", "lang": "language",
+}
+# Keys that site generators use and storykit has no field for: left alone.
+IGNORED = frozenset({
+    "draft", "layout", "weight", "type", "aliases", "author", "authors", "template", "status",
+    "menu", "toc", "permalink", "keywords", "series", "save_as", "url_path", "expirydate",
+    "publishdate",
+})
+_JEKYLL_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})-(.+)")
+_KEY_LINE = re.compile(r"^([A-Za-z_][\w-]*)\s*[:=]", re.MULTILINE)
+_STORY_SUFFIXES = (".md", ".markdown", ".json", ".toml")
+_META_NAMES = ("_index.md", "collection.toml")
+
+
+class FolderReader:
+    """The ``folder`` reader."""
+
+    name = "folder"
+    suffixes: tuple[str, ...] = ()
+    media_types: tuple[str, ...] = ()
+    description = ("Content folder (Hugo, Jekyll, Pelican): Markdown with YAML/TOML front "
+                   "matter, .json/.toml stories.")
+    options_type = None
+    input = "folder"
+
+    def read(self, source: Path, **options: Any) -> storykit.Collection:
+        from storykit.convert import collection_from_data
+        from storykit.exporter import parse_options
+
+        parse_options(self, options)
+        root = Path(source)
+        shown = str(source)
+        if not root.is_dir():
+            raise refuse("is not a folder", shown)
+        files = _story_files(root, shown)
+        errors: list[ErrorDetail] = []
+        meta: dict[str, Any] = {}
+        for meta_name in _META_NAMES:
+            path = root / meta_name
+            if path.is_file():
+                got = _read_file(path, meta_name, errors)
+                if got is not None:
+                    meta = _collection_meta(got[0])
+                break
+        stories: list[dict[str, Any]] = []
+        names: list[str] = []
+        key_lines: list[dict[str, int]] = []
+        for rel in files:
+            got = _read_file(root / rel, rel, errors)
+            if got is None:
+                continue
+            data, lines = got
+            if data.get("draft") is True:
+                continue
+            stories.append(_story(data, rel))
+            names.append(rel)
+            key_lines.append(lines)
+        data = {**meta, "stories": stories}
+        try:
+            collection = collection_from_data(data, shown)
+        except ValidationError as e:
+            errors.extend(with_paths(e, names.__getitem__,
+                                     lambda i, field: key_lines[i].get(field)).errors)
+            raise ValidationError(errors, shown) from None
+        if errors:
+            raise ValidationError(errors, shown)
+        # Newest first, as a site lists them (the files' order breaks ties: sort is stable).
+        return collection.sort("published", reverse=True)
+
+
+def _story_files(root: Path, shown: str) -> list[str]:
+    """Every story file under ``root``, as sorted POSIX paths relative to it.
+
+    Hidden entries, ``_`` files (``_index.md`` of sections, Jekyll's ``_config``) and symbolic
+    links are skipped: a folder cannot point the reader outside itself.
+    """
+    found: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
+        rel_dir = os.path.relpath(dirpath, root)
+        for name in filenames:
+            if name.startswith((".", "_")) or not name.endswith(_STORY_SUFFIXES):
+                continue
+            if rel_dir == "." and name in _META_NAMES:
+                continue
+            full = os.path.join(dirpath, name)
+            if os.path.islink(full):
+                continue
+            found.append(name if rel_dir == "." else f"{rel_dir}/{name}".replace(os.sep, "/"))
+            if len(found) > MAX_FILES:
+                raise refuse(f"holds more than the limit of {MAX_FILES:,} story files", shown)
+    found.sort()
+    return found
+
+
+def _read_file(path: Path, rel: str, errors: list[ErrorDetail]
+               ) -> tuple[dict[str, Any], dict[str, int]] | None:
+    """One file's data and the line of each front-matter key; or None, its problem recorded."""
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            errors.append(ErrorDetail(rel, f"is larger than the limit of {MAX_FILE_BYTES:,} "
+                                           "bytes"))
+            return None
+        raw = path.read_bytes()
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        errors.append(ErrorDetail(rel, f"is not UTF-8 text (byte {e.start})"))
+        return None
+    except OSError as e:
+        errors.append(ErrorDetail(rel, f"cannot be read ({e.strerror or e})"))
+        return None
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".json":
+            import orjson
+
+            data = orjson.loads(raw)
+            lines: dict[str, int] = {}
+        elif suffix == ".toml":
+            data = tomllib.loads(text)
+            lines = _key_lines(text, 1)
+        else:
+            data, lines = _markdown(text)
+    except _ProblemError as e:
+        errors.append(ErrorDetail(f"{rel}:{e.line}" if e.line else rel, e.message))
+        return None
+    except (ValueError, tomllib.TOMLDecodeError) as e:  # orjson's error is a ValueError
+        errors.append(ErrorDetail(rel, f"is not valid {suffix[1:].upper()}: "
+                                       f"{str(e).splitlines()[0] if str(e) else e!r}"))
+        return None
+    if not isinstance(data, dict):
+        errors.append(ErrorDetail(rel, f"must hold one story object (got "
+                                       f"{type(data).__name__})"))
+        return None
+    if depth_of(data) > 50:
+        errors.append(ErrorDetail(rel, "nests deeper than the limit of 50 levels"))
+        return None
+    return data, lines
+
+
+class _ProblemError(Exception):
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+def _key_lines(text: str, first_line: int) -> dict[str, int]:
+    """The line of each top-level ``key:`` or ``key =`` of a front matter."""
+    lines: dict[str, int] = {}
+    for m in _KEY_LINE.finditer(text):
+        key = m.group(1)
+        key = ALIASES.get(key, key)
+        lines.setdefault(key, first_line + text.count("\n", 0, m.start()))
+    return lines
+
+
+def _markdown(text: str) -> tuple[dict[str, Any], dict[str, int]]:
+    """Front matter (YAML or TOML) and the rendered body of a Markdown file."""
+    fence = text[:3]
+    if fence not in ("---", "+++") or text[3:4] not in ("\n", "\r"):
+        raise _ProblemError("has no front matter (a first line of '---' for YAML or '+++' for "
+                       "TOML)", 1)
+    end = re.search(rf"^{re.escape(fence)}[ \t]*\r?$", text[4:], re.MULTILINE)
+    if end is None:
+        raise _ProblemError(f"front matter is not closed (no line '{fence}' after the first)", 1)
+    head = text[4:4 + end.start()]
+    rest = text[4 + end.end():]
+    if fence == "---":
+        data = _yaml(head)
+    else:
+        try:
+            data = tomllib.loads(head)
+        except tomllib.TOMLDecodeError as e:
+            raise _ProblemError(f"front matter is not valid TOML: {e}") from None
+    if not isinstance(data, dict):
+        raise _ProblemError("front matter must be a mapping of field names to values", 2)
+    body = rest.strip()
+    if body and "body" not in data:
+        data["body"] = _render(body)
+    return data, _key_lines(head, 2)
+
+
+def _yaml(head: str) -> Any:
+    import yaml
+
+    loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        return yaml.load(head, Loader=loader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark
+        line = mark.line + 2 if mark is not None else None
+        raise _ProblemError(f"front matter is not valid YAML: {e.problem}", line) from None
+    except yaml.YAMLError as e:
+        raise _ProblemError(f"front matter is not valid YAML: {e}") from None
+
+
+_md: Callable[[str], str] | None = None
+
+
+def _render(markdown: str) -> str:
+    """CommonMark to HTML (markdown-it-py; raw HTML is kept here and sanitised by the model)."""
+    global _md
+    if _md is None:
+        from markdown_it import MarkdownIt
+
+        _md = MarkdownIt("commonmark").render
+    return _md(markdown)
+
+
+def _story(data: dict[str, Any], rel: str) -> dict[str, Any]:
+    """Front matter in storykit's field names; the file name gives a missing id or date."""
+    story: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in IGNORED:
+            continue
+        field = ALIASES.get(key, key)
+        if field == "topics" and "topics" in story and isinstance(value, list):
+            existing = story["topics"] if isinstance(story["topics"], list) else []
+            story["topics"] = existing + [v for v in value if v not in existing]
+        elif field not in story or field == key:
+            story[field] = value
+    stem = rel.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    m = _JEKYLL_NAME.fullmatch(stem)
+    if m is not None:
+        story.setdefault("published", m.group(1))
+        stem = m.group(2)
+    if "id" not in story and is_slug(stem):
+        story["id"] = stem
+    return story
+
+
+def _collection_meta(data: dict[str, Any]) -> dict[str, Any]:
+    meta = {k: v for k, v in data.items() if k not in IGNORED and k != "body"}
+    if "summary" in meta and "description" not in meta:
+        meta["description"] = meta.pop("summary")
+    if "lang" in meta and "language" not in meta:
+        meta["language"] = meta.pop("lang")
+    return meta
+
+
+@storykit.hookimpl
+def register_readers() -> list[Any]:
+    """The ``folder`` reader."""
+    return [FolderReader()]
