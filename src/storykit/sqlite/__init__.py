@@ -41,7 +41,7 @@ def query(path: str | Path, **criteria: Any) -> Collection:
     """The stories of the archive at ``path`` that match ``criteria`` (``topic``, ``country``,
     ``since``, ``until``, ``language``, ``text``: an FTS5 query; ``where``: a function of a
     story), in the archive's order, with its metadata. Only the matching rows are read."""
-    from storykit.sqlite.read import read_archive
+    from storykit.sqlite.reader import read_archive
 
     return read_archive(Path(path), **criteria)
 

@@ -48,7 +48,7 @@ class SqliteWriter:
     def write_path(self, collection: Collection, path: Path, **options: Any) -> int:
         """Write the archive at ``path`` in one transaction; returns the stories written."""
         from storykit.sqlite.datasette import write_metadata
-        from storykit.sqlite.write import write_archive
+        from storykit.sqlite.writer import write_archive
 
         opts: SqliteOptions = parse_options(self, options)
         path = Path(path)
@@ -102,7 +102,7 @@ class SqliteReader:
         return head.startswith(HEADER)
 
     def read(self, source: Any, **options: Any) -> Collection:
-        from storykit.sqlite.read import read_archive
+        from storykit.sqlite.reader import read_archive
 
         opts: SqliteReadOptions = parse_options(self, options)
         criteria = {k: v for k, v in attrs.asdict(opts, recurse=False).items() if v is not None}

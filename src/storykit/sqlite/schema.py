@@ -16,9 +16,9 @@ __all__ = [
     "SchemaError",
     "check_schema",
     "create_schema",
+    "schema_markdown",
     "statements",
     "trigger_statements",
-    "schema_markdown",
 ]
 
 #: ``PRAGMA user_version`` of a storykit archive; raised whenever a table changes shape.

@@ -11,11 +11,12 @@ from typing import Any
 from storykit.collection import Collection
 from storykit.convert import collection_from_data
 from storykit.model import Story
-from storykit.sqlite.read import Selection, connect, meta_data, stories_data, story_rows
+from storykit.sqlite.reader import Selection, connect, meta_data, stories_data, story_rows
 
 __all__ = ["SqliteStore"]
 
-_NEWEST_FIRST = "published_at DESC, rowid"
+#: As Collection.sort(reverse=True) orders them: ties by id.
+_NEWEST_FIRST = "published_at DESC, id"
 
 
 class SqliteStore:

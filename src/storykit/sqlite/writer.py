@@ -125,8 +125,8 @@ def _drop_all(conn: sqlite3.Connection) -> None:
         conn.execute(f'DROP TABLE IF EXISTS "{name}"')
 
 
-def _clashes(conn: sqlite3.Connection, col: Collection, path: str) -> ValidationError:
-    """Every story of ``col`` whose id the archive already holds, as one error."""
+def _clashes(conn: sqlite3.Connection, col: Collection) -> list[ErrorDetail]:
+    """Every story of ``col`` whose id the archive already holds."""
     ids = col.ids
     held: set[str] = set()
     for start in range(0, len(ids), 500):
@@ -134,9 +134,8 @@ def _clashes(conn: sqlite3.Connection, col: Collection, path: str) -> Validation
         marks = ", ".join("?" * len(chunk))
         held.update(r[0] for r in conn.execute(
             f"SELECT id FROM stories WHERE id IN ({marks})", chunk))
-    return ValidationError(
-        [ErrorDetail(f"stories[{i}].id", f"{sid!r} is already in the archive", sid)
-         for i, sid in enumerate(ids) if sid in held], path)
+    return [ErrorDetail(f"stories[{i}].id", f"{sid!r} is already in the archive", sid)
+            for i, sid in enumerate(ids) if sid in held]
 
 
 def write_archive(col: Collection, path: Path, *, mode: str = "replace") -> int:
@@ -161,10 +160,10 @@ def write_archive(col: Collection, path: Path, *, mode: str = "replace") -> int:
             if mode == "append" and exists:
                 first = conn.execute("SELECT coalesce(max(rowid), 0) + 1 FROM stories"
                                      ).fetchone()[0]
-                try:
-                    n = _insert(conn, col, first)
-                except sqlite3.IntegrityError:
-                    raise _clashes(conn, col, name) from None
+                clashes = _clashes(conn, col)
+                if clashes:
+                    raise ValidationError(clashes, name)
+                n = _insert(conn, col, first)
             else:
                 if exists:
                     _drop_all(conn)

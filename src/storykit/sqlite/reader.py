@@ -16,7 +16,7 @@ from storykit.collection import Collection, matcher
 from storykit.convert import collection_from_data
 from storykit.model import Story
 from storykit.sqlite import schema
-from storykit.sqlite.write import instant_us
+from storykit.sqlite.writer import instant_us
 
 __all__ = ["Selection", "connect", "meta_data", "read_archive", "select", "stories_data"]
 
