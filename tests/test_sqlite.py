@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import sqlite3
 import tempfile
 from collections.abc import Iterator
@@ -160,20 +161,22 @@ class TestHostileText:
         assert sk.query(path) == col
         for i, t in enumerate(HOSTILE):
             assert list(sk.query(path, topic=t)) == [col[i]]
-            phrase = '"' + t.replace('"', '""') + '"'  # FTS5's quoting of a phrase
-            assert list(sk.query(path, text=phrase)) == [col[i]]
+            words = " ".join(f'"{w}"' for w in re.findall(r"[^\W_]+", t))  # each quoted
+            assert list(sk.query(path, text=words)) == [col[i]]
         with pytest.raises(ValueError, match="language"):
             sk.query(path, language="en' OR 1=1 --")
         assert _tables(path) == before
 
     def test_search_words_in_quotes_match_literally(self, tmp_path: Path) -> None:
-        """A phrase in double quotes finds punctuation-heavy text without syntax errors."""
+        """Operators in double quotes are words: they find the text that has them."""
         col = storykit.Collection(stories=[storykit.Story(
             title="Miners' rights: AND/OR (not) NEAR* columns", published="2021-02-03",
             summary="s")])
         path = tmp_path / "archive.db"
         sk.write(col, path)
-        assert sk.query(path, text='"AND/OR (not) NEAR*"') == col
+        assert sk.query(path, text='"AND" "OR" "not" "NEAR" "columns"') == col
+        with pytest.raises(ValueError, match="phrase"):  # (no word positions are kept)
+            sk.query(path, text='"AND/OR (not)"')
 
 
 class TestWriting:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,13 @@ __all__ = ["Selection", "connect", "meta_data", "read_archive", "select", "stori
 CHUNK = 500
 
 _HAS_BODY = "body" in Story.FIELDS
+
+_HOUR_US = 3_600_000_000
+#: A date's first instant is less than 24 hours before its midnight UTC (Python's offsets are
+#: under a day) ...
+_LATEST_START = -24 * _HOUR_US
+#: ... and its last less than 48 hours after.
+_EARLIEST_END = 48 * _HOUR_US
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
@@ -72,13 +79,17 @@ class Selection:
         for bound, op in ((since, ">="), (until, "<=")):
             if bound is not None:
                 when = rules.published(bound)
-                # A date compares with each story's own date, a datetime with its instant.
-                if isinstance(when, datetime):
+                if isinstance(when, datetime):  # compared with each story's instant
                     parts.append(f"published_at {op} ?")
                     params.append(instant_us(when))
-                else:
-                    parts.append(f"day {op} ?")
-                    params.append(when.isoformat())
+                    continue
+                # A date compares with each story's own date, the first ten characters of
+                # its ISO form; the instants that date can stand for (offsets under a day)
+                # narrow the rows through the index first.
+                parts.append(f"published_at {op} ? AND substr(published, 1, 10) {op} ?")
+                edge = _LATEST_START if op == ">=" else _EARLIEST_END
+                params += [instant_us(datetime.combine(when, time.min, UTC)) + edge,
+                           when.isoformat()]
         if language is not None:
             lang = rules.language(language).lower()
             parts.append("(lower(language) = ? OR substr(lower(language), 1, ?) = ?)")
@@ -99,7 +110,7 @@ class Selection:
                          (self.text,)).fetchall()
         except sqlite3.OperationalError as e:
             raise ValueError(f"text: {self.text!r} is not a valid full-text query ({e}); "
-                             "put words in double quotes to search for them as they are"
+                             "put each word in double quotes to search for it as it is"
                              ) from None
 
 

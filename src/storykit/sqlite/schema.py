@@ -58,8 +58,9 @@ TABLES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )""",)),
     ("stories", "One row per story, in the collection's order (``rowid``). ``published`` and "
      "``updated`` are ISO 8601 as written; ``published_at`` is the instant in microseconds "
-     "since 1970 UTC (a plain date counts as midnight UTC) and orders stories; ``day`` is the "
-     "story's own date and ``month`` its ``YYYY-MM`` (for date filters and Datasette facets); "
+     "since 1970 UTC (a plain date counts as midnight UTC) and orders stories; the first ten "
+     "characters of ``published`` are the story's own date, and ``month`` its ``YYYY-MM`` (a "
+     "Datasette facet); "
      "``topics`` and ``countries`` are JSON arrays (for Datasette's array facets; the join "
      "tables below index them).", (
         """CREATE TABLE stories (
@@ -68,7 +69,6 @@ TABLES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     title TEXT NOT NULL,
     published TEXT NOT NULL,
     published_at INTEGER NOT NULL,
-    day TEXT NOT NULL,
     month TEXT NOT NULL,
     summary TEXT NOT NULL,
     body TEXT,
@@ -112,25 +112,28 @@ TABLES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     key TEXT NOT NULL
 )""",
         "CREATE INDEX topics_key ON topics (key)")),
-    ("story_topics", "Which story has which topic (join table).", (
+    ("story_topics", "Which story has which topic (join table; a story's topics in order are "
+     "``stories.topics``).", (
         """CREATE TABLE story_topics (
     topic INTEGER NOT NULL REFERENCES topics (id),
     story INTEGER NOT NULL REFERENCES stories (rowid) ON DELETE CASCADE,
     PRIMARY KEY (topic, story)
-) WITHOUT ROWID""",
-        "CREATE INDEX story_topics_story ON story_topics (story)")),
-    ("story_countries", "Which story is about which country, ISO 3166-1 alpha-2 (join table).", (
+) WITHOUT ROWID""",)),
+    ("story_countries", "Which story is about which country, ISO 3166-1 alpha-2 (join "
+     "table; a story's countries in order are ``stories.countries``).", (
         """CREATE TABLE story_countries (
     country TEXT NOT NULL,
     story INTEGER NOT NULL REFERENCES stories (rowid) ON DELETE CASCADE,
     PRIMARY KEY (country, story)
-) WITHOUT ROWID""",
-        "CREATE INDEX story_countries_story ON story_countries (story)")),
+) WITHOUT ROWID""",)),
     ("stories_fts", "The FTS5 full-text index of title, summary and body. It keeps no copy of "
-     "the text (``content='stories'``); the triggers keep it in step with ``stories``.", (
+     "the text (``content='stories'``), and no word positions (``detail=column``: words, "
+     "prefixes, ``AND``/``OR``/``NOT`` and column filters work; phrases of several words and "
+     "``NEAR`` do not), which keeps the archive about the size of its JSON Lines file. The "
+     "triggers keep it in step with ``stories``.", (
         """CREATE VIRTUAL TABLE stories_fts USING fts5 (
     title, summary, body,
-    content = 'stories', content_rowid = 'rowid',
+    content = 'stories', content_rowid = 'rowid', detail = column,
     tokenize = 'unicode61 remove_diacritics 2'
 )""",
         """CREATE TRIGGER stories_fts_insert AFTER INSERT ON stories BEGIN

@@ -21,6 +21,9 @@ __all__ = ["write_archive"]
 #: Stories inserted per batch: big enough to amortise executemany, small enough for memory.
 BATCH = 20_000
 
+#: The page size of a new archive.
+PAGE_SIZE = 16_384
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_DAY = date(1970, 1, 1).toordinal()
 _DAY_US = 86_400_000_000
@@ -37,15 +40,15 @@ def instant_us(when: date) -> int:
 def _story_row(rowid: int, s: Story) -> tuple[Any, ...]:
     published = s.published
     day = (published.date() if isinstance(published, datetime) else published).isoformat()
-    return (rowid, s.id, s.title, published.isoformat(), instant_us(published), day, day[:7],
+    return (rowid, s.id, s.title, published.isoformat(), instant_us(published), day[:7],
             s.summary, getattr(s, "body", None), s.url, s.language,
             None if s.updated is None else s.updated.isoformat(),
             orjson.dumps(s.topics).decode(), orjson.dumps(s.countries).decode())
 
 
-_INSERT_STORY = ("INSERT INTO stories (rowid, id, title, published, published_at, day, month, "
+_INSERT_STORY = ("INSERT INTO stories (rowid, id, title, published, published_at, month, "
                  "summary, body, url, language, updated, topics, countries) "
-                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 
 class _Topics:
@@ -151,6 +154,8 @@ def write_archive(col: Collection, path: Path, *, mode: str = "replace") -> int:
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute("PRAGMA foreign_keys = ON")
+        # (a new database only) Rows of ~700 bytes fill 16 KiB pages: 4 KiB ones waste a sixth.
+        conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
         # One big transaction: a journal of the pages it changes, the data synced at commit.
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA cache_size = -65536")
