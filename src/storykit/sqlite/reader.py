@@ -65,16 +65,24 @@ class Selection:
                 language=language)
         parts: list[str] = []
         params: list[Any] = []
+        # Without a search, the stories of a topic or country are listed from its join table;
+        # with one, the search lists them (it is the narrower) and each is looked up in the
+        # join table's primary key.
+        listed = "rowid IN (SELECT story FROM {table} WHERE {column} IN ({values}))"
+        looked_up = ("EXISTS (SELECT 1 FROM {table} WHERE {column} IN ({values}) "
+                     "AND story = stories.rowid)")
+        join = looked_up if text is not None else listed
         if topic is not None:
             keys = [_nfc(t).casefold() for t in ([topic] if isinstance(topic, str) else topic)]
-            parts.append("rowid IN (SELECT story FROM story_topics WHERE topic IN "
-                         f"(SELECT id FROM topics WHERE key IN ({_marks(keys)})))")
+            parts.append(join.format(table="story_topics", column="topic",
+                                     values=f"SELECT id FROM topics WHERE key IN "
+                                            f"({_marks(keys)})"))
             params += keys
         if country is not None:
             codes = [rules.country(c) for c in ([country] if isinstance(country, str)
                                                 else country)]
-            parts.append("rowid IN (SELECT story FROM story_countries WHERE country IN "
-                         f"({_marks(codes)}))")
+            parts.append(join.format(table="story_countries", column="country",
+                                     values=_marks(codes)))
             params += codes
         for bound, op in ((since, ">="), (until, "<=")):
             if bound is not None:
