@@ -178,6 +178,21 @@ class TestHostileText:
         with pytest.raises(ValueError, match="phrase"):  # (no word positions are kept)
             sk.query(path, text='"AND/OR (not)"')
 
+    def test_phrases_and_columns_with_a_fuller_index(self, tmp_path: Path,
+                                                     example: storykit.Collection) -> None:
+        """search="full" keeps positions (phrases), search="column" columns (title: ...)."""
+        full, column = tmp_path / "full.db", tmp_path / "column.db"
+        sk.write(example, full, search="full")
+        sk.write(example, column, search="column")
+        assert list(sk.query(full, text='"child labour"')) == [
+            s for s in example if "child labour" in f"{s.title} {s.summary}".lower()]
+        assert sk.query(column, text="title: pandemic") == example.filter(
+            where=lambda s: "pandemic" in s.title.lower())
+        smallest = tmp_path / "archive.db"
+        sk.write(example, smallest)
+        with pytest.raises(ValueError, match="'title: pandemic' is not a valid"):
+            sk.query(smallest, text="title: pandemic")
+
 
 class TestWriting:
     def test_replace_leaves_exactly_the_new_collection(self, archive: Path,

@@ -31,7 +31,6 @@ def datasette_metadata(col: Collection, name: str) -> dict[str, Any]:
             "facets": [{"array": "topics"}, {"array": "countries"}, "month", "language"],
             "fts_table": "stories_fts",
             "fts_pk": "rowid",
-            "searchable_columns": ["title", "summary", "body"],
         },
         "collection": {"title": "Collection", "description": "The collection's metadata."},
         "contacts": {"title": "Media contacts"},

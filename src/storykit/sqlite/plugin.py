@@ -33,6 +33,9 @@ class SqliteOptions:
     datasette: bool = True
     #: The database's name in Datasette (by default the file name without its suffix).
     name: str | None = None
+    #: What the full-text index keeps: ``none`` (words, prefixes, AND/OR/NOT: the smallest
+    #: file), ``column`` (and column filters, ``title: mines``), ``full`` (and phrases, NEAR).
+    search: Literal["none", "column", "full"] = "none"
 
 
 class SqliteWriter:
@@ -52,7 +55,7 @@ class SqliteWriter:
 
         opts: SqliteOptions = parse_options(self, options)
         path = Path(path)
-        n = write_archive(collection, path, mode=opts.mode)
+        n = write_archive(collection, path, mode=opts.mode, search=opts.search)
         if opts.datasette:
             name = opts.name or path.stem
             write_metadata(collection, path.with_name(f"{name}.metadata.json"), name)
@@ -66,7 +69,7 @@ class SqliteWriter:
             raise ValueError("sqlite: mode='append' needs a database file, not a stream")
         with tempfile.TemporaryDirectory(prefix="storykit-sqlite-") as folder:
             path = Path(folder) / "archive.db"
-            n = self.write_path(collection, path, datasette=False)
+            n = self.write_path(collection, path, datasette=False, search=opts.search)
             with open(path, "rb") as f:
                 shutil.copyfileobj(f, out)
         return n

@@ -8,10 +8,12 @@ checks a database's version against :data:`SCHEMA_VERSION`, and the reference pa
 from __future__ import annotations
 
 import sqlite3
+from typing import Literal
 
 __all__ = [
     "APPLICATION_ID",
     "SCHEMA_VERSION",
+    "SearchDetail",
     "TABLES",
     "SchemaError",
     "check_schema",
@@ -127,13 +129,15 @@ TABLES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     PRIMARY KEY (country, story)
 ) WITHOUT ROWID""",)),
     ("stories_fts", "The FTS5 full-text index of title, summary and body. It keeps no copy of "
-     "the text (``content='stories'``), and no word positions (``detail=column``: words, "
-     "prefixes, ``AND``/``OR``/``NOT`` and column filters work; phrases of several words and "
-     "``NEAR`` do not), which keeps the archive about the size of its JSON Lines file. The "
-     "triggers keep it in step with ``stories``.", (
+     "the text (``content='stories'``), and by default neither word positions nor columns "
+     "(``detail=none``: words, prefixes and ``AND``/``OR``/``NOT`` work; phrases of several "
+     "words, ``NEAR`` and column filters do not), which keeps the archive near the size of its "
+     "JSON Lines file. The writer's option ``search=\"column\"`` or ``\"full\"`` keeps more "
+     "(column filters; and phrases) for a bigger file. The triggers keep the index in step with "
+     "``stories``.", (
         """CREATE VIRTUAL TABLE stories_fts USING fts5 (
     title, summary, body,
-    content = 'stories', content_rowid = 'rowid', detail = column,
+    content = 'stories', content_rowid = 'rowid', detail = none,
     tokenize = 'unicode61 remove_diacritics 2'
 )""",
         """CREATE TRIGGER stories_fts_insert AFTER INSERT ON stories BEGIN
@@ -165,14 +169,22 @@ def trigger_statements() -> list[str]:
     return [sql for sql in statements() if sql.startswith("CREATE TRIGGER")]
 
 
-def create_schema(conn: sqlite3.Connection, *, triggers: bool = True) -> None:
+#: What the full-text index keeps: ``none`` (words), ``column`` (and which column each is
+#: in), ``full`` (and its position: phrases and NEAR).
+SearchDetail = Literal["none", "column", "full"]
+
+
+def create_schema(conn: sqlite3.Connection, *, triggers: bool = True,
+                  search: SearchDetail = "none") -> None:
     """Create every table in an empty database (inside the caller's transaction).
 
     A bulk write leaves out the triggers, fills the tables, rebuilds the full-text index in
     one pass and then creates them (:func:`trigger_statements`).
     """
+    if search not in ("none", "column", "full"):
+        raise ValueError(f"search must be 'none', 'column' or 'full' (got {search!r})")
     for sql in statements(triggers=triggers):
-        conn.execute(sql)
+        conn.execute(sql.replace("detail = none", f"detail = {search}"))
     conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 

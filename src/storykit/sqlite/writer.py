@@ -141,14 +141,16 @@ def _clashes(conn: sqlite3.Connection, col: Collection) -> list[ErrorDetail]:
             for i, sid in enumerate(ids) if sid in held]
 
 
-def write_archive(col: Collection, path: Path, *, mode: str = "replace") -> int:
+def write_archive(col: Collection, path: Path, *, mode: str = "replace",
+                  search: schema.SearchDetail = "none") -> int:
     """Write ``col`` to the archive at ``path`` in one transaction; returns the stories written.
 
     ``replace`` makes the archive hold exactly ``col``; ``append`` adds its stories after those
     the archive holds (a story whose id is already there is a :class:`ValidationError` naming
     every such id, and nothing is written), keeping the archive's metadata. A failure leaves
     the database as it was. Another application's database, or an archive of another schema
-    version, is refused with :class:`~storykit.sqlite.schema.SchemaError`.
+    version, is refused with :class:`~storykit.sqlite.schema.SchemaError`. ``search`` is what
+    the full-text index of a new archive keeps (:data:`~storykit.sqlite.schema.SearchDetail`).
     """
     name = str(path)
     conn = sqlite3.connect(path, isolation_level=None)
@@ -172,7 +174,7 @@ def write_archive(col: Collection, path: Path, *, mode: str = "replace") -> int:
             else:
                 if exists:
                     _drop_all(conn)
-                schema.create_schema(conn, triggers=False)
+                schema.create_schema(conn, triggers=False, search=search)
                 _write_meta(conn, col)
                 n = _insert(conn, col, 1)
                 conn.execute("INSERT INTO stories_fts (stories_fts) VALUES ('rebuild')")
