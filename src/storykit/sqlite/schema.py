@@ -13,9 +13,9 @@ from typing import Literal
 __all__ = [
     "APPLICATION_ID",
     "SCHEMA_VERSION",
-    "SearchDetail",
     "TABLES",
     "SchemaError",
+    "SearchDetail",
     "check_schema",
     "create_schema",
     "schema_markdown",
