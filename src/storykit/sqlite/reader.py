@@ -65,25 +65,25 @@ class Selection:
                 language=language)
         parts: list[str] = []
         params: list[Any] = []
-        # Without a search, the stories of a topic or country are listed from its join table;
-        # with one, the search lists them (it is the narrower) and each is looked up in the
-        # join table's primary key.
-        listed = "rowid IN (SELECT story FROM {table} WHERE {column} IN ({values}))"
-        looked_up = ("EXISTS (SELECT 1 FROM {table} WHERE {column} IN ({values}) "
-                     "AND story = stories.rowid)")
-        join = looked_up if text is not None else listed
+        # The search and the join tables each list their stories' rowids; one INTERSECT of
+        # the lists (sorted merges in SQLite) is then the only set of rows looked up.
+        lists: list[str] = []
+        self.text = None if text is None else _nfc(text)
+        if self.text is not None:
+            lists.append("SELECT rowid FROM stories_fts WHERE stories_fts MATCH ?")
+            params.append(self.text)
         if topic is not None:
             keys = [_nfc(t).casefold() for t in ([topic] if isinstance(topic, str) else topic)]
-            parts.append(join.format(table="story_topics", column="topic",
-                                     values=f"SELECT id FROM topics WHERE key IN "
-                                            f"({_marks(keys)})"))
+            lists.append("SELECT story FROM story_topics WHERE topic IN "
+                         f"(SELECT id FROM topics WHERE key IN ({_marks(keys)}))")
             params += keys
         if country is not None:
             codes = [rules.country(c) for c in ([country] if isinstance(country, str)
                                                 else country)]
-            parts.append(join.format(table="story_countries", column="country",
-                                     values=_marks(codes)))
+            lists.append(f"SELECT story FROM story_countries WHERE country IN ({_marks(codes)})")
             params += codes
+        if lists:
+            parts.append(f"rowid IN ({' INTERSECT '.join(lists)})")
         for bound, op in ((since, ">="), (until, "<=")):
             if bound is not None:
                 when = rules.published(bound)
@@ -102,10 +102,6 @@ class Selection:
             lang = rules.language(language).lower()
             parts.append("(lower(language) = ? OR substr(lower(language), 1, ?) = ?)")
             params += [lang, len(lang) + 1, lang + "-"]
-        self.text = None if text is None else _nfc(text)
-        if self.text is not None:
-            parts.append("rowid IN (SELECT rowid FROM stories_fts WHERE stories_fts MATCH ?)")
-            params.append(self.text)
         self.sql = " AND ".join(parts) or "1"
         self.params: tuple[Any, ...] = tuple(params)
 
