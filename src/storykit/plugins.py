@@ -62,6 +62,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "storykit.exporters.csv",
     "storykit.exporters.html",
     "storykit.exporters.email",
+    "storykit.sqlite.plugin",
 )
 
 hookimpl = pluggy.HookimplMarker(PROJECT)

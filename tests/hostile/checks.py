@@ -318,6 +318,37 @@ def markdown_problems(data: bytes) -> list[str]:
     return [f"rendered: {p}" for p in html_problems(rendered, fragment=True)]
 
 
+def sqlite_problems(data: bytes) -> list[str]:
+    """An SQLite archive that sqlite3 finds sound, holding exactly storykit's schema (no table,
+    view or trigger brought in by a value) and http(s) URLs."""
+    import sqlite3
+    import tempfile
+    from pathlib import Path
+
+    from storykit.sqlite.schema import statements
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "archive.db"
+        path.write_bytes(data)
+        conn = sqlite3.connect(path)
+        try:
+            problems = [f"integrity: {r[0]}" for r in conn.execute("PRAGMA integrity_check")
+                        if r[0] != "ok"]
+            problems += [f"foreign key: {r}" for r in conn.execute("PRAGMA foreign_key_check")]
+            held = {r[0] for r in conn.execute(
+                "SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL "
+                "AND name NOT LIKE 'stories_fts_%'")}
+            problems += [f"schema object not storykit's: {sql[:80]}"
+                         for sql in held - set(statements())]
+            for table in ("stories", "images", "links", "translations", "contacts"):
+                for (url,) in conn.execute(f"SELECT url FROM {table} WHERE url IS NOT NULL"):
+                    if p := url_problem(url):
+                        problems.append(f"{table}.url: {p}")
+        finally:
+            conn.close()
+    return problems
+
+
 #: The checker for each media type (parameters such as ``; charset=utf-8`` are ignored).
 CHECKERS: dict[str, Callable[[bytes], list[str]]] = {
     "text/html": html_problems,
@@ -333,6 +364,7 @@ CHECKERS: dict[str, Callable[[bytes], list[str]]] = {
     "text/vcard": vcard_problems,
     "text/x-vcard": vcard_problems,
     "text/markdown": markdown_problems,
+    "application/vnd.sqlite3": sqlite_problems,
 }
 
 

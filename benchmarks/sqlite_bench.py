@@ -1,0 +1,135 @@
+"""The sqlite format against its anchors (issue 23); not yet one of run.py's goals.
+
+    python benchmarks/sqlite_bench.py [N] [--dir build/bench/sqlite]
+
+With ``N`` stories from ``data.py`` (default 1,000,000):
+
+- **write**: storykit's ``sqlite`` writer (normalised tables, FTS5 index, one transaction)
+  against ``sqlite-utils insert`` of the same stories pre-flattened to one row each (nested
+  fields as JSON), in one transaction with WAL, no index. Goal: storykit >= 0.8x its speed.
+- **size**: the database against the JSON Lines file of the same stories. Goal: <= 1.2x.
+- **query**: ``country LK, since 2019-01-01, text mines`` on the archive, against a full
+  ``load()`` + ``filter()`` of the JSON Lines file. Goal: under 50 ms (the ratio is the figure).
+
+Prints one line per measure and the figures as JSON on the last line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from data import iter_stories
+
+import storykit
+from storykit import sqlite as sk
+from storykit.sqlite.writer import write_archive
+
+CRITERIA: dict[str, Any] = {"country": "LK", "since": "2019-01-01", "text": "mines"}
+#: The same with a word the generated stories do have ("Miners ..."), so that rows are read.
+FOUND: dict[str, Any] = {**CRITERIA, "text": "miners"}
+
+
+def flat(d: dict[str, Any]) -> dict[str, Any]:
+    """One story as one row: scalars as they are, nested fields as JSON text."""
+    image = d.get("image") or {}
+    return {
+        "id": d["id"], "title": d["title"], "published": d["published"],
+        "summary": d["summary"], "url": d.get("url"), "image_url": image.get("url"),
+        "image_alt": image.get("alt"), "image_credit": image.get("credit"),
+        "topics": orjson.dumps(d.get("topics", [])).decode(),
+        "countries": orjson.dumps(d.get("countries", [])).decode(),
+        "language": d.get("language", "en"),
+        "links": orjson.dumps(d.get("links", [])).decode(), "updated": d.get("updated"),
+    }
+
+
+def _load_and_filter(path: Path, criteria: dict[str, Any]) -> storykit.Collection:
+    return storykit.load(path).filter(**criteria)
+
+
+def _clock(fn: Any, *args: Any, **kwargs: Any) -> tuple[float, Any]:
+    gc.collect()
+    start = time.perf_counter()
+    got = fn(*args, **kwargs)
+    return time.perf_counter() - start, got
+
+
+def sqlite_utils_insert(rows: list[dict[str, Any]], path: Path) -> None:
+    import sqlite_utils
+
+    db = sqlite_utils.Database(path)
+    db.enable_wal()
+    with db.conn:  # one transaction
+        db["stories"].insert_all(rows, pk="id", batch_size=10_000)  # type: ignore[union-attr]
+    db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("n", type=int, nargs="?", default=1_000_000)
+    parser.add_argument("--dir", type=Path, default=Path("build/bench/sqlite"))
+    args = parser.parse_args(argv)
+    folder: Path = args.dir
+    folder.mkdir(parents=True, exist_ok=True)
+    n = args.n
+
+    jsonl = folder / f"archive-{n}.jsonl"
+    if not jsonl.exists():
+        with open(jsonl, "wb") as f:
+            for d in iter_stories(n):
+                f.write(orjson.dumps(d) + b"\n")
+    docs = [orjson.loads(line) for line in jsonl.read_bytes().splitlines()]
+    rows = [flat(d) for d in docs]
+    col = storykit.Collection(stories=docs)
+    del docs
+
+    anchor_db = folder / "anchor.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{anchor_db}{suffix}").unlink(missing_ok=True)
+    anchor_s, _ = _clock(sqlite_utils_insert, rows, anchor_db)
+    del rows
+
+    db = folder / "archive.db"
+    db.unlink(missing_ok=True)
+    ours_s, _ = _clock(write_archive, col, db)
+    del col
+    speed = anchor_s / ours_s
+    size = db.stat().st_size / jsonl.stat().st_size
+    print(f"write {n:,} stories: storykit {ours_s:.2f} s, sqlite-utils insert {anchor_s:.2f} s"
+          f" -> {speed:.2f}x its speed (goal >= 0.8x)")
+    print(f"size: database {db.stat().st_size / 1e6:.0f} MB, JSON Lines "
+          f"{jsonl.stat().st_size / 1e6:.0f} MB -> {size:.2f}x (goal <= 1.2x)")
+
+    figures = {"n": n, "write_s": ours_s, "anchor_write_s": anchor_s, "write_speed": speed,
+               "size_ratio": size}
+    for label, criteria in (("query", CRITERIA), ("query_found", FOUND)):
+        times = []
+        found = 0
+        for _ in range(7):
+            seconds, got = _clock(sk.query, db, **criteria)
+            times.append(seconds)
+            found = len(got)
+        query_s = statistics.median(times)
+        filter_s, base = _clock(_load_and_filter, jsonl, criteria)
+        print(f"{label} {criteria} on {n:,} stories: {query_s * 1000:.1f} ms ({found} stories;"
+              f" goal < 50 ms); load()+filter() {filter_s:.2f} s ({len(base)} stories: filter's"
+              f" text is a substring) -> {filter_s / query_s:.0f}x faster")
+        figures.update({f"{label}_ms": query_s * 1000, f"{label}_stories": found,
+                        f"{label}_baseline_s": filter_s, f"{label}_ratio": filter_s / query_s})
+    print(orjson.dumps(figures).decode())
+    return figures
+
+
+if __name__ == "__main__":
+    main()

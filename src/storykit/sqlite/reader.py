@@ -1,0 +1,234 @@
+"""Reading an SQLite archive: the filters as SQL, and stories built from the rows they select."""
+
+from __future__ import annotations
+
+import sqlite3
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from storykit import _rules as rules
+from storykit.collection import Collection, matcher
+from storykit.convert import collection_from_data
+from storykit.model import Story
+from storykit.sqlite import schema
+from storykit.sqlite.writer import instant_us
+
+__all__ = ["Selection", "connect", "meta_data", "read_archive", "select", "stories_data"]
+
+#: Parameters per ``IN (...)`` list, well under SQLite's limit of bound parameters.
+CHUNK = 500
+
+_HAS_BODY = "body" in Story.FIELDS
+
+_HOUR_US = 3_600_000_000
+#: A date's first instant is less than 24 hours before its midnight UTC (Python's offsets are
+#: under a day) ...
+_LATEST_START = -24 * _HOUR_US
+#: ... and its last less than 48 hours after.
+_EARLIEST_END = 48 * _HOUR_US
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    """A read-only connection to the archive at ``path``, its schema checked."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                           check_same_thread=False)
+    try:
+        schema.check_schema(conn, str(path))
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+class Selection:
+    """The criteria of :meth:`Collection.filter` as a parameterised SQL condition on the
+    ``stories`` table (``sql``, ``params``): values are only ever bound, never built into SQL.
+
+    Bad values raise the ``ValueError`` that :meth:`Collection.filter` raises; a ``text``
+    that is not a valid FTS5 query raises a one-line ``ValueError`` naming it.
+    """
+
+    def __init__(self, *, topic: str | Iterable[str] | None = None,
+                 country: str | Iterable[str] | None = None,
+                 since: date | str | None = None, until: date | str | None = None,
+                 language: str | None = None, text: str | None = None) -> None:
+        # The same checks and messages as Collection.filter's, before any SQL.
+        matcher(topic=topic, country=country, since=since, until=until, text=text,
+                language=language)
+        parts: list[str] = []
+        params: list[Any] = []
+        # The search and the join tables each list their stories' rowids; one INTERSECT of
+        # the lists (sorted merges in SQLite) is then the only set of rows looked up.
+        lists: list[str] = []
+        self.text = None if text is None else _nfc(text)
+        if self.text is not None:
+            lists.append("SELECT rowid FROM stories_fts WHERE stories_fts MATCH ?")
+            params.append(self.text)
+        if topic is not None:
+            keys = [_nfc(t).casefold() for t in ([topic] if isinstance(topic, str) else topic)]
+            lists.append("SELECT story FROM story_topics WHERE topic IN "
+                         f"(SELECT id FROM topics WHERE key IN ({_marks(keys)}))")
+            params += keys
+        if country is not None:
+            codes = [rules.country(c) for c in ([country] if isinstance(country, str)
+                                                else country)]
+            lists.append(f"SELECT story FROM story_countries WHERE country IN ({_marks(codes)})")
+            params += codes
+        if lists:
+            parts.append(f"rowid IN ({' INTERSECT '.join(lists)})")
+        for bound, op in ((since, ">="), (until, "<=")):
+            if bound is not None:
+                when = rules.published(bound)
+                if isinstance(when, datetime):  # compared with each story's instant
+                    parts.append(f"published_at {op} ?")
+                    params.append(instant_us(when))
+                    continue
+                # A date compares with each story's own date, the first ten characters of
+                # its ISO form; the instants that date can stand for (offsets under a day)
+                # narrow the rows through the index first.
+                parts.append(f"published_at {op} ? AND substr(published, 1, 10) {op} ?")
+                edge = _LATEST_START if op == ">=" else _EARLIEST_END
+                params += [instant_us(datetime.combine(when, time.min, UTC)) + edge,
+                           when.isoformat()]
+        if language is not None:
+            lang = rules.language(language).lower()
+            parts.append("(lower(language) = ? OR substr(lower(language), 1, ?) = ?)")
+            params += [lang, len(lang) + 1, lang + "-"]
+        self.sql = " AND ".join(parts) or "1"
+        self.params: tuple[Any, ...] = tuple(params)
+
+    def check(self, conn: sqlite3.Connection) -> None:
+        """Raise ``ValueError`` if ``text`` is not a valid FTS5 query."""
+        if self.text is None:
+            return
+        try:
+            conn.execute("SELECT rowid FROM stories_fts WHERE stories_fts MATCH ? LIMIT 1",
+                         (self.text,)).fetchall()
+        except sqlite3.OperationalError as e:
+            raise ValueError(f"text: {self.text!r} is not a valid full-text query ({e}); "
+                             "put each word in double quotes to search for it as it is"
+                             ) from None
+
+
+def _nfc(s: str) -> str:
+    return s if s.isascii() else unicodedata.normalize("NFC", s)
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ", ".join("?" * len(values))
+
+
+def select(**criteria: Any) -> Selection:
+    return Selection(**criteria)
+
+
+_STORY_COLUMNS = ("rowid, id, title, published, summary, body, url, language, updated, "
+                  "topics, countries")
+
+
+def _rows_by_story(conn: sqlite3.Connection, sql: str, rowids: list[int] | None,
+                   ) -> dict[int, list[tuple[Any, ...]]]:
+    """The rows of ``sql`` (its first column the story's rowid) for these stories (all if
+    None), grouped by story, in order."""
+    out: dict[int, list[tuple[Any, ...]]] = {}
+    if rowids is None:
+        chunks: list[list[int] | None] = [None]
+    else:
+        chunks = [rowids[i:i + CHUNK] for i in range(0, len(rowids), CHUNK)]
+    for chunk in chunks:
+        where = "" if chunk is None else f" WHERE story IN ({_marks(chunk)})"
+        for row in conn.execute(sql.format(where=where), chunk or ()):
+            out.setdefault(row[0], []).append(row)
+    return out
+
+
+def stories_data(conn: sqlite3.Connection, rows: list[tuple[Any, ...]], *,
+                 every: bool = False) -> list[dict[str, Any]]:
+    """Stories as plain data (storykit's field names) from rows of :data:`_STORY_COLUMNS`;
+    ``every`` when the rows are the whole archive (one scan of each table, no lookups)."""
+    rowids = None if every else [r[0] for r in rows]
+    images = _rows_by_story(conn, "SELECT story, url, alt, credit_holder, credit_year "
+                                  "FROM images{where}", rowids)
+    links = _rows_by_story(conn, "SELECT story, url, title FROM links{where} "
+                                 "ORDER BY story, position", rowids)
+    translations = _rows_by_story(conn, "SELECT story, language, url, title "
+                                        "FROM translations{where} ORDER BY story, position",
+                                  rowids)
+    out = []
+    for (rowid, sid, title, published, summary, body, url, language, updated, topics,
+         countries) in rows:
+        d: dict[str, Any] = {"id": sid, "title": title, "published": published,
+                             "summary": summary, "url": url, "language": language,
+                             "updated": updated, "topics": orjson.loads(topics),
+                             "countries": orjson.loads(countries)}
+        if body is not None and _HAS_BODY:
+            d["body"] = body
+        image = images.get(rowid)
+        if image:
+            _, iurl, alt, holder, year = image[0]
+            d["image"] = {"url": iurl, "alt": alt,
+                          "credit": None if holder is None else {"holder": holder,
+                                                                 "year": year}}
+        if rowid in links:
+            d["links"] = [{"url": u, "title": t} for _, u, t in links[rowid]]
+        if rowid in translations:
+            d["translations"] = [{"language": lg, "url": u, "title": t}
+                                 for _, lg, u, t in translations[rowid]]
+        out.append(d)
+    return out
+
+
+def story_rows(conn: sqlite3.Connection, sel: Selection, *, order: str = "rowid",
+               offset: int = 0, limit: int | None = None) -> list[tuple[Any, ...]]:
+    sel.check(conn)
+    sql = f"SELECT {_STORY_COLUMNS} FROM stories WHERE {sel.sql} ORDER BY {order}"
+    params = sel.params
+    if limit is not None or offset:
+        sql += " LIMIT ? OFFSET ?"
+        params += (-1 if limit is None else limit, offset)
+    return conn.execute(sql, params).fetchall()
+
+
+def meta_data(conn: sqlite3.Connection) -> dict[str, Any]:
+    """The collection's metadata as plain data (no stories)."""
+    title, description, url, language = conn.execute(
+        "SELECT title, description, url, language FROM collection").fetchone()
+    contacts = [
+        {k: v for k, v in zip(("name", "role", "organization", "email", "phone", "url"), row,
+                              strict=True) if v is not None}
+        for row in conn.execute("SELECT name, role, organization, email, phone, url "
+                                "FROM contacts ORDER BY position")]
+    return {"title": title, "description": description, "url": url, "language": language,
+            "contacts": contacts}
+
+
+def read_archive(path: str | Path, *, where: Callable[[Story], bool] | None = None,
+                 source: str | None = None, **criteria: Any) -> Collection:
+    """The archive's collection, or only the stories matching ``criteria`` (the names of
+    :meth:`Collection.filter`: ``topic``, ``country``, ``since``, ``until``, ``language``,
+    ``text``; ``text`` is an FTS5 query over title, summary and body), in the archive's order.
+    ``where`` (a function of a story) then filters the stories the SQL selected.
+
+    Raises :class:`~storykit.sqlite.schema.SchemaError` for a database that is not a
+    storykit archive of this version, ``ValueError`` for a bad criterion.
+    """
+    sel = Selection(**criteria)
+    if where is not None and not callable(where):
+        matcher(where=where)  # raises, with Collection.filter's message
+    conn = connect(path)
+    try:
+        rows = story_rows(conn, sel)
+        data = meta_data(conn)
+        data["stories"] = stories_data(conn, rows, every=sel.sql == "1")
+    finally:
+        conn.close()
+    col = collection_from_data(data, source=source or str(path))
+    return col if where is None else col.filter(where=where)

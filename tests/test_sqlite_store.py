@@ -1,0 +1,81 @@
+"""SqliteStore: the web app's store answered from SQL."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import storykit
+from storykit import sqlite as sk
+from storykit.testing import collections
+
+
+@pytest.fixture
+def store(tmp_path: Path, example: storykit.Collection) -> Any:
+    path = tmp_path / "archive.db"
+    sk.write(example, path)
+    with sk.SqliteStore(path) as s:
+        yield s
+
+
+class TestSqliteStore:
+    @given(collections(), st.integers(0, 9), st.none() | st.integers(0, 5))
+    def test_query_pages_newest_first(self, col: storykit.Collection, offset: int,
+                                      limit: int | None) -> None:
+        """query() gives the page of the stories sorted newest first, and the total."""
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "a.db"
+            sk.write(col, path, datasette=False)
+            with sk.SqliteStore(path) as store:
+                stories, total = store.query(offset=offset, limit=limit)
+                newest = list(col.sort("published", reverse=True))
+                end = None if limit is None else offset + limit
+                assert (stories, total) == (newest[offset:end], len(col))
+
+    def test_query_filters_and_counts_every_match(self, store: Any,
+                                                  example: storykit.Collection) -> None:
+        """Criteria select as Collection.filter does; the total counts past the page."""
+        expected = list(example.filter(topic="child labour").sort("published", reverse=True))
+        stories, total = store.query(topic="child labour", limit=1)
+        assert stories == expected[:1] and total == len(expected)
+
+    def test_get_finds_a_story_by_id(self, store: Any, example: storykit.Collection) -> None:
+        """get() returns the story itself, or None for an unknown id."""
+        assert store.get(example[2].id) == example[2]
+        assert store.get("no-such-story' OR '1'='1") is None
+
+    def test_counts_are_the_groups_sizes(self, store: Any,
+                                         example: storykit.Collection) -> None:
+        """counts() gives how many stories each topic and country has."""
+        for key in ("topic", "country"):
+            groups = example.group_by(key)  # type: ignore[arg-type]
+            assert store.counts(key) == {k: len(v) for k, v in groups.items()}
+        with pytest.raises(ValueError, match="topic or country"):
+            store.counts("month")
+
+    def test_meta_and_collection(self, store: Any, example: storykit.Collection) -> None:
+        """meta() is the metadata without stories; collection() the matching stories, whole."""
+        assert store.meta() == example.replace([])
+        assert store.collection(country="LK") == example.filter(country="LK").sort(
+            "published", reverse=True)
+
+    def test_version_changes_when_the_archive_does(self, store: Any, tmp_path: Path,
+                                                   example: storykit.Collection) -> None:
+        """Another writer's append, or a new file in its place, changes version()."""
+        first = store.version()
+        assert store.version() == first
+        sk.write(storykit.Collection(stories=[{"title": "New", "published": "2030-01-01",
+                                               "summary": "s"}]), store.path, mode="append")
+        second = store.version()
+        assert second != first
+        assert store.query(limit=1)[0][0].title == "New"
+        replacement = tmp_path / "new.db"
+        sk.write(example[:1], replacement)
+        replacement.replace(store.path)
+        assert store.version() != second
+        assert store.query()[1] == 1
