@@ -8,6 +8,8 @@ EXAMPLE := examples/impact-and-people/stories.json
 STORYKIT := $(BIN)/storykit
 # The W3C Nu HTML checker, run by the hostile-input tests (npm package; needs java).
 VNU := $(VENV)/vnu/node_modules/vnu-jar/build/dist/vnu.jar
+# axe-core, injected into pages by the browser tests (npm package).
+AXE := $(VENV)/axe/node_modules/axe-core/axe.min.js
 
 .PHONY: install demo test lint typecheck docs bench security clean locales
 
@@ -18,6 +20,8 @@ $(STAMP): pyproject.toml setup.py src/storykit/_speedups.c $(wildcard plugins/*/
 		-e '.[dev,docs,bench]' $(foreach p,$(PLUGINS),-e ./$(p))
 	test -f $(VNU) || npm install --prefix $(VENV)/vnu --ignore-scripts --no-audit --no-fund \
 		--silent vnu-jar
+	test -f $(AXE) || npm install --prefix $(VENV)/axe --ignore-scripts --no-audit --no-fund \
+		--silent axe-core
 	touch $@
 
 install: $(STAMP)

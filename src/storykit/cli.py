@@ -516,7 +516,7 @@ def _register_extra_commands() -> None:
     """Commands that live in their own modules (digest, send), added when present."""
     import importlib
 
-    for modname in ("storykit.digest_cli",):
+    for modname in ("storykit.digest_cli", "storykit.web.cli"):
         try:
             module = importlib.import_module(modname)
         except ModuleNotFoundError as e:

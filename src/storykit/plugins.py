@@ -51,6 +51,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "storykit.exporters.csv",
     "storykit.exporters.html",
     "storykit.exporters.email",
+    "storykit.exporters.site",
 )
 
 hookimpl = pluggy.HookimplMarker(PROJECT)
