@@ -18,7 +18,16 @@ __all__ = ["COMMANDS", "serve"]
               help="Reload SOURCE when it is saved; open pages reload themselves.")
 def serve(source: Path, host: str, port: int, watch: bool) -> None:
     """Serve SOURCE: the site, every format at /stories.FORMAT, the JSON API at /api and the
-    digest preview at /digest."""
+    digest preview at /digest.
+
+    With --watch, saving SOURCE reloads it and the open browser tabs reload themselves; while
+    the file has errors the last valid version is served, with the errors in a banner.
+
+    \b
+    Examples:
+      storykit serve stories.json --watch
+      storykit serve archive.db --host 0.0.0.0 --port 8080
+    """
     from storykit.errors import ValidationError
 
     try:
