@@ -33,6 +33,11 @@ demo: install
 	$(STORYKIT) export $(EXAMPLE) --format html -o build/index.html
 	$(BIN)/python tools/screenshot.py build/index.html build/screenshots/page-1280.png --width 1280 --skip-missing-browser
 	$(BIN)/python tools/screenshot.py build/index.html build/screenshots/page-375.png --width 375 --skip-missing-browser
+	$(STORYKIT) export $(EXAMPLE) --format site -O base_url=https://news.example.org/impact-and-people/ -o build/site/
+	$(BIN)/python tools/screenshot.py build/site/index.html build/screenshots/site-index-1280.png --width 1280 --skip-missing-browser
+	$(BIN)/python tools/screenshot.py build/site/index.html build/screenshots/site-index-375.png --width 375 --skip-missing-browser
+	$(BIN)/python tools/screenshot.py build/site/topics/covid-19.html build/screenshots/site-topic-1280.png --width 1280 --skip-missing-browser
+	$(BIN)/python tools/screenshot.py build/site/stories/a-song-to-let-children-fly.html build/screenshots/site-story-375.png --width 375 --skip-missing-browser
 	$(STORYKIT) export $(EXAMPLE) --format json -O indent=2 -o build/stories.json
 	$(STORYKIT) export $(EXAMPLE) --format csv -o build/stories.csv
 	$(STORYKIT) export $(EXAMPLE) --format atom -O self_url=https://news.example.org/impact-and-people/feed.atom -o build/feed.atom

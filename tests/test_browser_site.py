@@ -22,9 +22,9 @@ import pytest
 
 pytest.importorskip("uvicorn")
 
-from test_browser import screenshot  # noqa: E402
+from test_browser import screenshot
 
-from storykit.web import create_app  # noqa: E402
+from storykit.web import create_app
 
 pytestmark = pytest.mark.browser
 

@@ -17,14 +17,14 @@ import pytest
 
 pytest.importorskip("starlette")
 
-from html_support import parse_html, text  # noqa: E402
-from starlette.testclient import TestClient  # noqa: E402
+from html_support import parse_html, text
+from starlette.testclient import TestClient
 
-import storykit  # noqa: E402
-from storykit import Collection  # noqa: E402
-from storykit.exporters.site import render_site  # noqa: E402
-from storykit.store import MemoryStore, Store  # noqa: E402
-from storykit.web import create_app  # noqa: E402
+import storykit
+from storykit import Collection
+from storykit.exporters.site import render_site
+from storykit.store import MemoryStore, Store
+from storykit.web import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "impact-and-people" / "stories.json"
@@ -108,8 +108,8 @@ class TestAPI:
         data = r.json()
         assert (data["total"], data["page"], data["per_page"], data["pages"]) == (10, 2, 3, 4)
         assert r.headers["x-total-count"] == "10"
-        links = dict((rel, url) for url, rel in re.findall(r'<([^>]+)>; rel="(\w+)"',
-                                                            r.headers["link"]))
+        links = {rel: url for url, rel in re.findall(r'<([^>]+)>; rel="(\w+)"',
+                                                     r.headers["link"])}
         assert set(links) == {"first", "prev", "next", "last"}
         assert "page=4" in links["last"]
         newest = sorted(storykit.load(EXAMPLE), key=lambda s: s.published, reverse=True)

@@ -74,10 +74,9 @@ class MemoryStore:
               limit: int | None = None) -> tuple[list[Story], int]:
         from storykit.collection import matcher
 
-        criteria = {"topic": topic, "country": country, "since": since, "until": until,
-                    "language": language, "text": text}
-        if any(v is not None for v in criteria.values()):
-            match = matcher(**criteria)
+        if any(v is not None for v in (topic, country, since, until, language, text)):
+            match = matcher(topic=topic, country=country, since=since, until=until,
+                            language=language, text=text)
             found = [s for s in self._newest if match(s)]
         else:
             found = self._newest

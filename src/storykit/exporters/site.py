@@ -116,7 +116,7 @@ def _groups(collection: Collection, key: Callable[[Story], tuple[str, ...]],
     found: dict[str, tuple[str, list[Story]]] = {}
     for story in collection:
         for value in key(story):
-            label, stories = found.setdefault(slug(value), (value, []))
+            stories = found.setdefault(slug(value), (value, []))[1]
             if not stories or stories[-1] is not story:
                 stories.append(story)
     return {s: _Group(label, s, tuple(stories)) for s, (label, stories) in sorted(

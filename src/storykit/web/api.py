@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from storykit.web.content import Content
-from storykit.web.http import Body, HTTPProblem, send
+from storykit.web.http import Body, HTTPError, send
 from storykit.web.query import FILTERS, criteria, number, params
 
 __all__ = ["contacts", "countries", "stories", "story", "topics"]
@@ -49,7 +49,7 @@ async def stories(request: Request) -> Response:
                                            limit=per_page)
         pages = max(1, math.ceil(total / per_page))
         if page > pages:
-            raise HTTPProblem(400, f"page {page} is past the last page ({pages}) of {total} "
+            raise HTTPError(400, f"page {page} is past the last page ({pages}) of {total} "
                                    f"{'story' if total == 1 else 'stories'}")
         links = []
         for rel, n in (("first", 1), ("prev", page - 1), ("next", page + 1), ("last", pages)):
@@ -73,7 +73,7 @@ async def story(request: Request) -> Response:
 
         found = content.store.get(story_id)
         if found is None:
-            raise HTTPProblem(404, f"no story with id {story_id!r}")
+            raise HTTPError(404, f"no story with id {story_id!r}")
         return _json(content, story_to_data(found))
 
     return _answer(request, make)

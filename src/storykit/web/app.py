@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from storykit.store import Store
 from storykit.web import api, pages
 from storykit.web.content import Content, open_store
-from storykit.web.http import HTTPProblem, error_response
+from storykit.web.http import HTTPError, error_response
 
 __all__ = ["ROUTES", "create_app"]
 
@@ -77,7 +77,7 @@ ROUTES: list[tuple[str, Any, str]] = [
 
 
 async def _problem(request: Request, exc: Exception) -> Response:
-    if isinstance(exc, HTTPProblem):
+    if isinstance(exc, HTTPError):
         return error_response(exc.status, exc.message)
     if isinstance(exc, HTTPException):
         return error_response(exc.status_code, str(exc.detail))
@@ -117,11 +117,12 @@ def create_app(source: str | os.PathLike[str] | Store, *, watch: bool = False,
     banner. ``cors_origins`` are the origins allowed to read ``/api`` from a browser.
     Raises :class:`~storykit.ValidationError` when the source is invalid.
     """
+    path: Path | None = None
     if isinstance(source, (str, os.PathLike)):
-        path: Path | None = Path(source)
+        path = Path(source)
         store = open_store(path)
     else:
-        path, store = None, source
+        store = source
         if watch:
             raise ValueError("watch=True needs a file to watch (got a store)")
     content = Content(store, path)
@@ -146,7 +147,7 @@ def create_app(source: str | os.PathLike[str] | Store, *, watch: bool = False,
             # (it leaves the event stream and Brotli-encoded bodies as they are)
             Middleware(GZipMiddleware, minimum_size=500),
         ],
-        exception_handlers={HTTPException: _problem, HTTPProblem: _problem,
+        exception_handlers={HTTPException: _problem, HTTPError: _problem,
                             Exception: _problem},
         lifespan=lifespan,
     )

@@ -28,7 +28,7 @@ def open_store(source: str | os.PathLike[str]) -> Store:
     path = Path(source)
     if path.suffix == ".db":
         try:
-            from storykit.sqlite import SqliteStore  # type: ignore[attr-defined,unused-ignore]
+            from storykit.sqlite import SqliteStore  # type: ignore[import-not-found,unused-ignore]
         except ImportError:
             pass
         else:

@@ -11,14 +11,14 @@ import base64
 import hashlib
 import importlib
 import re
-from email.utils import format_datetime, parsedate_to_datetime
 from datetime import datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-__all__ = ["Body", "HTTPProblem", "csp_for", "error_response", "send"]
+__all__ = ["Body", "HTTPError", "csp_for", "error_response", "send"]
 
 #: Media types worth compressing.
 _COMPRESSIBLE = re.compile(r"^(text/|application/(json|xml|atom\+xml|rss\+xml|feed\+json|"
@@ -40,7 +40,7 @@ def _brotli() -> Any:
         return None
 
 
-class HTTPProblem(Exception):
+class HTTPError(Exception):
     """An error the client caused or asked about: answered as JSON with its status."""
 
     def __init__(self, status: int, message: str) -> None:

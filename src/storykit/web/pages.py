@@ -4,7 +4,7 @@ the digest preview, and the live-reload script and banner of ``--watch``."""
 from __future__ import annotations
 
 import email
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from typing import Any
@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from storykit.web.content import Content
-from storykit.web.http import Body, HTTPProblem, csp_for, send
+from storykit.web.http import Body, HTTPError, csp_for, send
 from storykit.web.query import FILTERS, criteria, params
 
 __all__ = ["digest", "digest_eml", "digest_html", "live_css", "live_js", "site",
@@ -90,8 +90,8 @@ async def site(request: Request) -> Response:
         data = files.get(key)
         if data is None:
             if key + "/index.html" in files:
-                raise HTTPProblem(404, f"no page /{path} (try /{path}/)")
-            raise HTTPProblem(404, f"no page /{path}")
+                raise HTTPError(404, f"no page /{path} (try /{path}/)")
+            raise HTTPError(404, f"no page /{path}")
         suffix = key[key.rfind("."):]
         media_type = _SITE_TYPES.get(suffix, "application/octet-stream")
         digest_page = key.startswith("digests/") and key != "digests/index.html"
@@ -115,10 +115,11 @@ async def stories_as(request: Request) -> Response:
     name = request.path_params["format"]
     exporter = storykit.formats().get(name)
     if exporter is None:
-        raise HTTPProblem(404, f"no format {name!r} (available: "
+        raise HTTPError(404, f"no format {name!r} (available: "
                                f"{', '.join(sorted(storykit.formats()))})")
-    if getattr(exporter, "output", "stream") != "stream":
-        raise HTTPProblem(404, f"the {name} format writes a {exporter.output}, not one "
+    output = getattr(exporter, "output", "stream")
+    if output != "stream":
+        raise HTTPError(404, f"the {name} format writes a {output}, not one "
                                "response (the site is served at /)")
     content: Content = request.app.state.content
 
@@ -126,7 +127,7 @@ async def stories_as(request: Request) -> Response:
         try:
             data = storykit.dumps(content.store.collection(**found), name)
         except OptionError as e:
-            raise HTTPProblem(400, str(e)) from None
+            raise HTTPError(400, str(e)) from None
         return Body(data, exporter.media_type, content.changed_at)
 
     body: Body = content.cached(("stories", name, str(request.query_params)), make)
@@ -143,7 +144,7 @@ def _window(content: Content, query: dict[str, str]) -> dict[str, str]:
     if "since" not in window or "until" not in window:
         newest, _ = content.store.query(limit=1)
         end = newest[0].published if newest else date.today()
-        end_day = end if type(end) is date else end.date()  # (a datetime: its own day)
+        end_day = end.date() if isinstance(end, datetime) else end  # (a datetime: its day)
         window.setdefault("until", end_day.isoformat())
         window.setdefault("since", (end_day - timedelta(days=6)).isoformat())
     return {k: str(v) for k, v in window.items()}
@@ -158,7 +159,7 @@ def _message(content: Content, window: dict[str, str]) -> bytes:
         try:
             return storykit.dumps(col, "email", **window)
         except (OptionError, ValueError) as e:
-            raise HTTPProblem(400, f"cannot make the digest: {e}") from None
+            raise HTTPError(400, f"cannot make the digest: {e}") from None
 
     data: bytes = content.cached(("digest", window["since"], window["until"]), make)
     return data

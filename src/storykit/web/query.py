@@ -7,7 +7,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from storykit.web.http import HTTPProblem
+from storykit.web.http import HTTPError
 
 __all__ = ["FILTERS", "criteria", "number", "params"]
 
@@ -22,9 +22,9 @@ def params(request: Request, allowed: tuple[str, ...]) -> dict[str, str]:
     for key, value in request.query_params.multi_items():
         if key not in allowed:
             takes = ", ".join(allowed) if allowed else "no parameters"
-            raise HTTPProblem(400, f"unknown query parameter {key!r} (this URL takes: {takes})")
+            raise HTTPError(400, f"unknown query parameter {key!r} (this URL takes: {takes})")
         if key in out:
-            raise HTTPProblem(400, f"query parameter {key!r} given more than once")
+            raise HTTPError(400, f"query parameter {key!r} given more than once")
         out[key] = value
     return out
 
@@ -36,11 +36,13 @@ def criteria(query: dict[str, str]) -> dict[str, Any]:
     found = {FILTERS[k]: v for k, v in query.items() if k in FILTERS}
     for key, value in found.items():
         if not value.strip():
-            raise HTTPProblem(400, f"query parameter {_param(key)!r} is empty")
+            raise HTTPError(400, f"query parameter {_param(key)!r} is empty")
     try:
-        matcher(**found)
+        matcher(topic=found.get("topic"), country=found.get("country"),
+                since=found.get("since"), until=found.get("until"),
+                language=found.get("language"), text=found.get("text"))
     except ValueError as e:
-        raise HTTPProblem(400, f"bad query: {e}") from None
+        raise HTTPError(400, f"bad query: {e}") from None
     return found
 
 
@@ -55,9 +57,9 @@ def number(query: dict[str, str], key: str, default: int, *, low: int = 1,
     if raw is None:
         return default
     if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
-        raise HTTPProblem(400, f"query parameter {key!r} must be a whole number (got {raw!r})")
+        raise HTTPError(400, f"query parameter {key!r} must be a whole number (got {raw!r})")
     value = int(raw)
     if value < low or (high is not None and value > high):
         bound = f"from {low} to {high}" if high is not None else f"{low} or more"
-        raise HTTPProblem(400, f"query parameter {key!r} must be {bound} (got {value})")
+        raise HTTPError(400, f"query parameter {key!r} must be {bound} (got {value})")
     return value
