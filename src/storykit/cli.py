@@ -513,7 +513,7 @@ def formats(obj: Context, as_json: bool, command_plugins_dirs: tuple[Path, ...])
 
 
 def _register_extra_commands() -> None:
-    """Commands that live in their own modules (digest, send), added when present."""
+    """Commands that live in their own modules (digest, send, serve), added when present."""
     import importlib
 
     for modname in ("storykit.digest_cli", "storykit.web.cli"):
