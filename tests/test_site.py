@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import feedparser
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
 from html_support import parse_html, text
 
 import storykit
@@ -20,6 +21,7 @@ from storykit.cli import main
 from storykit.errors import OptionError
 from storykit.exporters.site import SiteExporter, render_site, week_of
 from storykit.plugins import Registry
+from storykit.testing import collections
 
 
 @pytest.fixture(scope="module")
@@ -253,6 +255,21 @@ class TestWriter:
         root = parse_html(files["stories/pic.html"])
         assert next(root.iter("img")).get("alt") == "A pic"
         assert list(root.iter("figcaption")) == []
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(col=collections())
+def test_any_collection_gives_a_site_of_valid_pages(col: Collection) -> None:
+    """Any valid collection renders: every page parses strictly, every story has its page,
+    and the same collection gives the same bytes."""
+    files = render_site(col, feeds=False, digests=False)
+    for story in col:
+        assert f"stories/{story.id}.html" in files
+    for path, data in files.items():
+        if path.endswith(".html"):
+            parse_html(data)
+    assert render_site(col, feeds=False, digests=False) == files
 
 
 def test_dumps_refuses_the_folder_writer(example: Collection) -> None:
