@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 import feedparser
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
 from html_support import parse_html, text
+from hypothesis import HealthCheck, given, settings
 
 import storykit
 from storykit import Collection, Image, Story
