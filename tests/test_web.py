@@ -326,3 +326,16 @@ def test_api_reference_matches_the_routes() -> None:
     from storykit.web.reference import markdown
 
     assert (ROOT / "docs" / "reference" / "web-api.md").read_text(encoding="utf-8") == markdown()
+
+
+def test_serve_refuses_an_invalid_source(tmp_path: Path) -> None:
+    """storykit serve on an invalid file exits 1 with the problems, before listening."""
+    from click.testing import CliRunner
+
+    from storykit.cli import main
+
+    bad = tmp_path / "stories.json"
+    bad.write_text('{"title": 1}', encoding="utf-8")
+    result = CliRunner().invoke(main, ["serve", str(bad), "--port", "0"])
+    assert result.exit_code == 1
+    assert "title: must be a string (got int 1)" in result.output

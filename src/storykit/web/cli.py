@@ -28,8 +28,6 @@ def serve(source: Path, host: str, port: int, watch: bool) -> None:
       storykit serve stories.json --watch
       storykit serve archive.db --host 0.0.0.0 --port 8080
     """
-    from storykit.errors import ValidationError
-
     try:
         import uvicorn
 
@@ -39,7 +37,7 @@ def serve(source: Path, host: str, port: int, watch: bool) -> None:
                                    f"'storykit[web]' ({e})") from None
     try:
         app = create_app(source, watch=watch)
-    except ValidationError as e:
+    except (ValueError, OSError) as e:  # (invalid content, an unknown format, unreadable)
         raise click.ClickException(str(e)) from None
     click.echo(f"storykit: serving {source} on http://{host}:{port}/"
                + (" (watching for changes)" if watch else ""), err=True)
