@@ -8,6 +8,8 @@ EXAMPLE := examples/impact-and-people/stories.json
 STORYKIT := $(BIN)/storykit
 # The W3C Nu HTML checker, run by the hostile-input tests (npm package; needs java).
 VNU := $(VENV)/vnu/node_modules/vnu-jar/build/dist/vnu.jar
+# axe-core, injected into pages by the browser tests (npm package).
+AXE := $(VENV)/axe/node_modules/axe-core/axe.min.js
 
 .PHONY: install demo test stress-test lint typecheck docs bench security clean locales fuzz
 
@@ -18,6 +20,8 @@ $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml)
 		-e '.[dev,docs,bench]' $(foreach p,$(PLUGINS),-e ./$(p))
 	test -f $(VNU) || npm install --prefix $(VENV)/vnu --ignore-scripts --no-audit --no-fund \
 		--silent vnu-jar || echo "install: warning: no npm: the W3C HTML checker (vnu-jar, run by the hostile-input tests) is not installed; apt-get install npm default-jre-headless, then rm -f $(STAMP) && make install" >&2
+	test -f $(AXE) || npm install --prefix $(VENV)/axe --ignore-scripts --no-audit --no-fund \
+		--silent axe-core || echo "install: warning: no npm: axe-core (the accessibility check of the browser tests) is not installed; apt-get install npm, then rm -f $(STAMP) && make install" >&2
 	touch $@
 
 install: $(STAMP)
@@ -34,6 +38,11 @@ demo: install
 	$(STORYKIT) export $(EXAMPLE) --format html -o build/index.html
 	$(BIN)/python tools/screenshot.py build/index.html build/screenshots/page-1280.png --width 1280 --skip-missing-browser
 	$(BIN)/python tools/screenshot.py build/index.html build/screenshots/page-375.png --width 375 --skip-missing-browser
+	$(STORYKIT) export $(EXAMPLE) --format site -O base_url=https://news.example.org/impact-and-people/ -o build/site/
+	$(BIN)/python tools/screenshot.py build/site/index.html build/screenshots/site-index-1280.png --width 1280 --skip-missing-browser
+	$(BIN)/python tools/screenshot.py build/site/index.html build/screenshots/site-index-375.png --width 375 --skip-missing-browser
+	$(BIN)/python tools/screenshot.py build/site/topics/covid-19.html build/screenshots/site-topic-1280.png --width 1280 --skip-missing-browser
+	$(BIN)/python tools/screenshot.py build/site/stories/a-song-to-let-children-fly.html build/screenshots/site-story-375.png --width 375 --skip-missing-browser
 	$(STORYKIT) export $(EXAMPLE) --format json -O indent=2 -o build/stories.json
 	$(STORYKIT) export $(EXAMPLE) --format csv -o build/stories.csv
 	$(STORYKIT) export $(EXAMPLE) --format atom -O self_url=https://news.example.org/impact-and-people/feed.atom -o build/feed.atom

@@ -11,7 +11,10 @@ from storykit.plugins import Registry
 from storykit.testing import check_exporter
 
 #: Every built-in format, found the way users find them: html, email and feeds join by themselves.
-FORMATS = sorted(Registry(autoload=False).formats())
+#: (Writers of a folder, such as site, write no stream for check_exporter: their own tests, such as
+#: tests/test_site.py, check them with generated collections.)
+FORMATS = sorted(name for name, exporter in Registry(autoload=False).formats().items()
+                 if getattr(exporter, "output", "stream") == "stream")
 
 #: Option sets worth checking too, per format.
 VARIANTS: dict[str, list[dict[str, Any]]] = {

@@ -58,7 +58,8 @@ class TestInstalled:
 
 class TestUnregister:
     @pytest.mark.parametrize("dist", sorted(FIRST_PARTY))
-    def test_removing_one_plugin_removes_only_its_formats(self, dist: str) -> None:
+    def test_removing_one_plugin_removes_only_its_formats(self, dist: str,
+                                                          tmp_path: Path) -> None:
         """Unregistering one plugin takes away its formats; every other format stays usable."""
         registry = Registry()
         before = set(registry.exporters)
@@ -71,8 +72,13 @@ class TestUnregister:
                 registry.get(name)
         col = storykit.load(EXAMPLE)
         for name in after:
+            exporter = registry.get(name)
+            if getattr(exporter, "output", "stream") == "folder":  # (the site writes a folder)
+                files = exporter.write_path(col, tmp_path / name)
+                assert files and any((tmp_path / name).iterdir()), name
+                continue
             out = io.BytesIO()
-            registry.get(name).write(col, out)
+            exporter.write(col, out)
             assert out.getvalue(), name
 
 

@@ -212,12 +212,13 @@ class TestPage:
         assert root.find(".//main[@id='stories']") is not None
 
     def test_links_are_only_web_mail_and_phone(self, example: Collection) -> None:
-        """Every href from the data is http(s), mailto or tel."""
+        """Every href from the data is http(s), mailto or tel; the page's own are anchors or
+        tag queries (``?topic=``, ``?country=``) of the page itself."""
         root = parse(render(example))
         for el in root.iter():
             for attr in ("href", "src"):
                 value = el.get(attr)
-                if value is not None and not value.startswith("#"):
+                if value is not None and not value.startswith(("#", "?topic=", "?country=")):
                     assert re.match(r"(https?:|mailto:|tel:)", value), value
 
     def test_viewport_and_style(self, example: Collection) -> None:
@@ -526,7 +527,7 @@ INCLUDE_STORIES = """\
 {% if stories %}
 <ol class="sk-stories"{% if pagination.start != 1 %} start="{{ pagination.start }}"{% endif %}>
 {% for story in stories %}
-<li>
+<li><span class="sk-number" aria-hidden="true">{{ pagination.start + loop.index0 }}</span>
 {% include "_story.html" %}
 </li>
 {% endfor %}

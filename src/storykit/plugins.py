@@ -63,6 +63,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "storykit.exporters.html",
     "storykit.exporters.email",
     "storykit.sqlite.plugin",
+    "storykit.exporters.site",
 )
 
 hookimpl = pluggy.HookimplMarker(PROJECT)

@@ -1,4 +1,5 @@
-"""The command line: ``storykit validate | export | list | import | formats | digest | send``.
+"""The command line: ``storykit validate | export | list | import | formats | digest | send``
+and ``serve``.
 
 Exit codes: 0 success, 1 invalid input (the problems on stderr), 2 usage errors, 130 when
 interrupted (Ctrl-C). Errors are one line each, without a traceback unless ``--debug`` is given.
@@ -29,6 +30,7 @@ from storykit.cli.common import (
 from storykit.cli.content import export, import_, list_, validate
 from storykit.cli.formats import formats
 from storykit.cli.mail import digest, send
+from storykit.cli.serve import serve
 
 __all__ = ["main"]
 
@@ -120,5 +122,5 @@ def main(ctx: click.Context, plugins_dirs: tuple[Path, ...], debug: bool) -> Non
     ctx.obj = Context(debug, plugins_dirs)
 
 
-for _command in (validate, export, list_, import_, formats, digest, send):
+for _command in (validate, export, list_, import_, formats, digest, send, serve):
     main.add_command(_command)

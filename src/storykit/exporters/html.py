@@ -19,9 +19,10 @@ import itertools
 import math
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
+from urllib.parse import urlencode
 
 import attrs
 
@@ -32,8 +33,8 @@ from storykit.exporter import parse_options
 from storykit.model import Story
 from storykit.plugins import Registry, hookimpl
 
-__all__ = ["HTMLExporter", "HTMLOptions", "Pagination", "alternate_links", "page_filename",
-           "write_pages"]
+__all__ = ["HTMLExporter", "HTMLOptions", "Links", "Pagination", "alternate_links",
+           "page_filename", "render", "write_pages"]
 
 #: Text pieces encoded and written per ``out.write()`` call. A story is one piece (with its
 #: ``<li>`` two more), so a write carries some 85 stories, about 200 kB: small enough to stay
@@ -138,6 +139,33 @@ class Pagination:
         return page_filename(self.number + 1) if self.number < self.count else None
 
 
+def _story_url(story: Story) -> str | None:
+    from storykit.templating import href
+
+    return href(story.url) if story.url is not None else None
+
+
+def _query_link(key: str) -> Callable[[str], str]:
+    def link(value: str) -> str:
+        return "?" + urlencode({key: value})
+
+    return link
+
+
+@attrs.frozen
+class Links:
+    """Where a page's links go: a story's title, a topic tag, a country tag.
+
+    The html writer links a title to the story's URL and a tag to ``?topic=...`` or
+    ``?country=...`` of the page itself (a site that serves the page can answer them); the
+    site writer links them to its own story, topic and country pages.
+    """
+
+    story: Callable[[Story], str | None] = _story_url
+    topic: Callable[[str], str] = attrs.field(factory=lambda: _query_link("topic"))
+    country: Callable[[str], str] = attrs.field(factory=lambda: _query_link("country"))
+
+
 def _pages(collection: Collection, page_size: int | None) -> int:
     if page_size is None:
         return 1
@@ -171,6 +199,7 @@ def article_ld(story: Story) -> dict[str, Any]:
         credit = story.image.credit
         if credit is not None:
             image["creditText"] = credit.holder
+            image["copyrightHolder"] = {"@type": "Organization", "name": credit.holder}
             image["copyrightNotice"] = str(credit)
             if credit.year is not None:
                 image["copyrightYear"] = credit.year
@@ -198,6 +227,7 @@ _NONCHAR = re.compile("[\ufdd0-\ufdef\ufffe\uffff\U0001fffe\U0001ffff\U0002fffe\
 
 
 def _pieces(collection: Collection, opts: HTMLOptions, registry: Registry | None,
+            *, template: str | None = None, links: Links | None = None, **extra: Any,
             ) -> Iterator[str]:
     from storykit import templating
 
@@ -214,8 +244,10 @@ def _pieces(collection: Collection, opts: HTMLOptions, registry: Registry | None
         stories = collection.stories[start - 1:start - 1 + opts.page_size]
     locale = opts.locale or collection.language
     env = templating.environment(registry, opts.template_dir)
+    links = links or Links()
+    context: dict[str, Any] = {"heading": None, "site": None, "feed_href": None, **extra}
     return templating.stream(
-        env, "fragment.html" if opts.fragment else "page.html", locale,
+        env, template or ("fragment.html" if opts.fragment else "page.html"), locale,
         collection=collection,
         stories=stories,
         pagination=Pagination(opts.page, count, start),
@@ -225,6 +257,10 @@ def _pieces(collection: Collection, opts: HTMLOptions, registry: Registry | None
         alternates=alternate_links(opts),
         article_ld=article_ld,
         render_story=_story_renderer(env),
+        story_href=links.story,
+        topic_href=links.topic,
+        country_href=links.country,
+        **context,
     )
 
 
@@ -289,6 +325,15 @@ def _write(collection: Collection, out: BinaryIO, opts: HTMLOptions,
     pieces = _pieces(collection, opts, registry)
     while batch := list(itertools.islice(pieces, CHUNK_PIECES)):  # batched in C, not per piece
         out.write(_encode("".join(batch)))
+
+
+def render(collection: Collection, opts: HTMLOptions, *, registry: Registry | None = None,
+           template: str | None = None, links: Links | None = None, **context: Any) -> bytes:
+    """One page as bytes: ``template`` (default ``page.html``) with the page's usual variables,
+    ``links`` for its titles and tags, and ``context`` (``heading``, ``site``, ``feed_href``,
+    a story page's ``story`` and ``body``...) on top. The site writer renders every page so."""
+    return _encode("".join(_pieces(collection, opts, registry, template=template, links=links,
+                                   **context)))
 
 
 class HTMLExporter:

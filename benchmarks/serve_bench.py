@@ -1,0 +1,185 @@
+"""storykit serve and the site writer, measured (issue 20's goals).
+
+1. Requests/s of one uvicorn worker for a conditional ``GET /stories.json`` answered 304, and
+   for ``/api/stories?topic=...&page=2`` on a 10,000-story collection, with p99 latency, at 32
+   concurrent clients (httpx, async), beside a bare Starlette app on the same server returning
+   the same bytes (and the same 304): the ratio storykit / bare is the figure.
+2. ``export --format site`` of 10,000 stories, per page written, against the html writer's
+   one-page export of the same collection written a page at a time (``write_pages``).
+
+    python benchmarks/serve_bench.py [--stories 10000] [--seconds 5]
+
+Server and client run on the same machine; both apps are served the same way, so the ratio
+holds what the figures cannot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import data
+
+CONCURRENCY = 32
+
+
+def _serve(kind: str, source: str, ports: Any) -> None:
+    """Child process: serve ``kind`` ("storykit" or "bare") on a free port; report the port."""
+    import uvicorn
+
+    import storykit
+    from storykit.web import create_app
+
+    if kind == "storykit":
+        app: Any = create_app(source)
+    else:
+        app = _bare_app(storykit.load(source))
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
+                            access_log=False, workers=1)
+    server = uvicorn.Server(config)
+
+    async def run() -> None:
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.01)
+        ports.put(server.servers[0].sockets[0].getsockname()[1])
+        await task
+
+    asyncio.run(run())
+
+
+def _bare_app(col: Any) -> Any:
+    """The same bytes from a bare Starlette app: precomputed bodies, an ETag compare."""
+    import hashlib
+
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    import storykit
+    from storykit.convert import story_to_data
+    from storykit.store import MemoryStore
+
+    body = storykit.dumps(col, "json")
+    etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+    store = MemoryStore(col)
+
+    async def stories_json(request: Request) -> Response:
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers={"ETag": etag})
+        return Response(body, media_type="application/json", headers={"ETag": etag})
+
+    async def api(request: Request) -> Response:
+        page = int(request.query_params.get("page", "1"))
+        items, total = store.query(topic=request.query_params.get("topic"),
+                                   offset=(page - 1) * 20, limit=20)
+        raw = json.dumps({"total": total, "page": page, "per_page": 20,
+                          "stories": [story_to_data(s) for s in items]}).encode()
+        return Response(raw, media_type="application/json")
+
+    return Starlette(routes=[Route("/stories.json", stories_json), Route("/api/stories", api)])
+
+
+async def _load(base: str, path: str, headers: dict[str, str], seconds: float,
+                expect: int) -> dict[str, float]:
+    import httpx
+
+    latencies: list[float] = []
+    stop = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+        async def worker() -> None:
+            while time.perf_counter() < stop:
+                t = time.perf_counter()
+                r = await client.get(path, headers=headers)
+                latencies.append(time.perf_counter() - t)
+                assert r.status_code == expect, (path, r.status_code, r.text[:200])
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        elapsed = time.perf_counter() - start
+    latencies.sort()
+    return {"rps": len(latencies) / elapsed,
+            "p50_ms": statistics.median(latencies) * 1000,
+            "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000}
+
+
+def _measure(kind: str, source: str, seconds: float, topic: str) -> dict[str, Any]:
+    import httpx
+
+    ports: Any = mp.Queue()
+    proc = mp.Process(target=_serve, args=(kind, source, ports), daemon=True)
+    proc.start()
+    try:
+        base = f"http://127.0.0.1:{ports.get(timeout=120)}"
+        etag = httpx.get(base + "/stories.json").headers["etag"]
+        api_path = f"/api/stories?topic={topic}&page=2"
+        httpx.get(base + api_path)  # (warm: storykit caches each answer per content version)
+        return {
+            "304": asyncio.run(_load(base, "/stories.json", {"if-none-match": etag}, seconds,
+                                     304)),
+            "api": asyncio.run(_load(base, api_path, {}, seconds, 200)),
+        }
+    finally:
+        proc.terminate()
+        proc.join(10)
+
+
+def _site_vs_html(source: str) -> dict[str, float]:
+    import storykit
+    from storykit.exporters.html import write_pages
+    from storykit.exporters.site import SiteExporter
+
+    col = storykit.load(source)
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        html_pages = write_pages(col, Path(tmp) / "html", page_size=10)
+        html_time = time.perf_counter() - t
+        t = time.perf_counter()
+        site_files = SiteExporter().write_pages(col, Path(tmp) / "site", page_size=10)
+        site_time = time.perf_counter() - t
+    site_pages = sum(1 for p in site_files if p.suffix == ".html")
+    return {"html_s": html_time, "html_pages": len(html_pages),
+            "site_s": site_time, "site_pages": site_pages, "site_files": len(site_files),
+            "ratio_per_page": (site_time / site_pages) / (html_time / len(html_pages))}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stories", type=int, default=10_000)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "archive.json"
+        source.write_bytes(data.json_bytes(args.stories))
+        topic = "child%20labour"
+        results: dict[str, Any] = {}
+        for kind in ("bare", "storykit"):
+            results[kind] = _measure(kind, str(source), args.seconds, topic)
+        results["site"] = _site_vs_html(str(source))
+    for what in ("304", "api"):
+        sk, bare = results["storykit"][what], results["bare"][what]
+        print(f"{what:>4}: storykit {sk['rps']:7.0f} req/s p99 {sk['p99_ms']:6.1f} ms | "
+              f"bare {bare['rps']:7.0f} req/s p99 {bare['p99_ms']:6.1f} ms | "
+              f"ratio {sk['rps'] / bare['rps']:.2f}")
+    site = results["site"]
+    print(f"site: {site['site_pages']} pages ({site['site_files']} files) in "
+          f"{site['site_s']:.1f} s; html: {site['html_pages']} pages in {site['html_s']:.1f} s; "
+          f"per page {site['ratio_per_page']:.2f}x")
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
