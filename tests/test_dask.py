@@ -237,3 +237,36 @@ def test_an_unreachable_scheduler_is_one_line() -> None:
         pass
     assert "\n" not in str(info.value)
     assert "tcp://127.0.0.1:9" in str(info.value)
+
+
+class TestBlocks:
+    @pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
+    def test_blocks_hold_every_line_once(self, tmp_path: Path, bom: bytes) -> None:
+        """However the file is cut, the blocks' lines are the file's lines, each once, in
+        order (blank, long and unterminated lines included)."""
+        from hypothesis import assume, given, settings
+        from hypothesis import strategies as st
+
+        lines = st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"x")),
+                         max_size=60)
+
+        @settings(max_examples=150, deadline=None)
+        @given(lines=lines, size=st.integers(1, 120), end=st.booleans())
+        def check(lines: list[bytes], size: int, end: bool) -> None:
+            body = b"\n".join(lines) + (b"\n" if end and lines else b"")
+            assume(not body.startswith(b"\xef\xbb\xbf"))  # (a leading one is a BOM)
+            path = tmp_path / "f.jsonl"
+            path.write_bytes(bom + body)
+            got = b"".join(chunk for block in skdask._blocks(str(path), size, None)
+                           for _, chunk in skdask._chunks(block))
+            assert got == body
+
+        check()
+
+    def test_a_csv_file_is_one_block(self, cluster: Any, tmp_path: Path) -> None:
+        """A CSV file is read whole by one worker: the stories load() gives."""
+        path = tmp_path / "a.csv"
+        col = storykit.Collection(stories=[story(i) for i in range(50)])
+        path.write_bytes(storykit.dumps(col, "csv"))
+        assert skdask.read_stories(str(path), blocksize=100).compute() == list(
+            storykit.load(path))

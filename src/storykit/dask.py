@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -99,14 +99,10 @@ class _Block:
     length: int | None  # None: to the end of the file
 
     def read(self) -> bytes:
-        from fsspec.utils import read_block
-
+        """The whole file (a block of a CSV file is the file)."""
         with self.fs.open(self.path, "rb") as f:
-            if self.length is None:
-                data: bytes = f.read()
-                return data
-            block: bytes = read_block(f, self.offset, self.length, delimiter=b"\n")
-            return block
+            data: bytes = f.read()
+            return data
 
 
 def _size(blocksize: int | str) -> int:
@@ -131,6 +127,7 @@ def _format(path: str, format: str | None) -> str:
 
 def _blocks(urlpath: str | Sequence[str], blocksize: int | str,
             format: str | None) -> list[_Block]:
+    """The blocks of every file ``urlpath`` names, files in name order."""
     from fsspec.core import get_fs_token_paths
 
     fs, _, paths = get_fs_token_paths(urlpath, mode="rb")
@@ -176,49 +173,58 @@ def _moved(e: ErrorDetail, stories: int, lines: int) -> ErrorDetail:
                         line=None if e.line is None else e.line + lines)
 
 
-def _chunks(data: bytes) -> Iterator[tuple[int, bytes]]:
-    """``data`` in runs of :data:`CHUNK_LINES` lines, each with the line it starts on (from 0)."""
-    start, line, n = 0, 0, len(data)
-    while start < n:
-        end = start
-        for _ in range(CHUNK_LINES):
-            end = data.find(b"\n", end, n)
-            if end < 0:
-                end = n
-                break
-            end += 1
-            if end >= n:
-                break
-        yield line, data[start:end]
-        line += CHUNK_LINES
-        start = end
+def _chunks(block: _Block) -> Iterator[tuple[int, bytes]]:
+    """The lines of a JSON Lines block in runs of :data:`CHUNK_LINES`, each with the line it
+    starts on (from 0 in the block), read as they are needed.
+
+    A block holds the lines that start in ``(offset, offset + length]`` (from 0 for the
+    first): the line that holds the byte at ``offset`` is the block before's.
+    """
+    end = block.offset + (block.length or 0)
+    with block.fs.open(block.path, "rb") as f:
+        if block.offset:
+            f.seek(block.offset)
+            f.readline()
+        elif f.read(3) != b"\xef\xbb\xbf":  # a byte order mark is no part of the first line
+            f.seek(0)
+        first = 0
+        while True:
+            lines: list[bytes] = []
+            while len(lines) < CHUNK_LINES and (
+                    f.tell() <= end or not (block.offset or first or lines)  # (the first
+                    # line starts at 0, before any byte order mark)
+            ) and (line := f.readline()):
+                lines.append(line)
+            if not lines:
+                return
+            yield first, b"".join(lines)
+            first += len(lines)
 
 
-def _stories(block: _Block, renames: Mapping[int, str] | None = None,
-             ) -> tuple[_Survey, list[Story]]:
-    """Read ``block``: its survey, and its stories when it has no problem."""
+def _scan(block: _Block, renames: Mapping[int, str] | None = None,
+          ) -> Generator[list[Story], None, _Survey]:
+    """Read ``block`` a chunk at a time: yield its stories (numbered as ``renames`` says)
+    while it has no problem, and return its survey."""
     import orjson
 
     import storykit
     from storykit import _rules as rules
 
-    data = block.read()
-    if block.offset == 0 and block.fmt == "jsonl":
-        data = data.removeprefix(b"\xef\xbb\xbf")
     source = block.path
     if block.fmt != "jsonl":  # one whole CSV or TSV file
+        data = block.read()
         try:
             stories = list(storykit.loads(data, block.fmt, source=source))
         except ValidationError as e:
-            return _Survey(data.count(b"\n"), 0, [], [], [(0, 0, d) for d in e.errors]), []
+            return _Survey(data.count(b"\n"), 0, [], [], [(0, 0, d) for d in e.errors])
+        yield stories
         ids = [(i, s.id, 0, 0) for i, s in enumerate(stories)]
-        return _Survey(data.count(b"\n"), len(stories), ids, [], []), stories
+        return _Survey(data.count(b"\n"), len(stories), ids, [], [])
     given: list[tuple[int, str, int, int]] = []
     derived: list[tuple[int, str, str]] = []
     errors: list[tuple[int, int, ErrorDetail]] = []
-    out: list[Story] = []
-    count = 0
-    for c, (first_line, chunk) in enumerate(_chunks(data)):
+    count = lines = 0
+    for c, (first_line, chunk) in enumerate(_chunks(block)):
         items: list[Any] = []
         at: list[int] = []  # the line of each item, in the block (from 1)
         for j, raw in enumerate(chunk.split(b"\n"), first_line + 1):
@@ -228,6 +234,7 @@ def _stories(block: _Block, renames: Mapping[int, str] | None = None,
                     items.append(orjson.loads(raw))
                 except orjson.JSONDecodeError:
                     items.append(None)
+        lines = first_line + chunk.count(b"\n")
         try:
             got = list(storykit.loads(chunk, "jsonl", source=source))
         except ValidationError as e:
@@ -242,17 +249,27 @@ def _stories(block: _Block, renames: Mapping[int, str] | None = None,
                 story = got[k]
                 derived.append((count + k, story.id, rules.slugify(story.title)))
         if got and not errors:
-            out.extend(got)
+            if renames:
+                got = [attrs.evolve(s, id=renames[count + k]) if count + k in renames else s
+                       for k, s in enumerate(got)]
+            yield got
         count += len(items)
-    if errors:
-        out = []
-    elif renames:
-        out = [attrs.evolve(s, id=renames[i]) if i in renames else s for i, s in enumerate(out)]
-    return _Survey(data.count(b"\n"), count, given, derived, errors), out
+    return _Survey(lines, count, given, derived, errors)
 
 
 def _survey(block: _Block) -> _Survey:
-    return _stories(block)[0]
+    scan = _scan(block)
+    while True:
+        try:
+            next(scan)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+
+def _stories(block: _Block, renames: Mapping[int, str] | None) -> Iterator[Story]:
+    """The stories of a block that has no problem, a chunk at a time."""
+    for chunk in _scan(block, renames):
+        yield from chunk
 
 
 # --- the verdict over the whole archive -------------------------------------------------------
@@ -355,7 +372,7 @@ def read_stories(urlpath: str | Sequence[str], *, blocksize: int | str = _BLOCKS
 
 
 def _block_stories(block: _Block, renames: Mapping[int, str]) -> list[Story]:
-    return _stories(block, renames)[1]
+    return list(_stories(block, renames))
 
 
 def _part_name(i: int, suffix: str) -> str:
@@ -373,8 +390,15 @@ def _write_part(block: _Block | None, stories: Iterable[Story] | None, i: int, *
     exporter = storykit.formats()[fmt]
     if stories is None:
         assert block is not None
-        stories = _stories(block, renames)[1]
-    stories = list(stories)
+        stories = _stories(block, renames)
+    written = 0
+
+    def counted(stories: Iterable[Story]) -> Iterator[Story]:
+        nonlocal written
+        for story in stories:
+            written += 1
+            yield story
+
     opts = dict(options)
     if i > 0:
         opts = exporter.continuation_options(opts)  # type: ignore[attr-defined]
@@ -382,9 +406,10 @@ def _write_part(block: _Block | None, stories: Iterable[Story] | None, i: int, *
     final = f"{folder}/{name}"
     tmp = f"{folder}/.{name}.tmp"
     with out_fs.open(tmp, "wb") as out:
-        exporter.write_stream(Collection(), stories, out, **opts)  # type: ignore[attr-defined]
+        exporter.write_stream(Collection(), counted(stories), out,  # type: ignore[attr-defined]
+                              **opts)
     out_fs.mv(tmp, final)
-    return final, len(stories)
+    return final, written
 
 
 def export(bag_or_urlpath: dask.bag.Bag | str | Sequence[str], format: str, out_urlpath: str,
@@ -534,7 +559,7 @@ class DigestReport:
 
 
 def digests(collection: Collection, subscribers_urlpath: str, outbox_urlpath: str, *,
-            blocksize: int | str = "4 MiB", **options: Any) -> DigestReport:
+            blocksize: int | str = "1 MiB", **options: Any) -> DigestReport:
     """Write one personalised ``.eml`` per subscriber into the outbox, on the workers.
 
     The messages are byte-identical to :class:`storykit.digest.PersonalisedRun`'s on one
