@@ -270,3 +270,43 @@ class TestBlocks:
         path.write_bytes(storykit.dumps(col, "csv"))
         assert skdask.read_stories(str(path), blocksize=100).compute() == list(
             storykit.load(path))
+
+
+class TestCommandLine:
+    """``--scheduler`` runs validate, export and digest on a cluster, with one process's
+    results."""
+
+    def run(self, *args: str) -> Any:
+        from click.testing import CliRunner
+
+        from storykit.cli import main
+
+        return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+    def test_export_and_validate_on_a_local_cluster(self, tmp_path: Path) -> None:
+        """export --scheduler local writes the file one process writes; validate names the
+        line of a bad story and exits 1."""
+        path = write_jsonl(tmp_path / "a.jsonl", [story(i) for i in range(300)])
+        out = tmp_path / "out.csv"
+        got = self.run("export", str(path), "--format", "csv", "-o", str(out),
+                       "--scheduler", "local")
+        assert got.exit_code == 0, got.output
+        assert out.read_bytes() == storykit.dumps(storykit.load(path), "csv")
+        bad = write_jsonl(tmp_path / "bad.jsonl", [story(0), story(1, published="2021-02-30")])
+        got = self.run("validate", str(bad), "--scheduler")
+        assert got.exit_code == 1
+        assert "line 2: stories[1].published" in got.output
+
+    def test_an_unreachable_scheduler_exits_1_in_one_line(self, tmp_path: Path) -> None:
+        """A scheduler address nobody answers: one line on stderr, exit 1."""
+        path = write_jsonl(tmp_path / "a.jsonl", [story(0)])
+        import subprocess
+        import sys
+
+        proc = subprocess.run([sys.executable, "-m", "storykit", "validate", str(path),
+                               "--scheduler", "tcp://127.0.0.1:9"], check=False,
+                              capture_output=True,
+                              text=True, timeout=120)
+        assert proc.returncode == 1
+        assert proc.stderr.count("\n") == 1, proc.stderr
+        assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in proc.stderr

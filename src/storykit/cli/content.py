@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from storykit.cli import cluster
+from storykit.cli.cluster import scheduler_option
 from storykit.cli.common import (
     Context,
     check_size,
@@ -59,10 +61,11 @@ def _load(source: Path, criteria: dict[str, Any], *, quiet: bool = False) -> Any
                    "are free, else 1.")
 @filter_options
 @_QUIET
+@scheduler_option
 @click.pass_obj
 @handle_errors
-def validate(obj: Context, sources: tuple[Path, ...], jobs: int | None,
-             filters: dict[str, Any], quiet: bool) -> None:
+def validate(obj: Context, sources: tuple[Path, ...], *, jobs: int | None,
+             filters: dict[str, Any], quiet: bool, scheduler: str | None) -> None:
     """Check content files; report every problem in each, one per line.
 
     JSON Lines, CSV and TSV files are checked a story at a time, whatever their size, holding
@@ -80,6 +83,12 @@ def validate(obj: Context, sources: tuple[Path, ...], jobs: int | None,
 
     criteria = criteria_from(filters)
     matcher_from(criteria)  # (a bad country: a usage error before any file is read)
+    if scheduler is not None:  # the files as one archive, on a Dask cluster
+        if criteria:
+            raise click.UsageError("--scheduler checks whole files: drop the filters")
+        if cluster.validate(sources, scheduler):
+            sys.exit(1)
+        return
     bad = 0
     for src in sources:
         matching = ""
@@ -125,11 +134,12 @@ def validate(obj: Context, sources: tuple[Path, ...], jobs: int | None,
 @filter_options
 @_QUIET
 @plugins_dir_option
+@scheduler_option
 @click.pass_obj
 @handle_errors
 def export(obj: Context, source: Path, *, fmt: str | None, output: str | None,
            options: tuple[str, ...], jobs: int | None, filters: dict[str, Any], quiet: bool,
-           command_plugins_dirs: tuple[Path, ...]) -> None:
+           command_plugins_dirs: tuple[Path, ...], scheduler: str | None) -> None:
     """Export a content file to any registered format.
 
     The file is written atomically: the whole output, or on any error none (an existing file
@@ -143,6 +153,7 @@ def export(obj: Context, source: Path, *, fmt: str | None, output: str | None,
       storykit export stories.json --country "Sri Lanka" --since 2021-02-01 -o lk.csv
       storykit export stories.jsonl --format json -O shape=lines -o - | head
       storykit export archive.jsonl -o archive.csv --jobs 0
+      storykit export "archive/*.jsonl" --format csv -o parts/ --scheduler tcp://host:8786
       storykit export stories.json --plugins-dir my-plugins/ --format markdown -o out.md
       storykit export stories.json --format html -O page_size=10 -o build/site/
       storykit formats csv
@@ -165,6 +176,12 @@ def export(obj: Context, source: Path, *, fmt: str | None, output: str | None,
     criteria = criteria_from(filters)
     matcher_from(criteria)  # (a bad country: a usage error before anything is read)
     exporter, kwargs = exporter_for(obj, fmt, output, parse_options(options))
+    if scheduler is not None:  # the workers of a Dask cluster write the parts
+        if criteria or output in (None, "-"):
+            raise click.UsageError("--scheduler writes a file or a folder (-o PATH), of the "
+                                   "whole source: drop the filters")
+        cluster.export(source, exporter.name, output, kwargs, scheduler)
+        return
     if jobs is None:
         jobs = default_jobs(source)
     if (not criteria and streamable(source) and getattr(exporter, "streams", False)

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from storykit.cli import cluster
+from storykit.cli.cluster import scheduler_option
 from storykit.cli.common import (
     Context,
     check_size,
@@ -78,6 +80,7 @@ def _report(findings: Iterable[tuple[str, Finding]], strict: bool) -> int:
 @click.option("--outbox", type=click.Path(file_okay=False, path_type=Path),
               help="With --subscribers: the folder to write the .eml files to.")
 @filter_options(skip=("topic", "since", "until", "last", "week", "month", "today"))
+@scheduler_option
 @click.pass_obj
 @handle_errors
 def digest(  # noqa: PLR0917 - click passes each option as an argument
@@ -85,7 +88,7 @@ def digest(  # noqa: PLR0917 - click passes each option as an argument
         week: str | None, month: str | None, today: str | None, topics: tuple[str, ...],
         fmt: str | None, output: str | None, options: tuple[str, ...], allow_empty: bool,
         check: bool, strict: bool, subscribers: Path | None, outbox: Path | None,
-        filters: dict[str, Any]) -> None:
+        filters: dict[str, Any], scheduler: str | None) -> None:
     """The stories of a time window, as an email message or any other format.
 
     An empty window prints a message, writes nothing and exits 1 (like grep finding nothing),
@@ -163,6 +166,15 @@ def digest(  # noqa: PLR0917 - click passes each option as an argument
                    "(--allow-empty writes an empty digest)", err=True)
         sys.exit(1)
 
+    if subscribers is not None and scheduler is not None:  # rendered by a Dask cluster
+        if check or outbox is None:
+            raise click.UsageError("--scheduler writes the messages to --outbox DIR "
+                                   "(check them with --check without --scheduler)")
+        cluster.digests(col, subscribers, outbox, opts, scheduler)
+        return
+    if scheduler is not None:
+        raise click.UsageError("--scheduler goes with --subscribers (one digest is one "
+                               "message)")
     if subscribers is not None:
         _personalised(obj, col, subscribers, outbox, opts, check=check, strict=strict)
         return
