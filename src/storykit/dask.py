@@ -72,7 +72,7 @@ def client(scheduler: str | None = "local", *, n_workers: int = 2,
     if scheduler in (None, "local"):
         with distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1,
                                       processes=True, host="127.0.0.1",
-                                      dashboard_address=None) as cluster, \
+                                      dashboard_address="127.0.0.1:0") as cluster, \
                 distributed.Client(cluster) as c:
             yield c
         return

@@ -36,7 +36,7 @@ def cluster(scheduler: str) -> Iterator[Any]:
     with skd.client(scheduler) as c:
         workers = len(c.scheduler_info().get("workers", {}))
         where = "a LocalCluster" if scheduler == "local" else scheduler
-        link = f"; dashboard: {c.dashboard_link}" if scheduler != "local" else ""
+        link = f"; progress: {c.dashboard_link}" if c.dashboard_link else ""
         click.echo(f"storykit: running on {where} ({workers} worker"
                    f"{'s' if workers != 1 else ''}{link})", err=True)
         yield c
