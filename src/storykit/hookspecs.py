@@ -74,7 +74,9 @@ def register_readers() -> Iterable[Reader]:
     and ``read(source, **options)``, which returns a :class:`~storykit.Collection`. With
     ``input = "stream"`` (the default) ``source`` is a binary file object, named by
     ``getattr(source, "name", None)`` in messages; with ``input = "folder"`` it is the
-    :class:`~pathlib.Path` of a folder. Build the collection with
+    :class:`~pathlib.Path` of a folder; with ``input = "path"`` the :class:`~pathlib.Path` of
+    a file the reader opens itself, such as a database (from :func:`storykit.loads`, a binary
+    file object of the bytes). Build the collection with
     ``storykit.convert.collection_from_data(data, source=...)``: it checks plain data in
     storykit's field names and raises one :class:`~storykit.ValidationError` listing every
     problem.

@@ -592,9 +592,9 @@ def _check_reader_shape(reader: object) -> str | None:
     if bad:
         return f"registered reader {name!r} with suffix {bad[0]!r} (it must start with '.')"
     kind = getattr(reader, "input", "stream")
-    if kind not in ("stream", "folder"):
-        return (f"registered reader {name!r} with input {kind!r} (it must be 'stream' or "
-                "'folder')")
+    if kind not in ("stream", "folder", "path"):
+        return (f"registered reader {name!r} with input {kind!r} (it must be 'stream', "
+                "'folder' or 'path')")
     options_type = getattr(reader, "options_type", None)
     if options_type is not None and not attrs.has(options_type):
         return (f"registered reader {name!r} whose options_type {options_type!r} is not an "

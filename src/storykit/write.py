@@ -138,8 +138,9 @@ def _write_path(exporter: Any, collection: Collection, target: Path,
     try:
         if folder:
             tmp.mkdir()
+        extra = {"target": target} if _takes_target(exporter) else {}
         with blamed_on(exporter):
-            result = exporter.write_path(collection, tmp, **kwargs)
+            result = exporter.write_path(collection, tmp, **extra, **kwargs)
         if not (tmp.is_dir() if folder else tmp.is_file()):
             raise _blame(exporter, f"wrote no {'folder' if folder else 'file'} at the path "
                                    "write_path() was given")
@@ -163,6 +164,19 @@ def _write_path(exporter: Any, collection: Collection, target: Path,
                 else:
                     leftover.unlink(missing_ok=True)
     return result
+
+
+def _takes_target(exporter: Any) -> bool:
+    """Whether ``write_path`` takes ``target=``: the path its output will have once moved into
+    place, for a writer that names something after it (a database's Datasette metadata)."""
+    import inspect
+
+    try:
+        params = inspect.signature(exporter.write_path).parameters
+    except (TypeError, ValueError):
+        return False
+    param = params.get("target")
+    return param is not None and param.kind is inspect.Parameter.KEYWORD_ONLY
 
 
 #: Output suffixes that mean a built-in format with an option, when no format claims them: the

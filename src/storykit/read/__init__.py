@@ -139,6 +139,11 @@ def load(path: PathLike, format: str | None = None, *, max_bytes: int = MAX_BYTE
                           where)
     if p.is_dir():
         raise a_folder(path)
+    if getattr(reader, "input", "stream") == "path":  # a reader that opens the file itself
+        if not p.is_file():
+            raise FileNotFoundError(f"no such file: {source}")
+        return _read_with(reader, p, kwargs, where if _handles_where(reader) else None,
+                          where)
     if where is not None and _handles_where(reader) and p.is_file():
         with _collector_paused(), open(source, "rb") as f:
             return _read_with(reader, f, kwargs, where, where)

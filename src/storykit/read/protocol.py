@@ -27,7 +27,9 @@ class Reader(Protocol):
     media_types: tuple[str, ...]
     description: str
     options_type: type | None
-    #: ``"stream"``: ``read()`` gets a binary file object; ``"folder"``: a pathlib.Path.
+    #: ``"stream"``: ``read()`` gets a binary file object; ``"folder"``: the pathlib.Path of
+    #: a folder; ``"path"``: the pathlib.Path of a file the reader opens itself (a database),
+    #: or, from :func:`storykit.loads`, a binary file object of the bytes.
     input: str
 
     def read(self, source: BinaryIO | Path, **options: Any) -> Collection:

@@ -48,17 +48,24 @@ class SqliteWriter:
     options_type = SqliteOptions
     output = "file"
 
-    def write_path(self, collection: Collection, path: Path, **options: Any) -> int:
-        """Write the archive at ``path`` in one transaction; returns the stories written."""
+    def write_path(self, collection: Collection, path: Path, *, target: Path | None = None,
+                   **options: Any) -> int:
+        """Write the archive at ``path`` in one transaction; returns the stories written.
+
+        ``target`` is the name the file will have (:func:`storykit.dump` writes to a temporary
+        name beside it): the Datasette metadata is named after it."""
         from storykit.sqlite.datasette import write_metadata
         from storykit.sqlite.writer import write_archive
 
         opts: SqliteOptions = parse_options(self, options)
         path = Path(path)
+        final = Path(target) if target is not None else path
+        if opts.mode == "append" and final != path and final.is_file() and not path.exists():
+            shutil.copyfile(final, path)  # appended to a copy: the original until it is whole
         n = write_archive(collection, path, mode=opts.mode, search=opts.search)
         if opts.datasette:
-            name = opts.name or path.stem
-            write_metadata(collection, path.with_name(f"{name}.metadata.json"), name)
+            name = opts.name or final.stem
+            write_metadata(collection, final.with_name(f"{name}.metadata.json"), name)
         return n
 
     def write(self, collection: Collection, out: BinaryIO, **options: Any) -> int:
