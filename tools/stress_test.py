@@ -11,6 +11,7 @@ Every run must pass. The burner is started here and killed here, whatever happen
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import subprocess
 import sys
@@ -21,8 +22,11 @@ BURN = "while True: pass"
 
 def pytest(args: list[str]) -> tuple[int, float]:
     """Run pytest with ``args``; its exit code and how long it took (seconds)."""
+    env = dict(os.environ)
+    if "--count" in args:  # (see the "repeat" profile in conftest.py)
+        env["HYPOTHESIS_PROFILE"] = "repeat"
     start = time.monotonic()
-    code = subprocess.call([sys.executable, "-m", "pytest", *args])
+    code = subprocess.call([sys.executable, "-m", "pytest", *args], env=env)
     return code, time.monotonic() - start
 
 
