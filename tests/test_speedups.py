@@ -101,7 +101,7 @@ def raw_stories(draw: st.DrawFn) -> Story:
         "countries": field(st.lists(text, max_size=2).map(tuple)),
         "language": field(text), "links": field(st.lists(link, max_size=2).map(tuple)),
         "translations": field(st.lists(translation, max_size=2).map(tuple)),
-        "updated": field(st.none() | _dates),
+        "updated": field(st.none() | _dates), "body": field(st.none() | text),
     })
 
 
@@ -110,7 +110,7 @@ def raw_stories(draw: st.DrawFn) -> Story:
 @example([_build(Story, {"id": "a\ud800", "title": "t", "published": date(2021, 2, 3),
                          "summary": "s", "url": None, "image": None, "topics": (),
                          "countries": (), "language": "en", "links": (), "translations": (),
-                         "updated": None})], b",", False)
+                         "updated": None, "body": None})], b",", False)
 def test_any_story(items: list[Story], sep: bytes, end: bool) -> None:
     """Whatever a story holds, the bytes or the error are the pure path's."""
     _same(items, sep, end)
