@@ -132,8 +132,9 @@ def _entry(add: Callable[[str], None], collection: storykit.Collection, story: s
     add(_el(2, "published", rfc3339(story.published)))
     add(_el(2, "updated", rfc3339(story_updated(story))))
     add(_el(2, "summary", story.summary, ' type="text"'))
-    if story.body is not None:
-        add(_el(2, "content", story.body, ' type="html"'))
+    body = getattr(story, "body", None)  # (stand-in stories may lack the field)
+    if body is not None:
+        add(_el(2, "content", body, ' type="html"'))
     elif opts.content == "full":
         add(_el(2, "content", body_html(story), ' type="html"'))
     elif not story.url:

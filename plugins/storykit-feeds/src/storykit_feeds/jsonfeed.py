@@ -56,8 +56,9 @@ def _item(collection: storykit.Collection, story: storykit.Story,
     if story.links:
         item["external_url"] = uri(story.links[0].url)
     item["title"] = story.title
-    if story.body is not None:
-        item["content_html"] = story.body
+    body = getattr(story, "body", None)  # (stand-in stories may lack the field)
+    if body is not None:
+        item["content_html"] = body
     elif opts.content == "full":
         item["content_html"] = body_html(story)
     item["content_text"] = story.summary

@@ -73,8 +73,9 @@ def _item(channel: ET.Element, collection: storykit.Collection, story: storykit.
     # it stays literal), and ElementTree then escapes that as XML text.
     sub(item, "description",
         body_html(story) if opts.content == "full" else html.escape(story.summary, quote=False))
-    if story.body is not None:
-        sub(item, C + "encoded", story.body)
+    body = getattr(story, "body", None)  # (stand-in stories may lack the field)
+    if body is not None:
+        sub(item, C + "encoded", body)
     sub(item, "guid", entry_id(collection, story), isPermaLink="false")
     sub(item, "pubDate", rfc822(story.published))
     if story.updated is not None:
