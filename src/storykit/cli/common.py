@@ -306,7 +306,7 @@ def exporter_for(obj: Context, fmt: str | None, output: str | None,
     input is read.
     """
     from storykit.exporter import prepare_options
-    from storykit.io import exporter_and_options_for_path
+    from storykit.write import exporter_and_options_for_path
 
     if output in (None, "-"):
         if fmt is None:
@@ -343,7 +343,8 @@ def write_collection(obj: Context, col: Any, fmt: str | None, output: str | None
 
 def write_with_exporter(col: Any, exporter: Any, kwargs: dict[str, Any],
                         output: str | None) -> None:
-    from storykit.io import atomic_writer, write_with
+    from storykit.files import atomic_writer
+    from storykit.write import write_with
 
     if output in (None, "-"):
         out = stdout_buffer()
@@ -414,19 +415,19 @@ def check_size(source: Path, needs: str) -> None:
     """Fail, saying what works instead, if ``source`` is too big to be read whole (which
     ``load()`` would refuse with a hint for Python, ``max_bytes=``); ``needs`` says who reads
     it whole ("the html format needs")."""
-    import storykit.io
-    from storykit.io import streamable
+    import storykit.read
+    from storykit.stream import streamable
 
     try:
         size = source.stat().st_size if source.is_file() else 0
     except OSError:
         return  # (load() says what is wrong with it)
-    if size <= storykit.io.MAX_BYTES:
+    if size <= storykit.read.MAX_BYTES:
         return
     instead = ("; JSON Lines and CSV are streamed at any size to the csv and json formats, "
                "and storykit digest keeps only a window's stories" if streamable(source)
                else "; save the archive as JSON Lines or CSV to stream it")
-    fail(f"{source} is {size:,} bytes, more than the {storykit.io.MAX_BYTES:,} of a file read "
+    fail(f"{source} is {size:,} bytes, more than the {storykit.read.MAX_BYTES:,} of a file read "
          f"whole, which {needs}{instead}")
 
 

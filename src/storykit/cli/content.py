@@ -45,7 +45,8 @@ def _plural(n: int, one: str, many: str) -> str:
 def _load(source: Path, criteria: dict[str, Any], *, quiet: bool = False) -> Any:
     """The stories of ``source`` that match ``criteria``: a JSON Lines or CSV file read a story
     at a time (country names in English), a document whole (names in its own language)."""
-    from storykit.io import load, streamable
+    from storykit.read import load
+    from storykit.stream import streamable
 
     with progress(source, f"reading {source.name}", quiet=quiet):
         if criteria and streamable(source) and source.is_file():
@@ -79,7 +80,8 @@ def validate(obj: Context, sources: tuple[Path, ...], *, jobs: int | None,
       storykit validate examples/impact-and-people/stories.json
       storykit validate stories.jsonl --country LK --month 2021-02
     """
-    from storykit.io import check_stream, load, streamable
+    from storykit.read import load
+    from storykit.stream import check_stream, streamable
 
     criteria = criteria_from(filters)
     matcher_from(criteria)  # (a bad country: a usage error before any file is read)
@@ -170,7 +172,8 @@ def export(obj: Context, source: Path, *, fmt: str | None, output: str | None,
     filter, only the matching stories are kept (a JSON Lines or CSV file is still read a story
     at a time).
     """
-    from storykit.io import atomic_writer, is_stream_target, stream_export, streamable
+    from storykit.files import atomic_writer, is_stream_target
+    from storykit.stream import stream_export, streamable
 
     obj.add_plugins_dirs(command_plugins_dirs)
     criteria = criteria_from(filters)

@@ -109,7 +109,8 @@ def digest(  # noqa: PLR0917 - click passes each option as an argument
 
     from storykit.collection import matcher
     from storykit.email import windows as dg
-    from storykit.io import load, streamable
+    from storykit.read import load
+    from storykit.stream import streamable
 
     try:
         now = date.fromisoformat(today) if today else None
@@ -208,7 +209,7 @@ def digest(  # noqa: PLR0917 - click passes each option as an argument
         out.write(data)
         out.flush()
         return
-    from storykit.io import atomic_writer
+    from storykit.files import atomic_writer
 
     with atomic_writer(output) as f:
         f.write(data)

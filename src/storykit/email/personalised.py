@@ -194,7 +194,7 @@ def write_outbox(messages: Iterable[Message], outbox: str | Path, *,
 
     Each file is written to a temporary name beside it and renamed into place, so a reader
     (or ``storykit send``) never sees half a message. With ``durable=True`` each file goes
-    through :class:`storykit.io.atomic_writer`, which also fsyncs it: safe across a power cut
+    through :class:`storykit.files.atomic_writer`, which also fsyncs it: safe across a power cut
     but about 100 files a second on an ordinary disk. The default flushes the whole outbox to
     disk once at the end (``os.sync()``), which is as safe once the run has finished.
 
@@ -240,7 +240,7 @@ def _written(messages: Iterable[Message], folder: Path, *, durable: bool) -> Ite
                              "before it")
         written.add(key)
         if durable:
-            from storykit.io import atomic_writer
+            from storykit.files import atomic_writer
 
             with atomic_writer(path) as f:
                 f.write(msg.data)

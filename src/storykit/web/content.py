@@ -22,18 +22,16 @@ __all__ = ["Content", "open_store"]
 
 
 def open_store(source: str | os.PathLike[str]) -> Store:
-    """A store for ``source``: a ``.db`` file through ``storykit.sqlite.SqliteStore`` when it
-    is installed, anything else loaded by :func:`storykit.load` into a :class:`MemoryStore`.
-    Raises :class:`~storykit.ValidationError` (and the loader's other errors) as ``load``."""
+    """A store for ``source``: an SQLite archive (``.db``, ``.sqlite``, ``.sqlite3``) answered
+    from SQL by :class:`storykit.sqlite.SqliteStore`, anything else loaded by
+    :func:`storykit.load` into a :class:`MemoryStore`. Raises
+    :class:`~storykit.ValidationError` (and the loader's other errors) as ``load``."""
     path = Path(source)
-    if path.suffix == ".db":
-        try:
-            from storykit.sqlite import SqliteStore  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            pass
-        else:
-            store: Store = SqliteStore(path)
-            return store
+    if path.suffix.lower() in (".db", ".sqlite", ".sqlite3"):
+        from storykit.sqlite import SqliteStore
+
+        store: Store = SqliteStore(path)
+        return store
     import storykit
 
     return MemoryStore(storykit.load(path))
