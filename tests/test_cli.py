@@ -259,7 +259,8 @@ class TestFormats:
         lines = result.stdout.splitlines()
         assert lines[0].split() == ["NAME", "SUFFIX", "MEDIA", "TYPE", "PLUGIN",
                                     "DISTRIBUTION", "DESCRIPTION"]
-        rows = {line.split()[0]: line for line in lines[1:]}
+        writers = lines[1:lines.index("")]  # (the readers' table follows a blank line)
+        rows = {line.split()[0]: line for line in writers}
         assert {"csv", "json"} <= set(rows)
         assert rows["json"].split()[1:6] == [".json", "application/json",
                                              "storykit.exporters.json", "storykit",
@@ -267,7 +268,14 @@ class TestFormats:
         assert rows["json"].endswith(Registry(autoload=False).get("json").description)
         # Columns line up: every row's media type starts where the header's does.
         start = lines[0].index("MEDIA TYPE")
-        assert all(line[start - 2:start] == "  " and line[start] != " " for line in lines[1:])
+        assert all(line[start - 2:start] == "  " and line[start] != " " for line in writers)
+        # Then every reader, with its suffixes and what it reads.
+        readers = lines[lines.index("") + 1:]
+        assert readers[0].split() == ["READER", "SUFFIXES", "INPUT", "DESCRIPTION"]
+        by_name = {line.split()[0]: line.split() for line in readers[1:]}
+        assert set(by_name) == set(storykit.readers())
+        assert by_name["json"][1:3] == [".json", "stream"]
+        assert by_name["folder"][1:3] == ["-", "folder"]
 
     def test_json(self) -> None:
         """--json gives the same table as a list of objects."""

@@ -143,11 +143,14 @@ def formats(obj: Context, name: str | None, as_json: bool,
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(r[:5], widths, strict=True))
              + "  " + r[5] for r in [header, *rows]]
     readers = _readers()
-    if readers:
-        lines += ["", "READERS"]
-        lines += [f"{n:<12}  {' '.join(getattr(r, 'suffixes', ())):<16}  "
-                  f"{' '.join(str(getattr(r, 'description', '')).split())}"
-                  for n, r in sorted(readers.items())]
+    if readers:  # a second table, after a blank line: what storykit reads
+        rrows = [("READER", "SUFFIXES", "INPUT", "DESCRIPTION")] + [
+            (n, " ".join(getattr(r, "suffixes", ())) or "-", getattr(r, "input", "stream"),
+             " ".join(str(getattr(r, "description", "")).split()))
+            for n, r in sorted(readers.items())]
+        rw = [max(len(r[i]) for r in rrows) for i in range(3)]
+        lines += ["", *("  ".join(c.ljust(w) for c, w in zip(r[:3], rw, strict=True))
+                        + "  " + r[3] for r in rrows)]
     echo_out("\n".join(lines))
 
 

@@ -200,12 +200,12 @@ def _story_of(error: ErrorDetail) -> int:
 
 
 class JSONReader:
-    """The collection document of DESIGN, or a bare list of stories."""
+    """The collection document (storykit's JSON), or a bare list of stories."""
 
     name = "json"
     suffixes = (".json",)
     media_types = ("application/json",)
-    description = "The collection document of DESIGN, or a bare list of stories."
+    description = "The collection document (storykit's JSON), or a bare list of stories."
     options_type = None
     input = "stream"
 

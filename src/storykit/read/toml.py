@@ -37,7 +37,7 @@ class TOMLReader:
     name = "toml"
     suffixes = (".toml",)
     media_types = ("application/toml",)
-    description = "The collection document of DESIGN in TOML: [[stories]] tables."
+    description = "The collection document in TOML: [[stories]] tables."
     options_type = None
     input = "stream"
 
