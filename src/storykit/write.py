@@ -52,6 +52,8 @@ def dumps(collection: Collection, format: str, **options: Any) -> bytes:
     """Render ``collection`` with the exporter registered for ``format``; return the bytes.
 
     A format that writes a folder (``output = "folder"``) raises ValueError: use :func:`dump`.
+    Each format's ``options`` (name, type, default, meaning): ``storykit formats FORMAT``, or
+    the "Formats and their options" reference page.
     """
     import tempfile
 
