@@ -4,8 +4,8 @@
 Used only when a document has problems, after it was parsed and checked: finding positions
 costs a second pass over the text, which a valid document never pays. Each format has a small
 scanner of its own (a regular expression finds the tokens; a walk records the offset of the
-keys and values that the problems name, and of their parents): no dependency, and about a
-second for :data:`MAX_MAPPED` characters.
+keys and values that the problems name, and of their parents; JSON that holds none of them is
+skipped by the standard library's scanner): no dependency.
 """
 
 from __future__ import annotations
@@ -79,14 +79,22 @@ _JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\],:]|[^\s{}\[\],:"]+')
 
 def _json_offsets(text: str, wanted: set[Pointer]) -> dict[Pointer, list[int]]:
     """The offsets of the key (or, for an array's element or the document, the value) of each
-    pointer in ``wanted``: a list, as an object may repeat a key."""
+    pointer in ``wanted``: a list, as an object may repeat a key.
+
+    An object or array that holds nothing wanted is skipped by the standard library's JSON
+    scanner (C): the walk in Python goes only down the paths of the problems.
+    """
     found: dict[Pointer, list[int]] = {}
+    skip = json.JSONDecoder().raw_decode
+    search = _JSON_TOKEN.search
     # One frame per open object or array: [its pointer, the key or index of the value
     # being read, whether a key comes next (objects)].
     stack: list[list[Any]] = []
     here: Pointer = ()
-    for m in _JSON_TOKEN.finditer(text):
+    pos = 0
+    while (m := search(text, pos)) is not None:
         tok = m.group()
+        pos = m.end()
         c = tok[0]
         if c in ",:":
             if c == "," and stack:
@@ -110,9 +118,13 @@ def _json_offsets(text: str, wanted: set[Pointer]) -> dict[Pointer, list[int]]:
                     found.setdefault(here, []).append(m.start())
                 continue
             here = (*top[0], top[1])
-            if type(top[1]) is int and here in wanted:
+            if here not in wanted:
+                if c in "{[":
+                    pos = skip(text, m.start())[1]
+                continue
+            if type(top[1]) is int:
                 found.setdefault(here, []).append(m.start())
-        elif () in wanted:
+        else:
             found.setdefault((), []).append(m.start())
         if c == "{":
             stack.append([here, None, True])
@@ -280,7 +292,8 @@ def located(errors: Iterable[ErrorDetail], text: str, fmt: str) -> list[ErrorDet
         wanted = {p[:n] for p in pointers if p is not None for n in range(len(p) + 1)}
         found = (_json_offsets(text, wanted) if fmt == "json"
                  else _TOML(text, wanted).walk())
-    except (ValueError, IndexError, SyntaxError):  # pragma: no cover - a text it cannot follow
+    except (ValueError, IndexError, SyntaxError, RecursionError):  # pragma: no cover - a text
+        # it cannot follow (nested deeper than the standard library reads): no positions
         return errors
     offsets: dict[int, int] = {}
     for e, pointer in zip(todo, pointers, strict=True):
