@@ -616,8 +616,8 @@ class TestEveryProblemAtOnce:
             storykit.loads(doc)
         assert str(err.value).splitlines() == [
             "2 problems",
-            "  stories[0].published: '2021-02-30' is not a valid date",
-            "  stories[2].id: 'song' is already the id of stories[1]",
+            "  line 1, column 32: stories[0].published: '2021-02-30' is not a valid date",
+            "  line 1, column 237: stories[2].id: 'song' is already the id of stories[1]",
         ]
 
     def test_a_failed_story_keeps_its_given_id(self) -> None:

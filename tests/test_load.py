@@ -6,6 +6,7 @@ import csv
 import inspect
 import io
 import json
+import re
 import tracemalloc
 from datetime import date
 from pathlib import Path
@@ -27,7 +28,17 @@ STORY: dict[str, Any] = {"title": "A song to let children fly", "published": "20
 
 
 def problems(err: pytest.ExceptionInfo[ValidationError]) -> list[str]:
+    """The problem lines, without the line and column of a problem in a JSON or TOML document
+    (tests/test_positions.py checks those; ``at()`` keeps them)."""
+    return [_AT.sub("", line) for line in at(err)]
+
+
+def at(err: pytest.ExceptionInfo[ValidationError]) -> list[str]:
+    """The problem lines of a ValidationError's message, without the header."""
     return [line.strip() for line in str(err.value).splitlines()[1:]]
+
+
+_AT = re.compile(r"^line \d+, column \d+: ")
 
 
 def jsonl(*items: Any) -> str:
@@ -256,15 +267,16 @@ class TestErrors:
         with pytest.raises(ValidationError) as err:
             storykit.load(path)
         assert str(err.value) == (f"1 problem in {path}\n"
-                                  "  stories[0].published: '2021-02-30' is not a valid date")
+                                  "  line 1, column 42: stories[0].published: '2021-02-30' is "
+                                  "not a valid date")
         assert err.value.source == str(path)
 
     def test_invalid_json(self) -> None:
         """Broken JSON says where."""
         with pytest.raises(ValidationError) as err:
             storykit.loads('{"stories": [')
-        assert problems(err) == [
-            "(document): is not valid JSON: unexpected end of data (line 1, column 14)"]
+        assert at(err) == [
+            "line 1, column 14: (document): is not valid JSON: unexpected end of data"]
 
     def test_duplicate_json_key(self) -> None:
         """A key given twice in one JSON object is an error, not a silent overwrite."""
@@ -452,8 +464,8 @@ class TestErrors:
         """Broken TOML says where."""
         with pytest.raises(ValidationError) as err:
             storykit.loads("[[stories]\n", "toml")
-        assert problems(err) == ["(document): is not valid TOML: Expected ']]' at the end of "
-                                 "an array declaration (at line 1, column 10)"]
+        assert at(err) == ["line 1, column 10: (document): is not valid TOML: Expected "
+                                 "']]' at the end of an array declaration"]
 
     def test_nothing_half_loaded(self, tmp_path: Path) -> None:
         """A file with one bad story among many gives no collection at all."""

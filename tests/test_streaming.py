@@ -632,7 +632,7 @@ class TestJobs:
 
         one = verdict(1)
         assert verdict(2) == one
-        assert [x.split(":")[0] for x in one] == ["line 4", "line 38", "line 41"]
+        assert [x.split(":")[0] for x in one] == ["line 4", "line 38", "line 41, column 22"]
 
     def test_validate_gives_a_big_file_two_workers_unless_told(
             self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -305,8 +305,9 @@ class TestWatch:
                 root = parse_html(page.content)
                 [banner] = [d for d in root.iter("div") if d.get("class") == "sk-live-errors"]
                 lines = [text(li) for li in banner.iter("li")]
-                assert any(line.startswith("stories[2].published") for line in lines), lines
-                assert any(line.startswith("stories[4].title") for line in lines), lines
+                assert any(line.startswith("line 1, column ") and ": stories[2].published:" in line
+                           for line in lines), lines
+                assert any(": stories[4].title:" in line for line in lines), lines
             assert c.get("/api/stories").json()["total"] == 10
             assert c.get("/", headers={"if-none-match": before.headers["etag"]}
                          ).status_code == 200

@@ -24,11 +24,16 @@ class ErrorDetail:
     message: str
     value: Any = None
     line: int | None = None
+    #: The column (from 1, in characters) on ``line`` where the problem is, when known.
+    column: int | None = None
 
     def __str__(self) -> str:
         where = self.path or "(document)"
         if self.line is not None:
-            where = f"line {self.line}: {where}"
+            at = f"line {self.line}"
+            if self.column is not None:
+                at += f", column {self.column}"
+            where = f"{at}: {where}"
         return f"{where}: {self.message}"
 
 
@@ -51,8 +56,8 @@ def _count(n: int) -> str:
 class ValidationError(ValueError):
     """Every problem found in one document, raised once, after the whole document was read.
 
-    ``errors`` holds one :class:`ErrorDetail` (``path``, ``message``, ``value``, ``line``) per
-    problem; ``source`` names the document (a file name) when known.
+    ``errors`` holds one :class:`ErrorDetail` (``path``, ``message``, ``value``, ``line``,
+    ``column``) per problem; ``source`` names the document (a file name) when known.
     """
 
     errors: tuple[ErrorDetail, ...]

@@ -12,6 +12,8 @@ import re
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
+import attrs
+
 from storykit.errors import ErrorDetail, ValidationError
 
 __all__ = [
@@ -115,7 +117,7 @@ def with_paths(error: ValidationError, name_of: Callable[[int], str],
         if line is not None:
             where = f"{where}:{line}"
         path = f"{where}: {rest}" if rest else where
-        details.append(ErrorDetail(path, d.message, d.value, d.line))
+        details.append(attrs.evolve(d, path=path))
     return ValidationError(details, error.source)
 
 

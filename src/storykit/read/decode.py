@@ -15,9 +15,9 @@ BOM = b"\xef\xbb\xbf"
 
 
 def fail(message: str, source: str | None, value: Any = None, line: int | None = None,
-         path: str = "") -> ValidationError:
+         path: str = "", *, column: int | None = None) -> ValidationError:
     """A :class:`~storykit.ValidationError` of one problem."""
-    return ValidationError([ErrorDetail(path, message, value, line)], source)
+    return ValidationError([ErrorDetail(path, message, value, line, column)], source)
 
 
 def decode(data: str | bytes, source: str | None) -> str:

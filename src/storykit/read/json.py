@@ -16,7 +16,7 @@ from storykit.convert import collection_from_data
 from storykit.errors import ErrorDetail, ValidationError
 from storykit.model import Errors, _join
 from storykit.plugins import hookimpl
-from storykit.read.decode import BOM, fail, first_bad_byte, not_utf8
+from storykit.read.decode import BOM, decode, fail, first_bad_byte, not_utf8
 
 __all__ = ["MAX_JSON_DEPTH", "JSONReader", "no_repeated_key", "one_object_per_line",
            "parse_json", "repeated_keys"]
@@ -34,26 +34,28 @@ _NON_JSON_NUMBER = re.compile(r"-?(?:NaN|Infinity|nan|inf)\b")
 
 def json_error(e: orjson.JSONDecodeError, source: str | None, line: int | None = None) -> (
         ValidationError):
+    """The error for JSON that orjson refused, at its line and column (``line``: the line of
+    JSON Lines that holds it, whose column orjson counts)."""
     msg = e.msg.lower()
-    where = f"line {e.lineno}, column {e.colno}" if line is None else f"column {e.colno}"
+    n, col = e.lineno if line is None else line, e.colno
     if "depth" in msg or "recursion" in msg:
-        return fail(f"nested too deeply: JSON deeper than {MAX_JSON_DEPTH:,} levels ({where})",
-                     source, line=line)
+        return fail(f"nested too deeply: JSON deeper than {MAX_JSON_DEPTH:,} levels", source,
+                    line=n, column=col)
     if "infinity when parsed" in msg:
         number = _NUMBER.match(e.doc, e.pos)
         digits = len(number.group()) if number else 0
         return fail(f"holds a number of {digits:,} characters, too large for JSON's 64-bit "
-                     f"float (the limit is about 1.8e308; {where})", source,
-                     number.group()[:40] if number else None, line=line)
+                    "float (the limit is about 1.8e308)", source,
+                    number.group()[:40] if number else None, line=n, column=col)
     bad = _NON_JSON_NUMBER.match(e.doc, max(e.pos - 1, 0)) or _NON_JSON_NUMBER.match(e.doc, e.pos)
     if bad is not None:
         return fail(f"holds {bad.group()!r}, which is not a JSON number (NaN and Infinity are "
-                     f"not allowed; {where})", source, bad.group(), line=line)
+                    "not allowed)", source, bad.group(), line=n, column=col)
     hint = ""
     if line is not None and e.doc[:e.pos].rstrip(" \t").endswith("\r"):
         hint = ("; lines of JSON Lines end with \\n, and this one holds another line after a "
                 "lone \\r, as files with old Mac line ends do")
-    return fail(f"is not valid JSON: {e.msg} ({where}){hint}", source, line=line)
+    return fail(f"is not valid JSON: {e.msg}{hint}", source, line=n, column=col)
 
 
 def parse_json(data: str | bytes, source: str | None, line: int | None = None,
@@ -176,15 +178,21 @@ def _paths_to(tree: Any, targets: set[int], root: str) -> dict[int, str]:
 def read_json(data: str | bytes, source: str | None) -> Collection:
     repeats: Errors = []
     doc = parse_json(data, source, repeats=repeats)
-    if not repeats:
-        return collection_from_data(doc, source)
-    # A repeated key does not hide the document's other problems: one raise names them all.
     try:
-        collection_from_data(doc, source)
-    except ValidationError as e:
-        repeats.extend(e.errors)
-    repeats.sort(key=_story_of)  # (stable: a story's repeated keys come before its problems)
-    raise ValidationError(repeats, source)
+        if not repeats:
+            return collection_from_data(doc, source)
+        # A repeated key does not hide the document's other problems: one raise names them all.
+        try:
+            collection_from_data(doc, source)
+        except ValidationError as e:
+            repeats.extend(e.errors)
+        repeats.sort(key=_story_of)  # (stable: a story's repeated keys come before its problems)
+        raise ValidationError(repeats, source)
+    except ValidationError as e:  # each problem at its line and column, found only now
+        from storykit.read.positions import located
+
+        raise ValidationError(located(e.errors, decode(data, source), "json"),
+                              e.source) from None
 
 
 

@@ -3,15 +3,19 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Any, BinaryIO
 
 from storykit.collection import Collection
 from storykit.convert import collection_from_data
+from storykit.errors import ValidationError
 from storykit.plugins import hookimpl
 from storykit.read.decode import decode, fail
 
 __all__ = ["TOMLReader"]
+
+_AT = re.compile(r" \(at (?:line (\d+), column (\d+)|end of document)\)$")
 
 
 def read_toml(data: str | bytes, source: str | None) -> Collection:
@@ -21,14 +25,32 @@ def read_toml(data: str | bytes, source: str | None) -> Collection:
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise fail(f"is not valid TOML: {e}", source) from None
+        # tomllib (before Python 3.14) gives the place only in its message: "... (at line 3,
+        # column 9)", or "(at end of document)".
+        message, at = str(e), _AT.search(str(e))
+        line: int | None = None
+        column: int | None = None
+        if at is not None:
+            message = message[:at.start()]
+            if at[1] is not None:
+                line, column = int(at[1]), int(at[2])
+            else:
+                line = text.count("\n") + 1
+                column = len(text) - text.rfind("\n")
+        raise fail(f"is not valid TOML: {message}", source, line=line,
+                   column=column) from None
     except RecursionError:
         raise fail("nested too deeply: TOML arrays or tables deeper than Python's recursion "
                     f"limit ({sys.getrecursionlimit():,})", source) from None
     except ValueError as e:  # int() refusing a huge integer literal
         raise fail(f"holds an integer with more than {sys.get_int_max_str_digits():,} digits "
                     "(Python's int_max_str_digits limit)", source, str(e)[:80]) from None
-    return collection_from_data(doc, source)
+    try:
+        return collection_from_data(doc, source)
+    except ValidationError as e:  # each problem at its line and column, found only now
+        from storykit.read.positions import located
+
+        raise ValidationError(located(e.errors, text, "toml"), e.source) from None
 
 
 class TOMLReader:
