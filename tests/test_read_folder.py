@@ -148,6 +148,5 @@ def test_conformance() -> None:
     }, max_examples=10)
 
 
-@pytest.mark.skipif(not hasattr(storykit, "readers"), reason="the reader registry (core)")
 def test_load_a_folder() -> None:
     assert storykit.load(EXAMPLE / "content") == storykit.load(EXAMPLE / "stories.json")

@@ -168,7 +168,6 @@ def test_conformance(name: str) -> None:
         name), writer=name, max_examples=10)
 
 
-@pytest.mark.skipif(not hasattr(storykit, "readers"), reason="the reader registry (core)")
 def test_registered_and_loaded(tmp_path) -> None:
     names = storykit.readers()  # type: ignore[attr-defined]
     assert {"atom", "rss", "feed", "jsonfeed"} <= set(names)

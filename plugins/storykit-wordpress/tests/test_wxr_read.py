@@ -123,6 +123,5 @@ def test_conformance() -> None:
         check_reader(WXRReader(), sample=SAMPLE, max_examples=10)
 
 
-@pytest.mark.skipif(not hasattr(storykit, "readers"), reason="the reader registry (core)")
 def test_registered() -> None:
     assert "wxr" in storykit.readers()  # type: ignore[attr-defined]
