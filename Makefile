@@ -29,7 +29,10 @@ install: $(STAMP)
 ## demo: every example output, into build/ (and, at the end, what it could not make and why)
 # The outputs that need something outside Python; the summary line names any that are missing.
 DEMO_NEEDS_CHROMIUM := build/screenshots/page-1280.png build/screenshots/page-375.png \
-	build/screenshots/digest-600.png
+	build/screenshots/page-1280-dark.png build/screenshots/page-375-dark.png \
+	build/screenshots/digest-375.png build/screenshots/digest-600.png \
+	build/screenshots/digest-375-dark.png build/screenshots/digest-600-dark.png
+SHOOT := $(BIN)/python tools/screenshot.py --skip-missing-browser
 
 demo: install
 	mkdir -p build
@@ -38,6 +41,8 @@ demo: install
 	$(STORYKIT) export $(EXAMPLE) --format html -o build/index.html
 	$(BIN)/python tools/screenshot.py build/index.html build/screenshots/page-1280.png --width 1280 --skip-missing-browser
 	$(BIN)/python tools/screenshot.py build/index.html build/screenshots/page-375.png --width 375 --skip-missing-browser
+	$(SHOOT) build/index.html build/screenshots/page-1280-dark.png --width 1280 --color-scheme dark
+	$(SHOOT) build/index.html build/screenshots/page-375-dark.png --width 375 --color-scheme dark
 	$(STORYKIT) export $(EXAMPLE) --format site -O base_url=https://news.example.org/impact-and-people/ -o build/site/
 	$(BIN)/python tools/screenshot.py build/site/index.html build/screenshots/site-index-1280.png --width 1280 --skip-missing-browser
 	$(BIN)/python tools/screenshot.py build/site/index.html build/screenshots/site-index-375.png --width 375 --skip-missing-browser
@@ -48,13 +53,25 @@ demo: install
 	$(STORYKIT) export $(EXAMPLE) --format atom -O self_url=https://news.example.org/impact-and-people/feed.atom -o build/feed.atom
 	$(STORYKIT) export $(EXAMPLE) --format rss -O self_url=https://news.example.org/impact-and-people/feed.rss -o build/feed.rss
 	$(STORYKIT) export $(EXAMPLE) --format jsonfeed -O self_url=https://news.example.org/impact-and-people/feed.json -o build/feed.json
+	@echo "demo: reading the collection's own feeds, page and content folder back (build/imported/)"
+	rm -rf build/imported && mkdir -p build/imported
+	$(STORYKIT) import build/feed.atom -o build/imported/from-atom.json
+	$(STORYKIT) import build/feed.rss -o build/imported/from-rss.json
+	$(STORYKIT) import build/feed.json --from jsonfeed -o build/imported/from-jsonfeed.json
+	$(STORYKIT) import build/index.html --from html -o build/imported/from-html.json
+	$(STORYKIT) import examples/impact-and-people/content/ -o build/imported/from-content.json
+	$(STORYKIT) validate build/imported/*.json
 	$(STORYKIT) export $(EXAMPLE) --format vcard -o build/contacts.vcf
 	$(STORYKIT) export $(EXAMPLE) --format markdown -o build/stories.md
 	$(STORYKIT) digest $(EXAMPLE) --since 2021-02-15 --until 2021-02-23 --format email --check \
 		-O "sender=ILO Newsroom <newsroom@ilo.org>" -O "to=Journalists <journalists@example.org>" \
-		-O "unsubscribe=https://news.example.org/unsubscribe?u={token}" -o build/digest.eml
+		-O "unsubscribe=https://news.example.org/unsubscribe?u={token}" \
+		-O web_url=https://news.example.org/impact-and-people/digests/ -o build/digest.eml
 	$(BIN)/python tools/eml_html.py build/digest.eml build/digest.html
-	$(BIN)/python tools/screenshot.py build/digest.html build/screenshots/digest-600.png --width 600 --skip-missing-browser
+	$(SHOOT) build/digest.html build/screenshots/digest-375.png --width 375
+	$(SHOOT) build/digest.html build/screenshots/digest-600.png --width 600
+	$(SHOOT) build/digest.html build/screenshots/digest-375-dark.png --width 375 --color-scheme dark
+	$(SHOOT) build/digest.html build/screenshots/digest-600-dark.png --width 600 --color-scheme dark
 	$(BIN)/python examples/weekly_digest.py --today 2021-02-23 -o build/weekly
 	$(BIN)/python examples/partner_export.py --partner asia-desk --countries LK,MM,PH,TL -o build/partners
 	$(BIN)/python examples/personalised.py --since 2021-02-01 --until 2021-02-28 -o build/outbox

@@ -6,8 +6,13 @@
    the same bytes (and the same 304): the ratio storykit / bare is the figure.
 2. ``export --format site`` of 10,000 stories, per page written, against the html writer's
    one-page export of the same collection written a page at a time (``write_pages``).
+3. Live preview: ``storykit serve SOURCE --watch`` (a real uvicorn, in its own process) with
+   headless Chromium open on the index page; the source is saved with a new title and the time
+   until the page shows it is taken, several times (``--edits``): the median, and the worst, is
+   the figure (the goal: under one second). Uses the example collection; needs Chromium.
 
-    python benchmarks/serve_bench.py [--stories 10000] [--seconds 5]
+    python benchmarks/serve_bench.py [--stories 10000] [--seconds 5] [--edits 9]
+    python benchmarks/serve_bench.py --only live-reload
 
 Server and client run on the same machine; both apps are served the same way, so the ratio
 holds what the figures cannot.
@@ -19,7 +24,11 @@ import argparse
 import asyncio
 import json
 import multiprocessing as mp
+import os
+import shutil
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import data
 
 CONCURRENCY = 32
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "impact-and-people" / "stories.json"
 
 
 def _serve(kind: str, source: str, ports: Any) -> None:
@@ -155,11 +166,141 @@ def _site_vs_html(source: str) -> dict[str, float]:
             "ratio_per_page": (site_time / site_pages) / (html_time / len(html_pages))}
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_until_serving(base: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"storykit serve exited with {proc.returncode}")
+        try:
+            if httpx.get(base + "/", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"storykit serve did not answer on {base} in {timeout:.0f} s")
+        time.sleep(0.05)
+
+
+class _EventClock:
+    """Listens to the server's reload events (as the page does) and notes when each came."""
+
+    def __init__(self, url: str) -> None:
+        import threading
+
+        self.url = url
+        self.times: list[float] = []
+        self.ready = threading.Event()
+        self.stopped = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        if not self.ready.wait(30):
+            raise RuntimeError(f"no event stream at {url}")
+
+    def _run(self) -> None:
+        import httpx
+
+        try:
+            with httpx.stream("GET", self.url, timeout=None) as r:
+                for line in r.iter_lines():
+                    self.ready.set()
+                    if line == "data: reload":
+                        self.times.append(time.perf_counter())
+                    if self.stopped:
+                        return
+        except httpx.HTTPError:
+            pass  # (the server stopped)
+
+
+def _live_reload(edits: int) -> dict[str, Any]:
+    """Seconds from saving the source to the open page showing its new title, per edit, and
+    to the server's reload event (what the watcher and the reload of the source take)."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    import screenshot
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "stories.json"
+        shutil.copy(EXAMPLE, source)
+        doc = json.loads(source.read_text(encoding="utf-8"))
+        port = _free_port()
+        base = f"http://127.0.0.1:{port}"
+        proc = subprocess.Popen([sys.executable, "-m", "storykit", "serve", str(source),
+                                 "--watch", "--port", str(port)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        times: list[float] = []
+        notified: list[float] = []
+        try:
+            _wait_until_serving(base, proc, 60)
+            clock = _EventClock(base + "/_storykit/events")
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=screenshot.CHROMIUM,
+                                             args=screenshot.LAUNCH_ARGS, headless=True)
+                try:
+                    page = browser.new_page()
+                    # (pictures stay offline: placeholders, as in the browser tests)
+                    page.route(f"https://{screenshot.IMAGE_HOST}/**", lambda r: r.fulfill(
+                        status=200, content_type="image/svg+xml",
+                        body=screenshot.placeholder_svg(r.request.url)))
+                    page.goto(base + "/", wait_until="load")
+                    page.wait_for_function("() => document.querySelector('script[data-events]')")
+                    for n in range(edits):
+                        title = f"Impact and people, edit {n + 1}"
+                        data = json.dumps({**doc, "title": title}).encode()
+                        start = time.perf_counter()
+                        source.write_bytes(data)
+                        page.wait_for_function(
+                            "t => { const h = document.querySelector('h1');"
+                            " return h !== null && h.textContent.trim() === t; }",
+                            arg=title, polling="raf", timeout=30_000)
+                        times.append(time.perf_counter() - start)
+                        if len(clock.times) == n + 1:
+                            notified.append(clock.times[n] - start)
+                        # (the reloaded page listens again before the next edit)
+                        page.wait_for_function(
+                            "() => document.querySelector('script[data-events]')")
+                        page.wait_for_load_state("load")
+                finally:
+                    browser.close()
+            clock.stopped = True
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    return {"edits": len(times), "median_s": statistics.median(times), "max_s": max(times),
+            "min_s": min(times), "times_s": [round(t, 4) for t in times],
+            "event_median_s": statistics.median(notified) if notified else None}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--stories", type=int, default=10_000)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--edits", type=int, default=9,
+                        help="source edits timed for the live-reload figure (9)")
+    parser.add_argument("--only", choices=("http", "live-reload"),
+                        help="run one part: the HTTP and site figures, or the live reload")
     args = parser.parse_args(argv)
+    if args.only != "http":
+        live = _live_reload(args.edits)
+        print(f"live reload: source saved -> new title on the page: median "
+              f"{live['median_s'] * 1000:.0f} ms, worst {live['max_s'] * 1000:.0f} ms "
+              f"over {live['edits']} edits (goal: under 1 s); the server's reload event came "
+              f"after {(live['event_median_s'] or 0) * 1000:.0f} ms (median)")
+        if args.only == "live-reload":
+            print(json.dumps({"live_reload": live}, indent=2))
+            return 0
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "archive.json"
         source.write_bytes(data.json_bytes(args.stories))
@@ -177,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"site: {site['site_pages']} pages ({site['site_files']} files) in "
           f"{site['site_s']:.1f} s; html: {site['html_pages']} pages in {site['html_s']:.1f} s; "
           f"per page {site['ratio_per_page']:.2f}x")
+    if args.only != "http":
+        results["live_reload"] = live
     print(json.dumps(results, indent=2))
     return 0
 

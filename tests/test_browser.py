@@ -59,6 +59,15 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
+def axe(browser: Any) -> Any:
+    """``axe(page, width=..., color_scheme=...)`` -> axe-core's violations on a local page;
+    skips (or, on CI, fails) when axe-core is not installed (``make install`` puts it in .venv)."""
+    if not screenshot.AXE.is_file():
+        _unavailable(f"axe-core is not installed at {screenshot.AXE} (make install)")
+    return browser.axe
+
+
+@pytest.fixture(scope="module")
 def example_page(tmp_path_factory: pytest.TempPathFactory, example: Collection) -> Path:
     """The example collection rendered to an HTML file."""
     path = tmp_path_factory.mktemp("page") / "index.html"
@@ -106,6 +115,15 @@ class TestExamplePage:
         assert m.images == 6
         assert m.images_without_alt == []
         assert m.broken_images == []
+
+    @pytest.mark.parametrize("scheme", ["light", "dark"])
+    def test_axe_finds_no_violations(self, browser: Any, axe: Any, example_page: Path,
+                                     scheme: str) -> None:
+        """axe-core, injected into the one-page export, finds no accessibility violation in
+        light or dark mode (contrast included); the dark screenshot is saved."""
+        browser.shoot(example_page, SHOTS / f"test-page-1280-{scheme}.png", width=1280,
+                      color_scheme=scheme)
+        assert axe(example_page, width=1280, color_scheme=scheme) == []
 
     def test_offline(self, browser: Any, example_page: Path) -> None:
         """The page asks for nothing but its images (served locally by the tool)."""

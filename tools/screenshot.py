@@ -32,6 +32,9 @@ from urllib.parse import urlsplit
 
 #: Where the system's Chromium is; ``$CHROMIUM`` overrides it.
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+#: axe-core, installed by ``make install`` (npm) for the accessibility checks.
+AXE = Path(__file__).resolve().parents[1] / ".venv" / "axe" / "node_modules" / "axe-core" / \
+    "axe.min.js"
 #: Requests to this host get a placeholder image instead of going out.
 IMAGE_HOST = "images.example.org"
 LAUNCH_ARGS = [
@@ -44,7 +47,7 @@ LAUNCH_ARGS = [
     "--disable-sync",
 ]
 
-__all__ = ["CHROMIUM", "Browser", "Measurements", "chromium_available", "placeholder_svg"]
+__all__ = ["AXE", "CHROMIUM", "Browser", "Measurements", "chromium_available", "placeholder_svg"]
 
 
 def chromium_available(path: str = CHROMIUM) -> bool:
@@ -155,12 +158,16 @@ class Browser:
                 self._pw.stop()
 
     def shoot(self, page_path: str | os.PathLike[str], out: str | os.PathLike[str] | None = None,
-              *, width: int = 1280, height: int = 800, full_page: bool = True) -> Measurements:
-        """Load ``page_path`` at ``width`` px; save a screenshot to ``out``; return measurements."""
+              *, width: int = 1280, height: int = 800, full_page: bool = True,
+              color_scheme: str = "light") -> Measurements:
+        """Load ``page_path`` at ``width`` px; save a screenshot to ``out``; return measurements.
+
+        ``color_scheme`` (``"light"`` or ``"dark"``) is what ``prefers-color-scheme`` reports.
+        """
         blocked: list[str] = []
         context = self._browser.new_context(viewport={"width": width, "height": height},
                                             device_scale_factor=1, java_script_enabled=True,
-                                            offline=False)
+                                            offline=False, color_scheme=color_scheme)
         try:
             page = context.new_page()
             page.route("**/*", lambda route: _route(route, blocked))
@@ -177,6 +184,24 @@ class Browser:
         finally:
             context.close()
         return Measurements(width=width, blocked=blocked, **data)
+
+    def axe(self, page_path: str | os.PathLike[str], *, width: int = 1280,
+            color_scheme: str = "light", axe_js: str | os.PathLike[str] = AXE) -> list[str]:
+        """Run axe-core (``axe_js``, injected into the page) on ``page_path``; one line per
+        violation (rule id, help text, how many elements and the first one), ``[]`` if none."""
+        context = self._browser.new_context(viewport={"width": width, "height": 800},
+                                            color_scheme=color_scheme, bypass_csp=True)
+        try:
+            page = context.new_page()
+            page.route("**/*", lambda route: _route(route, []))
+            page.goto(Path(page_path).resolve().as_uri(), wait_until="load")
+            page.add_script_tag(content=Path(axe_js).read_text(encoding="utf-8"))
+            result = page.evaluate(
+                "async () => await axe.run(document, {resultTypes: ['violations']})")
+        finally:
+            context.close()
+        return [f"{v['id']}: {v['help']} ({len(v['nodes'])}x: {v['nodes'][0]['target']})"
+                for v in result["violations"]]
 
 
 def _route(route: Any, blocked: list[str]) -> None:
@@ -202,6 +227,8 @@ def _main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", help="the PNG file to write")
     parser.add_argument("--width", type=int, default=1280, help="viewport width in px (1280)")
     parser.add_argument("--height", type=int, default=800, help="viewport height in px (800)")
+    parser.add_argument("--color-scheme", choices=("light", "dark"), default="light",
+                        help="what the page's prefers-color-scheme media query sees (light)")
     parser.add_argument("--viewport-only", action="store_true",
                         help="capture the viewport, not the full page")
     parser.add_argument("--skip-missing-browser", action="store_true",
@@ -219,10 +246,11 @@ def _main(argv: list[str] | None = None) -> int:
         return 1
     with Browser() as browser:
         m = browser.shoot(args.page, args.out, width=args.width, height=args.height,
-                          full_page=not args.viewport_only)
+                          full_page=not args.viewport_only, color_scheme=args.color_scheme)
     problems = list(_problems(m))
-    print(f"screenshot: {args.out}: {m.width}px wide, page {m.scroll_width}x{m.scroll_height}, "
-          f"{m.images} images" + ("" if problems else ", no problems"))
+    print(f"screenshot: {args.out}: {m.width}px wide, {args.color_scheme}, "
+          f"page {m.scroll_width}x{m.scroll_height}, {m.images} images"
+          + ("" if problems else ", no problems"))
     for problem in problems:
         print(f"screenshot: warning: {problem}", file=sys.stderr)
     return 0

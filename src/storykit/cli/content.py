@@ -122,7 +122,7 @@ def validate(obj: Context, sources: tuple[Path, ...], *, jobs: int | None,
 
 
 @click.command()
-@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("source", type=click.Path(path_type=Path))
 @click.option("-f", "--format", "fmt", metavar="FORMAT",
               help="Output format (see `storykit formats`); default: from -o's suffix.")
 @click.option("-o", "--output", metavar="PATH", help="Output file, or - for stdout (default).")
@@ -225,7 +225,7 @@ COUNT_KEYS = ("topic", "country", "month", "week", "language")
 
 
 @click.command("list")
-@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("source", type=click.Path(path_type=Path))
 @filter_options
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True, help="How to print the stories (or the counts).")

@@ -56,7 +56,7 @@ def _report(findings: Iterable[tuple[str, Finding]], strict: bool) -> int:
 
 
 @click.command()
-@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("source", type=click.Path(path_type=Path))
 @click.option("--since", metavar="DATE", help="First day of the window (ISO date).")
 @click.option("--until", metavar="DATE", help="Last day of the window (ISO date).")
 @click.option("--last", metavar="N[d|w]", help="The last N days (7d) or weeks (2w), to today.")
