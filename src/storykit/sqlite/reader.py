@@ -14,11 +14,12 @@ import orjson
 from storykit import _rules as rules
 from storykit.collection import Collection, matcher
 from storykit.convert import collection_from_data
+from storykit.errors import OptionError
 from storykit.model import Story
 from storykit.sqlite import schema
 from storykit.sqlite.writer import instant_us
 
-__all__ = ["Selection", "connect", "meta_data", "read_archive", "select", "stories_data"]
+__all__ = ["SearchError", "Selection", "connect", "meta_data", "read_archive", "select", "stories_data"]
 
 #: Parameters per ``IN (...)`` list, well under SQLite's limit of bound parameters.
 CHUNK = 500
@@ -46,6 +47,17 @@ def connect(path: str | Path) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+class SearchError(OptionError):
+    """``text`` is not a valid FTS5 query (one line, quoting it). An option error of the
+    ``sqlite`` reader (so that it is not taken for the plugin's fault); ``criterion`` names the
+    criterion, so that the CLI can name its option (``--search``)."""
+
+    criterion = "text"
+
+    def __str__(self) -> str:
+        return f"text: {self.message}"
 
 
 class Selection:
@@ -113,9 +125,9 @@ class Selection:
             conn.execute("SELECT rowid FROM stories_fts WHERE stories_fts MATCH ? LIMIT 1",
                          (self.text,)).fetchall()
         except sqlite3.OperationalError as e:
-            raise ValueError(f"text: {self.text!r} is not a valid full-text query ({e}); "
-                             "put each word in double quotes to search for it as it is"
-                             ) from None
+            raise SearchError("sqlite", "text",
+                              f"{self.text!r} is not a valid full-text query ({e}); put each "
+                              "word in double quotes to search for it as it is") from None
 
 
 def _nfc(s: str) -> str:
