@@ -149,8 +149,9 @@ def digest(  # noqa: PLR0917 - click passes each option as an argument
     # Only the window's stories are kept: an archive of JSON Lines or CSV is read a story at
     # a time, whatever its size.
     # A database is queried for them (only the matching rows are read).
-    criteria = {k: v for k, v in (("since", win.since), ("until", win.until),
-                                  ("topic", list(topics) or None)) if v is not None}
+    criteria: dict[str, Any] = {k: v for k, v in (("since", win.since), ("until", win.until),
+                                                  ("topic", list(topics) or None))
+                                if v is not None}
     criteria.update(criteria_from(filters))
     try:
         wanted = matcher(**criteria)

@@ -19,7 +19,8 @@ from storykit.model import Story
 from storykit.sqlite import schema
 from storykit.sqlite.writer import instant_us
 
-__all__ = ["SearchError", "Selection", "connect", "meta_data", "read_archive", "select", "stories_data"]
+__all__ = ["SearchError", "Selection", "connect", "meta_data", "read_archive", "select",
+           "stories_data"]
 
 #: Parameters per ``IN (...)`` list, well under SQLite's limit of bound parameters.
 CHUNK = 500
