@@ -26,7 +26,7 @@ def open_store(source: str | os.PathLike[str]) -> Store:
     is installed, anything else loaded by :func:`storykit.load` into a :class:`MemoryStore`.
     Raises :class:`~storykit.ValidationError` (and the loader's other errors) as ``load``."""
     path = Path(source)
-    if path.suffix == ".db":
+    if path.suffix in (".db", ".sqlite", ".sqlite3"):  # (the sqlite reader's suffixes)
         try:
             from storykit.sqlite import SqliteStore  # type: ignore[import-not-found,unused-ignore]
         except ImportError:
