@@ -175,12 +175,8 @@ def _parts(data: bytes) -> tuple[str, str, EmailMessage]:
 
 
 def _lint(message: EmailMessage) -> list[Any]:
-    try:
-        from storykit.email.preflight import (  # type: ignore[import-not-found,unused-ignore]
-            lint,
-        )
-    except ImportError:
-        from storykit.mail import lint
+    from storykit.email.preflight import lint
+
     findings: list[Any] = lint(message)
     return findings
 
