@@ -11,8 +11,14 @@
    until the page shows it is taken, several times (``--edits``): the median, and the worst, is
    the figure (the goal: under one second). Uses the example collection; needs Chromium.
 
+4. With ``--db``: ``storykit serve archive.db`` (answered from SQL) for the API, cycling
+   through each country's and topic's first 20 pages (more requests than the app keeps
+   answers for), beside a bare Starlette app returning the same bytes; the storykit server's
+   RSS is sampled during the run (issue 23: >= 500 req/s, memory flat under 150 MB).
+
     python benchmarks/serve_bench.py [--stories 10000] [--seconds 5] [--edits 9]
     python benchmarks/serve_bench.py --only live-reload
+    python benchmarks/serve_bench.py --db build/bench/sqlite/archive.db [--seconds 5]
 
 Server and client run on the same machine; both apps are served the same way, so the ratio
 holds what the figures cannot.
@@ -53,6 +59,8 @@ def _serve(kind: str, source: str, ports: Any) -> None:
 
     if kind == "storykit":
         app: Any = create_app(source)
+    elif source.endswith(".db"):
+        app = _bare_db_app(source)
     else:
         app = _bare_app(storykit.load(source))
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
@@ -102,7 +110,46 @@ def _bare_app(col: Any) -> Any:
     return Starlette(routes=[Route("/stories.json", stories_json), Route("/api/stories", api)])
 
 
-async def _load(base: str, path: str, headers: dict[str, str], seconds: float,
+def db_paths() -> list[str]:
+    """The API requests of the database run, in turn: every country's and topic's first 20
+    pages, more than the app keeps answers for, so that each request is answered from SQL."""
+    countries = [code for _, code in data._PLACES]
+    topics = ["employment", "child%20labour", "skills", "migration", "youth", "green%20jobs"]
+    return [f"/api/stories?{key}={value}&page={page}" for page in range(1, 21)
+            for key, values in (("country", countries), ("topic", topics))
+            for value in dict.fromkeys(values)]
+
+
+def _bare_db_app(source: str) -> Any:
+    """A bare Starlette app answering each request of :func:`db_paths` with the bytes storykit
+    gives for it (read once, from storykit's own app, before the run)."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    from storykit.web import create_app
+
+    with TestClient(create_app(source)) as client:
+        bodies = {path: client.get(path).content for path in db_paths()}
+
+    async def api(request: Request) -> Response:
+        return Response(bodies[f"{request.url.path}?{request.url.query}"],
+                        media_type="application/json")
+
+    return Starlette(routes=[Route("/api/stories", api)])
+
+
+def _rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def _load(base: str, path: str | list[str], headers: dict[str, str], seconds: float,
                 expect: int) -> dict[str, float]:
     import httpx
 
@@ -110,10 +157,13 @@ async def _load(base: str, path: str, headers: dict[str, str], seconds: float,
     stop = time.perf_counter() + seconds
     limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+        paths = [path] if isinstance(path, str) else path
+        turn = iter(range(10**12))
+
         async def worker() -> None:
             while time.perf_counter() < stop:
                 t = time.perf_counter()
-                r = await client.get(path, headers=headers)
+                r = await client.get(paths[next(turn) % len(paths)], headers=headers)
                 latencies.append(time.perf_counter() - t)
                 assert r.status_code == expect, (path, r.status_code, r.text[:200])
 
@@ -142,6 +192,40 @@ def _measure(kind: str, source: str, seconds: float, topic: str) -> dict[str, An
                                      304)),
             "api": asyncio.run(_load(base, api_path, {}, seconds, 200)),
         }
+    finally:
+        proc.terminate()
+        proc.join(10)
+
+
+def _measure_db(kind: str, source: str, seconds: float) -> dict[str, Any]:
+    """Requests/s of the API over the database, cycling through :func:`db_paths`, and the
+    server's RSS sampled every 0.2 s during the run (MB: start, peak, end)."""
+    import threading
+
+    ports: Any = mp.Queue()
+    proc = mp.Process(target=_serve, args=(kind, source, ports), daemon=True)
+    proc.start()
+    try:
+        base = f"http://127.0.0.1:{ports.get(timeout=600)}"
+        assert proc.pid is not None
+        pid = proc.pid
+        samples = [_rss_mb(pid)]
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.wait(0.2):
+                samples.append(_rss_mb(pid))
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        try:
+            got = asyncio.run(_load(base, db_paths(), {}, seconds, 200))
+        finally:
+            done.set()
+            sampler.join()
+        samples.append(_rss_mb(pid))
+        return {"api": got, "rss_mb": {"start": samples[0], "peak": max(samples),
+                                       "end": samples[-1]}}
     finally:
         proc.terminate()
         proc.join(10)
@@ -291,7 +375,24 @@ def main(argv: list[str] | None = None) -> int:
                         help="source edits timed for the live-reload figure (9)")
     parser.add_argument("--only", choices=("http", "live-reload"),
                         help="run one part: the HTTP and site figures, or the live reload")
+    parser.add_argument("--db", type=Path, default=None,
+                        help="Serve this SQLite archive instead (the API only, from SQL; "
+                             "issue 23: >= 500 req/s, RSS under 150 MB).")
     args = parser.parse_args(argv)
+    if args.db is not None:
+        import os
+
+        results = {kind: _measure_db(kind, str(args.db), args.seconds)
+                   for kind in ("bare", "storykit")}
+        sk, bare = results["storykit"], results["bare"]
+        print(f" api: storykit {sk['api']['rps']:7.0f} req/s p99 {sk['api']['p99_ms']:6.1f} ms"
+              f" | bare {bare['api']['rps']:7.0f} req/s p99 {bare['api']['p99_ms']:6.1f} ms | "
+              f"ratio {sk['api']['rps'] / bare['api']['rps']:.2f}")
+        rss = sk["rss_mb"]
+        print(f" rss: storykit server {rss['start']:.0f} MB at start, {rss['peak']:.0f} MB peak,"
+              f" {rss['end']:.0f} MB at end; load average {os.getloadavg()[0]:.1f}")
+        print(json.dumps(results, indent=2))
+        return 0
     if args.only != "http":
         live = _live_reload(args.edits)
         print(f"live reload: source saved -> new title on the page: median "

@@ -79,7 +79,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("n", type=int, nargs="?", default=1_000_000)
     parser.add_argument("--dir", type=Path, default=Path("build/bench/sqlite"))
+    parser.add_argument("--queries-only", action="store_true",
+                        help="Only the queries, on DIR/archive.db as it is (no writing).")
     args = parser.parse_args(argv)
+    if args.queries_only:
+        db = args.dir / "archive.db"
+        figures: dict[str, Any] = {}
+        for label, criteria in (("query", CRITERIA), ("query_found", FOUND)):
+            times = [_clock(sk.query, db, **criteria)[0] for _ in range(7)]
+            figures[f"{label}_ms"] = statistics.median(times) * 1000
+            print(f"{label} {criteria}: {figures[f'{label}_ms']:.1f} ms")
+        figures.update(store_queries(db))
+        print(orjson.dumps(figures).decode())
+        return figures
     folder: Path = args.dir
     folder.mkdir(parents=True, exist_ok=True)
     n = args.n
@@ -127,8 +139,33 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
               f" text is a substring) -> {filter_s / query_s:.0f}x faster")
         figures.update({f"{label}_ms": query_s * 1000, f"{label}_stories": found,
                         f"{label}_baseline_s": filter_s, f"{label}_ratio": filter_s / query_s})
+    figures.update(store_queries(db))
     print(orjson.dumps(figures).decode())
     return figures
+
+
+#: The web app's pages over the archive (SqliteStore.query): label, criteria.
+PAGES: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("store_country", {"country": "LK", "limit": 20}),
+    ("store_topic_page2", {"topic": "employment", "offset": 20, "limit": 20}),
+    ("store_text_many", {"text": "miners", "limit": 20}),
+    ("store_filtered", {**CRITERIA, "limit": 20}),
+)
+
+
+def store_queries(db: Path) -> dict[str, float]:
+    """Median ms of each of :data:`PAGES` (the first call, which counts the matches, apart)."""
+    out: dict[str, float] = {}
+    with sk.SqliteStore(db) as store:
+        for label, criteria in PAGES:
+            first, (_, total) = _clock(store.query, **criteria)
+            times = [_clock(store.query, **criteria)[0] for _ in range(7)]
+            ms = statistics.median(times) * 1000
+            print(f"{label} {criteria}: {ms:.1f} ms a page of {total:,} matches (first call "
+                  f"{first * 1000:.1f} ms: it counts them)")
+            out[f"{label}_ms"] = ms
+            out[f"{label}_first_ms"] = first * 1000
+    return out
 
 
 if __name__ == "__main__":

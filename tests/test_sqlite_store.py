@@ -44,6 +44,26 @@ class TestSqliteStore:
         stories, total = store.query(topic="child labour", limit=1)
         assert stories == expected[:1] and total == len(expected)
 
+    @given(collections(min_size=1), st.integers(0, 4), st.integers(0, 4), st.data())
+    def test_every_plan_pages_as_filter_does(self, col: storykit.Collection, offset: int,
+                                             limit: int, data: st.DataObject) -> None:
+        """Whether a page walks the date index or looks up every match (the store chooses by
+        how many match), it is the page of Collection.filter's stories, newest first; a
+        story with two of the topics asked for counts once."""
+        topics = sorted({t for s in col for t in s.topics}) or ["none"]
+        countries = sorted({c for s in col for c in s.countries}) or ["FR"]
+        criteria = data.draw(st.sampled_from([
+            {"topic": topics[:2]}, {"country": countries[:2]}, {"topic": topics[0]},
+            {"topic": topics[:2], "country": countries[:2]}]))
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "a.db"
+            sk.write(col, path, datasette=False)
+            with sk.SqliteStore(path) as store:
+                expected = list(col.filter(**criteria).sort("published", reverse=True))
+                for _ in range(2):  # (the second time, the total is remembered)
+                    got = store.query(offset=offset, limit=limit, **criteria)
+                    assert got == (expected[offset:offset + limit], len(expected))
+
     def test_get_finds_a_story_by_id(self, store: Any, example: storykit.Collection) -> None:
         """get() returns the story itself, or None for an unknown id."""
         assert store.get(example[2].id) == example[2]

@@ -269,6 +269,8 @@ def _as_option(e: ValueError) -> click.UsageError:
     for arg, option in (("country", "country"), ("topic", "topic"), ("language", "language"),
                         ("text", "search")):
         text = text.replace(f"filter({arg}=...)", f"--{option}")
+        if getattr(e, "criterion", None) == arg and text.startswith(f"{arg}: "):
+            text = f"--{option}: " + text[len(arg) + 2:]
     return click.UsageError(text)
 
 
@@ -282,6 +284,35 @@ def matcher_from(criteria: Mapping[str, Any]) -> Callable[[Any], bool] | None:
     try:
         return matcher(**criteria)
     except ValueError as e:
+        raise _as_option(e) from None
+
+
+def queryable(source: Path) -> bool:
+    """Whether the reader of ``source`` runs the filter criteria itself (its
+    ``handles_criteria`` is True: a database answers them with a query, reading only the
+    matching rows)."""
+    from storykit.errors import UnknownFormatError
+    from storykit.read import reader_for
+
+    try:
+        reader = reader_for(source)
+    except (UnknownFormatError, OSError):
+        return False
+    return getattr(reader, "handles_criteria", False) is True and source.is_file()
+
+
+def load_matching(source: Path, criteria: Mapping[str, Any]) -> Any:
+    """The stories of ``source`` that match ``criteria`` (:func:`criteria_from`), from a
+    reader that runs them itself (:func:`queryable`): they go to it as options. A criterion
+    the reader finds bad (``--search`` that is not a valid full-text query) is a usage error
+    (exit 2), as a bad ``--country`` is: the file is fine, the option is not."""
+    from storykit.read import load
+
+    try:
+        return load(source, **criteria)
+    except ValueError as e:
+        if getattr(e, "criterion", None) is None:
+            raise
         raise _as_option(e) from None
 
 

@@ -21,10 +21,12 @@ from storykit.cli.common import (
     fail,
     filter_options,
     handle_errors,
+    load_matching,
     matcher_from,
     parse_options,
     plugins_dir_option,
     progress,
+    queryable,
     select,
     stdout_buffer,
     to_folder,
@@ -43,12 +45,15 @@ def _plural(n: int, one: str, many: str) -> str:
 
 
 def _load(source: Path, criteria: dict[str, Any], *, quiet: bool = False) -> Any:
-    """The stories of ``source`` that match ``criteria``: a JSON Lines or CSV file read a story
-    at a time (country names in English), a document whole (names in its own language)."""
+    """The stories of ``source`` that match ``criteria``: a database queried for them (only
+    the matching rows read), a JSON Lines or CSV file read a story at a time (country names in
+    English), a document whole (names in its own language)."""
     from storykit.read import load
     from storykit.stream import streamable
 
     with progress(source, f"reading {source.name}", quiet=quiet):
+        if criteria and queryable(source):
+            return load_matching(source, criteria)
         if criteria and streamable(source) and source.is_file():
             return load(source, where=matcher_from(criteria))
         return select(load(source), criteria)
@@ -215,7 +220,7 @@ def export(obj: Context, source: Path, *, fmt: str | None, output: str | None,
         click.echo(f"wrote {output} ({exporter.name}, {_plural(n, 'story', 'stories')})",
                    err=True)
         return
-    if not (criteria and streamable(source)):
+    if not (criteria and (streamable(source) or queryable(source))):
         check_size(source, f"the {exporter.name} format needs")
     write_with_exporter(_load(source, criteria, quiet=quiet), exporter, kwargs, output)
 

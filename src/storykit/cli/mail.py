@@ -21,7 +21,9 @@ from storykit.cli.common import (
     fail,
     filter_options,
     handle_errors,
+    load_matching,
     parse_options,
+    queryable,
     stdout_buffer,
     warn,
     write_collection,
@@ -147,14 +149,21 @@ def digest(  # noqa: PLR0917 - click passes each option as an argument
     prepare_options(exporter, opts)  # a bad option is a usage error, found before reading
     # Only the window's stories are kept: an archive of JSON Lines or CSV is read a story at
     # a time, whatever its size.
+    # A database is queried for them (only the matching rows are read).
+    criteria: dict[str, Any] = {k: v for k, v in (("since", win.since), ("until", win.until),
+                                                  ("topic", list(topics) or None))
+                                if v is not None}
+    criteria.update(criteria_from(filters))
     try:
-        wanted = matcher(since=win.since, until=win.until, topic=topics or None,
-                         **criteria_from(filters))
+        wanted = matcher(**criteria)
     except ValueError as e:
         raise click.UsageError(str(e)) from None
-    if not streamable(source):  # (a document is read whole: say so plainly if it is too big)
-        check_size(Path(source), "a digest of a document needs")
-    col = dg.select(load(source, where=wanted), win, topics)
+    if queryable(Path(source)):
+        col = dg.select(load_matching(Path(source), criteria), win, topics)
+    else:
+        if not streamable(source):  # (a document is read whole: say plainly if too big)
+            check_size(Path(source), "a digest of a document needs")
+        col = dg.select(load(source, where=wanted), win, topics)
     if is_email:
         if win.since is not None:
             opts.setdefault("since", win.since.isoformat())

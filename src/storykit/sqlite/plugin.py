@@ -107,6 +107,10 @@ class SqliteReader:
     options_type = SqliteReadOptions
     #: SQLite needs a file: give ``read()`` a path (a stream is copied to a temporary file).
     input = "path"
+    #: The filter criteria (topic, country, since, until, language, text) are options, run as
+    #: SQL: ``load("archive.db", country="LK")`` and the CLI's filters read only the matching
+    #: rows; ``text`` is an FTS5 query.
+    handles_criteria = True
 
     def sniff(self, head: bytes) -> bool:
         return head.startswith(HEADER)

@@ -14,11 +14,13 @@ import orjson
 from storykit import _rules as rules
 from storykit.collection import Collection, matcher
 from storykit.convert import collection_from_data
+from storykit.errors import OptionError
 from storykit.model import Story
 from storykit.sqlite import schema
 from storykit.sqlite.writer import instant_us
 
-__all__ = ["Selection", "connect", "meta_data", "read_archive", "select", "stories_data"]
+__all__ = ["SearchError", "Selection", "connect", "meta_data", "read_archive", "select",
+           "stories_data"]
 
 #: Parameters per ``IN (...)`` list, well under SQLite's limit of bound parameters.
 CHUNK = 500
@@ -48,6 +50,17 @@ def connect(path: str | Path) -> sqlite3.Connection:
     return conn
 
 
+class SearchError(OptionError):
+    """``text`` is not a valid FTS5 query (one line, quoting it). An option error of the
+    ``sqlite`` reader (so that it is not taken for the plugin's fault); ``criterion`` names the
+    criterion, so that the CLI can name its option (``--search``)."""
+
+    criterion = "text"
+
+    def __str__(self) -> str:
+        return f"text: {self.message}"
+
+
 class Selection:
     """The criteria of :meth:`Collection.filter` as a parameterised SQL condition on the
     ``stories`` table (``sql``, ``params``): values are only ever bound, never built into SQL.
@@ -68,22 +81,33 @@ class Selection:
         # The search and the join tables each list their stories' rowids; one INTERSECT of
         # the lists (sorted merges in SQLite) is then the only set of rows looked up.
         lists: list[str] = []
+        # The same tests of one row (for a walk in date order): a probe of the join table's
+        # primary key; the search's rowids are listed once.
+        self._probes: list[str] = []
         self.text = None if text is None else _nfc(text)
         if self.text is not None:
             lists.append("SELECT rowid FROM stories_fts WHERE stories_fts MATCH ?")
+            self._probes.append(f"+rowid IN ({lists[-1]})")
             params.append(self.text)
         if topic is not None:
             keys = [_nfc(t).casefold() for t in ([topic] if isinstance(topic, str) else topic)]
-            lists.append("SELECT story FROM story_topics WHERE topic IN "
-                         f"(SELECT id FROM topics WHERE key IN ({_marks(keys)}))")
+            ids = f"SELECT id FROM topics WHERE key IN ({_marks(keys)})"
+            lists.append(f"SELECT story FROM story_topics WHERE topic IN ({ids})")
+            self._probes.append("EXISTS (SELECT 1 FROM story_topics WHERE topic IN "
+                                f"({ids}) AND story = stories.rowid)")
             params += keys
         if country is not None:
             codes = [rules.country(c) for c in ([country] if isinstance(country, str)
                                                 else country)]
             lists.append(f"SELECT story FROM story_countries WHERE country IN ({_marks(codes)})")
+            self._probes.append("EXISTS (SELECT 1 FROM story_countries WHERE country IN "
+                                f"({_marks(codes)}) AND story = stories.rowid)")
             params += codes
-        if lists:
-            parts.append(f"rowid IN ({' INTERSECT '.join(lists)})")
+        #: The rowids the search and join tables select (one compound SELECT), or None.
+        self.rowids: str | None = " INTERSECT ".join(lists) if lists else None
+        # (one list of several topics or countries may name a story twice)
+        self._distinct = len(lists) > 1 or len(params) == len(lists)
+        self.rowids_params: tuple[Any, ...] = tuple(params)
         for bound, op in ((since, ">="), (until, "<=")):
             if bound is not None:
                 when = rules.published(bound)
@@ -102,8 +126,34 @@ class Selection:
             lang = rules.language(language).lower()
             parts.append("(lower(language) = ? OR substr(lower(language), 1, ?) = ?)")
             params += [lang, len(lang) + 1, lang + "-"]
-        self.sql = " AND ".join(parts) or "1"
+        #: The conditions on the row itself (dates, language), or None.
+        self.rest: str | None = " AND ".join(parts) or None
+        self.rest_params: tuple[Any, ...] = tuple(params[len(self.rowids_params):])
+        self.sql = self.where()
         self.params: tuple[Any, ...] = tuple(params)
+
+    def where(self, *, scan: bool = False) -> str:
+        """The condition on ``stories`` (parameters: :attr:`params`). ``scan``: each row is
+        tested (a probe of the join tables; the search's rowids listed once), the rowids never
+        looked up, so that SQLite walks an index in the order asked for and stops at the
+        ``LIMIT``: the plan for a selection of many stories."""
+        parts = []
+        if scan:
+            parts += self._probes
+        elif self.rowids is not None:
+            parts.append(f"rowid IN ({self.rowids})")
+        if self.rest is not None:
+            parts.append(self.rest)
+        return " AND ".join(parts) or "1"
+
+    def count_sql(self) -> str:
+        """A query of how many stories match (parameters: :attr:`params`): only the search
+        and the join tables' indexes are read when there is no condition on the row."""
+        if self.rest is None and self.rowids is not None:
+            if self._distinct:
+                return f"SELECT count(*) FROM ({self.rowids})"
+            return f"SELECT count(*) FROM (SELECT DISTINCT * FROM ({self.rowids}))"
+        return f"SELECT count(*) FROM stories WHERE {self.sql}"
 
     def check(self, conn: sqlite3.Connection) -> None:
         """Raise ``ValueError`` if ``text`` is not a valid FTS5 query."""
@@ -113,9 +163,9 @@ class Selection:
             conn.execute("SELECT rowid FROM stories_fts WHERE stories_fts MATCH ? LIMIT 1",
                          (self.text,)).fetchall()
         except sqlite3.OperationalError as e:
-            raise ValueError(f"text: {self.text!r} is not a valid full-text query ({e}); "
-                             "put each word in double quotes to search for it as it is"
-                             ) from None
+            raise SearchError("sqlite", "text",
+                              f"{self.text!r} is not a valid full-text query ({e}); put each "
+                              "word in double quotes to search for it as it is") from None
 
 
 def _nfc(s: str) -> str:
@@ -187,9 +237,13 @@ def stories_data(conn: sqlite3.Connection, rows: list[tuple[Any, ...]], *,
 
 
 def story_rows(conn: sqlite3.Connection, sel: Selection, *, order: str = "rowid",
-               offset: int = 0, limit: int | None = None) -> list[tuple[Any, ...]]:
+               offset: int = 0, limit: int | None = None, scan: bool = False,
+               ) -> list[tuple[Any, ...]]:
+    """The rows of the stories ``sel`` selects, in ``order``; ``scan``: see
+    :meth:`Selection.where`."""
     sel.check(conn)
-    sql = f"SELECT {_STORY_COLUMNS} FROM stories WHERE {sel.sql} ORDER BY {order}"
+    sql = (f"SELECT {_STORY_COLUMNS} FROM stories WHERE {sel.where(scan=scan)} "
+           f"ORDER BY {order}")
     params = sel.params
     if limit is not None or offset:
         sql += " LIMIT ? OFFSET ?"

@@ -17,6 +17,8 @@ __all__ = ["SqliteStore"]
 
 #: As Collection.sort(reverse=True) orders them: ties by id.
 _NEWEST_FIRST = "published_at DESC, id"
+#: Counts of selections remembered (the oldest forgotten first).
+_CACHED = 256
 
 
 class SqliteStore:
@@ -32,6 +34,9 @@ class SqliteStore:
         self._conn: sqlite3.Connection = connect(self.path)
         self._file = self._identity()
         self._lock = threading.Lock()
+        self._counts: dict[tuple[str, tuple[Any, ...]], int] = {}
+        self._meta_data: dict[str, Any] | None = None
+        self._stamp: tuple[Any, ...] = ()
 
     def _identity(self) -> tuple[int, int]:
         st = os.stat(self.path)
@@ -65,7 +70,7 @@ class SqliteStore:
     def meta(self) -> Collection:
         """The collection's title, description, url, language and contacts; no stories."""
         with self._lock:
-            meta = meta_data(self._fresh())
+            meta = self._meta(self._fresh())
         return self._collection([], meta)
 
     def query(self, *, topic: Any = None, country: Any = None, since: Any = None,
@@ -78,13 +83,49 @@ class SqliteStore:
         sel = Selection(topic=topic, country=country, since=since, until=until,
                         language=language, text=text)
         with self._lock:
-            rows = story_rows(self._fresh(), sel, order=_NEWEST_FIRST, offset=offset,
-                              limit=limit)
-            total = self._conn.execute(f"SELECT count(*) FROM stories WHERE {sel.sql}",
-                                       sel.params).fetchone()[0]
-            data = stories_data(self._conn, rows)
-            meta = meta_data(self._conn)
+            conn = self._fresh()
+            sel.check(conn)
+            total = self._count(conn, sel)
+            wanted = offset + (total if limit is None else limit)
+            if not total or offset >= total or limit == 0:
+                return [], total
+            # Matches spread over the archive: walking it newest first meets the ones wanted
+            # after about wanted * all / total rows. Fewer than the matches: walk the date
+            # index and stop at the LIMIT; else look the matches up and sort them.
+            everything = self._count(conn, Selection())
+            scan = sel.rowids is not None and wanted * everything < total * total
+            rows = story_rows(conn, sel, order=_NEWEST_FIRST, offset=offset, limit=limit,
+                              scan=scan)
+            data = stories_data(conn, rows)
+            meta = self._meta(conn)
         return list(self._collection(data, meta)), total
+
+    def _count(self, conn: sqlite3.Connection, sel: Selection) -> int:
+        """How many stories ``sel`` selects, remembered until the archive changes (a page of
+        a big selection then reads only its own rows); called with the lock held."""
+        self._check_cache(conn)
+        key = (sel.sql, sel.params)
+        got = self._counts.get(key)
+        if got is None:
+            got = conn.execute(sel.count_sql(), sel.params).fetchone()[0]
+            if len(self._counts) >= _CACHED:
+                self._counts.pop(next(iter(self._counts)))
+            self._counts[key] = got
+        return got
+
+    def _meta(self, conn: sqlite3.Connection) -> dict[str, Any]:
+        self._check_cache(conn)
+        if self._meta_data is None:
+            self._meta_data = meta_data(conn)
+        return self._meta_data
+
+    def _check_cache(self, conn: sqlite3.Connection) -> None:
+        """Forget the counts and metadata if the archive changed since they were read."""
+        stamp = (self._file, conn.execute("PRAGMA data_version").fetchone()[0])
+        if stamp != self._stamp:
+            self._counts.clear()
+            self._meta_data = None
+            self._stamp = stamp
 
     def get(self, id: str) -> Story | None:
         """The story with this id, or None."""
@@ -95,7 +136,7 @@ class SqliteStore:
             if not rows:
                 return None
             data = stories_data(self._conn, rows)
-            meta = meta_data(self._conn)
+            meta = self._meta(self._conn)
         return self._collection(data, meta).stories[0]
 
     def counts(self, key: str) -> dict[str, int]:

@@ -20,6 +20,9 @@ from storykit.store import MemoryStore, Store
 
 __all__ = ["Content", "open_store"]
 
+#: Answers kept per content version (a store of any size is paged through in flat memory).
+_CACHED = 512
+
 
 def open_store(source: str | os.PathLike[str]) -> Store:
     """A store for ``source``: an SQLite archive (``.db``, ``.sqlite``, ``.sqlite3``) answered
@@ -70,6 +73,8 @@ class Content:
         value = make()
         with self._lock:
             if version == self._cache_version:
+                if len(self._cache) >= _CACHED:  # (the oldest answer goes: memory stays flat)
+                    self._cache.pop(next(iter(self._cache)))
                 self._cache[key] = value
         return value
 

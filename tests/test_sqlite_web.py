@@ -1,0 +1,58 @@
+"""``storykit serve archive.db``: the web app answers from SQL, reading only the rows asked for.
+
+The archive has one story that cannot be loaded (its date is not a date): an answer that read
+every row would fail on it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+import storykit
+from storykit import sqlite as sk
+from storykit.web import create_app
+
+BROKEN = "bees-a-remedy-for-business-success"  # (Moldova, 2021-01-15)
+
+
+@pytest.fixture
+def client(tmp_path: Path, example: storykit.Collection) -> Iterator[TestClient]:
+    path = tmp_path / "archive.db"
+    sk.write(example, path, datasette=False)
+    conn = sqlite3.connect(path)
+    try:
+        with conn:
+            conn.execute("UPDATE stories SET published = 'someday' WHERE id = ?", (BROKEN,))
+    finally:
+        conn.close()
+    with pytest.raises(storykit.ValidationError):
+        storykit.load(path)
+    with TestClient(create_app(path)) as c:
+        yield c
+
+
+def test_api_pages_of_stories(client: TestClient) -> None:
+    data = client.get("/api/stories", params={"country": "LK"}).json()
+    assert [s["id"] for s in data["stories"]] == ["a-song-to-let-children-fly"]
+    page = client.get("/api/stories", params={"per_page": 2, "page": 2}).json()
+    assert [s["id"] for s in page["stories"]] == [
+        "a-fight-for-survival-amid-the-pandemic",
+        "paving-the-way-to-gender-equality-in-the-stem-industry"]
+    assert client.get("/api/stories/a-song-to-let-children-fly").json()["countries"] == ["LK"]
+    countries = {c["country"]: c["count"] for c in client.get("/api/countries").json()}
+    assert countries["MD"] == 1
+
+
+def test_filtered_downloads_and_digest(client: TestClient) -> None:
+    r = client.get("/stories.json", params={"topic": "child labour"})
+    assert r.status_code == 200
+    assert len(json.loads(r.content)["stories"]) == 2
+    r = client.get("/digest", params={"since": "2021-02-15", "until": "2021-02-21"})
+    assert r.status_code == 200
+    assert "A fight for survival amid the pandemic" in r.text
