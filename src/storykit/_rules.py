@@ -119,7 +119,10 @@ def text(value: Any, *, multiline: bool = False, max_length: int | None = None) 
     if not s.isascii():
         # Strip spaces and zero-width characters together: stripping them in turn would leave
         # one of "\u200b \u200b a" and the rule would not be idempotent.
-        s = _EDGE_SPACE.sub("", unicodedata.normalize("NFC", s))
+        s = unicodedata.normalize("NFC", s)
+        if s and (s[0].isspace() or s[0] in _ZERO_WIDTH or s[-1].isspace()
+                  or s[-1] in _ZERO_WIDTH):  # (the regex only for text it changes: it is slow)
+            s = _EDGE_SPACE.sub("", s)
     if not s:
         raise Invalid("must not be blank" if not value else f"{_describe(value)} is blank")
     if max_length is not None and len(s) > max_length:
@@ -296,6 +299,12 @@ def optional_published(value: Any) -> date | None:
 
 # (lone surrogates and U+FFFE/U+FFFF too: no UTF-8 encoder or XML writer takes them)
 _URL_BAD = re.compile(r"[\s\x00-\x1f\x7f-\x9f\\<>\"`{}|^\ud800-\udfff\ufffe\uffff]")
+#: The common form, once _URL_BAD has found nothing: a lowercase http(s) scheme and a host of
+#: ASCII letters, digits, dots and hyphens (no user, no port), then the end or the path, query
+#: or fragment. urlsplit takes that host as the netloc as it is, so such a URL passes every check
+#: below; anything else (a port, user info, brackets, an upper-case scheme, a non-ASCII host)
+#: goes through them.
+_PLAIN_URL = re.compile(r"https?://[A-Za-z0-9][A-Za-z0-9.-]*(?=[/?#]|\Z)").match
 
 
 def url(value: Any) -> str:
@@ -310,6 +319,8 @@ def url(value: Any) -> str:
         if bad.group() >= "\ud800":
             what = f"the character {_char_name(bad.group())}"
         raise Invalid(f"{_describe(value)} is not a valid URL: it contains {what}")
+    if _PLAIN_URL(s) is not None:
+        return s  # (what urlsplit would accept as it is, with a host: no need to split it)
     try:
         parts = urlsplit(s)
         parts.port  # noqa: B018 - raises ValueError on a bad port
@@ -440,6 +451,15 @@ def credit_year(value: Any) -> int:
 
 _YEAR_ONLY = re.compile(r"\d{4}")
 _TRAILING_COMMAS = re.compile(r"[\s,]+$")
+
+
+def _no_trailing_commas(holder: str) -> str:
+    """``holder`` without the commas and spaces that end it (the regex only when some do)."""
+    if holder and (holder[-1] == "," or holder[-1].isspace()):
+        return _TRAILING_COMMAS.sub("", holder)
+    return holder
+
+
 _CREDIT = re.compile(r"(?:©|\(c\)|copyright)\s*(.*?)(?:[\s,]+(\d{4}))?", re.IGNORECASE)
 
 
@@ -453,7 +473,7 @@ def parse_credit(value: str) -> tuple[str, int | None]:
             f"{_describe(value)} is not a photo credit (write it as '© Holder 2021' "
             "or give {'holder': ..., 'year': ...})"
         )
-    holder, year = _TRAILING_COMMAS.sub("", m.group(1)), m.group(2)
+    holder, year = _no_trailing_commas(m.group(1)), m.group(2)
     if not holder or _YEAR_ONLY.fullmatch(holder):
         raise Invalid(f"{_describe(value)} names no holder")
     return holder, (credit_year(year) if year else None)
@@ -462,7 +482,7 @@ def parse_credit(value: str) -> tuple[str, int | None]:
 def credit_holder(value: Any) -> str:
     """Who holds a picture's rights: text, without the trailing commas that the display
     string ``"© Holder, 2021"`` would swallow (so a credit renders and parses back equal)."""
-    holder = _TRAILING_COMMAS.sub("", text(value))
+    holder = _no_trailing_commas(text(value))
     if not holder:
         raise Invalid(f"{_describe(value)} names no holder")
     if _YEAR_ONLY.fullmatch(holder):

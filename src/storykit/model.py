@@ -91,7 +91,8 @@ def _many(errors: Errors, path: str, name: str, value: Any,
     """A list field: each item checked by ``item(errors, item_path, raw)``."""
     if value is None:
         return ()
-    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+    if type(value) is not list and (  # (a list, as JSON gives, skips the costly ABC checks)
+            isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable)):
         errors.append(ErrorDetail(_join(path, name), f"must be a list (got {rules._got(value)})",
                                   value))
         return ()
@@ -119,7 +120,7 @@ _empty = rules.empty
 
 
 def _mapping(errors: Errors, path: str, value: Any, kind: str) -> bool:
-    if isinstance(value, Mapping):
+    if type(value) is dict or isinstance(value, Mapping):
         return True
     article = "an" if kind[0] in "aeiou" else "a"
     errors.append(ErrorDetail(path, f"must be {article} {kind} object "
