@@ -1,10 +1,11 @@
 """The ``folder`` reader: a content folder as Hugo, Jekyll and Pelican keep one.
 
 One file per story: Markdown with YAML (``---``) or TOML (``+++``) front matter, whose body is
-rendered with cmark (CommonMark's reference implementation, through cmarkgfm) and sanitised into ``Story.body``; or a ``.json`` or
-``.toml`` file holding one story. ``_index.md`` or ``collection.toml`` at the top holds the
-collection's title, description, url, language and contacts. Problems name the file and the
-line of the front-matter key: ``2021/bees.md:3: published: ...``.
+rendered with cmark (CommonMark's reference implementation, through cmarkgfm) and sanitised
+into ``Story.body``; or a ``.json`` or ``.toml`` file holding one story. ``_index.md`` or
+``collection.toml`` at the top holds the collection's title, description, url, language and
+contacts. Problems name the file and the line of the front-matter key:
+``2021/bees.md:3: published: ...``.
 """
 
 from __future__ import annotations
