@@ -58,7 +58,6 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "storykit.read.jsonl",
     "storykit.read.toml",
     "storykit.read.csv",
-    "storykit.read.folder",
     "storykit.exporters.json",
     "storykit.exporters.csv",
     "storykit.exporters.html",
