@@ -26,7 +26,7 @@ from storykit.sources import (
     stable_id,
     with_paths,
 )
-from storykit_feeds._common import COUNTRY_SCHEME
+from storykit_feeds._common import CONTENT_NS, COUNTRY_SCHEME, MEDIA_NS
 
 __all__ = ["FeedReader", "JSONFeedReader"]
 
@@ -80,7 +80,7 @@ _FEED_ROOT = re.compile(rb"<(?:[\w.-]+:)?(?:rss|feed|rdf|channel)[\s>/]", re.IGN
 
 def read_feed(data: bytes, name: str | None = None) -> storykit.Collection:
     """The collection of an RSS or Atom feed's bytes."""
-    _check_xml(data, name)
+    items = _check_xml(data, name)
     head = data[:8192]
     if not (_FEED_ROOT.search(head) or _FEED_ROOT.search(head.replace(b"\x00", b""))):
         # (feedparser's lenient parser would take its time over any page of markup)
@@ -111,7 +111,10 @@ def read_feed(data: bytes, name: str | None = None) -> storykit.Collection:
         collection["url"] = link
     collection["language"] = language
     taken: set[str] = set()
-    stories = [_entry(entry, language, taken, atom) for entry in parsed.entries]
+    if items is not None and len(items) != len(parsed.entries):
+        items = None
+    stories = [_entry(entry, language, taken, atom, None if items is None else items[i])
+               for i, entry in enumerate(parsed.entries)]
     collection["stories"] = stories
     keys = [e.get("id") or e.get("link") or f"#{i}" for i, e in enumerate(parsed.entries)]
     return _validated(collection, name, lambda i: f"entries[{i}] ({keys[i]})")
@@ -126,15 +129,38 @@ def _validated(data: dict[str, Any], name: str | None, where: Any) -> storykit.C
         raise with_paths(e, where) from None
 
 
-def _check_xml(data: bytes, name: str | None) -> None:
+class _Item:
+    """What expat saw of one RSS item or Atom entry: the text of its first
+    ``media:description`` and whether it holds a ``content:encoded``. feedparser files a
+    ``media:description`` under the summary's detail or under ``content`` (as HTML, when its
+    text looks like markup), depending on what came before it; this says which it was."""
+
+    __slots__ = ("encoded", "media_description")
+
+    def __init__(self) -> None:
+        self.media_description: str | None = None
+        self.encoded = False
+
+
+_ITEM = ("item", "http://purl.org/rss/1.0/ item", "http://www.w3.org/2005/Atom entry",
+         "http://purl.org/atom/ns# entry")
+_MEDIA_DESCRIPTION = f"{MEDIA_NS} description"
+_ENCODED = f"{CONTENT_NS} encoded"
+
+
+def _check_xml(data: bytes, name: str | None) -> list[_Item] | None:
     """Read ``data`` once with expat: entity declarations and nesting past
     :data:`~storykit.sources.MAX_DEPTH` are refused. A feed that is not well-formed is left to
-    feedparser, which reads many broken real-world feeds."""
+    feedparser, which reads many broken real-world feeds (then None; else what each item or
+    entry holds, in order)."""
     import xml.parsers.expat
 
-    parser = xml.parsers.expat.ParserCreate()
+    parser = xml.parsers.expat.ParserCreate(namespace_separator=" ")
     parser.SetParamEntityParsing(xml.parsers.expat.XML_PARAM_ENTITY_PARSING_NEVER)
     depth = 0
+    items: list[_Item] = []
+    item: _Item | None = None
+    text: list[str] | None = None  # the media:description being read
 
     class _RefusedError(Exception):
         pass
@@ -143,15 +169,32 @@ def _check_xml(data: bytes, name: str | None) -> None:
         raise _RefusedError(f"declares the entity {name_!r}: entity declarations are refused "
                        "(entity expansion and external entities)")
 
-    def start(_tag: str, _attrs: Any) -> None:
-        nonlocal depth
+    def start(tag: str, _attrs: Any) -> None:
+        nonlocal depth, item, text
         depth += 1
         if depth > MAX_DEPTH:
             raise _RefusedError(f"nests elements deeper than the limit of {MAX_DEPTH}")
+        if tag in _ITEM:
+            item = _Item()
+            items.append(item)
+        elif item is not None:
+            if tag == _ENCODED:
+                item.encoded = True
+            elif tag == _MEDIA_DESCRIPTION and item.media_description is None:
+                text = []
 
-    def end(_tag: str) -> None:
-        nonlocal depth
+    def end(tag: str) -> None:
+        nonlocal depth, item, text
         depth -= 1
+        if tag in _ITEM:
+            item = None
+        elif text is not None and tag == _MEDIA_DESCRIPTION and item is not None:
+            item.media_description = "".join(text)
+            text = None
+
+    def characters(data_: str) -> None:
+        if text is not None:
+            text.append(data_)
 
     def external(*_: Any) -> int:
         raise _RefusedError("refers to an external entity: external entities are refused")
@@ -159,6 +202,7 @@ def _check_xml(data: bytes, name: str | None) -> None:
     parser.EntityDeclHandler = entity
     parser.StartElementHandler = start
     parser.EndElementHandler = end
+    parser.CharacterDataHandler = characters
     parser.ExternalEntityRefHandler = external
     try:
         parser.Parse(data, True)
@@ -169,6 +213,8 @@ def _check_xml(data: bytes, name: str | None) -> None:
         # no entity declaration gets that far.
         if b"<!ENTITY" in data[:65536] or "<!ENTITY".encode("utf-16-le") in data[:131072]:
             raise refuse("declares entities: entity declarations are refused", name) from None
+        return None
+    return items
 
 
 # --- one entry --------------------------------------------------------------------------------
@@ -236,7 +282,8 @@ def _alternate(links: Any) -> str | None:
     return None
 
 
-def _entry(entry: Any, language: str, taken: set[str], atom: bool) -> dict[str, Any]:
+def _entry(entry: Any, language: str, taken: set[str], atom: bool, item: _Item | None
+           ) -> dict[str, Any]:
     story: dict[str, Any] = {}
     lang = (_language(entry.get("language"))
             or _language((entry.get("title_detail") or {}).get("language")) or language)
@@ -252,7 +299,9 @@ def _entry(entry: Any, language: str, taken: set[str], atom: bool) -> dict[str, 
     if updated is not None and updated != published:
         story["updated"] = updated
     body = None
-    for content in entry.get("content") or ():
+    # (an RSS item without content:encoded has no body: its "content" is a media:description)
+    no_body = not atom and item is not None and not item.encoded
+    for content in () if no_body else entry.get("content") or ():
         if content.get("type") in ("text/html", "application/xhtml+xml") and content.get("value"):
             body = content["value"]
             break
@@ -301,7 +350,8 @@ def _entry(entry: Any, language: str, taken: set[str], atom: bool) -> dict[str, 
     if countries:
         story["countries"] = countries
     story["language"] = lang
-    image = _image(entry, story["title"], _media_description(entry))
+    media = _media_description(entry) if item is None else _text_value(item.media_description)
+    image = _image(entry, story["title"], media)
     if image is not None:
         story["image"] = image
     key = entry.get("id") or entry.get("link") or story.get("title") or ""
