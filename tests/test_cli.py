@@ -558,18 +558,17 @@ class TestExitStatus:
 
     def test_validate_reports_a_folder_and_goes_on(self, tmp_path: Path,
                                                     example_json: Path) -> None:
-        """A folder among the files is one problem (exit 1); the other files are checked."""
+        """A folder with no stories among the files is one problem (exit 1); the other files
+        are checked. (A content folder is read by the folder reader.)"""
         folder = tmp_path / "folder.json"
         folder.mkdir()
         result = invoke("validate", example_json, folder, example_json)
         assert result.exit_code == 1
         assert result.stdout.count(": ok (10 stories, 1 contact)") == 2
         assert error_lines(result) == [
-            f"storykit: error: {folder}: is a folder, not a content file"]
-        no_suffix = tmp_path / "archive"  # (not taken for a file of unknown type)
-        no_suffix.mkdir()
-        assert error_lines(invoke("validate", no_suffix)) == [
-            f"storykit: error: {no_suffix}: is a folder, not a content file"]
+            f"storykit: error: 1 problem in {folder}",
+            "  (document): is a folder with no story files (.md, .markdown, .json or .toml) "
+            "and no collection file"]
 
     def test_a_bad_template_folder_is_named(self, tmp_path: Path, example_json: Path) -> None:
         """A template folder that does not exist is named in the error, not the output file."""

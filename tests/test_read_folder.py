@@ -114,7 +114,17 @@ def test_symlinks_are_not_followed(tmp_path: Path) -> None:
     root.mkdir()
     (root / "link.md").symlink_to(outside / "secret.md")
     (root / "dir").symlink_to(outside, target_is_directory=True)
-    assert len(READER.read(root)) == 0
+    with pytest.raises(ValidationError, match="no story files"):  # (the links are not read)
+        READER.read(root)
+    write(root, {"own.md": "---\ntitle: O\nsummary: O\npublished: 2021-01-02\n---\n"})
+    assert [s.title for s in READER.read(root)] == ["O"]
+
+
+def test_a_folder_with_no_story_file_is_one_problem(tmp_path: Path) -> None:
+    """An empty folder (or one of other files) is no content folder: one problem saying so."""
+    (tmp_path / "notes.txt").write_text("x", encoding="utf-8")
+    with pytest.raises(ValidationError, match="is a folder with no story files"):
+        READER.read(tmp_path)
 
 
 def _as_folder(col: Collection) -> dict[str, str]:

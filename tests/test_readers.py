@@ -93,7 +93,8 @@ class TestRegistry:
     def test_builtin_readers(self) -> None:
         """The built-in readers are registered through the hook, as plugins are."""
         reg = Registry(autoload=False)
-        assert sorted(reg.readers()) == ["csv", "json", "jsonl", "toml", "tsv"]
+        assert sorted(reg.readers()) == ["csv", "folder", "json", "jsonl", "sqlite", "toml",
+                                         "tsv"]
         assert reg.reader_infos["json"].plugin == "storykit.read.json"
         assert reg.errors == []
 
@@ -192,7 +193,9 @@ class TestLoadPicksAReader:
 
     def test_a_folder_without_a_folder_reader(self, tmp_path: Path) -> None:
         """Without a folder reader, a folder is the clear error it always was."""
-        with use_registry(Registry(autoload=False)), pytest.raises(IsADirectoryError):
+        registry = Registry(autoload=False)
+        registry.pm.unregister(name="storykit.read.folder")
+        with use_registry(registry), pytest.raises(IsADirectoryError):
             storykit.load(tmp_path)
 
     def test_loads_by_format_with_options(self, registry: Registry) -> None:

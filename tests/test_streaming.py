@@ -938,14 +938,16 @@ class TestStreamExportArguments:
 class TestCheckStreamOfAFolder:
     @pytest.mark.parametrize("name", ["outdir", "d.jsonl"])
     def test_a_folder_is_named_as_load_names_it(self, tmp_path: Path, name: str) -> None:
-        """check_stream() and stream_export() of a folder say it is a folder, as load() does,
-        whatever the folder's name."""
+        """check_stream() and stream_export() of a folder say it is a folder, whatever the
+        folder's name; load() gives it to the folder reader, which says it holds no story."""
         folder = tmp_path / name
         folder.mkdir()
-        for call in (lambda: check_stream(folder), lambda: storykit.load(folder),
+        for call in (lambda: check_stream(folder),
                      lambda: stream_export(folder, get_exporter("csv"), io.BytesIO())):
             with pytest.raises(IsADirectoryError, match="is a folder, not a content file"):
                 call()
+        with pytest.raises(storykit.ValidationError, match="is a folder with no story files"):
+            storykit.load(folder)
 
 
 _TOKEN_GAPS = st.sampled_from(["", " ", "\r", " \r ", "\t\r"])

@@ -85,8 +85,9 @@ def feed_collections(draw: st.DrawFn) -> Collection:
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(col=feed_collections())
 def test_own_feeds_read_back_equal(fmt: str, col: Collection) -> None:
-    # feedparser repairs what looks like UTF-8 read as Latin-1 ("Â¡" -> "¡") in Atom text.
-    assume(fmt != "atom" or "\u00c2" not in col.title)
+    # feedparser repairs what looks like UTF-8 read as Latin-1 ("Â¡" -> "¡") in a feed's
+    # title (Atom and RSS alike): a known limit of the reader, said in its docs.
+    assume(fmt == "jsonfeed" or "\u00c2" not in col.title)
     got = read(fmt, storykit.dumps(col, fmt))
     assert got == carried(col, fmt)
 

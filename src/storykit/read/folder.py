@@ -66,6 +66,10 @@ class FolderReader:
         if not root.is_dir():
             raise refuse("is not a folder", shown)
         files = _story_files(root, shown)
+        if not files and not any((root / name).is_file() for name in _META_NAMES):
+            # (an empty folder, or a folder of something else, is no content folder)
+            raise refuse("is a folder with no story files (.md, .markdown, .json or .toml) "
+                         "and no collection file", shown)
         errors: list[ErrorDetail] = []
         meta: dict[str, Any] = {}
         for meta_name in _META_NAMES:

@@ -8,7 +8,9 @@ checks a database's version against :data:`SCHEMA_VERSION`, and the reference pa
 from __future__ import annotations
 
 import sqlite3
-from typing import Literal
+from typing import Any, Literal
+
+from storykit.errors import ErrorDetail, ValidationError
 
 __all__ = [
     "APPLICATION_ID",
@@ -29,13 +31,19 @@ SCHEMA_VERSION = 1
 APPLICATION_ID = 0x534B6974
 
 
-class SchemaError(ValueError):
-    """The database is not a storykit archive of this version (``.path``, ``.found``)."""
+class SchemaError(ValidationError):
+    """The database is not a storykit archive of this version (``.path``, ``.found``).
+
+    A :class:`~storykit.ValidationError` of one problem: a reader's one-line refusal of a
+    document it does not read."""
 
     def __init__(self, path: str, message: str, found: int | None = None) -> None:
         self.path = path
         self.found = found
-        super().__init__(f"{path}: {message}")
+        super().__init__([ErrorDetail("", message)], path)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.path, self.errors[0].message, self.found), self.__dict__)
 
 
 #: (table, what it holds, CREATE statements) in creation order.

@@ -258,8 +258,8 @@ def _story(item: dict[str, Any], article_id: str | None, language: str,
     story: dict[str, Any] = {"title": _first(title)}
     story["published"] = _first(item.get("datePublished") or item.get("dateCreated")
                                 or item.get("dateModified"))
-    if item.get("dateModified") and item.get("dateModified") != story["published"]:
-        story["updated"] = _first(item["dateModified"])
+    if item.get("dateModified") and (item.get("datePublished") or item.get("dateCreated")):
+        story["updated"] = _first(item["dateModified"])  # (else it stood in for published)
     body = item.get("articleBody")
     summary = item.get("description") or item.get("abstract")
     if not summary and isinstance(body, str):
