@@ -191,3 +191,11 @@ def test_registered_and_loaded(tmp_path) -> None:
     path = tmp_path / "news.rss"
     path.write_bytes(RSS)
     assert len(storykit.load(path)) == 1
+
+
+def test_an_encoding_feedparser_cannot_try_is_one_line() -> None:
+    """A declared encoding with a NUL in it (found by the fuzzer: feedparser raises ValueError)
+    is a ValidationError naming the feed, like any document the reader cannot read."""
+    data = b'<?xml version="1.0" encoding="\x00big5"?>\n<rss>\n</rss>'
+    with pytest.raises(storykit.ValidationError, match="is not an RSS or Atom feed"):
+        read("rss", data)

@@ -88,7 +88,11 @@ def read_feed(data: bytes, name: str | None = None) -> storykit.Collection:
                      "its start)", name)
     import feedparser
 
-    parsed = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
+    try:
+        parsed = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
+    except (ValueError, LookupError) as e:  # (an encoding name feedparser cannot try: b"\0")
+        reason = " ".join(str(e).split())[:200]
+        raise refuse(f"is not an RSS or Atom feed feedparser can read ({reason})", name) from None
     version = parsed.get("version") or ""
     if not version or not (version.startswith(("rss", "atom"))):
         if parsed.get("bozo") and parsed.get("bozo_exception") is not None:
