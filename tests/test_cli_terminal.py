@@ -116,6 +116,27 @@ class TestProgress:
         assert "MB at " in text and "MB/s" in text
         assert b"100%" not in stdout and b"MB/s" not in stdout
 
+    def test_personalised_digests_on_a_terminal(self, tmp_path: Path,
+                                                env: dict[str, str]) -> None:
+        """digest --subscribers shows the bar over the subscribers file, read a row at a time
+        as the messages are written; -q hides it."""
+        subs = tmp_path / "subscribers.csv"
+        subs.write_text("email,name\n" + "".join(f"r{i}@example.org,Reader {i}\n"
+                                                  for i in range(300)), encoding="utf-8")
+        args: list[str | Path] = [
+            "digest", "examples/impact-and-people/stories.json", "--since", "2021-01-01",
+            "--until", "2021-03-01", "--subscribers", subs, "--outbox", tmp_path / "out",
+            "-O", "sender=news@example.org"]
+        status, stdout, terminal = _under_a_pty(args, env)
+        assert status == 0, terminal
+        assert "writing digests for subscribers.csv" in terminal.decode()
+        assert "100%" in terminal.decode()
+        assert b"%" not in stdout  # (the bar is on stderr only)
+        assert len(list((tmp_path / "out").glob("*.eml"))) == 300
+        status, _, terminal = _under_a_pty([*args, "-q"], env)
+        assert status == 0
+        assert b"%" not in terminal
+
     def test_never_when_piped(self, archive: Path, env: dict[str, str]) -> None:
         """With stderr a pipe, no bar at all: only the result line."""
         done = run("validate", archive, env=env)

@@ -23,6 +23,7 @@ from storykit.cli.common import (
     handle_errors,
     load_matching,
     parse_options,
+    progress,
     queryable,
     stdout_buffer,
     warn,
@@ -83,6 +84,9 @@ def _report(findings: Iterable[tuple[str, Finding]], strict: bool) -> int:
               help="With --subscribers: the folder to write the .eml files to.")
 @filter_options(skip=("topic", "since", "until", "last", "week", "month", "today"))
 @scheduler_option
+@click.option("-q", "--quiet", is_flag=True,
+              help="No progress bar for --subscribers (one appears on a terminal after a "
+                   "second).")
 @click.pass_obj
 @handle_errors
 def digest(  # noqa: PLR0917 - click passes each option as an argument
@@ -90,7 +94,7 @@ def digest(  # noqa: PLR0917 - click passes each option as an argument
         week: str | None, month: str | None, today: str | None, topics: tuple[str, ...],
         fmt: str | None, output: str | None, options: tuple[str, ...], allow_empty: bool,
         check: bool, strict: bool, subscribers: Path | None, outbox: Path | None,
-        filters: dict[str, Any], scheduler: str | None) -> None:
+        filters: dict[str, Any], scheduler: str | None, quiet: bool) -> None:
     """The stories of a time window, as an email message or any other format.
 
     An empty window prints a message, writes nothing and exits 1 (like grep finding nothing),
@@ -186,7 +190,8 @@ def digest(  # noqa: PLR0917 - click passes each option as an argument
         raise click.UsageError("--scheduler goes with --subscribers (one digest is one "
                                "message)")
     if subscribers is not None:
-        _personalised(obj, col, subscribers, outbox, opts, check=check, strict=strict)
+        _personalised(obj, col, subscribers, outbox, opts, check=check, strict=strict,
+                      quiet=quiet)
         return
 
     if not is_email:
@@ -227,7 +232,8 @@ def digest(  # noqa: PLR0917 - click passes each option as an argument
 
 
 def _personalised(obj: Context, col: Any, subscribers: Path, outbox: Path | None,
-                  opts: dict[str, Any], *, check: bool, strict: bool) -> None:
+                  opts: dict[str, Any], *, check: bool, strict: bool,
+                  quiet: bool = False) -> None:
     """One message per subscriber, a subscriber at a time: memory does not grow with them."""
     import time
 
@@ -249,7 +255,9 @@ def _personalised(obj: Context, col: Any, subscribers: Path, outbox: Path | None
     assert outbox is not None
     start = time.perf_counter()
     run = PersonalisedRun(col, subs, opts, registry=obj.registry(), keep_skipped=False)
-    written = write_messages(run, outbox)
+    # (the bar follows the subscribers file, read a row at a time as messages are written)
+    with progress(subscribers, f"writing digests for {subscribers.name}", quiet=quiet):
+        written = write_messages(run, outbox)
     took = time.perf_counter() - start
     skipped = run.skipped_count
     click.echo(f"wrote {written} message{'s' if written != 1 else ''} to {outbox} "
