@@ -242,6 +242,30 @@ class TestExport:
             "'crash': KeyError: 'summary'"]
         assert sorted(os.listdir(tmp_path)) == ["plugins"]
 
+    def test_a_writers_count_is_printed(self, example_json: Path, tmp_path: Path) -> None:
+        """A writer that returns how many stories it wrote (leaving out those without a URL)
+        is believed: the line says so, and how many were left out."""
+        folder = tmp_path / "plugins"
+        folder.mkdir()
+        (folder / "urls.py").write_text(
+            "import storykit\n"
+            "class Urls:\n"
+            "    name, media_type, suffix, description = 'urls', 'text/plain', '.urls', 'URLs.'\n"
+            "    def write(self, collection, out, **options):\n"
+            "        kept = [s for s in collection if s.url and 'song' not in s.url]\n"
+            "        out.write(''.join(s.url + '\\n' for s in kept).encode())\n"
+            "        return len(kept)\n"
+            "@storykit.hookimpl\n"
+            "def register_exporters():\n"
+            "    return [Urls()]\n")
+        out = tmp_path / "out.urls"
+        result = invoke("--plugins-dir", folder, "export", example_json, "-o", out)
+        assert result.exit_code == 0, result.stderr
+        n = len(out.read_text().splitlines())
+        assert error_lines(result) == [
+            f"wrote {out} (urls, {n} stories, {10 - n} left out)"]
+        assert n < 10
+
     def test_missing_plugins_dir(self, example_json: Path, tmp_path: Path) -> None:
         """A --plugins-dir that does not exist is a usage error."""
         result = invoke("--plugins-dir", tmp_path / "nope", "formats")

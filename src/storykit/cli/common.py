@@ -382,6 +382,14 @@ def write_with_exporter(col: Any, exporter: Any, kwargs: dict[str, Any],
         write_with(exporter, col, out, kwargs)
         out.flush()
         return
+    if getattr(exporter, "output", "stream") != "stream":
+        # A writer of a file or a folder by path (site, sqlite): dump() builds it beside the
+        # target and moves it into place.
+        from storykit.write import dump_with
+
+        path, result = dump_with(col, output, exporter.name, kwargs)
+        _wrote(path, exporter.name, result, len(col))
+        return
     if to_folder(output):
         # A folder: formats that write several files (html with page_size) write them there.
         write_pages = getattr(exporter, "write_pages", None)
@@ -394,9 +402,17 @@ def write_with_exporter(col: Any, exporter: Any, kwargs: dict[str, Any],
                    f"{'story' if len(col) == 1 else 'stories'})", err=True)
         return
     with atomic_writer(output) as f:
-        write_with(exporter, col, f, kwargs)
-    click.echo(f"wrote {output} ({exporter.name}, {len(col)} "
-               f"{'story' if len(col) == 1 else 'stories'})", err=True)
+        result = write_with(exporter, col, f, kwargs)
+    _wrote(output, exporter.name, result, len(col))
+
+
+def _wrote(output: object, fmt: str, result: object, given: int) -> None:
+    """Say what was written: the writer's own count of stories when it gives one (it may have
+    left some out), else the collection's."""
+    n = result if isinstance(result, int) and not isinstance(result, bool) else given
+    left = f", {given - n} left out" if n < given else ""
+    click.echo(f"wrote {output} ({fmt}, {n} {'story' if n == 1 else 'stories'}{left})",
+               err=True)
 
 
 def _check_descriptor(output: str) -> None:
