@@ -81,13 +81,23 @@ def feed_collections(draw: st.DrawFn) -> Collection:
     return attrs.evolve(col, url="https://news.example.org/impact", stories=stories)
 
 
+def _looks_like_mojibake(text: str) -> bool:
+    """Whether ``text`` reads as UTF-8 bytes taken for Latin-1, which feedparser undoes."""
+    try:
+        return text.encode("latin-1").decode("utf-8") != text
+    except UnicodeError:
+        return False
+
+
 @pytest.mark.parametrize("fmt", ["atom", "rss", "jsonfeed"])
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(col=feed_collections())
 def test_own_feeds_read_back_equal(fmt: str, col: Collection) -> None:
-    # feedparser repairs what looks like UTF-8 read as Latin-1 ("Â¡" -> "¡") in a feed's
-    # title (Atom and RSS alike): a known limit of the reader, said in its docs.
-    assume(fmt == "jsonfeed" or "\u00c2" not in col.title)
+    # feedparser repairs what looks like UTF-8 read as Latin-1 ("Â¡" -> "¡", "Ã¡" -> "á") in
+    # a feed's title (Atom and RSS alike): a known limit of the reader.
+    assume(fmt == "jsonfeed" or not any(
+        _looks_like_mojibake(t) for t in (col.title, *(x.title for x in col.stories),
+                                          *(x.summary for x in col.stories))))
     got = read(fmt, storykit.dumps(col, fmt))
     assert got == carried(col, fmt)
 
