@@ -7,31 +7,19 @@ read every row would fail on it; one whose filters run as SQL never reads it.
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlite_support import broken_archive
 
 import storykit
-from storykit import sqlite as sk
 from storykit.cli import main
-
-#: The example story made unreadable: about Moldova, published 2021-01-15, no "mines".
-BROKEN = "bees-a-remedy-for-business-success"
 
 
 @pytest.fixture
 def archive(tmp_path: Path, example: storykit.Collection) -> Path:
-    path = tmp_path / "archive.db"
-    sk.write(example, path, datasette=False)
-    conn = sqlite3.connect(path)
-    try:
-        with conn:
-            conn.execute("UPDATE stories SET published = 'someday' WHERE id = ?", (BROKEN,))
-    finally:
-        conn.close()
-    return path
+    return broken_archive(tmp_path / "archive.db", example)
 
 
 def _run(*args: str) -> tuple[int, str, str]:

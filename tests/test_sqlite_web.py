@@ -7,30 +7,20 @@ every row would fail on it.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlite_support import broken_archive
 from starlette.testclient import TestClient
 
 import storykit
-from storykit import sqlite as sk
 from storykit.web import create_app
-
-BROKEN = "bees-a-remedy-for-business-success"  # (Moldova, 2021-01-15)
 
 
 @pytest.fixture
 def client(tmp_path: Path, example: storykit.Collection) -> Iterator[TestClient]:
-    path = tmp_path / "archive.db"
-    sk.write(example, path, datasette=False)
-    conn = sqlite3.connect(path)
-    try:
-        with conn:
-            conn.execute("UPDATE stories SET published = 'someday' WHERE id = ?", (BROKEN,))
-    finally:
-        conn.close()
+    path = broken_archive(tmp_path / "archive.db", example)
     with pytest.raises(storykit.ValidationError):
         storykit.load(path)
     with TestClient(create_app(path)) as c:
