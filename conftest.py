@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import os
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
+# No "explain" phase: on Python 3.11 it re-runs a failing example under sys.settrace, which on a
+# loaded machine took longer than pytest-timeout's 300 s, so a real failure showed as a timeout.
+_PHASES = tuple(phase for phase in Phase if phase is not Phase.explain)
 _COMMON = {
     "deadline": None,
+    "phases": _PHASES,
     "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
 }
 settings.register_profile("default", max_examples=50, **_COMMON)  # type: ignore[arg-type]
@@ -25,6 +29,7 @@ settings.register_profile("ci", max_examples=100, derandomize=True, print_blob=T
 settings.register_profile("dev", max_examples=10, **_COMMON)  # type: ignore[arg-type]
 # make stress-test's repeat pass (pytest-repeat's --count): each repeat of a test method runs
 # on a new instance of its class, which Hypothesis would take for a second executor.
-settings.register_profile("repeat", max_examples=50, deadline=None, suppress_health_check=[
+settings.register_profile("repeat", max_examples=50, deadline=None, phases=_PHASES,
+                          suppress_health_check=[
     HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.differing_executors])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))

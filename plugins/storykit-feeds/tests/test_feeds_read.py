@@ -5,6 +5,8 @@ one-line ValidationErrors."""
 from __future__ import annotations
 
 import io
+import json
+from collections.abc import Iterator
 from datetime import date, datetime
 
 import attrs
@@ -89,15 +91,28 @@ def _looks_like_mojibake(text: str) -> bool:
         return False
 
 
+def _texts(value: object) -> Iterator[str]:
+    """Every string in ``value``'s plain data (keys and values, at any depth)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _texts(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _texts(item)
+
+
 @pytest.mark.parametrize("fmt", ["atom", "rss", "jsonfeed"])
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(col=feed_collections())
 def test_own_feeds_read_back_equal(fmt: str, col: Collection) -> None:
     # feedparser repairs what looks like UTF-8 read as Latin-1 ("Â¡" -> "¡", "Ã¡" -> "á") in
-    # a feed's title (Atom and RSS alike): a known limit of the reader.
+    # any text of a feed (titles, summaries, categories, ...), Atom and RSS alike: a known
+    # limit of the reader, so such text is left out of the round trip wherever it is.
     assume(fmt == "jsonfeed" or not any(
-        _looks_like_mojibake(t) for t in (col.title, *(x.title for x in col.stories),
-                                          *(x.summary for x in col.stories))))
+        _looks_like_mojibake(t) for t in _texts(json.loads(storykit.dumps(col, "json")))))
     got = read(fmt, storykit.dumps(col, fmt))
     assert got == carried(col, fmt)
 
