@@ -243,3 +243,27 @@ class TestFormatOptions:
         for name in get_registry().exporters:
             assert f"### `{name}`" in page
         assert "| `bom` | `bool` | `False` | Start with a UTF-8 byte order mark" in page
+
+    def test_reference_page_lists_every_reader(self) -> None:
+        """The page has a section per reader, apart from the writer of the same name, saying
+        how it is picked, and a described row per option."""
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("generate",
+                                                      ROOT / "docs" / "hooks" / "generate.py")
+        assert spec is not None and spec.loader is not None
+        generate = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(generate)
+        page = generate.formats_reference()
+        readers = page[page.index("## Readers"):]
+        for name, reader in storykit.readers().items():
+            assert f"### `{name}` reader\n" in readers
+            section = readers[readers.index(f"### `{name}` reader\n"):].split("\n### ")[0]
+            assert f'`format="{name}"` (`--from {name}`) picks it' in section
+            for suffix in reader.suffixes:
+                assert f"`{suffix}`" in section
+        assert "for any folder" in readers
+        sqlite = readers[readers.index("### `sqlite` reader"):].split("\n### ")[0]
+        for option in ("topic", "country", "since", "until", "language", "text", "where"):
+            row = next(line for line in sqlite.splitlines() if line.startswith(f"| `{option}`"))
+            assert not row.rstrip().endswith("|  |"), f"{option} has no description"
