@@ -9,10 +9,12 @@ the page's JSON-LD (``<script type="application/ld+json">``, ``@graph`` too) or 
 (``itemscope``/``itemprop``, read by extruct) is a story: ``headline`` the title,
 ``description`` the summary, ``datePublished``/``dateModified``, ``url``, ``inLanguage``,
 ``keywords`` the topics, ``contentLocation`` countries, ``workTranslation`` translations,
-``articleBody`` the body; the image's ``creditText`` or ``copyrightHolder`` and
-``copyrightYear`` the photo credit. An article inside an element ``id="story-ID"`` (as
-storykit's own page writes) keeps ``ID`` as its id. The page's ``<title>``, description,
-canonical link and ``lang`` give the collection's.
+``citation`` items with a ``url`` and a ``name`` the related links, ``articleBody`` (text) the
+body; the image's ``creditText`` or ``copyrightHolder`` and ``copyrightYear`` the photo
+credit. An article inside an element ``id="story-ID"`` (as storykit's own page writes) keeps
+``ID`` as its id, and the HTML of its ``class="sk-article"`` element is its body. The page's
+``<title>``, description, canonical link and ``lang`` give the collection's, and the
+``Person`` items of the JSON-LD inside its ``class="sk-contact"`` element its media contacts.
 """
 
 from __future__ import annotations
