@@ -120,6 +120,7 @@ typecheck: install
 
 bench: install
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/readers.py --entries 10000 --files 10000
 
 ## security: the hostile corpus through every format, and faults injected into writes
 security: install

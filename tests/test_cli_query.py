@@ -25,6 +25,19 @@ def listed(*args: str | Path) -> list[dict[str, object]]:
     return got
 
 
+def formats_page() -> str:
+    """The generated formats reference page (docs/hooks/generate.py)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("generate",
+                                                  ROOT / "docs" / "hooks" / "generate.py")
+    assert spec is not None and spec.loader is not None
+    generate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generate)
+    page: str = generate.formats_reference()
+    return page
+
+
 class TestFilters:
     @pytest.mark.parametrize("country", ["LK", "lk", "Sri Lanka", "sri  LANKA"])
     def test_country_by_code_or_name(self, example_json: Path, country: str) -> None:
@@ -230,16 +243,26 @@ class TestFormatOptions:
 
     def test_reference_page_lists_every_writer(self) -> None:
         """The generated reference page has a section and an options table per writer."""
-        import importlib.util
-
-        spec = importlib.util.spec_from_file_location("generate",
-                                                      ROOT / "docs" / "hooks" / "generate.py")
-        assert spec is not None and spec.loader is not None
-        generate = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(generate)
-        page = generate.formats_reference()
+        page = formats_page()
         from storykit.plugins import get_registry
 
         for name in get_registry().exporters:
             assert f"### `{name}`" in page
         assert "| `bom` | `bool` | `False` | Start with a UTF-8 byte order mark" in page
+
+    def test_reference_page_lists_every_reader(self) -> None:
+        """The page has a section per reader, apart from the writer of the same name, saying
+        how it is picked, and a described row per option."""
+        page = formats_page()
+        readers = page[page.index("## Readers"):]
+        for name, reader in storykit.readers().items():
+            assert f"### `{name}` reader\n" in readers
+            section = readers[readers.index(f"### `{name}` reader\n"):].split("\n### ")[0]
+            assert f'`format="{name}"` (`--from {name}`) picks it' in section
+            for suffix in reader.suffixes:
+                assert f"`{suffix}`" in section
+        assert "for any folder" in readers
+        sqlite = readers[readers.index("### `sqlite` reader"):].split("\n### ")[0]
+        for option in ("topic", "country", "since", "until", "language", "text", "where"):
+            row = next(line for line in sqlite.splitlines() if line.startswith(f"| `{option}`"))
+            assert not row.rstrip().endswith("|  |"), f"{option} has no description"

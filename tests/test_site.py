@@ -89,8 +89,9 @@ class TestPages:
         tags = [a.get("href") for ul in root.iter("ul") if ul.get("class") == "sk-tags"
                 for a in ul.iter("a")]
         assert f"../countries/{story.countries[0].lower()}.html" in tags
-        [ld] = [json.loads(s.text or "") for s in root.iter("script")
-                if s.get("type") == "application/ld+json"]
+        lds = [json.loads(s.text or "") for s in root.iter("script")
+               if s.get("type") == "application/ld+json"]
+        [ld] = [d for d in lds if isinstance(d, dict)]  # (the contacts' JSON-LD is a list)
         assert ld["@type"] == "NewsArticle" and ld["headline"] == story.title
         assert ld["image"]["copyrightHolder"]["name"] == story.image.credit.holder
         assert ld["image"]["copyrightYear"] == story.image.credit.year

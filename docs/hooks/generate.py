@@ -2,9 +2,10 @@
 
 - ``<!-- storykit:cli -->`` becomes the ``--help`` text of every ``storykit`` command, taken from
   the click commands themselves.
-- ``<!-- storykit:formats -->`` becomes a section per installed format (writers, and readers when
-  storykit has them): its description and a table of its options (name, type, default and the
-  ``#:`` description of the options class's field), as ``storykit formats FORMAT`` prints them.
+- ``<!-- storykit:formats -->`` becomes a section per installed writer and per installed reader:
+  its description (for a reader, also what it reads and how ``load()`` picks it) and a table of
+  its options (name, type, default and the ``#:`` description of the options class's field), as
+  ``storykit formats FORMAT`` prints them.
 - ``<!-- storykit:data-format -->`` becomes a table per model class: every field, its type, whether
   it is required (found by leaving it out of a valid document), its rule, and the error message
   storykit really gives for a bad value (found by loading a document with that value). A field of
@@ -70,7 +71,12 @@ def formats_reference() -> str:
         return text.replace("|", "\\|").replace("\n", " ")
 
     def section(kind: str, name: str, fmt: Any) -> list[str]:
-        out = [f"### `{name}`", "", " ".join(str(getattr(fmt, "description", "")).split()), ""]
+        # (a reader's heading says so: the atom writer and the atom reader get anchors of their
+        # own, #atom and #atom-reader)
+        heading = f"### `{name}`" if kind == "writer" else f"### `{name}` reader"
+        out = [heading, "", " ".join(str(getattr(fmt, "description", "")).split()), ""]
+        if kind == "reader":
+            out += [picked_by(name, fmt), ""]
         docs = option_docs(getattr(fmt, "options_type", None))
         if not docs:
             return [*out, "No options.", ""]
@@ -80,6 +86,27 @@ def formats_reference() -> str:
         out += [f"| `{o.name}` | `{cell(o.type)}` | `{cell(o.default)}` | {cell(o.description)} |"
                 for o in docs]
         return [*out, ""]
+
+    def picked_by(name: str, reader: Any) -> str:
+        """What a reader reads and how ``load()`` picks it when no ``format`` is given."""
+        kind = getattr(reader, "input", "stream")
+        what = {"folder": "a folder", "path": "a file (by its path)"}.get(
+            kind, "a file or a stream of bytes")
+        ways = []
+        if kind == "folder":
+            ways.append("for any folder")
+        suffixes = tuple(getattr(reader, "suffixes", ()) or ())
+        if suffixes:
+            ways.append("by the suffix " + " or ".join(f"`{x}`" for x in suffixes))
+        if callable(getattr(reader, "sniff", None)):
+            ways.append("by its first bytes")
+        out = f"Reads {what}. `format=\"{name}\"` (`--from {name}`) picks it"
+        out += f"; without it, `load()` picks it {', else '.join(ways)}." if ways else "."
+        media = tuple(getattr(reader, "media_types", ()) or ())
+        if media:
+            out += " Media type" + ("s " if len(media) > 1 else " ") + ", ".join(
+                f"`{x}`" for x in media) + "."
+        return out
 
     lines = ["## Writers", ""]
     for name, info in sorted(get_registry().exporters.items()):

@@ -25,10 +25,9 @@ def read(data: bytes) -> Collection:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(col=collections(max_size=4), body=st.none() | bodies())
 def test_own_page_reads_back_equal(col: Collection, body: str | None) -> None:
-    # The page's JSON-LD carries neither related links nor the media contacts (see the report
-    # of the readers branch); the body is read from the article's class="sk-article".
-    col = attrs.evolve(col, contacts=(),
-                       stories=[attrs.evolve(s, body=body, links=()) for s in col.stories])
+    # Every field: the links and the media contacts from the JSON-LD, the body (HTML) from
+    # the article's class="sk-article" (articleBody is its text).
+    col = attrs.evolve(col, stories=[attrs.evolve(s, body=body) for s in col.stories])
     assert read(storykit.dumps(col, "html")) == col
 
 
@@ -100,3 +99,18 @@ def test_conformance() -> None:
     sample = storykit.dumps(Collection(title="C", stories=[
         Story(title="T", published="2021-01-01", summary="S")]), "html")
     check_reader(READER, sample=sample, writer="html", max_examples=5)
+
+
+def test_json_ld_alone_carries_text_links_and_contacts() -> None:
+    # A theme that shows no body still leaves its text (articleBody) in the JSON-LD.
+    desk = {"name": "Desk", "organization": "ILO", "email": "desk@example.org",
+            "phone": "+41 22 799 7912"}
+    col = Collection(title="C", contacts=[desk],
+                     stories=[Story(id="a", title="T", published="2021-01-01", summary="S",
+                                    body="<p>One &amp; two.</p><p>Three</p>",
+                                    links=[{"url": "https://example.org/x", "title": "X"}])])
+    page = storykit.dumps(col, "html").replace(b'class="sk-article"', b'class="theme-text"')
+    got = read(page)
+    assert got.contacts == col.contacts
+    assert got.stories[0].links == col.stories[0].links
+    assert got.stories[0].body == "<p>One &amp; two.</p><p>Three</p>"

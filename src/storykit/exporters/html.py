@@ -19,7 +19,8 @@ import itertools
 import math
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlencode
@@ -30,7 +31,7 @@ from storykit import _rules as rules
 from storykit.collection import Collection
 from storykit.errors import OptionError
 from storykit.exporter import parse_options
-from storykit.model import Story
+from storykit.model import MediaContact, Story
 from storykit.plugins import Registry, hookimpl
 
 __all__ = ["HTMLExporter", "HTMLOptions", "Links", "Pagination", "alternate_links",
@@ -214,7 +215,64 @@ def article_ld(story: Story) -> dict[str, Any]:
             {"@type": "NewsArticle", "url": t.url, "inLanguage": t.language,
              **({"headline": t.title} if t.title else {})}
             for t in story.translations]
+    if story.links:  # (schema.org's relatedLink is a bare URL: a citation keeps the title)
+        data["citation"] = [{"@type": "WebPage", "url": link.url, "name": link.title}
+                            for link in story.links]
+    if story.body is not None:
+        data["articleBody"] = _plain_text(story.body)
     return data
+
+
+def contacts_ld(contacts: Iterable[MediaContact]) -> list[dict[str, Any]]:
+    """schema.org ``Person`` data for the media contacts (serialise with ``json_script``)."""
+    out = []
+    for contact in contacts:
+        person: dict[str, Any] = {"@context": "https://schema.org", "@type": "Person",
+                                  "name": contact.name}
+        if contact.role is not None:
+            person["jobTitle"] = contact.role
+        if contact.organization is not None:
+            person["worksFor"] = {"@type": "Organization", "name": contact.organization}
+        for key, value in (("email", contact.email), ("telephone", contact.phone),
+                           ("url", contact.url)):
+            if value is not None:
+                person[key] = value
+        out.append(person)
+    return out
+
+
+def _plain_text(body: str) -> str:
+    """A body's text, its paragraphs and other blocks apart by a blank line (``articleBody``
+    is text: the HTML is the page's ``sk-article``)."""
+    parser = _Text()
+    parser.feed(body)
+    parser.close()
+    return re.sub(r"[ \t]*\n\s*\n\s*", "\n\n", "".join(parser.pieces)).strip()
+
+
+class _Text(HTMLParser):
+    """The text of an HTML fragment, a blank line at each block's edges."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.pieces: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag in _BLOCKS:
+            self.pieces.append("\n\n")
+        elif tag == "br":
+            self.pieces.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _BLOCKS:
+            self.pieces.append("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        self.pieces.append(data)
+
+
+_BLOCKS = frozenset({"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li",
+                     "blockquote", "pre", "table", "tr", "figure", "figcaption", "hr"})
 
 
 # Code points that HTML parsers report as errors even when escaped as text: noncharacters.
@@ -256,6 +314,7 @@ def _pieces(collection: Collection, opts: HTMLOptions, registry: Registry | None
         dir=templating.text_direction(locale),
         alternates=alternate_links(opts),
         article_ld=article_ld,
+        contacts_ld=contacts_ld,
         render_story=_story_renderer(env),
         story_href=links.story,
         topic_href=links.topic,

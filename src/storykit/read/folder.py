@@ -75,29 +75,37 @@ class FolderReader:
         for meta_name in _META_NAMES:
             path = root / meta_name
             if path.is_file():
-                got = _read_file(path, meta_name, errors)
+                got = _read_file(str(path), meta_name, errors)
                 if got is not None:
                     meta = _collection_meta(got[0])
                 break
         stories: list[dict[str, Any]] = []
         names: list[str] = []
-        key_lines: list[dict[str, int]] = []
+        heads: list[tuple[str, int]] = []
+        base = os.path.join(root, "")  # (plain strings: a Path per file is a cost of its own)
         for rel in files:
-            got = _read_file(root / rel, rel, errors)
+            got = _read_file(base + rel, rel, errors)
             if got is None:
                 continue
-            data, lines = got
+            data, head = got
             if data.get("draft") is True:
                 continue
             stories.append(_story(data, rel))
             names.append(rel)
-            key_lines.append(lines)
+            heads.append(head)
         data = {**meta, "stories": stories}
         try:
             collection = collection_from_data(data, shown)
         except ValidationError as e:
-            errors.extend(with_paths(e, names.__getitem__,
-                                     lambda i, field: key_lines[i].get(field)).errors)
+            # The lines of the front-matter keys, found only for the files with a problem.
+            lines: dict[int, dict[str, int]] = {}
+
+            def line_of(i: int, field: str) -> int | None:
+                if i not in lines:
+                    lines[i] = _key_lines(*heads[i])
+                return lines[i].get(field)
+
+            errors.extend(with_paths(e, names.__getitem__, line_of).errors)
             raise ValidationError(errors, shown) from None
         if errors:
             raise ValidationError(errors, shown)
@@ -133,9 +141,11 @@ def _story_files(root: Path, shown: str) -> list[str]:
     return found
 
 
-def _read_file(path: Path, rel: str, errors: list[ErrorDetail]
-               ) -> tuple[dict[str, Any], dict[str, int]] | None:
-    """One file's data and the line of each front-matter key; or None, its problem recorded."""
+def _read_file(path: str, rel: str, errors: list[ErrorDetail]
+               ) -> tuple[dict[str, Any], tuple[str, int]] | None:
+    """One file's data and its front matter with the number of its first line (where
+    :func:`_key_lines` finds each key's line, when a key has a problem); or None, the file's
+    problem recorded."""
     try:
         with open(path, "rb") as f:  # one open; at most the limit and one byte more
             raw = f.read(MAX_FILE_BYTES + 1)
@@ -150,18 +160,18 @@ def _read_file(path: Path, rel: str, errors: list[ErrorDetail]
     except OSError as e:
         errors.append(ErrorDetail(rel, f"cannot be read ({e.strerror or e})"))
         return None
-    suffix = path.suffix.lower()
+    suffix = os.path.splitext(path)[1].lower()
     try:
         if suffix == ".json":
             import orjson
 
             data = orjson.loads(raw)
-            lines: dict[str, int] = {}
+            head = ("", 1)  # (no lines: JSON's keys are not found by line)
         elif suffix == ".toml":
             data = tomllib.loads(text)
-            lines = _key_lines(text, 1)
+            head = (text, 1)
         else:
-            data, lines = _markdown(text)
+            data, head = _markdown(text)
     except _ProblemError as e:
         errors.append(ErrorDetail(f"{rel}:{e.line}" if e.line else rel, e.message))
         return None
@@ -176,7 +186,7 @@ def _read_file(path: Path, rel: str, errors: list[ErrorDetail]
     if depth_of(data) > 50:
         errors.append(ErrorDetail(rel, "nests deeper than the limit of 50 levels"))
         return None
-    return data, lines
+    return data, head
 
 
 class _ProblemError(Exception):
@@ -196,7 +206,7 @@ def _key_lines(text: str, first_line: int) -> dict[str, int]:
     return lines
 
 
-def _markdown(text: str) -> tuple[dict[str, Any], dict[str, int]]:
+def _markdown(text: str) -> tuple[dict[str, Any], tuple[str, int]]:
     """Front matter (YAML or TOML) and the rendered body of a Markdown file."""
     fence = text[:3]
     if fence not in ("---", "+++") or text[3:4] not in ("\n", "\r"):
@@ -219,7 +229,7 @@ def _markdown(text: str) -> tuple[dict[str, Any], dict[str, int]]:
     body = rest.strip()
     if body and "body" not in data:  # an empty body is not rendered
         data["body"] = _render(body).strip()
-    return data, _key_lines(head, 2)
+    return data, (head, 2)
 
 
 def _yaml(head: str) -> Any:

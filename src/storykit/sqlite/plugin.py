@@ -87,11 +87,17 @@ class SqliteReadOptions:
     """Options of the ``sqlite`` reader: the criteria of :meth:`Collection.filter`, run as
     SQL. ``text`` is an FTS5 query over title, summary and body."""
 
+    #: Only the stories with this topic or any of these (case-insensitively).
     topic: str | list[str] | None = None
+    #: Only the stories about this country or any of these (a code or a name: ``LK``).
     country: str | list[str] | None = None
+    #: Only the stories of this date or later (a date, or an aware datetime's instant).
     since: date | datetime | str | None = None
+    #: Only the stories of this date or earlier (a date, or an aware datetime's instant).
     until: date | datetime | str | None = None
+    #: Only the stories in this primary language (``fr`` matches ``fr-CH``).
     language: str | None = None
+    #: An FTS5 full-text query over the title, summary and body (``bees AND honey``).
     text: str | None = None
     #: A function of a story, applied to the stories the SQL selected.
     where: Any = None

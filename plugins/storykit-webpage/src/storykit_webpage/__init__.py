@@ -9,10 +9,12 @@ the page's JSON-LD (``<script type="application/ld+json">``, ``@graph`` too) or 
 (``itemscope``/``itemprop``, read by extruct) is a story: ``headline`` the title,
 ``description`` the summary, ``datePublished``/``dateModified``, ``url``, ``inLanguage``,
 ``keywords`` the topics, ``contentLocation`` countries, ``workTranslation`` translations,
-``articleBody`` the body; the image's ``creditText`` or ``copyrightHolder`` and
-``copyrightYear`` the photo credit. An article inside an element ``id="story-ID"`` (as
-storykit's own page writes) keeps ``ID`` as its id. The page's ``<title>``, description,
-canonical link and ``lang`` give the collection's.
+``citation`` items with a ``url`` and a ``name`` the related links, ``articleBody`` (text) the
+body; the image's ``creditText`` or ``copyrightHolder`` and ``copyrightYear`` the photo
+credit. An article inside an element ``id="story-ID"`` (as storykit's own page writes) keeps
+``ID`` as its id, and the HTML of its ``class="sk-article"`` element is its body. The page's
+``<title>``, description, canonical link and ``lang`` give the collection's, and the
+``Person`` items of the JSON-LD inside its ``class="sk-contact"`` element its media contacts.
 """
 
 from __future__ import annotations
@@ -98,6 +100,7 @@ def read_page(data: bytes, name: str | None = None) -> storykit.Collection:
     """The collection of a page's bytes."""
     tree = _tree(data, name)
     found: list[tuple[dict[str, Any], str | None]] = []
+    contacts: list[dict[str, Any]] = []
     for script in tree.iter("script"):
         if (script.get("type") or "").strip().lower() != "application/ld+json":
             continue
@@ -112,9 +115,12 @@ def read_page(data: bytes, name: str | None = None) -> storykit.Collection:
             continue  # broken JSON-LD is common on the web: the rest of the page still reads
         if depth_of(value) > MAX_DEPTH:
             raise refuse(f"holds JSON-LD nested deeper than the limit of {MAX_DEPTH}", name)
+        if _in_contacts(script):
+            contacts.extend(_contacts(value))
+            continue
         article_id, body = _article_of(script)
         for article in _articles(value):
-            if body is not None and not article.get("articleBody"):
+            if body is not None:  # (the HTML itself: articleBody is its text)
                 article = {**article, "_body_html": body}  # noqa: PLW2901
             found.append((article, article_id))
     from extruct.w3cmicrodata import MicrodataExtractor
@@ -126,6 +132,8 @@ def read_page(data: bytes, name: str | None = None) -> storykit.Collection:
     stories = [_story(item, article_id, collection["language"], taken)
                for item, article_id in found]
     collection["stories"] = stories
+    if contacts:
+        collection["contacts"] = contacts
     from storykit.convert import collection_from_data
 
     try:
@@ -150,6 +158,29 @@ def _article_of(script: Any) -> tuple[str | None, str | None]:
                     break
             return element_id[6:], body
     return None, None
+
+
+def _in_contacts(script: Any) -> bool:
+    """Whether a JSON-LD block is inside the ``class="sk-contact"`` element (storykit's page
+    writes its media contacts there, as schema.org ``Person`` items)."""
+    return any("sk-contact" in (a.get("class") or "").split() for a in script.iterancestors())
+
+
+def _contacts(value: Any) -> list[dict[str, Any]]:
+    """The media contacts of a JSON-LD value: its ``Person`` and ``ContactPoint`` items."""
+    out: list[dict[str, Any]] = []
+    for item in value if isinstance(value, list) else [value]:
+        if not (isinstance(item, dict) and _types(item) & {"Person", "ContactPoint"}):
+            continue
+        contact: dict[str, Any] = {"name": _first(item.get("name"))}
+        for field, key in (("role", "jobTitle"), ("email", "email"), ("phone", "telephone"),
+                           ("url", "url")):
+            if item.get(key) is not None:
+                contact[field] = _first(item[key])
+        if item.get("worksFor") is not None:
+            contact["organization"] = _name(item["worksFor"])
+        out.append(contact)
+    return out
 
 
 def _types(item: dict[str, Any]) -> set[str]:
@@ -265,10 +296,10 @@ def _story(item: dict[str, Any], article_id: str | None, language: str,
     if not summary and isinstance(body, str):
         summary = body.strip()[:500] or None
     story["summary"] = _first(summary) or story["title"]
-    if isinstance(body, str) and body.strip():
-        story["body"] = _paragraphs(body)
-    elif isinstance(item.get("_body_html"), str):
+    if isinstance(item.get("_body_html"), str):
         story["body"] = item["_body_html"]
+    elif isinstance(body, str) and body.strip():
+        story["body"] = _paragraphs(body)
     url = _url(item.get("url")) or _url(item.get("mainEntityOfPage"))
     if url:
         story["url"] = url
@@ -288,6 +319,13 @@ def _story(item: dict[str, Any], article_id: str | None, language: str,
                 countries.append(code.strip())
     if countries:
         story["countries"] = countries
+    links = []
+    cited = item.get("citation")
+    for work in cited if isinstance(cited, list) else [cited]:
+        if isinstance(work, dict) and _url(work.get("url")) and _name(work.get("name")):
+            links.append({"url": _url(work.get("url")), "title": work["name"]})
+    if links:
+        story["links"] = links
     translations = []
     works = item.get("workTranslation")
     for work in works if isinstance(works, list) else [works]:
