@@ -31,6 +31,16 @@ def test_own_page_reads_back_equal(col: Collection, body: str | None) -> None:
     assert read(storykit.dumps(col, "html")) == col
 
 
+def test_a_body_of_escaped_markup_reads_back_as_text() -> None:
+    # The body's leading text is markup-looking text ("&lt;p&gt;"), not an element: it must
+    # come back as text, not as a <p> the sanitiser then empties.
+    story = Story(title="T", published="2021-02-03", summary="S",
+                  body='<iframe><p href="https://e.org/a?b=1&c=2">')
+    assert story.body == '&lt;p href="https://e.org/a?b=1&amp;c=2"&gt;'
+    col = Collection(title="C", stories=[story])
+    assert read(storykit.dumps(col, "html")).stories[0].body == story.body
+
+
 PAGE = b"""<!doctype html><html lang="fr"><head><title>Newsroom</title>
 <meta name="description" content="All the news">
 <link rel="canonical" href="https://news.example.org/">

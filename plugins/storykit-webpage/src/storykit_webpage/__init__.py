@@ -153,7 +153,8 @@ def _article_of(script: Any) -> tuple[str | None, str | None]:
             body = None
             for element in ancestor.iterdescendants():
                 if "sk-article" in (element.get("class") or "").split():
-                    body = (element.text or "") + "".join(
+                    # (lxml gives the leading text unescaped: "&lt;p&gt;" as "<p>")
+                    body = html.escape(element.text or "", quote=False) + "".join(
                         lxml.html.tostring(child, encoding="unicode") for child in element)
                     break
             return element_id[6:], body
