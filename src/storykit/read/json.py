@@ -16,7 +16,7 @@ from storykit.convert import collection_from_data
 from storykit.errors import ErrorDetail, ValidationError
 from storykit.model import Errors, _join
 from storykit.plugins import hookimpl
-from storykit.read.decode import BOM, decode, fail, first_bad_byte, not_utf8
+from storykit.read.decode import BOM, decode, fail, first_bad_byte, no_key_lost, not_utf8
 
 __all__ = ["MAX_JSON_DEPTH", "JSONReader", "no_repeated_key", "one_object_per_line",
            "parse_json", "repeated_keys"]
@@ -144,14 +144,7 @@ def repeated_keys(data: str | bytes, doc: Any, line: int | None,
 def no_repeated_key(data: str | bytes, doc: Any) -> bool:
     """The cheap checks of :func:`repeated_keys`: true when ``data``, which orjson parsed to
     ``doc``, surely repeats no key."""
-    compact = orjson.dumps(doc)
-    if type(data) is bytes and data.startswith(compact) and not data[len(compact):].strip():
-        return True  # (what follows the JSON can only be whitespace: orjson parsed it)
-    if isinstance(data, bytes):  # (a backslash first: one byte is found far faster than six)
-        return data.count(b":") == compact.count(b":") and (
-            b"\\" not in data or (b"\\u003a" not in data and b"\\u003A" not in data))
-    return data.count(":") == compact.count(b":") and (
-        "\\" not in data or ("\\u003a" not in data and "\\u003A" not in data))
+    return no_key_lost(data, orjson.dumps(doc))
 
 
 def _paths_to(tree: Any, targets: set[int], root: str) -> dict[int, str]:
@@ -176,6 +169,13 @@ def _paths_to(tree: Any, targets: set[int], root: str) -> dict[int, str]:
 
 
 def read_json(data: str | bytes, source: str | None) -> Collection:
+    """The collection of a JSON document: msgspec's schema first (compiled), and only for a
+    document it does not accept as a whole, the detailed check that names every problem."""
+    from storykit.read.schema import collection_from_json
+
+    fast = collection_from_json(data)
+    if fast is not None:
+        return fast
     repeats: Errors = []
     doc = parse_json(data, source, repeats=repeats)
     try:
