@@ -1,7 +1,11 @@
 """The ``json`` reader: the collection document of DESIGN, or a bare list of stories.
 
-orjson parses; a key an object repeats (which orjson would keep silently, the last value) is
-found by parsing once more only when two cheap checks cannot rule it out.
+A document is first decoded by msgspec against the document's schema (``read/schema.py``:
+types, unknown fields and the rules that are patterns, in compiled code; the other rules once
+per value). Only a document that try does not accept as a whole is parsed by orjson and checked
+the detailed way, which names every problem with its path, line and value. A key an object
+repeats (which both parsers would keep silently, the last value) is found by parsing once more
+only when two cheap checks cannot rule it out.
 """
 
 from __future__ import annotations
