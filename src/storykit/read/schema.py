@@ -18,7 +18,8 @@ judged by the rule itself on the detailed path.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
@@ -42,39 +43,42 @@ from storykit.read.decode import no_key_lost
 
 __all__ = ["collection_from_json"]
 
+T = TypeVar("T")
+
 Slug = Annotated[str, Meta(pattern=rules.SLUG_PATTERN, max_length=rules.MAX_ID)]
 Url = Annotated[str, Meta(pattern=rules.COMMON_URL_PATTERN, max_length=rules.MAX_URL)]
 Country = Literal[tuple(sorted(ISO_3166_1_ALPHA_2))]  # type: ignore[valid-type]
 
+# (gc=False: these objects live only while a document is read, and hold no cycle.)
 # Fields that may be left out default to UNSET, which msgspec does not write back: the
 # re-rendering of a document then holds exactly the keys the document holds (no_key_lost).
 # Each class lists its fields in the order storykit's JSON export writes them, so that a
 # document storykit wrote is its own re-rendering.
 
 
-class _Credit(Struct, forbid_unknown_fields=True):
+class _Credit(Struct, forbid_unknown_fields=True, gc=False):
     holder: str
     year: int | UnsetType | None = UNSET
 
 
-class _Image(Struct, forbid_unknown_fields=True):
+class _Image(Struct, forbid_unknown_fields=True, gc=False):
     url: Url
     alt: str
     credit: str | _Credit | UnsetType | None = UNSET
 
 
-class _Link(Struct, forbid_unknown_fields=True):
+class _Link(Struct, forbid_unknown_fields=True, gc=False):
     url: Url
     title: str
 
 
-class _Translation(Struct, forbid_unknown_fields=True):
+class _Translation(Struct, forbid_unknown_fields=True, gc=False):
     language: str
     url: Url
     title: str | UnsetType | None = UNSET
 
 
-class _Story(Struct, forbid_unknown_fields=True, kw_only=True):
+class _Story(Struct, forbid_unknown_fields=True, gc=False, kw_only=True):
     id: Slug | UnsetType | None = UNSET
     title: str
     published: str
@@ -90,7 +94,7 @@ class _Story(Struct, forbid_unknown_fields=True, kw_only=True):
     body: str | UnsetType | None = UNSET
 
 
-class _Collection(Struct, forbid_unknown_fields=True):
+class _Collection(Struct, forbid_unknown_fields=True, gc=False):
     title: str | UnsetType | None = UNSET
     description: str | UnsetType | None = UNSET
     url: Url | UnsetType | None = UNSET
@@ -149,8 +153,8 @@ _META: dict[str, Any] = {"title": "Stories", "description": None, "url": None, "
 
 def _collection(meta: dict[str, Any], raw: list[_Story]) -> Collection:
     """The collection of ``meta`` (checked) and the stories of ``raw``."""
-    languages: dict[str, str] = {}
-    stories = tuple([_story(s, meta["language"], languages) for s in raw])
+    one = _Document(meta["language"])
+    stories = tuple([one.story(s) for s in raw])
     index: dict[str, int] = {}
     derived: list[int] = []
     for i, story in enumerate(stories):
@@ -175,60 +179,88 @@ _new = object.__new__
 _set = object.__setattr__
 
 
-def _story(s: _Story, language: str, languages: dict[str, str]) -> Story:
-    """The story of ``s``, its id None if it gives none (the collection derives it)."""
-    text = rules.text
-    story = _new(Story)
-    _set(story, "id", s.id or None)
-    _set(story, "title", _title(s.title))
-    _set(story, "published", rules.published(s.published))
-    _set(story, "summary", _summary(s.summary))
-    _set(story, "url", s.url or None)
-    _set(story, "image", _image(s.image) if s.image else None)
-    _set(story, "topics", tuple([text(t) for t in s.topics]) if s.topics else ())
-    _set(story, "countries", tuple(s.countries) if s.countries else ())
-    raw = s.language
-    _set(story, "language", language if raw is None or raw is UNSET
-         else languages.get(raw) or languages.setdefault(raw, rules.language(raw)))
-    _set(story, "links", tuple([_link(x) for x in s.links]) if s.links else ())
-    _set(story, "translations", tuple([_translation(x, languages) for x in s.translations])
-         if s.translations else ())
-    raw = s.updated
-    _set(story, "updated", None if raw is None or raw is UNSET else rules.published(raw))
-    _set(story, "body", rules.body(s.body) if s.body else None)
-    return story
+def _remembered(rule: Callable[[Any], T]) -> Callable[[Any], T]:
+    """``rule``, remembering its answer for each value it accepted (the answers are immutable:
+    a str, a date, a Credit)."""
+    known: dict[Any, T] = {}
+    get = known.get
+
+    def check(value: Any) -> T:
+        got = get(value)
+        if got is None:
+            got = known[value] = rule(value)
+        return got
+
+    return check
 
 
-def _link(x: _Link) -> Link:
-    link = _new(Link)
-    _set(link, "url", x.url)
-    _set(link, "title", rules.text(x.title))
-    return link
+def _credit_text(value: str) -> Credit:
+    holder, year = rules.parse_credit(value)
+    credit = _new(Credit)
+    _set(credit, "holder", holder)
+    _set(credit, "year", year)
+    return credit
 
 
-def _image(i: _Image) -> Image:
-    c = i.credit
-    credit: Credit | None = None
-    if c is not None and c is not UNSET:  # (not "if c": "" is a credit, and a blank one)
-        credit = _new(Credit)
-        if isinstance(c, str):
-            holder, year = rules.parse_credit(c)
-        else:
-            holder = rules.credit_holder(c.holder)
-            year = None if c.year is None or c.year is UNSET else rules.credit_year(c.year)
-        _set(credit, "holder", holder)
-        _set(credit, "year", year)
-    image = _new(Image)
-    _set(image, "url", i.url)
-    _set(image, "alt", rules.text(i.alt))
-    _set(image, "credit", credit)
-    return image
+class _Document:
+    """The rules as one document runs them. Values that come from a small set (dates, topics,
+    language tags, photo credits, the title of a link such as "Read more on our Voices
+    platform") repeat from story to story: each such rule runs once per distinct value of the
+    document. Titles, summaries and alt texts, which seldom repeat, are checked every time."""
 
+    def __init__(self, language: str) -> None:
+        self.language = language
+        self.tag = _remembered(rules.language)
+        self.date = _remembered(rules.published)
+        self.word = _remembered(rules.text)
+        self.credit = _remembered(_credit_text)
 
-def _translation(t: _Translation, languages: dict[str, str]) -> Translation:
-    lang = languages.get(t.language) or languages.setdefault(t.language,
-                                                             rules.language(t.language))
-    title = t.title
-    return _build(Translation, {"language": lang, "url": t.url,
-                                "title": None if title is None or title is UNSET
-                                else rules.text(title)})
+    def story(self, s: _Story) -> Story:
+        """The story of ``s``, its id None if it gives none (the collection derives it)."""
+        word = self.word
+        story = _new(Story)
+        _set(story, "id", s.id or None)
+        _set(story, "title", _title(s.title))
+        _set(story, "published", self.date(s.published))
+        _set(story, "summary", _summary(s.summary))
+        _set(story, "url", s.url or None)
+        _set(story, "image", self.image(s.image) if s.image else None)
+        _set(story, "topics", tuple([word(t) for t in s.topics]) if s.topics else ())
+        _set(story, "countries", tuple(s.countries) if s.countries else ())
+        raw = s.language
+        _set(story, "language", self.language if raw is None or raw is UNSET else self.tag(raw))
+        _set(story, "links", tuple([self.link(x) for x in s.links]) if s.links else ())
+        _set(story, "translations", tuple([self.translation(x) for x in s.translations])
+             if s.translations else ())
+        raw = s.updated
+        _set(story, "updated", None if raw is None or raw is UNSET else self.date(raw))
+        _set(story, "body", rules.body(s.body) if s.body else None)
+        return story
+
+    def link(self, x: _Link) -> Link:
+        link = _new(Link)
+        _set(link, "url", x.url)
+        _set(link, "title", self.word(x.title))
+        return link
+
+    def image(self, i: _Image) -> Image:
+        c = i.credit
+        credit: Credit | None = None
+        if isinstance(c, str):  # (not "if c": "" is a credit, and a blank one)
+            credit = self.credit(c)
+        elif isinstance(c, _Credit):
+            credit = _new(Credit)
+            _set(credit, "holder", rules.credit_holder(c.holder))
+            _set(credit, "year",
+                 None if c.year is None or c.year is UNSET else rules.credit_year(c.year))
+        image = _new(Image)
+        _set(image, "url", i.url)
+        _set(image, "alt", rules.text(i.alt))
+        _set(image, "credit", credit)
+        return image
+
+    def translation(self, t: _Translation) -> Translation:
+        title = t.title
+        return _build(Translation, {"language": self.tag(t.language), "url": t.url,
+                                    "title": None if title is None or title is UNSET
+                                    else rules.text(title)})
