@@ -179,19 +179,18 @@ _new = object.__new__
 _set = object.__setattr__
 
 
-def _remembered(rule: Callable[[Any], T]) -> Callable[[Any], T]:
-    """``rule``, remembering its answer for each value it accepted (the answers are immutable:
-    a str, a date, a Credit)."""
-    known: dict[Any, T] = {}
-    get = known.get
+class _Remembered(dict[Any, T]):
+    """A rule that remembers its answer for each value it accepted (the answers are immutable:
+    a str, a date, a Credit). ``known.get(value) or known(value)`` skips the call for a value
+    seen before."""
 
-    def check(value: Any) -> T:
-        got = get(value)
-        if got is None:
-            got = known[value] = rule(value)
+    def __init__(self, rule: Callable[[Any], T]) -> None:
+        super().__init__()
+        self.rule = rule
+
+    def __call__(self, value: Any) -> T:
+        got = self[value] = self.rule(value)
         return got
-
-    return check
 
 
 def _credit_text(value: str) -> Credit:
@@ -210,44 +209,47 @@ class _Document:
 
     def __init__(self, language: str) -> None:
         self.language = language
-        self.tag = _remembered(rules.language)
-        self.date = _remembered(rules.published)
-        self.word = _remembered(rules.text)
-        self.credit = _remembered(_credit_text)
+        self.tag = _Remembered(rules.language)
+        self.date = _Remembered(rules.published)
+        self.word = _Remembered(rules.text)
+        self.credit = _Remembered(_credit_text)
 
     def story(self, s: _Story) -> Story:
         """The story of ``s``, its id None if it gives none (the collection derives it)."""
-        word = self.word
+        word, date, known_word, known_date = self.word, self.date, self.word.get, self.date.get
         story = _new(Story)
         _set(story, "id", s.id or None)
         _set(story, "title", _title(s.title))
-        _set(story, "published", self.date(s.published))
+        _set(story, "published", known_date(s.published) or date(s.published))
         _set(story, "summary", _summary(s.summary))
         _set(story, "url", s.url or None)
         _set(story, "image", self.image(s.image) if s.image else None)
-        _set(story, "topics", tuple([word(t) for t in s.topics]) if s.topics else ())
+        _set(story, "topics",
+             tuple([known_word(t) or word(t) for t in s.topics]) if s.topics else ())
         _set(story, "countries", tuple(s.countries) if s.countries else ())
         raw = s.language
-        _set(story, "language", self.language if raw is None or raw is UNSET else self.tag(raw))
+        _set(story, "language", self.language if raw is None or raw is UNSET
+             else self.tag.get(raw) or self.tag(raw))
         _set(story, "links", tuple([self.link(x) for x in s.links]) if s.links else ())
         _set(story, "translations", tuple([self.translation(x) for x in s.translations])
              if s.translations else ())
         raw = s.updated
-        _set(story, "updated", None if raw is None or raw is UNSET else self.date(raw))
+        _set(story, "updated", None if raw is None or raw is UNSET
+             else known_date(raw) or date(raw))
         _set(story, "body", rules.body(s.body) if s.body else None)
         return story
 
     def link(self, x: _Link) -> Link:
         link = _new(Link)
         _set(link, "url", x.url)
-        _set(link, "title", self.word(x.title))
+        _set(link, "title", self.word.get(x.title) or self.word(x.title))
         return link
 
     def image(self, i: _Image) -> Image:
         c = i.credit
         credit: Credit | None = None
         if isinstance(c, str):  # (not "if c": "" is a credit, and a blank one)
-            credit = self.credit(c)
+            credit = self.credit.get(c) or self.credit(c)
         elif isinstance(c, _Credit):
             credit = _new(Credit)
             _set(credit, "holder", rules.credit_holder(c.holder))
@@ -261,6 +263,8 @@ class _Document:
 
     def translation(self, t: _Translation) -> Translation:
         title = t.title
-        return _build(Translation, {"language": self.tag(t.language), "url": t.url,
-                                    "title": None if title is None or title is UNSET
-                                    else rules.text(title)})
+        translation = _new(Translation)
+        _set(translation, "language", self.tag.get(t.language) or self.tag(t.language))
+        _set(translation, "url", t.url)
+        _set(translation, "title", None if title is None or title is UNSET else rules.text(title))
+        return translation
