@@ -1302,8 +1302,8 @@ def _outcome(load: Any) -> Any:
        st.data(), st.booleans())
 def test_a_json_document_loads_as_its_data_structures(col: Collection, edits: list[str],
                                                       data: st.DataObject, indent: bool) -> None:
-    """Whatever a document holds, storykit.loads() of its JSON (compact or indented) gives the
-    collection, or the problems, that the converter gives for the same data."""
+    """Whatever a document holds, storykit.loads() of its JSON (compact or indented, bytes or
+    str) gives the collection, or the problems, that the converter gives for the same data."""
     from storykit.convert import collection_from_data, collection_to_data
 
     doc = collection_to_data(col)
@@ -1312,5 +1312,14 @@ def test_a_json_document_loads_as_its_data_structures(col: Collection, edits: li
         _EDITS[name](story, doc)
     text = json.dumps(doc, ensure_ascii=False, indent=2 if indent else None,
                       separators=None if indent else (",", ":"))
-    assert _outcome(lambda: storykit.loads(text.encode())) == _outcome(
+    given = text.encode() if data.draw(st.booleans(), label="as bytes") else text
+    assert _outcome(lambda: storykit.loads(given)) == _outcome(
         lambda: collection_from_data(json.loads(text)))
+
+
+def test_text_with_a_lone_surrogate_is_a_validation_error() -> None:
+    """A str (not bytes) document holding a lone surrogate, which no UTF-8 holds, is refused as
+    a ValidationError with its place, as before the schema's try."""
+    doc = '{"stories": [{"title": "\udc80", "published": "2021-02-03", "summary": "s"}]}'
+    with pytest.raises(ValidationError, match="line 1, column"):
+        storykit.loads(doc)

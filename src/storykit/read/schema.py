@@ -117,8 +117,8 @@ def collection_from_json(data: str | bytes) -> Collection | None:
     caller then checks the document the detailed way, which names every problem)."""
     try:
         doc = _decoder.decode(data)
-    except msgspec.DecodeError:  # (a msgspec.ValidationError too)
-        return None
+    except (msgspec.DecodeError, UnicodeError):  # (a msgspec.ValidationError too; a str with
+        return None  # a lone surrogate cannot be UTF-8: the detailed path names it)
     if not no_key_lost(data, _encoder.encode(doc)):
         return None
     try:
