@@ -1323,3 +1323,14 @@ def test_text_with_a_lone_surrogate_is_a_validation_error() -> None:
     doc = '{"stories": [{"title": "\udc80", "published": "2021-02-03", "summary": "s"}]}'
     with pytest.raises(ValidationError, match="line 1, column"):
         storykit.loads(doc)
+
+
+@pytest.mark.parametrize("depth", [300, 1100])
+@pytest.mark.parametrize("field", ["contacts", "stories"])
+def test_a_deep_value_is_a_validation_error(field: str, depth: int) -> None:
+    """A value nested deeply (deeper than orjson writes, or than it reads) where an object or
+    text belongs is one ValidationError, never a TypeError or RecursionError."""
+    key = "name" if field == "contacts" else "title"
+    doc = f'{{"{field}": [{{"{key}": {"[" * depth}{"]" * depth}}}]}}'
+    with pytest.raises(ValidationError):
+        storykit.loads(doc.encode())

@@ -148,7 +148,11 @@ def repeated_keys(data: str | bytes, doc: Any, line: int | None,
 def no_repeated_key(data: str | bytes, doc: Any) -> bool:
     """The cheap checks of :func:`repeated_keys`: true when ``data``, which orjson parsed to
     ``doc``, surely repeats no key."""
-    return no_key_lost(data, orjson.dumps(doc))
+    try:
+        compact = orjson.dumps(doc)
+    except orjson.JSONEncodeError:  # (nested deeper than orjson writes: 255 levels)
+        return False
+    return no_key_lost(data, compact)
 
 
 def _paths_to(tree: Any, targets: set[int], root: str) -> dict[int, str]:

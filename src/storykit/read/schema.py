@@ -117,8 +117,10 @@ def collection_from_json(data: str | bytes) -> Collection | None:
     caller then checks the document the detailed way, which names every problem)."""
     try:
         doc = _decoder.decode(data)
-    except (msgspec.DecodeError, UnicodeError):  # (a msgspec.ValidationError too; a str with
-        return None  # a lone surrogate cannot be UTF-8: the detailed path names it)
+    except (msgspec.DecodeError, UnicodeError, RecursionError):
+        # (a msgspec.ValidationError too; a str with a lone surrogate cannot be UTF-8; a deep
+        # value where the schema takes any (a contact's): the detailed path names each)
+        return None
     if not no_key_lost(data, _encoder.encode(doc)):
         return None
     try:
