@@ -1237,3 +1237,100 @@ class TestLinearTime:
         assert [e.path for e in info.value.errors] == ["stories[0].summary",
                                                        "stories[1].summary"]
         assert _slowest_growth(make, run, 300) < 20
+
+
+# --- JSON and plain data agree ------------------------------------------------------------------
+
+#: Edits that make a valid document other than storykit writes it: each is valid or invalid for
+#: the model, and a JSON document must load as the same data does through the converter.
+_EDITS: dict[str, Any] = {
+    "no id": lambda s, c: s.pop("id", None),
+    "empty id": lambda s, c: s.__setitem__("id", ""),
+    "id of another story": lambda s, c: s.__setitem__("id", c["stories"][0]["id"]),
+    "unknown key": lambda s, c: s.__setitem__("teaser", "x"),
+    "url with a port": lambda s, c: s.__setitem__("url", "https://e.org:8080/a"),
+    "url with spaces around": lambda s, c: s.__setitem__("url", " https://e.org/a "),
+    "url upper-case scheme": lambda s, c: s.__setitem__("url", "HTTPS://e.org/a"),
+    "url empty": lambda s, c: s.__setitem__("url", ""),
+    "url null": lambda s, c: s.__setitem__("url", None),
+    "url not http": lambda s, c: s.__setitem__("url", "ftp://e.org/a"),
+    "country lower case": lambda s, c: s.__setitem__("countries", ["lk"]),
+    "country unknown": lambda s, c: s.__setitem__("countries", ["XX"]),
+    "language case": lambda s, c: s.__setitem__("language", "EN-us"),
+    "language null": lambda s, c: s.__setitem__("language", None),
+    "language bad": lambda s, c: s.__setitem__("language", "english!"),
+    "credit text": lambda s, c: s.__setitem__("image", {"url": "https://e.org/i.jpg",
+                                                        "alt": "A", "credit": "© Ann 2020"}),
+    "credit empty": lambda s, c: s.__setitem__("image", {"url": "https://e.org/i.jpg",
+                                                         "alt": "A", "credit": ""}),
+    "credit year as text": lambda s, c: s.__setitem__(
+        "image", {"url": "https://e.org/i.jpg", "alt": "A",
+                  "credit": {"holder": "Ann", "year": "2020"}}),
+    "credit in the future": lambda s, c: s.__setitem__(
+        "image", {"url": "https://e.org/i.jpg", "alt": "A",
+                  "credit": {"holder": "Ann", "year": 2999}}),
+    "image without alt": lambda s, c: s.__setitem__("image", {"url": "https://e.org/i.jpg"}),
+    "updated empty": lambda s, c: s.__setitem__("updated", ""),
+    "updated naive": lambda s, c: s.__setitem__("updated", "2021-02-03T10:00:00"),
+    "published datetime": lambda s, c: s.__setitem__("published", "2021-02-03T10:00:00+05:30"),
+    "topics null": lambda s, c: s.__setitem__("topics", None),
+    "topic blank": lambda s, c: s.__setitem__("topics", [" "]),
+    "body empty": lambda s, c: s.__setitem__("body", ""),
+    "title spaced, decomposed": lambda s, c: s.__setitem__("title", " Cafe\u0301 \n"),
+    "title with a control character": lambda s, c: s.__setitem__("title", "a\x07b"),
+    "summary with CRLF": lambda s, c: s.__setitem__("summary", "one\r\ntwo"),
+    "link title blank": lambda s, c: s.__setitem__("links", [{"url": "https://e.org/",
+                                                              "title": " "}]),
+    "translation": lambda s, c: s.__setitem__("translations", [
+        {"language": "FR", "url": "https://e.org/fr", "title": None}]),
+    "title a number": lambda s, c: s.__setitem__("title", 7),
+    "collection description empty": lambda s, c: c.__setitem__("description", ""),
+    "collection language null": lambda s, c: c.__setitem__("language", None),
+    "collection title null": lambda s, c: c.__setitem__("title", None),
+    "contact without a way to reach": lambda s, c: c.__setitem__("contacts", [{"name": "A"}]),
+}
+
+
+def _outcome(load: Any) -> Any:
+    try:
+        return load()
+    except ValidationError as e:
+        return [(x.path, x.message) for x in e.errors]
+
+
+@given(collections(min_size=1, max_size=4), st.lists(st.sampled_from(sorted(_EDITS)), max_size=3),
+       st.data(), st.booleans())
+def test_a_json_document_loads_as_its_data_structures(col: Collection, edits: list[str],
+                                                      data: st.DataObject, indent: bool) -> None:
+    """Whatever a document holds, storykit.loads() of its JSON (compact or indented, bytes or
+    str) gives the collection, or the problems, that the converter gives for the same data."""
+    from storykit.convert import collection_from_data, collection_to_data
+
+    doc = collection_to_data(col)
+    for name in edits:
+        story = data.draw(st.sampled_from(doc["stories"]))
+        _EDITS[name](story, doc)
+    text = json.dumps(doc, ensure_ascii=False, indent=2 if indent else None,
+                      separators=None if indent else (",", ":"))
+    given = text.encode() if data.draw(st.booleans(), label="as bytes") else text
+    assert _outcome(lambda: storykit.loads(given)) == _outcome(
+        lambda: collection_from_data(json.loads(text)))
+
+
+def test_text_with_a_lone_surrogate_is_a_validation_error() -> None:
+    """A str (not bytes) document holding a lone surrogate, which no UTF-8 holds, is refused as
+    a ValidationError with its place, as before the schema's try."""
+    doc = '{"stories": [{"title": "\udc80", "published": "2021-02-03", "summary": "s"}]}'
+    with pytest.raises(ValidationError, match="line 1, column"):
+        storykit.loads(doc)
+
+
+@pytest.mark.parametrize("depth", [300, 1100])
+@pytest.mark.parametrize("field", ["contacts", "stories"])
+def test_a_deep_value_is_a_validation_error(field: str, depth: int) -> None:
+    """A value nested deeply (deeper than orjson writes, or than it reads) where an object or
+    text belongs is one ValidationError, never a TypeError or RecursionError."""
+    key = "name" if field == "contacts" else "title"
+    doc = f'{{"{field}": [{{"{key}": {"[" * depth}{"]" * depth}}}]}}'
+    with pytest.raises(ValidationError):
+        storykit.loads(doc.encode())

@@ -182,17 +182,16 @@ def optional_text(value: Any) -> str | None:
     return text(s)
 
 
-_SLUG_CHARS = re.compile(r"[a-z0-9-]+").fullmatch
+#: An id: lowercase ASCII letters and digits in words joined by single hyphens. Anchored with
+#: ``\\A``/``\\Z`` (not ``$``, which also matches before a final newline), so that a search, a
+#: match and a full match agree: the JSON reader hands the same pattern to msgspec.
+SLUG_PATTERN = r"\A[a-z0-9]+(?:-[a-z0-9]+)*\Z"
+_SLUG = re.compile(SLUG_PATTERN).match
 
 
 def is_slug(s: str) -> bool:
-    """``s`` is lowercase ASCII letters and digits in words joined by single hyphens.
-
-    (The regex ``[a-z0-9]+(?:-[a-z0-9]+)*`` says the same, at twice the cost: its group
-    repeats once per word.)
-    """
-    return (_SLUG_CHARS(s) is not None and s[0] != "-" and s[-1] != "-"
-            and "--" not in s)
+    """``s`` is lowercase ASCII letters and digits in words joined by single hyphens."""
+    return _SLUG(s) is not None
 
 
 def slug(value: Any) -> str:
@@ -298,19 +297,25 @@ def optional_published(value: Any) -> date | None:
 
 
 # (lone surrogates and U+FFFE/U+FFFF too: no UTF-8 encoder or XML writer takes them)
-_URL_BAD = re.compile(r"[\s\x00-\x1f\x7f-\x9f\\<>\"`{}|^\ud800-\udfff\ufffe\uffff]")
-#: The common form, once _URL_BAD has found nothing: a lowercase http(s) scheme and a host of
-#: ASCII letters, digits, dots and hyphens (no user, no port), then the end or the path, query
-#: or fragment. urlsplit takes that host as the netloc as it is, so such a URL passes every check
-#: below; anything else (a port, user info, brackets, an upper-case scheme, a non-ASCII host)
-#: goes through them.
-_PLAIN_URL = re.compile(r"https?://[A-Za-z0-9][A-Za-z0-9.-]*(?=[/?#]|\Z)").match
+_URL_BAD_CHARS = r"\s\x00-\x1f\x7f-\x9f\\<>\"`{}|^\ud800-\udfff\ufffe\uffff"
+_URL_BAD = re.compile(f"[{_URL_BAD_CHARS}]")
+#: The common form of a URL, which passes every check of :func:`url` as it is: a lowercase
+#: http(s) scheme, a host of ASCII letters, digits, dots and hyphens (no user, no port), then
+#: the end or a path, query or fragment without a character ``_URL_BAD`` refuses. urlsplit takes
+#: that host as the netloc as it is. Anything else (a port, user info, brackets, an upper-case
+#: scheme, a non-ASCII host, spaces at the edges) goes through the checks. Anchored as
+#: :data:`SLUG_PATTERN` is: the JSON reader hands the same pattern to msgspec.
+COMMON_URL_PATTERN = (r"\Ahttps?://[A-Za-z0-9][A-Za-z0-9.-]*"
+                      f"(?:[/?#][^{_URL_BAD_CHARS}]*)?\\Z")
+_COMMON_URL = re.compile(COMMON_URL_PATTERN).match
 
 
 def url(value: Any) -> str:
     """An absolute http or https URL, with a host, without spaces or control characters."""
     value = s = must_be_str(value)
     s = s.strip()
+    if len(s) <= MAX_URL and _COMMON_URL(s) is not None:
+        return s
     if len(s) > MAX_URL:
         raise Invalid(f"is {len(s):,} characters long; the limit for a URL is {MAX_URL:,}")
     bad = _URL_BAD.search(s)
@@ -319,8 +324,6 @@ def url(value: Any) -> str:
         if bad.group() >= "\ud800":
             what = f"the character {_char_name(bad.group())}"
         raise Invalid(f"{_describe(value)} is not a valid URL: it contains {what}")
-    if _PLAIN_URL(s) is not None:
-        return s  # (what urlsplit would accept as it is, with a host: no need to split it)
     try:
         parts = urlsplit(s)
         parts.port  # noqa: B018 - raises ValueError on a bad port
@@ -443,10 +446,17 @@ def credit_year(value: Any) -> int:
             value = int(value)
     if type(value) is not int:
         raise Invalid(f"must be a year such as 2021 (got {_describe(value)})")
+    if 1800 <= value <= _SURELY_PAST:
+        return value  # (today's date only for a year that may be in the future)
     last = date.today().year + 1
     if not 1800 <= value <= last:
         raise Invalid(f"{value} is not a year between 1800 and {last}")
     return value
+
+
+#: A year no later than this one is not in the future, whenever the check runs (the clock only
+#: moves on): the year storykit was imported in.
+_SURELY_PAST = date.today().year
 
 
 _YEAR_ONLY = re.compile(r"\d{4}")
