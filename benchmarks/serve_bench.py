@@ -14,7 +14,9 @@
 4. With ``--db``: ``storykit serve archive.db`` (answered from SQL) for the API, cycling
    through each country's and topic's first 40 pages (twice as many requests as the app keeps
    answers for), beside a bare Starlette app returning the same bytes; the storykit server's
-   RSS is sampled during the run (issue 23: >= 500 req/s, memory flat under 150 MB).
+   RSS is sampled during the run (issue 23: >= 500 req/s, memory flat under 150 MB). First,
+   each app is called in the benchmark's own process (no server), the two alternating: the
+   milliseconds per request that the app itself costs.
 
     python benchmarks/serve_bench.py [--stories 10000] [--seconds 5] [--edits 9]
     python benchmarks/serve_bench.py --only live-reload
@@ -236,6 +238,53 @@ def _measure_db(kind: str, source: str, seconds: float) -> dict[str, Any]:
         proc.join(10)
 
 
+async def _asgi_get(app: Any, path: str) -> int:
+    """Answer ``GET path`` by calling the ASGI app itself (no server, no socket)."""
+    route, _, query = path.partition("?")
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "GET", "scheme": "http", "path": route, "raw_path": route.encode(),
+             "query_string": query.encode(), "root_path": "", "headers": [(b"host", b"b")],
+             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+    status = 0
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(scope, receive, send)
+    return status
+
+
+def _db_in_process(source: str, repeats: int = 5) -> dict[str, float]:
+    """Milliseconds per request of :func:`db_paths` answered by each app called in this
+    process (no server), the two alternating, best of ``repeats`` cycles: the app's own cost,
+    which a loaded machine blurs less than requests/s over sockets."""
+    import gc
+
+    from storykit.web import create_app
+
+    apps = {"bare": _bare_db_app(source), "storykit": create_app(source)}
+    paths = db_paths()
+    best = {kind: float("inf") for kind in apps}
+
+    async def cycle(app: Any) -> None:
+        for path in paths:
+            status = await _asgi_get(app, path)
+            assert status == 200, (path, status)
+
+    for _ in range(repeats):
+        for kind, app in apps.items():
+            gc.collect()
+            start = time.perf_counter()
+            asyncio.run(cycle(app))
+            best[kind] = min(best[kind], (time.perf_counter() - start) / len(paths) * 1000)
+    return {f"{kind}_ms": ms for kind, ms in best.items()}
+
+
 def _site_vs_html(source: str) -> dict[str, float]:
     import storykit
     from storykit.exporters.html import write_pages
@@ -387,8 +436,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.db is not None:
         import os
 
+        inside = _db_in_process(str(args.db))
+        print(f" in process: storykit {inside['storykit_ms']:.2f} ms a request "
+              f"({1000 / inside['storykit_ms']:.0f}/s), bare {inside['bare_ms']:.3f} ms; load "
+              f"average {os.getloadavg()[0]:.1f}", flush=True)
         results = {kind: _measure_db(kind, str(args.db), args.seconds)
                    for kind in ("bare", "storykit")}
+        results["in_process"] = inside
         sk, bare = results["storykit"], results["bare"]
         print(f" api: storykit {sk['api']['rps']:7.0f} req/s p99 {sk['api']['p99_ms']:6.1f} ms"
               f" | bare {bare['api']['rps']:7.0f} req/s p99 {bare['api']['p99_ms']:6.1f} ms | "
