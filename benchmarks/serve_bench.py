@@ -14,7 +14,7 @@
 4. With ``--db``: ``storykit serve archive.db`` (answered from SQL) for the API, cycling
    through each country's and topic's first 40 pages (twice as many requests as the app keeps
    answers for), beside a bare Starlette app returning the same bytes; the storykit server's
-   RSS is sampled during the run (issue 23: >= 500 req/s, memory flat under 150 MB). First,
+   RSS is sampled during the run (issue 23: >= 500 req/s, memory flat under 150 MB). Then
    each app is called in the benchmark's own process (no server), the two alternating: the
    milliseconds per request that the app itself costs.
 
@@ -436,13 +436,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.db is not None:
         import os
 
-        inside = _db_in_process(str(args.db))
-        print(f" in process: storykit {inside['storykit_ms']:.2f} ms a request "
-              f"({1000 / inside['storykit_ms']:.0f}/s), bare {inside['bare_ms']:.3f} ms; load "
-              f"average {os.getloadavg()[0]:.1f}", flush=True)
         results = {kind: _measure_db(kind, str(args.db), args.seconds)
                    for kind in ("bare", "storykit")}
-        results["in_process"] = inside
+        # (after the servers: a server forked from this process would count its memory)
+        inside = results["in_process"] = _db_in_process(str(args.db))
+        print(f" in process: storykit {inside['storykit_ms']:.2f} ms a request "
+              f"({1000 / inside['storykit_ms']:.0f}/s), bare {inside['bare_ms']:.3f} ms; load "
+              f"average {os.getloadavg()[0]:.1f}")
         sk, bare = results["storykit"], results["bare"]
         print(f" api: storykit {sk['api']['rps']:7.0f} req/s p99 {sk['api']['p99_ms']:6.1f} ms"
               f" | bare {bare['api']['rps']:7.0f} req/s p99 {bare['api']['p99_ms']:6.1f} ms | "
