@@ -211,17 +211,23 @@ class SqliteStore:
             if got is not None:
                 self._counts.move_to_end(key)
                 return got
+        stamp = self._stamp
         got = int(conn.execute(sel.count_sql(), sel.params).fetchone()[0])
         with self._lock:
-            self._counts[key] = got
-            if len(self._counts) > _CACHED:
-                self._counts.popitem(last=False)
+            if self._stamp == stamp:  # (not if the archive changed meanwhile)
+                self._counts[key] = got
+                if len(self._counts) > _CACHED:
+                    self._counts.popitem(last=False)
         return got
 
     def _meta(self, conn: sqlite3.Connection) -> dict[str, Any]:
         meta = self._meta_data
         if meta is None:
-            meta = self._meta_data = meta_data(conn)
+            stamp = self._stamp
+            meta = meta_data(conn)
+            with self._lock:
+                if self._stamp == stamp:
+                    self._meta_data = meta
         return meta
 
     def get(self, id: str) -> Story | None:
@@ -248,7 +254,11 @@ class SqliteStore:
         self._check()
         got = self._tallies.get(key)
         if got is None:
-            got = self._tallies[key] = dict(self._conn().execute(sql).fetchall())
+            stamp = self._stamp
+            got = dict(self._conn().execute(sql).fetchall())
+            with self._lock:
+                if self._stamp == stamp:
+                    self._tallies[key] = got
         return dict(got)
 
     def collection(self, **criteria: Any) -> Collection:
