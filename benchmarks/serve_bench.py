@@ -12,9 +12,11 @@
    the figure (the goal: under one second). Uses the example collection; needs Chromium.
 
 4. With ``--db``: ``storykit serve archive.db`` (answered from SQL) for the API, cycling
-   through each country's and topic's first 20 pages (more requests than the app keeps
+   through each country's and topic's first 40 pages (twice as many requests as the app keeps
    answers for), beside a bare Starlette app returning the same bytes; the storykit server's
-   RSS is sampled during the run (issue 23: >= 500 req/s, memory flat under 150 MB).
+   RSS is sampled during the run (issue 23: >= 500 req/s, memory flat under 150 MB). Then
+   each app is called in the benchmark's own process (no server), the two alternating: the
+   milliseconds per request that the app itself costs.
 
     python benchmarks/serve_bench.py [--stories 10000] [--seconds 5] [--edits 9]
     python benchmarks/serve_bench.py --only live-reload
@@ -110,12 +112,17 @@ def _bare_app(col: Any) -> Any:
     return Starlette(routes=[Route("/stories.json", stories_json), Route("/api/stories", api)])
 
 
+#: Pages of each country and topic the database run asks for: 25 x 40 = 1,000 requests,
+#: twice the answers the app keeps (512), so that each request is answered from SQL.
+DB_PAGES = 40
+
+
 def db_paths() -> list[str]:
-    """The API requests of the database run, in turn: every country's and topic's first 20
-    pages, more than the app keeps answers for, so that each request is answered from SQL."""
+    """The API requests of the database run, in turn: every country's and topic's first
+    :data:`DB_PAGES` pages."""
     countries = [code for _, code in data._PLACES]
     topics = ["employment", "child%20labour", "skills", "migration", "youth", "green%20jobs"]
-    return [f"/api/stories?{key}={value}&page={page}" for page in range(1, 21)
+    return [f"/api/stories?{key}={value}&page={page}" for page in range(1, DB_PAGES + 1)
             for key, values in (("country", countries), ("topic", topics))
             for value in dict.fromkeys(values)]
 
@@ -229,6 +236,53 @@ def _measure_db(kind: str, source: str, seconds: float) -> dict[str, Any]:
     finally:
         proc.terminate()
         proc.join(10)
+
+
+async def _asgi_get(app: Any, path: str) -> int:
+    """Answer ``GET path`` by calling the ASGI app itself (no server, no socket)."""
+    route, _, query = path.partition("?")
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "GET", "scheme": "http", "path": route, "raw_path": route.encode(),
+             "query_string": query.encode(), "root_path": "", "headers": [(b"host", b"b")],
+             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+    status = 0
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(scope, receive, send)
+    return status
+
+
+def _db_in_process(source: str, repeats: int = 5) -> dict[str, float]:
+    """Milliseconds per request of :func:`db_paths` answered by each app called in this
+    process (no server), the two alternating, best of ``repeats`` cycles: the app's own cost,
+    which a loaded machine blurs less than requests/s over sockets."""
+    import gc
+
+    from storykit.web import create_app
+
+    apps = {"bare": _bare_db_app(source), "storykit": create_app(source)}
+    paths = db_paths()
+    best = {kind: float("inf") for kind in apps}
+
+    async def cycle(app: Any) -> None:
+        for path in paths:
+            status = await _asgi_get(app, path)
+            assert status == 200, (path, status)
+
+    for _ in range(repeats):
+        for kind, app in apps.items():
+            gc.collect()
+            start = time.perf_counter()
+            asyncio.run(cycle(app))
+            best[kind] = min(best[kind], (time.perf_counter() - start) / len(paths) * 1000)
+    return {f"{kind}_ms": ms for kind, ms in best.items()}
 
 
 def _site_vs_html(source: str) -> dict[str, float]:
@@ -384,6 +438,11 @@ def main(argv: list[str] | None = None) -> int:
 
         results = {kind: _measure_db(kind, str(args.db), args.seconds)
                    for kind in ("bare", "storykit")}
+        # (after the servers: a server forked from this process would count its memory)
+        inside = results["in_process"] = _db_in_process(str(args.db))
+        print(f" in process: storykit {inside['storykit_ms']:.2f} ms a request "
+              f"({1000 / inside['storykit_ms']:.0f}/s), bare {inside['bare_ms']:.3f} ms; load "
+              f"average {os.getloadavg()[0]:.1f}")
         sk, bare = results["storykit"], results["bare"]
         print(f" api: storykit {sk['api']['rps']:7.0f} req/s p99 {sk['api']['p99_ms']:6.1f} ms"
               f" | bare {bare['api']['rps']:7.0f} req/s p99 {bare['api']['p99_ms']:6.1f} ms | "

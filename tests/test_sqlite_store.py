@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 from hypothesis import given
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 import storykit
 from storykit import sqlite as sk
+from storykit.sqlite import store as store_module
 from storykit.testing import collections
 
 
@@ -63,6 +65,35 @@ class TestSqliteStore:
                 for _ in range(2):  # (the second time, the total is remembered)
                     got = store.query(offset=offset, limit=limit, **criteria)
                     assert got == (expected[offset:offset + limit], len(expected))
+
+    @given(collections(min_size=1), st.lists(st.tuples(st.integers(0, 12), st.integers(1, 4)),
+                                             min_size=1, max_size=6), st.data())
+    def test_pages_read_the_order_on_and_past_what_is_remembered(
+            self, col: storykit.Collection, pages: list[tuple[int, int]],
+            data: st.DataObject) -> None:
+        """Pages asked in any order read a selection's order on from its last story known
+        (ties of date broken by id), and pages past the part remembered use an OFFSET: each
+        is the page of Collection.filter's stories, newest first."""
+        topics = sorted({t for s in col for t in s.topics}) or ["none"]
+        criteria = data.draw(st.sampled_from([{}, {"topic": topics[0]}, {"since": "2000-01-01"}]))
+        expected = list(col.filter(**criteria).sort("published", reverse=True))
+        with tempfile.TemporaryDirectory() as folder, \
+                patch.object(store_module, "_FIRST", 2), patch.object(store_module, "_PREFIX", 5):
+            path = Path(folder) / "a.db"
+            sk.write(col, path, datasette=False)
+            with sk.SqliteStore(path) as store:
+                for offset, limit in pages:
+                    got = store.query(offset=offset, limit=limit, **criteria)
+                    assert got == (expected[offset:offset + limit], len(expected))
+
+    def test_threads_read_at_once(self, store: Any, example: storykit.Collection) -> None:
+        """Threads asking at once (each through its own connection) get the same pages."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        expected = list(example.sort("published", reverse=True))
+        with ThreadPoolExecutor(4) as pool:
+            got = list(pool.map(lambda i: store.query(offset=i % 5, limit=3), range(40)))
+        assert got == [(expected[i % 5:i % 5 + 3], len(example)) for i in range(40)]
 
     def test_get_finds_a_story_by_id(self, store: Any, example: storykit.Collection) -> None:
         """get() returns the story itself, or None for an unknown id."""

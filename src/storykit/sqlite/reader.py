@@ -19,8 +19,8 @@ from storykit.model import Story
 from storykit.sqlite import schema
 from storykit.sqlite.writer import instant_us
 
-__all__ = ["SearchError", "Selection", "connect", "meta_data", "read_archive", "select",
-           "stories_data"]
+__all__ = ["STORY_COLUMNS", "SearchError", "Selection", "connect", "meta_data", "read_archive",
+           "rows_by_rowid", "stories_data", "story_rows"]
 
 #: Parameters per ``IN (...)`` list, well under SQLite's limit of bound parameters.
 CHUNK = 500
@@ -35,14 +35,22 @@ _LATEST_START = -24 * _HOUR_US
 _EARLIEST_END = 48 * _HOUR_US
 
 
+#: Bytes of the archive a connection reads through a memory map (no copy into SQLite's
+#: cache); the pages it touches count in the process's resident memory, so it is bounded.
+MMAP_BYTES = 64 * 1024 * 1024
+
+
 def connect(path: str | Path) -> sqlite3.Connection:
-    """A read-only connection to the archive at ``path``, its schema checked."""
+    """A read-only connection to the archive at ``path``, its schema checked: opened
+    read-only, ``PRAGMA query_only``, the first :data:`MMAP_BYTES` memory-mapped."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
                            check_same_thread=False)
     try:
+        conn.execute("PRAGMA query_only = ON")
+        conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
         schema.check_schema(conn, str(path))
     except BaseException:
         conn.close()
@@ -176,73 +184,62 @@ def _marks(values: Sequence[Any]) -> str:
     return ", ".join("?" * len(values))
 
 
-def select(**criteria: Any) -> Selection:
-    return Selection(**criteria)
+#: A story's row (:func:`stories_data`): its columns, then its image, links and
+#: translations, each gathered as JSON by an indexed lookup of its own table: one query
+#: gives whole stories, in any order and with any LIMIT.
+STORY_COLUMNS = (
+    "rowid, id, title, published, summary, body, url, language, updated, topics, countries, "
+    "(SELECT json_array(url, alt, credit_holder, credit_year) FROM images "
+    "WHERE story = stories.rowid), "
+    # (an aggregate over an ordered subquery keeps its order: SQLite does not flatten it)
+    "(SELECT json_group_array(json_array(url, title)) FROM (SELECT url, title FROM links "
+    "WHERE story = stories.rowid ORDER BY position)), "
+    "(SELECT json_group_array(json_array(language, url, title)) FROM (SELECT language, url, "
+    "title FROM translations WHERE story = stories.rowid ORDER BY position))")
 
 
-_STORY_COLUMNS = ("rowid, id, title, published, summary, body, url, language, updated, "
-                  "topics, countries")
-
-
-def _rows_by_story(conn: sqlite3.Connection, sql: str, rowids: list[int] | None,
-                   ) -> dict[int, list[tuple[Any, ...]]]:
-    """The rows of ``sql`` (its first column the story's rowid) for these stories (all if
-    None), grouped by story, in order."""
-    out: dict[int, list[tuple[Any, ...]]] = {}
-    if rowids is None:
-        chunks: list[list[int] | None] = [None]
-    else:
-        chunks = [rowids[i:i + CHUNK] for i in range(0, len(rowids), CHUNK)]
-    for chunk in chunks:
-        where = "" if chunk is None else f" WHERE story IN ({_marks(chunk)})"
-        for row in conn.execute(sql.format(where=where), chunk or ()):
-            out.setdefault(row[0], []).append(row)
-    return out
-
-
-def stories_data(conn: sqlite3.Connection, rows: list[tuple[Any, ...]], *,
-                 every: bool = False) -> list[dict[str, Any]]:
-    """Stories as plain data (storykit's field names) from rows of :data:`_STORY_COLUMNS`;
-    ``every`` when the rows are the whole archive (one scan of each table, no lookups)."""
-    rowids = None if every else [r[0] for r in rows]
-    images = _rows_by_story(conn, "SELECT story, url, alt, credit_holder, credit_year "
-                                  "FROM images{where}", rowids)
-    links = _rows_by_story(conn, "SELECT story, url, title FROM links{where} "
-                                 "ORDER BY story, position", rowids)
-    translations = _rows_by_story(conn, "SELECT story, language, url, title "
-                                        "FROM translations{where} ORDER BY story, position",
-                                  rowids)
+def stories_data(rows: Iterable[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """Stories as plain data (storykit's field names) from rows of :data:`STORY_COLUMNS`."""
+    loads = orjson.loads
     out = []
-    for (rowid, sid, title, published, summary, body, url, language, updated, topics,
-         countries) in rows:
+    for (_, sid, title, published, summary, body, url, language, updated, topics,
+         countries, image, links, translations) in rows:
         d: dict[str, Any] = {"id": sid, "title": title, "published": published,
                              "summary": summary, "url": url, "language": language,
-                             "updated": updated, "topics": orjson.loads(topics),
-                             "countries": orjson.loads(countries)}
+                             "updated": updated, "topics": loads(topics),
+                             "countries": loads(countries)}
         if body is not None and _HAS_BODY:
             d["body"] = body
-        image = images.get(rowid)
-        if image:
-            _, iurl, alt, holder, year = image[0]
+        if image is not None:
+            iurl, alt, holder, year = loads(image)
             d["image"] = {"url": iurl, "alt": alt,
                           "credit": None if holder is None else {"holder": holder,
                                                                  "year": year}}
-        if rowid in links:
-            d["links"] = [{"url": u, "title": t} for _, u, t in links[rowid]]
-        if rowid in translations:
+        if links != "[]":
+            d["links"] = [{"url": u, "title": t} for u, t in loads(links)]
+        if translations != "[]":
             d["translations"] = [{"language": lg, "url": u, "title": t}
-                                 for _, lg, u, t in translations[rowid]]
+                                 for lg, u, t in loads(translations)]
         out.append(d)
     return out
 
 
+def rows_by_rowid(conn: sqlite3.Connection, rowids: Sequence[int]) -> list[tuple[Any, ...]]:
+    """The rows (:data:`STORY_COLUMNS`) of these stories, in the order given: one query."""
+    rows = {row[0]: row for start in range(0, len(rowids), CHUNK)
+            for row in conn.execute(f"SELECT {STORY_COLUMNS} FROM stories WHERE rowid IN "
+                                    f"({_marks(rowids[start:start + CHUNK])})",
+                                    tuple(rowids[start:start + CHUNK]))}
+    return [rows[r] for r in rowids if r in rows]
+
+
 def story_rows(conn: sqlite3.Connection, sel: Selection, *, order: str = "rowid",
                offset: int = 0, limit: int | None = None, scan: bool = False,
-               ) -> list[tuple[Any, ...]]:
-    """The rows of the stories ``sel`` selects, in ``order``; ``scan``: see
+               columns: str = STORY_COLUMNS) -> list[tuple[Any, ...]]:
+    """The rows (``columns``) of the stories ``sel`` selects, in ``order``; ``scan``: see
     :meth:`Selection.where`."""
     sel.check(conn)
-    sql = (f"SELECT {_STORY_COLUMNS} FROM stories WHERE {sel.where(scan=scan)} "
+    sql = (f"SELECT {columns} FROM stories WHERE {sel.where(scan=scan)} "
            f"ORDER BY {order}")
     params = sel.params
     if limit is not None or offset:
@@ -279,9 +276,8 @@ def read_archive(path: str | Path, *, where: Callable[[Story], bool] | None = No
         matcher(where=where)  # raises, with Collection.filter's message
     conn = connect(path)
     try:
-        rows = story_rows(conn, sel)
         data = meta_data(conn)
-        data["stories"] = stories_data(conn, rows, every=sel.sql == "1")
+        data["stories"] = stories_data(story_rows(conn, sel))
     finally:
         conn.close()
     col = collection_from_data(data, source=source or str(path))

@@ -5,36 +5,72 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from array import array
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
 from storykit.collection import Collection
 from storykit.convert import collection_from_data
 from storykit.model import Story
-from storykit.sqlite.reader import Selection, connect, meta_data, stories_data, story_rows
+from storykit.sqlite.reader import (
+    STORY_COLUMNS,
+    Selection,
+    connect,
+    meta_data,
+    rows_by_rowid,
+    stories_data,
+    story_rows,
+)
 
 __all__ = ["SqliteStore"]
 
 #: As Collection.sort(reverse=True) orders them: ties by id.
 _NEWEST_FIRST = "published_at DESC, id"
-#: Counts of selections remembered (the oldest forgotten first).
+#: Selections whose totals and order are remembered (the least recently used forgotten first).
 _CACHED = 256
+#: A selection's order is remembered for its first stories only (pages past them are found
+#: with an OFFSET): at most 8 bytes each, so that memory stays flat.
+_PREFIX = 5_000
+#: Stories the order of a selection is first read for (it then doubles as pages ask).
+_FIRST = 200
+
+
+class _Order:
+    """The rowids of a selection's stories newest first, as far as pages have asked, and the
+    sort key of the last one (the next ones are read from there: no OFFSET)."""
+
+    __slots__ = ("done", "last", "lock", "rowids")
+
+    def __init__(self) -> None:
+        self.rowids = array("q")
+        self.last: tuple[int, str] | None = None
+        self.done = False
+        self.lock = threading.Lock()
 
 
 class SqliteStore:
     """The stories of an SQLite archive, as ``storykit serve`` asks for them.
 
-    Every call is a few indexed queries: the archive is never loaded whole, so memory does not
-    grow with its size. One read-only connection is shared by every thread (one call at a
-    time). :meth:`version` changes whenever another process writes the archive.
+    A page is one query for its stories whole (their images, links and translations gathered
+    by SQLite), looked up by rowid: the order of each selection's first stories and how many
+    match are remembered until the archive changes, so that a page of a big selection reads
+    only its own rows. The archive is never loaded whole, so memory does not grow with its
+    size. Each thread reads through its own read-only connection. :meth:`version` changes
+    whenever another process writes the archive.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self._conn: sqlite3.Connection = connect(self.path)
+        #: Answers PRAGMA data_version (a property of one connection): the archive's changes.
+        self._watch = connect(self.path)
         self._file = self._identity()
+        self._local = threading.local()
+        self._opened: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self._counts: dict[tuple[str, tuple[Any, ...]], int] = {}
+        self._counts: OrderedDict[tuple[str, tuple[Any, ...]], int] = OrderedDict()
+        self._orders: OrderedDict[tuple[str, tuple[Any, ...]], _Order] = OrderedDict()
+        self._tallies: dict[str, dict[str, int]] = {}
         self._meta_data: dict[str, Any] | None = None
         self._stamp: tuple[Any, ...] = ()
 
@@ -42,21 +78,47 @@ class SqliteStore:
         st = os.stat(self.path)
         return st.st_dev, st.st_ino
 
-    def _fresh(self) -> sqlite3.Connection:
-        """The connection, opened again if the archive was replaced by a new file (as
-        ``storykit export`` does); called with the lock held."""
-        try:
-            now = self._identity()
-        except FileNotFoundError:
-            return self._conn  # (being replaced: the old file still answers)
-        if now != self._file:
-            conn = connect(self.path)
-            self._conn.close()
-            self._conn, self._file = conn, now
-        return self._conn
+    def _check(self) -> None:
+        """Open the archive again if it was replaced by a new file (as ``storykit export``
+        does), and forget what was remembered of it if it changed."""
+        with self._lock:
+            try:
+                now = self._identity()
+            except FileNotFoundError:
+                now = self._file  # (being replaced: the old file still answers)
+            if now != self._file:
+                conn = connect(self.path)
+                self._watch.close()
+                self._watch, self._file = conn, now
+            stamp = (self._file, self._watch.execute("PRAGMA data_version").fetchone()[0])
+            if stamp != self._stamp:
+                self._counts.clear()
+                self._orders.clear()
+                self._tallies.clear()
+                self._meta_data = None
+                self._stamp = stamp
+
+    def _conn(self) -> sqlite3.Connection:
+        """This thread's connection to the current file."""
+        got: tuple[sqlite3.Connection, tuple[int, int]] | None = getattr(self._local, "conn",
+                                                                          None)
+        if got is not None and got[1] == self._file:
+            return got[0]
+        conn = connect(self.path)
+        with self._lock:
+            if got is not None:
+                got[0].close()
+                self._opened.remove(got[0])
+            self._opened.append(conn)
+        self._local.conn = (conn, self._file)
+        return conn
 
     def close(self) -> None:
-        self._conn.close()
+        with self._lock:
+            for conn in self._opened:
+                conn.close()
+            self._opened.clear()
+            self._watch.close()
 
     def __enter__(self) -> SqliteStore:
         return self
@@ -69,9 +131,8 @@ class SqliteStore:
 
     def meta(self) -> Collection:
         """The collection's title, description, url, language and contacts; no stories."""
-        with self._lock:
-            meta = self._meta(self._fresh())
-        return self._collection([], meta)
+        self._check()
+        return self._collection([], self._meta(self._conn()))
 
     def query(self, *, topic: Any = None, country: Any = None, since: Any = None,
               until: Any = None, language: str | None = None, text: str | None = None,
@@ -82,66 +143,106 @@ class SqliteStore:
             raise ValueError(f"offset and limit must not be negative (got {offset}, {limit})")
         sel = Selection(topic=topic, country=country, since=since, until=until,
                         language=language, text=text)
-        with self._lock:
-            conn = self._fresh()
-            sel.check(conn)
-            total = self._count(conn, sel)
-            wanted = offset + (total if limit is None else limit)
-            if not total or offset >= total or limit == 0:
-                return [], total
-            # Matches spread over the archive: walking it newest first meets the ones wanted
-            # after about wanted * all / total rows. Fewer than the matches: walk the date
-            # index and stop at the LIMIT; else look the matches up and sort them.
-            everything = self._count(conn, Selection())
-            scan = sel.rowids is not None and wanted * everything < total * total
+        self._check()
+        conn = self._conn()
+        sel.check(conn)
+        total = self._count(conn, sel)
+        if not total or offset >= total or limit == 0:
+            return [], total
+        end = total if limit is None else min(total, offset + limit)
+        rowids = self._rowids(conn, sel, total, offset, end)
+        if rowids is None:
             rows = story_rows(conn, sel, order=_NEWEST_FIRST, offset=offset, limit=limit,
-                              scan=scan)
-            data = stories_data(conn, rows)
-            meta = self._meta(conn)
-        return list(self._collection(data, meta)), total
+                              scan=self._scan(conn, sel, total, end))
+        else:
+            rows = rows_by_rowid(conn, rowids)
+        return list(self._collection(stories_data(rows), self._meta(conn))), total
+
+    def _scan(self, conn: sqlite3.Connection, sel: Selection, total: int, wanted: int) -> bool:
+        """Whether to walk the date index (and stop at the LIMIT) rather than look up every
+        match and sort them: matches spread over the archive, so a walk newest first meets
+        the ``wanted`` first after about ``wanted * all / total`` rows."""
+        everything = self._count(conn, Selection())
+        return sel.rowids is not None and wanted * everything < total * total
+
+    def _rowids(self, conn: sqlite3.Connection, sel: Selection, total: int, start: int,
+                end: int) -> list[int] | None:
+        """The rowids of the ``start:end`` stories of ``sel`` newest first, from its
+        remembered order (read further if need be); None past the first :data:`_PREFIX`."""
+        if end > _PREFIX:
+            return None
+        key = (sel.sql, sel.params)
+        with self._lock:
+            order = self._orders.get(key)
+            if order is None:
+                order = self._orders[key] = _Order()
+                if len(self._orders) > _CACHED:
+                    self._orders.popitem(last=False)
+            else:
+                self._orders.move_to_end(key)
+        with order.lock:
+            if len(order.rowids) < end and not order.done:
+                self._read_order(conn, sel, order, total, end)
+            return order.rowids[start:end].tolist()
+
+    def _read_order(self, conn: sqlite3.Connection, sel: Selection, order: _Order,
+                    total: int, end: int) -> None:
+        """Read the order of ``sel`` on from its last story (at least to ``end``, at least
+        double what is known), its sort key bounding the next rows (no OFFSET)."""
+        want = min(max(end, 2 * len(order.rowids), _FIRST), _PREFIX) - len(order.rowids)
+        where = sel.where(scan=self._scan(conn, sel, total, len(order.rowids) + want))
+        params = sel.params
+        if order.last is not None:
+            # (published_at alone is indexed: its bound narrows the walk, the id breaks ties)
+            where += " AND published_at <= ? AND (published_at < ? OR id > ?)"
+            params += (order.last[0], order.last[0], order.last[1])
+        rows = conn.execute(f"SELECT rowid, published_at, id FROM stories WHERE {where} "
+                            f"ORDER BY {_NEWEST_FIRST} LIMIT ?", (*params, want)).fetchall()
+        order.rowids.extend(row[0] for row in rows)
+        if rows:
+            order.last = (rows[-1][1], rows[-1][2])
+        order.done = len(rows) < want
 
     def _count(self, conn: sqlite3.Connection, sel: Selection) -> int:
-        """How many stories ``sel`` selects, remembered until the archive changes (a page of
-        a big selection then reads only its own rows); called with the lock held."""
-        self._check_cache(conn)
+        """How many stories ``sel`` selects, remembered until the archive changes."""
         key = (sel.sql, sel.params)
-        got = self._counts.get(key)
-        if got is None:
-            got = conn.execute(sel.count_sql(), sel.params).fetchone()[0]
-            if len(self._counts) >= _CACHED:
-                self._counts.pop(next(iter(self._counts)))
-            self._counts[key] = got
+        with self._lock:
+            got = self._counts.get(key)
+            if got is not None:
+                self._counts.move_to_end(key)
+                return got
+        stamp = self._stamp
+        got = int(conn.execute(sel.count_sql(), sel.params).fetchone()[0])
+        with self._lock:
+            if self._stamp == stamp:  # (not if the archive changed meanwhile)
+                self._counts[key] = got
+                if len(self._counts) > _CACHED:
+                    self._counts.popitem(last=False)
         return got
 
     def _meta(self, conn: sqlite3.Connection) -> dict[str, Any]:
-        self._check_cache(conn)
-        if self._meta_data is None:
-            self._meta_data = meta_data(conn)
-        return self._meta_data
-
-    def _check_cache(self, conn: sqlite3.Connection) -> None:
-        """Forget the counts and metadata if the archive changed since they were read."""
-        stamp = (self._file, conn.execute("PRAGMA data_version").fetchone()[0])
-        if stamp != self._stamp:
-            self._counts.clear()
-            self._meta_data = None
-            self._stamp = stamp
+        meta = self._meta_data
+        if meta is None:
+            stamp = self._stamp
+            meta = meta_data(conn)
+            with self._lock:
+                if self._stamp == stamp:
+                    self._meta_data = meta
+        return meta
 
     def get(self, id: str) -> Story | None:
         """The story with this id, or None."""
-        with self._lock:
-            rows = self._fresh().execute(
-                "SELECT rowid, id, title, published, summary, body, url, language, updated, "
-                "topics, countries FROM stories WHERE id = ?", (id,)).fetchall()
-            if not rows:
-                return None
-            data = stories_data(self._conn, rows)
-            meta = self._meta(self._conn)
-        return self._collection(data, meta).stories[0]
+        self._check()
+        conn = self._conn()
+        rows = conn.execute(f"SELECT {STORY_COLUMNS} FROM stories WHERE id = ?",
+                            (id,)).fetchall()
+        if not rows:
+            return None
+        return self._collection(stories_data(rows), self._meta(conn)).stories[0]
 
     def counts(self, key: str) -> dict[str, int]:
         """How many stories have each topic (``key="topic"``) or country (``"country"``),
-        most first."""
+        most first; remembered until the archive changes."""
         if key == "topic":
             sql = ("SELECT t.name, count(*) AS n FROM story_topics AS st "
                    "JOIN topics AS t ON t.id = st.topic GROUP BY t.id ORDER BY n DESC, t.name")
@@ -150,8 +251,15 @@ class SqliteStore:
                    "GROUP BY country ORDER BY n DESC, country")
         else:
             raise ValueError(f"cannot count by {key!r} (choose topic or country)")
-        with self._lock:
-            return dict(self._fresh().execute(sql).fetchall())
+        self._check()
+        got = self._tallies.get(key)
+        if got is None:
+            stamp = self._stamp
+            got = dict(self._conn().execute(sql).fetchall())
+            with self._lock:
+                if self._stamp == stamp:
+                    self._tallies[key] = got
+        return dict(got)
 
     def collection(self, **criteria: Any) -> Collection:
         """The matching stories, whole, newest first, with the collection's metadata."""
@@ -167,5 +275,5 @@ class SqliteStore:
         except FileNotFoundError:
             stamp = "gone"
         with self._lock:
-            data_version = self._fresh().execute("PRAGMA data_version").fetchone()[0]
+            data_version = self._watch.execute("PRAGMA data_version").fetchone()[0]
         return f"{data_version}-{stamp}"
