@@ -286,8 +286,8 @@ class TestStore:
                                                   data: st.DataObject) -> None:
         """A query by topic and/or country (any case, any spelling the filter takes) gives
         exactly the stories Collection.filter gives, newest first."""
-        topics = sorted({t for s in col for t in s.topics}) + ["no such topic"]
-        countries = sorted({c for s in col for c in s.countries}) + ["FR"]
+        topics = [*sorted({t for s in col for t in s.topics}), "no such topic"]
+        countries = [*sorted({c for s in col for c in s.countries}), "FR"]
         case = data.draw(st.sampled_from([str, str.upper, str.lower]))
         topic = data.draw(st.none() | st.sampled_from(topics).map(case))
         country = data.draw(st.none() | st.sampled_from(countries).map(case))
