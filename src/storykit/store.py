@@ -34,19 +34,6 @@ class Store(Protocol):
         many match in all."""
         ...
 
-    def _candidates(self, topic: str | None, country: str | None) -> list[Story]:
-        """The stories that can match: those of the topic or country asked for (the fewer),
-        else all, newest first. The matcher still tests each, so this only narrows."""
-        from storykit.collection import country_code
-
-        lists = [self._newest]
-        if topic is not None:
-            lists.append(self._index["topic"].get(
-                unicodedata.normalize("NFC", topic).casefold(), []))
-        if country is not None:
-            lists.append(self._index["country"].get(country_code(country), []))
-        return min(lists, key=len)
-
     def get(self, id: str) -> Story | None:
         """The story with this id, or None."""
         ...
