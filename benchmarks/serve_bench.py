@@ -1,6 +1,6 @@
 """storykit serve and the site writer, measured against issue 20's goals, in one command.
 
-    python benchmarks/serve_bench.py                 # everything, about 3 minutes
+    python benchmarks/serve_bench.py                 # everything, 1.5-3 minutes
     python benchmarks/serve_bench.py --only http     # or site, live-reload
     python benchmarks/serve_bench.py --db build/bench/sqlite/archive.db   # issue 23
 
@@ -15,8 +15,8 @@ It prints a Markdown table (and writes it, with every raw figure as JSON, to
    answered 304 (goal >= 2,000 req/s) and of ``/api/stories?topic=...&page=2`` (goal >= 500
    req/s), p99 under 50 ms; storykit / bare is the ratio that holds on any machine.
 2. **Site export**: ``export --format site`` per page written, against the html writer's
-   one-page export written a page at a time (``write_pages``), alternating, best of repeats
-   (goal: <= 2x per page).
+   one-page export written a page at a time (``write_pages``), alternating, best of
+   ``--repeats`` (goal: <= 2x per page).
 3. **Live reload**: ``storykit serve SOURCE --watch`` (its own process) with headless Chromium
    on the index page. Each edit of the source is timed to the server's reload event (SSE),
    to the new page being served (a client GETs ``/`` on the event), and to the new title on
@@ -500,8 +500,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds of load per contender and round (3)")
     parser.add_argument("--rounds", type=int, default=3,
                         help="rounds of the HTTP run, contenders alternating (3)")
-    parser.add_argument("--repeats", type=int, default=2,
-                        help="exports of each writer in the site run, alternating (2)")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="exports of each writer in the site run, alternating, best kept "
+                             "(1: each takes some 10-40 s; 3 on a quiet machine)")
     parser.add_argument("--edits", type=int, default=5,
                         help="source edits timed for the live reload (5)")
     parser.add_argument("--only", choices=("http", "site", "live-reload"),

@@ -29,6 +29,8 @@ _COMPRESSIBLE = re.compile(r"^(text/|application/(json|xml|atom\+xml|rss\+xml|fe
                            r"ld\+json|javascript|vnd\.|x-ndjson)|image/svg)")
 #: Bodies smaller than this go out as they are (as Starlette's GZipMiddleware would).
 MIN_COMPRESS = 500
+#: The headers a 304 carries: those a cache updates its stored response from.
+_NOT_MODIFIED = frozenset({"ETag", "Last-Modified", "Cache-Control", "Vary"})
 _STYLE = re.compile(rb"<style>(.*?)</style>", re.DOTALL)
 
 #: The policy of every response; ``{style}`` is the hashes of the page's own ``<style>``.
@@ -119,7 +121,9 @@ class Body:
         raw = self._raw.get((status, coding))
         if raw is None:
             headers = self.headers()
-            if status != 304:
+            if status == 304:  # (only what a cache updates from, as RFC 9110 15.4.5 asks)
+                headers = {k: v for k, v in headers.items() if k in _NOT_MODIFIED}
+            else:
                 data = self._encoded[coding]
                 assert data is not None
                 headers["Content-Type"] = self.media_type
