@@ -14,6 +14,9 @@ It prints a Markdown table (and writes it, with every raw figure as JSON, to
    best round. Figures: requests/s and p99 latency of a conditional ``GET /stories.json``
    answered 304 (goal >= 2,000 req/s) and of ``/api/stories?topic=...&page=2`` (goal >= 500
    req/s), p99 under 50 ms; storykit / bare is the ratio that holds on any machine.
+   Beside it, the time each app itself takes per request, called through ASGI in this
+   process with no server or socket (alternating blocks, best of 5): the app's own cost,
+   which a loaded machine's noise hides in the HTTP figures.
 2. **Site export**: ``export --format site`` per page written, against the html writer's
    one-page export written a page at a time (``write_pages``), alternating, best of
    ``--repeats`` (goal: <= 2x per page).
@@ -219,6 +222,67 @@ def measure_http(source: str, seconds: float, rounds: int) -> dict[str, Any]:
                     if got["rps"] > best[kind].get(test, {"rps": 0.0})["rps"]:
                         best[kind][test] = got
     return {"best": best, "runs": runs}
+
+
+async def _call(app: Any, path: str, headers: dict[str, str]) -> int:
+    """One GET of ``path`` straight through the ASGI ``app`` (no server, no socket): the
+    response's status."""
+    route, _, query = path.partition("?")
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "GET", "scheme": "http", "path": route, "raw_path": route.encode(),
+             "query_string": query.encode(), "root_path": "",
+             "headers": [(b"host", b"127.0.0.1"), (b"accept-encoding", b"gzip, deflate, br"),
+                         *((k.encode(), v.encode()) for k, v in headers.items())],
+             "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000)}
+    status = 0
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(scope, receive, send)
+    return status
+
+
+def measure_asgi(source: str, calls: int, repeats: int) -> dict[str, Any]:
+    """Microseconds per request spent in each app itself (middleware, routing, the endpoint),
+    called through ASGI in this process with no server or socket: what a loaded machine's
+    noise hides in the HTTP figures. Blocks of ``calls`` alternate; each keeps its best."""
+    import gc
+
+    from starlette.testclient import TestClient
+
+    from storykit.web import create_app
+
+    apps = {"bare": _bare_app(source, ["/stories.json", API_PATH]),
+            "storykit": create_app(source)}
+    with TestClient(apps["storykit"]) as client:
+        etag = client.get("/stories.json").headers["etag"]
+    tests = {"304": ("/stories.json", {"if-none-match": etag}, 304), "api": (API_PATH, {}, 200)}
+    best: dict[str, dict[str, float]] = {"bare": {}, "storykit": {}}
+
+    async def run() -> None:
+        for kind, app in apps.items():  # (warm: each answer made once)
+            for path, headers, expect in tests.values():
+                got = await _call(app, path, headers)
+                if got != expect:
+                    raise AssertionError(f"{kind} {path}: status {got}, not {expect}")
+        for n in range(repeats):
+            for test, (path, headers, _) in tests.items():
+                for kind in (["bare", "storykit"] if n % 2 == 0 else ["storykit", "bare"]):
+                    gc.collect()
+                    t = time.perf_counter()
+                    for _ in range(calls):
+                        await _call(apps[kind], path, headers)
+                    us = (time.perf_counter() - t) / calls * 1e6
+                    best[kind][test] = min(best[kind].get(test, us), us)
+
+    asyncio.run(run())
+    return {"us_per_request": best, "load": os.getloadavg()[0]}
 
 
 def measure_db(source: str, seconds: float) -> dict[str, Any]:
@@ -467,6 +531,12 @@ def table(results: dict[str, Any], command: str) -> str:
                         f"{bare['p99_ms']:.1f} ({bare['p50_ms']:.1f}) | "
                         f"{sk['p99_ms'] / bare['p99_ms']:.2f} | < 50 | "
                         f"{_met(sk['p99_ms'] < 50)} |")
+    asgi = results.get("asgi")
+    if asgi is not None:
+        for test, label in (("304", "the 304"), ("api", "the API page")):
+            sk, bare = (asgi["us_per_request"][k][test] for k in ("storykit", "bare"))
+            rows.append(f"| {label}: time in the app per request, in process (no server), "
+                        f"µs | {sk:.0f} | {bare:.0f} | {sk / bare:.2f} | - | - |")
     site = results.get("site")
     if site is not None:
         rows.append(f"| site export, {site['stories']:,} stories: s per page (site "
@@ -505,7 +575,7 @@ def main(argv: list[str] | None = None) -> int:
                              "(1: each takes some 10-40 s; 3 on a quiet machine)")
     parser.add_argument("--edits", type=int, default=5,
                         help="source edits timed for the live reload (5)")
-    parser.add_argument("--only", choices=("http", "site", "live-reload"),
+    parser.add_argument("--only", choices=("http", "asgi", "site", "live-reload"),
                         help="run one part")
     parser.add_argument("--db", type=Path, default=None,
                         help="Serve this SQLite archive instead (the API only, from SQL; "
@@ -529,6 +599,7 @@ def main(argv: list[str] | None = None) -> int:
     parts: dict[str, Callable[[str], Any]] = {
         "live-reload": lambda _: measure_live_reload(args.edits),
         "http": lambda source: measure_http(source, args.seconds, args.rounds),
+        "asgi": lambda source: measure_asgi(source, 2000, 5),
         "site": lambda source: measure_site(source, args.repeats),
     }
     with tempfile.TemporaryDirectory() as tmp:
