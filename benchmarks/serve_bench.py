@@ -1,29 +1,36 @@
-"""storykit serve and the site writer, measured (issue 20's goals).
+"""storykit serve and the site writer, measured against issue 20's goals, in one command.
 
-1. Requests/s of one uvicorn worker for a conditional ``GET /stories.json`` answered 304, and
-   for ``/api/stories?topic=...&page=2`` on a 10,000-story collection, with p99 latency, at 32
-   concurrent clients (httpx, async), beside a bare Starlette app on the same server returning
-   the same bytes (and the same 304): the ratio storykit / bare is the figure.
-2. ``export --format site`` of 10,000 stories, per page written, against the html writer's
-   one-page export of the same collection written a page at a time (``write_pages``).
-3. Live preview: ``storykit serve SOURCE --watch`` (a real uvicorn, in its own process) with
-   headless Chromium open on the index page; the source is saved with a new title and the time
-   until the page shows it is taken, several times (``--edits``): the median, and the worst, is
-   the figure (the goal: under one second). Uses the example collection; needs Chromium.
+    python benchmarks/serve_bench.py                 # everything, 1.5-3 minutes
+    python benchmarks/serve_bench.py --only http     # or site, live-reload
+    python benchmarks/serve_bench.py --db build/bench/sqlite/archive.db   # issue 23
 
-4. With ``--db``: ``storykit serve archive.db`` (answered from SQL) for the API, cycling
-   through each country's and topic's first 40 pages (twice as many requests as the app keeps
-   answers for), beside a bare Starlette app returning the same bytes; the storykit server's
-   RSS is sampled during the run (issue 23: >= 500 req/s, memory flat under 150 MB). Then
-   each app is called in the benchmark's own process (no server), the two alternating: the
-   milliseconds per request that the app itself costs.
+It prints a Markdown table (and writes it, with every raw figure as JSON, to
+``build/bench/serve.md`` and ``serve.json``), ready to paste into RESULTS.md:
 
-    python benchmarks/serve_bench.py [--stories 10000] [--seconds 5] [--edits 9]
-    python benchmarks/serve_bench.py --only live-reload
-    python benchmarks/serve_bench.py --db build/bench/sqlite/archive.db [--seconds 5]
+1. **HTTP** (a 10,000-story collection): one uvicorn worker on 127.0.0.1 per app, each in its
+   own process; the client (aiohttp, 32 concurrent connections) in this one. Beside storykit,
+   a bare Starlette app answers the same URLs with the same bytes (read from storykit's app
+   before the run) and the same 304. The contenders alternate, several rounds; each keeps its
+   best round. Figures: requests/s and p99 latency of a conditional ``GET /stories.json``
+   answered 304 (goal >= 2,000 req/s) and of ``/api/stories?topic=...&page=2`` (goal >= 500
+   req/s), p99 under 50 ms; storykit / bare is the ratio that holds on any machine.
+   Beside it, the time each app itself takes per request, called through ASGI in this
+   process with no server or socket (alternating blocks, best of 5): the app's own cost,
+   which a loaded machine's noise hides in the HTTP figures.
+2. **Site export**: ``export --format site`` per page written, against the html writer's
+   one-page export written a page at a time (``write_pages``), alternating, best of
+   ``--repeats`` (goal: <= 2x per page).
+3. **Live reload**: ``storykit serve SOURCE --watch`` (its own process) with headless Chromium
+   on the index page. Each edit of the source is timed to the server's reload event (SSE),
+   to the new page being served (a client GETs ``/`` on the event), and to the new title on
+   the browser's page (goal: under 1 s). The example collection; needs Chromium.
+4. With ``--db``: the API answered from SQL (``storykit serve archive.db``), cycling through
+   each country's and topic's first 20 pages (more than the app keeps answers for), beside a
+   bare app with the same bytes; the server's RSS is sampled (issue 23: >= 500 req/s, RSS
+   under 150 MB).
 
-Server and client run on the same machine; both apps are served the same way, so the ratio
-holds what the figures cannot.
+Server and client share the machine (and its load, printed beside every figure): the ratios
+hold what the absolute figures cannot.
 """
 
 from __future__ import annotations
@@ -39,7 +46,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,28 +59,37 @@ import data
 CONCURRENCY = 32
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "impact-and-people" / "stories.json"
+OUT = ROOT / "build" / "bench"
+#: The API request of the HTTP goal (page 2 of a topic's stories).
+API_PATH = "/api/stories?topic=child%20labour&page=2"
 
 
-def _serve(kind: str, source: str, ports: Any) -> None:
-    """Child process: serve ``kind`` ("storykit" or "bare") on a free port; report the port."""
+def _load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.1f} {five:.1f} {fifteen:.1f}"
+
+
+# --- the servers ------------------------------------------------------------------------------
+
+
+def _serve(kind: str, source: str, paths: list[str], ports: Any) -> None:
+    """Child process: serve ``kind`` ("storykit" or "bare") with one uvicorn worker on a free
+    port of 127.0.0.1; report the port."""
     import uvicorn
 
-    import storykit
     from storykit.web import create_app
 
-    if kind == "storykit":
-        app: Any = create_app(source)
-    elif source.endswith(".db"):
-        app = _bare_db_app(source)
-    else:
-        app = _bare_app(storykit.load(source))
+    app: Any = create_app(source) if kind == "storykit" else _bare_app(source, paths)
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                            access_log=False, workers=1)
+                            access_log=False, workers=1, lifespan="on")
     server = uvicorn.Server(config)
 
     async def run() -> None:
         task = asyncio.create_task(server.serve())
         while not server.started:
+            if task.done():
+                await task
+                return
             await asyncio.sleep(0.01)
         ports.put(server.servers[0].sockets[0].getsockname()[1])
         await task
@@ -79,57 +97,10 @@ def _serve(kind: str, source: str, ports: Any) -> None:
     asyncio.run(run())
 
 
-def _bare_app(col: Any) -> Any:
-    """The same bytes from a bare Starlette app: precomputed bodies, an ETag compare."""
-    import hashlib
-
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import Response
-    from starlette.routing import Route
-
-    import storykit
-    from storykit.convert import story_to_data
-    from storykit.store import MemoryStore
-
-    body = storykit.dumps(col, "json")
-    etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
-    store = MemoryStore(col)
-
-    async def stories_json(request: Request) -> Response:
-        if request.headers.get("if-none-match") == etag:
-            return Response(status_code=304, headers={"ETag": etag})
-        return Response(body, media_type="application/json", headers={"ETag": etag})
-
-    async def api(request: Request) -> Response:
-        page = int(request.query_params.get("page", "1"))
-        items, total = store.query(topic=request.query_params.get("topic"),
-                                   offset=(page - 1) * 20, limit=20)
-        raw = json.dumps({"total": total, "page": page, "per_page": 20,
-                          "stories": [story_to_data(s) for s in items]}).encode()
-        return Response(raw, media_type="application/json")
-
-    return Starlette(routes=[Route("/stories.json", stories_json), Route("/api/stories", api)])
-
-
-#: Pages of each country and topic the database run asks for: 25 x 40 = 1,000 requests,
-#: twice the answers the app keeps (512), so that each request is answered from SQL.
-DB_PAGES = 40
-
-
-def db_paths() -> list[str]:
-    """The API requests of the database run, in turn: every country's and topic's first
-    :data:`DB_PAGES` pages."""
-    countries = [code for _, code in data._PLACES]
-    topics = ["employment", "child%20labour", "skills", "migration", "youth", "green%20jobs"]
-    return [f"/api/stories?{key}={value}&page={page}" for page in range(1, DB_PAGES + 1)
-            for key, values in (("country", countries), ("topic", topics))
-            for value in dict.fromkeys(values)]
-
-
-def _bare_db_app(source: str) -> Any:
-    """A bare Starlette app answering each request of :func:`db_paths` with the bytes storykit
-    gives for it (read once, from storykit's own app, before the run)."""
+def _bare_app(source: str, paths: list[str]) -> Any:
+    """A bare Starlette app answering each of ``paths`` with the bytes, media type and ETag
+    storykit gives for it (read once from storykit's own app), and 304 to a request that has
+    that ETag: what any app must do at least, with none of storykit's work."""
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import Response
@@ -138,113 +109,133 @@ def _bare_db_app(source: str) -> Any:
 
     from storykit.web import create_app
 
+    answers: dict[str, tuple[int, bytes, str, dict[str, str]]] = {}
     with TestClient(create_app(source)) as client:
-        bodies = {path: client.get(path).content for path in db_paths()}
+        for path in paths:
+            r = client.get(path, headers={"accept-encoding": "identity"})
+            etag = {"ETag": r.headers["etag"]} if "etag" in r.headers else {}
+            answers[path] = (r.status_code, r.content, r.headers["content-type"], etag)
 
-    async def api(request: Request) -> Response:
-        return Response(bodies[f"{request.url.path}?{request.url.query}"],
-                        media_type="application/json")
+    async def answer(request: Request) -> Response:
+        query = request.url.query
+        status, body, media_type, etag = answers[
+            request.url.path + (f"?{query}" if query else "")]
+        if etag and request.headers.get("if-none-match") == etag["ETag"]:
+            return Response(status_code=304, headers=etag)
+        return Response(body, status_code=status, media_type=media_type, headers=etag)
 
-    return Starlette(routes=[Route("/api/stories", api)])
-
-
-def _rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+    routes = sorted({p.partition("?")[0] for p in paths})
+    return Starlette(routes=[Route(r, answer) for r in routes])
 
 
-async def _load(base: str, path: str | list[str], headers: dict[str, str], seconds: float,
+class _Server:
+    """A server process (``_serve``) and its base URL; stopped on exit."""
+
+    def __init__(self, kind: str, source: str, paths: list[str], timeout: float) -> None:
+        ports: Any = mp.Queue()
+        self.kind = kind
+        self.proc = mp.Process(target=_serve, args=(kind, source, paths, ports), daemon=True)
+        self.proc.start()
+        try:
+            self.base = f"http://127.0.0.1:{ports.get(timeout=timeout)}"
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.join(10)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join()
+
+    def __enter__(self) -> _Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# --- the client -------------------------------------------------------------------------------
+
+
+async def _load(base: str, paths: list[str], headers: dict[str, str], seconds: float,
                 expect: int) -> dict[str, float]:
-    import httpx
+    """``CONCURRENCY`` clients requesting ``paths`` in turn for ``seconds``: requests/s and the
+    median and 99th percentile latency (ms). Every answer must have status ``expect``."""
+    import aiohttp
 
     latencies: list[float] = []
-    stop = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
-        paths = [path] if isinstance(path, str) else path
+    connector = aiohttp.TCPConnector(limit=CONCURRENCY, force_close=False)
+    async with aiohttp.ClientSession(base, connector=connector,
+                                     auto_decompress=False) as session:
         turn = iter(range(10**12))
+        stop = time.perf_counter() + seconds
 
         async def worker() -> None:
             while time.perf_counter() < stop:
                 t = time.perf_counter()
-                r = await client.get(paths[next(turn) % len(paths)], headers=headers)
+                async with session.get(paths[next(turn) % len(paths)], headers=headers) as r:
+                    await r.read()
+                    status = r.status
                 latencies.append(time.perf_counter() - t)
-                assert r.status_code == expect, (path, r.status_code, r.text[:200])
+                if status != expect:
+                    raise AssertionError(f"{base}{paths[0]}: status {status}, not {expect}")
 
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
         elapsed = time.perf_counter() - start
     latencies.sort()
-    return {"rps": len(latencies) / elapsed,
+    return {"rps": len(latencies) / elapsed, "requests": len(latencies),
             "p50_ms": statistics.median(latencies) * 1000,
-            "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000}
+            "p99_ms": latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000}
 
 
-def _measure(kind: str, source: str, seconds: float, topic: str) -> dict[str, Any]:
+def _etag(base: str, path: str) -> str:
     import httpx
 
-    ports: Any = mp.Queue()
-    proc = mp.Process(target=_serve, args=(kind, source, ports), daemon=True)
-    proc.start()
-    try:
-        base = f"http://127.0.0.1:{ports.get(timeout=120)}"
-        etag = httpx.get(base + "/stories.json").headers["etag"]
-        api_path = f"/api/stories?topic={topic}&page=2"
-        httpx.get(base + api_path)  # (warm: storykit caches each answer per content version)
-        return {
-            "304": asyncio.run(_load(base, "/stories.json", {"if-none-match": etag}, seconds,
-                                     304)),
-            "api": asyncio.run(_load(base, api_path, {}, seconds, 200)),
-        }
-    finally:
-        proc.terminate()
-        proc.join(10)
+    r = httpx.get(base + path, timeout=60)
+    r.raise_for_status()
+    return r.headers["etag"]
 
 
-def _measure_db(kind: str, source: str, seconds: float) -> dict[str, Any]:
-    """Requests/s of the API over the database, cycling through :func:`db_paths`, and the
-    server's RSS sampled every 0.2 s during the run (MB: start, peak, end)."""
-    import threading
-
-    ports: Any = mp.Queue()
-    proc = mp.Process(target=_serve, args=(kind, source, ports), daemon=True)
-    proc.start()
-    try:
-        base = f"http://127.0.0.1:{ports.get(timeout=600)}"
-        assert proc.pid is not None
-        pid = proc.pid
-        samples = [_rss_mb(pid)]
-        done = threading.Event()
-
-        def sample() -> None:
-            while not done.wait(0.2):
-                samples.append(_rss_mb(pid))
-
-        sampler = threading.Thread(target=sample)
-        sampler.start()
-        try:
-            got = asyncio.run(_load(base, db_paths(), {}, seconds, 200))
-        finally:
-            done.set()
-            sampler.join()
-        samples.append(_rss_mb(pid))
-        return {"api": got, "rss_mb": {"start": samples[0], "peak": max(samples),
-                                       "end": samples[-1]}}
-    finally:
-        proc.terminate()
-        proc.join(10)
+def measure_http(source: str, seconds: float, rounds: int) -> dict[str, Any]:
+    """The HTTP goals: both apps served at once, the load alternating between them."""
+    paths = ["/stories.json", API_PATH]
+    tests: dict[str, tuple[str, int]] = {"304": ("/stories.json", 304), "api": (API_PATH, 200)}
+    best: dict[str, dict[str, dict[str, float]]] = {"bare": {}, "storykit": {}}
+    runs: dict[str, dict[str, list[dict[str, float]]]] = {"bare": {}, "storykit": {}}
+    with _Server("bare", source, paths, 300) as bare, \
+            _Server("storykit", source, paths, 300) as sk:
+        servers = {"bare": bare, "storykit": sk}
+        headers = {kind: {"304": {"if-none-match": _etag(s.base, "/stories.json")},
+                          "api": {}} for kind, s in servers.items()}
+        for kind, server in servers.items():  # (warm: each answer made once, both apps)
+            for test, (path, expect) in tests.items():
+                asyncio.run(_load(server.base, [path], headers[kind][test], 0.5, expect))
+        for n in range(rounds):
+            order = ["bare", "storykit"] if n % 2 == 0 else ["storykit", "bare"]
+            for test, (path, expect) in tests.items():
+                for kind in order:
+                    got = asyncio.run(_load(servers[kind].base, [path], headers[kind][test],
+                                            seconds, expect))
+                    got["load"] = os.getloadavg()[0]
+                    runs[kind].setdefault(test, []).append(got)
+                    if got["rps"] > best[kind].get(test, {"rps": 0.0})["rps"]:
+                        best[kind][test] = got
+    return {"best": best, "runs": runs}
 
 
-async def _asgi_get(app: Any, path: str) -> int:
-    """Answer ``GET path`` by calling the ASGI app itself (no server, no socket)."""
+async def _call(app: Any, path: str, headers: dict[str, str]) -> int:
+    """One GET of ``path`` straight through the ASGI ``app`` (no server, no socket): the
+    response's status."""
     route, _, query = path.partition("?")
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
              "method": "GET", "scheme": "http", "path": route, "raw_path": route.encode(),
-             "query_string": query.encode(), "root_path": "", "headers": [(b"host", b"b")],
-             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+             "query_string": query.encode(), "root_path": "",
+             "headers": [(b"host", b"127.0.0.1"), (b"accept-encoding", b"gzip, deflate, br"),
+                         *((k.encode(), v.encode()) for k, v in headers.items())],
+             "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000)}
     status = 0
 
     async def receive() -> dict[str, Any]:
@@ -259,49 +250,135 @@ async def _asgi_get(app: Any, path: str) -> int:
     return status
 
 
-def _db_in_process(source: str, repeats: int = 5) -> dict[str, float]:
-    """Milliseconds per request of :func:`db_paths` answered by each app called in this
-    process (no server), the two alternating, best of ``repeats`` cycles: the app's own cost,
-    which a loaded machine blurs less than requests/s over sockets."""
+def measure_asgi(source: str, calls: int, repeats: int) -> dict[str, Any]:
+    """Microseconds per request spent in each app itself (middleware, routing, the endpoint),
+    called through ASGI in this process with no server or socket: what a loaded machine's
+    noise hides in the HTTP figures. Blocks of ``calls`` alternate; each keeps its best."""
     import gc
+
+    from starlette.testclient import TestClient
 
     from storykit.web import create_app
 
-    apps = {"bare": _bare_db_app(source), "storykit": create_app(source)}
-    paths = db_paths()
-    best = {kind: float("inf") for kind in apps}
+    apps = {"bare": _bare_app(source, ["/stories.json", API_PATH]),
+            "storykit": create_app(source)}
+    with TestClient(apps["storykit"]) as client:
+        etag = client.get("/stories.json").headers["etag"]
+    tests = {"304": ("/stories.json", {"if-none-match": etag}, 304), "api": (API_PATH, {}, 200)}
+    best: dict[str, dict[str, float]] = {"bare": {}, "storykit": {}}
 
-    async def cycle(app: Any) -> None:
-        for path in paths:
-            status = await _asgi_get(app, path)
-            assert status == 200, (path, status)
+    async def run() -> None:
+        for kind, app in apps.items():  # (warm: each answer made once)
+            for path, headers, expect in tests.values():
+                got = await _call(app, path, headers)
+                if got != expect:
+                    raise AssertionError(f"{kind} {path}: status {got}, not {expect}")
+        for n in range(repeats):
+            for test, (path, headers, _) in tests.items():
+                for kind in (["bare", "storykit"] if n % 2 == 0 else ["storykit", "bare"]):
+                    gc.collect()
+                    t = time.perf_counter()
+                    for _ in range(calls):
+                        await _call(apps[kind], path, headers)
+                    us = (time.perf_counter() - t) / calls * 1e6
+                    best[kind][test] = min(best[kind].get(test, us), us)
 
-    for _ in range(repeats):
-        for kind, app in apps.items():
-            gc.collect()
-            start = time.perf_counter()
-            asyncio.run(cycle(app))
-            best[kind] = min(best[kind], (time.perf_counter() - start) / len(paths) * 1000)
-    return {f"{kind}_ms": ms for kind, ms in best.items()}
+    asyncio.run(run())
+    return {"us_per_request": best, "load": os.getloadavg()[0]}
 
 
-def _site_vs_html(source: str) -> dict[str, float]:
+def measure_db(source: str, seconds: float) -> dict[str, Any]:
+    """Requests/s of the API over the database, cycling through :func:`db_paths`, and the
+    storykit server's RSS sampled every 0.2 s during the run (MB: start, peak, end). (Pages
+    that a smaller archive does not have are left out.)"""
+    from starlette.testclient import TestClient
+
+    from storykit.web import create_app
+
+    with TestClient(create_app(source)) as client:
+        paths = [path for path in db_paths() if client.get(path).status_code == 200]
+    results: dict[str, Any] = {}
+    for kind in ("bare", "storykit"):
+        with _Server(kind, source, paths, 600) as server:
+            assert server.proc.pid is not None
+            pid = server.proc.pid
+            samples = [_rss_mb(pid)]
+            done = threading.Event()
+
+            def sample(pid: int = pid, samples: list[float] = samples,
+                       done: threading.Event = done) -> None:
+                while not done.wait(0.2):
+                    samples.append(_rss_mb(pid))
+
+            sampler = threading.Thread(target=sample)
+            sampler.start()
+            try:
+                got = asyncio.run(_load(server.base, paths, {}, seconds, 200))
+            finally:
+                done.set()
+                sampler.join()
+            samples.append(_rss_mb(pid))
+            results[kind] = {"api": got, "rss_mb": {"start": samples[0], "peak": max(samples),
+                                                    "end": samples[-1]}}
+    return results
+
+
+def db_paths() -> list[str]:
+    """The API requests of the database run, in turn: every country's and topic's first 40
+    pages (about twice as many requests as the app keeps answers for), so that each request is
+    answered from SQL."""
+    countries = [code for _, code in data._PLACES]
+    topics = ["employment", "child%20labour", "skills", "migration", "youth", "green%20jobs"]
+    return [f"/api/stories?{key}={value}&page={page}" for page in range(1, 41)
+            for key, values in (("country", countries), ("topic", topics))
+            for value in dict.fromkeys(values)]
+
+
+def _rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+# --- the site export --------------------------------------------------------------------------
+
+
+def measure_site(source: str, repeats: int) -> dict[str, Any]:
+    """Seconds per page of the site writer and of the html writer's pages, alternating, the
+    best of ``repeats`` each (the same collection, the same GC state)."""
+    import gc
+
     import storykit
     from storykit.exporters.html import write_pages
     from storykit.exporters.site import SiteExporter
 
     col = storykit.load(source)
+    html_times: list[float] = []
+    site_times: list[float] = []
+    html_pages = site_pages = site_files = 0
     with tempfile.TemporaryDirectory() as tmp:
-        t = time.perf_counter()
-        html_pages = write_pages(col, Path(tmp) / "html", page_size=10)
-        html_time = time.perf_counter() - t
-        t = time.perf_counter()
-        site_files = SiteExporter().write_pages(col, Path(tmp) / "site", page_size=10)
-        site_time = time.perf_counter() - t
-    site_pages = sum(1 for p in site_files if p.suffix == ".html")
-    return {"html_s": html_time, "html_pages": len(html_pages),
-            "site_s": site_time, "site_pages": site_pages, "site_files": len(site_files),
-            "ratio_per_page": (site_time / site_pages) / (html_time / len(html_pages))}
+        for n in range(repeats):
+            for which in (("html", "site") if n % 2 == 0 else ("site", "html")):
+                gc.collect()
+                t = time.perf_counter()
+                if which == "html":
+                    html_pages = len(write_pages(col, Path(tmp) / "html", page_size=10))
+                    html_times.append(time.perf_counter() - t)
+                else:
+                    files = SiteExporter().write_pages(col, Path(tmp) / "site", page_size=10)
+                    site_times.append(time.perf_counter() - t)
+                    site_files = len(files)
+                    site_pages = sum(1 for p in files if p.suffix == ".html")
+    html_s, site_s = min(html_times), min(site_times)
+    return {"stories": len(col), "html_s": html_s, "html_pages": html_pages,
+            "site_s": site_s, "site_pages": site_pages, "site_files": site_files,
+            "ratio_per_page": (site_s / site_pages) / (html_s / html_pages),
+            "load": os.getloadavg()[0]}
+
+
+# --- live reload ------------------------------------------------------------------------------
 
 
 def _free_port() -> int:
@@ -328,42 +405,54 @@ def _wait_until_serving(base: str, proc: subprocess.Popen[bytes], timeout: float
 
 
 class _EventClock:
-    """Listens to the server's reload events (as the page does) and notes when each came."""
+    """Listens to the server's reload events (as the page does); on each, GETs ``/`` until it
+    has ``expected`` (the title just saved), noting when the event came and when the page
+    was served."""
 
-    def __init__(self, url: str) -> None:
-        import threading
-
-        self.url = url
-        self.times: list[float] = []
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.expected = ""
+        self.events: list[float] = []
+        self.served: list[float] = []
         self.ready = threading.Event()
         self.stopped = False
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
         if not self.ready.wait(30):
-            raise RuntimeError(f"no event stream at {url}")
+            raise RuntimeError(f"no event stream at {base}")
 
     def _run(self) -> None:
         import httpx
 
         try:
-            with httpx.stream("GET", self.url, timeout=None) as r:
+            with httpx.Client(base_url=self.base, timeout=None) as client, \
+                    client.stream("GET", "/_storykit/events") as r:
                 for line in r.iter_lines():
                     self.ready.set()
-                    if line == "data: reload":
-                        self.times.append(time.perf_counter())
                     if self.stopped:
                         return
+                    if line != "data: reload":
+                        continue
+                    self.events.append(time.perf_counter())
+                    deadline = time.monotonic() + 30
+                    while time.monotonic() < deadline:
+                        if self.expected.encode() in client.get("/").content:
+                            self.served.append(time.perf_counter())
+                            break
         except httpx.HTTPError:
             pass  # (the server stopped)
 
 
-def _live_reload(edits: int) -> dict[str, Any]:
-    """Seconds from saving the source to the open page showing its new title, per edit, and
-    to the server's reload event (what the watcher and the reload of the source take)."""
+def measure_live_reload(edits: int) -> dict[str, Any]:
+    """Per edit of the source: seconds to the server's reload event, to the new page served,
+    and to the new title on the browser's page."""
     sys.path.insert(0, str(ROOT / "tools"))
     import screenshot
     from playwright.sync_api import sync_playwright
 
+    times: list[float] = []
+    events: list[float] = []
+    served: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "stories.json"
         shutil.copy(EXAMPLE, source)
@@ -372,13 +461,11 @@ def _live_reload(edits: int) -> dict[str, Any]:
         base = f"http://127.0.0.1:{port}"
         proc = subprocess.Popen([sys.executable, "-m", "storykit", "serve", str(source),
                                  "--watch", "--port", str(port)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        times: list[float] = []
-        notified: list[float] = []
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        clock: _EventClock | None = None
         try:
             _wait_until_serving(base, proc, 60)
-            clock = _EventClock(base + "/_storykit/events")
+            clock = _EventClock(base)
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=screenshot.CHROMIUM,
                                              args=screenshot.LAUNCH_ARGS, headless=True)
@@ -392,95 +479,154 @@ def _live_reload(edits: int) -> dict[str, Any]:
                     page.wait_for_function("() => document.querySelector('script[data-events]')")
                     for n in range(edits):
                         title = f"Impact and people, edit {n + 1}"
-                        data = json.dumps({**doc, "title": title}).encode()
+                        clock.expected = f">{title}</h1>"
+                        saved = json.dumps({**doc, "title": title}).encode()
                         start = time.perf_counter()
-                        source.write_bytes(data)
+                        source.write_bytes(saved)
                         page.wait_for_function(
                             "t => { const h = document.querySelector('h1');"
                             " return h !== null && h.textContent.trim() === t; }",
                             arg=title, polling="raf", timeout=30_000)
                         times.append(time.perf_counter() - start)
-                        if len(clock.times) == n + 1:
-                            notified.append(clock.times[n] - start)
+                        deadline = time.monotonic() + 30
+                        while len(clock.served) <= n and time.monotonic() < deadline:
+                            time.sleep(0.01)  # (the clock's GET may still be on its way)
+                        if len(clock.events) > n and len(clock.served) > n:
+                            events.append(clock.events[n] - start)
+                            served.append(clock.served[n] - start)
                         # (the reloaded page listens again before the next edit)
                         page.wait_for_function(
                             "() => document.querySelector('script[data-events]')")
                         page.wait_for_load_state("load")
                 finally:
                     browser.close()
-            clock.stopped = True
         finally:
+            if clock is not None:
+                clock.stopped = True
             proc.terminate()
             try:
                 proc.wait(15)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-    return {"edits": len(times), "median_s": statistics.median(times), "max_s": max(times),
-            "min_s": min(times), "times_s": [round(t, 4) for t in times],
-            "event_median_s": statistics.median(notified) if notified else None}
+    return {"edits": len(times), "browser_median_s": statistics.median(times),
+            "browser_max_s": max(times), "browser_s": [round(t, 4) for t in times],
+            "event_median_s": statistics.median(events) if events else None,
+            "served_median_s": statistics.median(served) if served else None,
+            "load": os.getloadavg()[0]}
+
+
+# --- the table --------------------------------------------------------------------------------
+
+
+def _met(ok: bool) -> str:
+    return "yes" if ok else "**no**"
+
+
+def table(results: dict[str, Any], command: str) -> str:
+    """The figures as a Markdown table, each with its goal and the load beside it."""
+    rows = ["| figure | storykit | bare Starlette, same bytes | storykit / bare | goal | met |",
+            "| --- | --- | --- | --- | --- | --- |"]
+    http = results.get("http")
+    if http is not None:
+        for test, label, goal in (("304", "conditional `GET /stories.json` -> 304", 2000),
+                                  ("api", f"`{API_PATH}`", 500)):
+            sk, bare = http["best"]["storykit"][test], http["best"]["bare"][test]
+            rows.append(f"| {label}, req/s | {sk['rps']:,.0f} | {bare['rps']:,.0f} | "
+                        f"{sk['rps'] / bare['rps']:.2f} | >= {goal:,} | "
+                        f"{_met(sk['rps'] >= goal)} |")
+            rows.append(f"| same, p99 at {CONCURRENCY} clients (p50), ms | "
+                        f"{sk['p99_ms']:.1f} ({sk['p50_ms']:.1f}) | "
+                        f"{bare['p99_ms']:.1f} ({bare['p50_ms']:.1f}) | "
+                        f"{sk['p99_ms'] / bare['p99_ms']:.2f} | < 50 | "
+                        f"{_met(sk['p99_ms'] < 50)} |")
+    asgi = results.get("asgi")
+    if asgi is not None:
+        for test, label in (("304", "the 304"), ("api", "the API page")):
+            sk, bare = (asgi["us_per_request"][k][test] for k in ("storykit", "bare"))
+            rows.append(f"| {label}: time in the app per request, in process (no server), "
+                        f"µs | {sk:.0f} | {bare:.0f} | {sk / bare:.2f} | - | - |")
+    site = results.get("site")
+    if site is not None:
+        rows.append(f"| site export, {site['stories']:,} stories: s per page (site "
+                    f"{site['site_pages']:,} pages in {site['site_s']:.1f} s; html "
+                    f"{site['html_pages']:,} pages in {site['html_s']:.1f} s) | "
+                    f"{site['site_s'] / site['site_pages'] * 1000:.2f} ms | "
+                    f"html writer {site['html_s'] / site['html_pages'] * 1000:.2f} ms | "
+                    f"{site['ratio_per_page']:.2f} | <= 2x | "
+                    f"{_met(site['ratio_per_page'] <= 2)} |")
+    live = results.get("live_reload")
+    if live is not None:
+        def ms(value: float | None) -> str:
+            return "-" if value is None else f"{value * 1000:.0f} ms"
+
+        rows.append(f"| live reload, source saved -> SSE event / page served / new title in "
+                    f"Chromium (median of {live['edits']}; worst) | {ms(live['event_median_s'])}"
+                    f" / {ms(live['served_median_s'])} / {ms(live['browser_median_s'])}; "
+                    f"{ms(live['browser_max_s'])} | - | - | < 1 s | "
+                    f"{_met(live['browser_max_s'] < 1)} |")
+    return "\n".join([
+        f"storykit serve and site ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        f"load average at the start {results['load_start']}, at the end {_load_average()}; "
+        f"{os.cpu_count()} CPUs; `{command}`):", "", *rows, ""])
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--stories", type=int, default=10_000)
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--edits", type=int, default=9,
-                        help="source edits timed for the live-reload figure (9)")
-    parser.add_argument("--only", choices=("http", "live-reload"),
-                        help="run one part: the HTTP and site figures, or the live reload")
+    parser.add_argument("--stories", type=int, default=10_000,
+                        help="stories of the HTTP and site runs (10,000)")
+    parser.add_argument("--seconds", type=float, default=3.0,
+                        help="seconds of load per contender and round (3)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of the HTTP run, contenders alternating (3)")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="exports of each writer in the site run, alternating, best kept "
+                             "(1: each takes some 10-40 s; 3 on a quiet machine)")
+    parser.add_argument("--edits", type=int, default=5,
+                        help="source edits timed for the live reload (5)")
+    parser.add_argument("--only", choices=("http", "asgi", "site", "live-reload"),
+                        help="run one part")
     parser.add_argument("--db", type=Path, default=None,
                         help="Serve this SQLite archive instead (the API only, from SQL; "
                              "issue 23: >= 500 req/s, RSS under 150 MB).")
+    parser.add_argument("--out", type=Path, default=OUT,
+                        help="where serve.md and serve.json go (build/bench)")
     args = parser.parse_args(argv)
+    command = " ".join(["python benchmarks/serve_bench.py", *(argv or sys.argv[1:])])
+    results: dict[str, Any] = {"load_start": _load_average()}
     if args.db is not None:
-        import os
-
-        results = {kind: _measure_db(kind, str(args.db), args.seconds)
-                   for kind in ("bare", "storykit")}
-        # (after the servers: a server forked from this process would count its memory)
-        inside = results["in_process"] = _db_in_process(str(args.db))
-        print(f" in process: storykit {inside['storykit_ms']:.2f} ms a request "
-              f"({1000 / inside['storykit_ms']:.0f}/s), bare {inside['bare_ms']:.3f} ms; load "
-              f"average {os.getloadavg()[0]:.1f}")
-        sk, bare = results["storykit"], results["bare"]
+        db = measure_db(str(args.db), args.seconds)
+        sk, bare = db["storykit"], db["bare"]
         print(f" api: storykit {sk['api']['rps']:7.0f} req/s p99 {sk['api']['p99_ms']:6.1f} ms"
               f" | bare {bare['api']['rps']:7.0f} req/s p99 {bare['api']['p99_ms']:6.1f} ms | "
               f"ratio {sk['api']['rps'] / bare['api']['rps']:.2f}")
         rss = sk["rss_mb"]
         print(f" rss: storykit server {rss['start']:.0f} MB at start, {rss['peak']:.0f} MB peak,"
-              f" {rss['end']:.0f} MB at end; load average {os.getloadavg()[0]:.1f}")
-        print(json.dumps(results, indent=2))
+              f" {rss['end']:.0f} MB at end; load average {_load_average()}")
+        print(json.dumps(db, indent=2))
         return 0
-    if args.only != "http":
-        live = _live_reload(args.edits)
-        print(f"live reload: source saved -> new title on the page: median "
-              f"{live['median_s'] * 1000:.0f} ms, worst {live['max_s'] * 1000:.0f} ms "
-              f"over {live['edits']} edits (goal: under 1 s); the server's reload event came "
-              f"after {(live['event_median_s'] or 0) * 1000:.0f} ms (median)")
-        if args.only == "live-reload":
-            print(json.dumps({"live_reload": live}, indent=2))
-            return 0
+    parts: dict[str, Callable[[str], Any]] = {
+        "live-reload": lambda _: measure_live_reload(args.edits),
+        "http": lambda source: measure_http(source, args.seconds, args.rounds),
+        "asgi": lambda source: measure_asgi(source, 2000, 5),
+        "site": lambda source: measure_site(source, args.repeats),
+    }
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "archive.json"
         source.write_bytes(data.json_bytes(args.stories))
-        topic = "child%20labour"
-        results: dict[str, Any] = {}
-        for kind in ("bare", "storykit"):
-            results[kind] = _measure(kind, str(source), args.seconds, topic)
-        results["site"] = _site_vs_html(str(source))
-    for what in ("304", "api"):
-        sk, bare = results["storykit"][what], results["bare"][what]
-        print(f"{what:>4}: storykit {sk['rps']:7.0f} req/s p99 {sk['p99_ms']:6.1f} ms | "
-              f"bare {bare['rps']:7.0f} req/s p99 {bare['p99_ms']:6.1f} ms | "
-              f"ratio {sk['rps'] / bare['rps']:.2f}")
-    site = results["site"]
-    print(f"site: {site['site_pages']} pages ({site['site_files']} files) in "
-          f"{site['site_s']:.1f} s; html: {site['html_pages']} pages in {site['html_s']:.1f} s; "
-          f"per page {site['ratio_per_page']:.2f}x")
-    if args.only != "http":
-        results["live_reload"] = live
-    print(json.dumps(results, indent=2))
+        for name, run in parts.items():
+            if args.only in (None, name):
+                started = time.perf_counter()
+                results[name.replace("-", "_")] = run(str(source))
+                print(f"({name}: {time.perf_counter() - started:.0f} s, load average "
+                      f"{_load_average()})", file=sys.stderr)
+    text = table(results, command)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "serve.md").write_text(text, encoding="utf-8")
+    (args.out / "serve.json").write_text(json.dumps(results, indent=2) + "\n",
+                                         encoding="utf-8")
+    print(text)
+    print(f"(written to {args.out / 'serve.md'}; every figure in {args.out / 'serve.json'})")
     return 0
 
 

@@ -19,7 +19,7 @@ import storykit
 from storykit import Collection, Image, Story
 from storykit.cli import main
 from storykit.errors import OptionError
-from storykit.exporters.site import SiteExporter, render_site, week_of
+from storykit.exporters.site import SiteExporter, SitePages, render_site, week_of
 from storykit.plugins import Registry
 from storykit.testing import collections
 
@@ -105,6 +105,15 @@ class TestPages:
                       body="<p>The <em>whole</em> story.</p>")  # type: ignore[call-arg]
         files = render_site(example.replace([story]))
         assert b"<em>whole</em>" in files[f"stories/{story.id}.html"]
+
+    def test_pages_one_at_a_time(self, site: dict[str, bytes], example: Collection) -> None:
+        """SitePages knows every path at once and gives each page the bytes render_site
+        writes, asked for in any order."""
+        pages = SitePages(example, base_url="https://news.example.org/site/")
+        assert list(pages) == list(site) and len(pages) == len(site)
+        assert "nowhere.html" not in pages
+        for path in reversed(list(site)):
+            assert pages[path] == site[path], path
 
     def test_topic_page_and_feed(self, site: dict[str, bytes], example: Collection) -> None:
         """A topic page lists that topic's stories and links its Atom feed, which feedparser

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import brotli
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 pytest.importorskip("starlette")
 
@@ -23,7 +25,9 @@ from starlette.testclient import TestClient
 import storykit
 from storykit import Collection
 from storykit.exporters.site import render_site
+from storykit.model import instant
 from storykit.store import MemoryStore, Store
+from storykit.testing import collections
 from storykit.web import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -276,6 +280,22 @@ class TestStore:
         matching = sorted(col.filter(topic="COVID-19"), key=lambda s: s.published,
                           reverse=True)
         assert total == len(matching) and [s.id for s in got] == [matching[1].id]
+
+    @given(col=collections(max_size=12), data=st.data())
+    def test_query_by_topic_and_country_as_filter(self, col: Collection,
+                                                  data: st.DataObject) -> None:
+        """A query by topic and/or country (any case, any spelling the filter takes) gives
+        exactly the stories Collection.filter gives, newest first."""
+        topics = [*sorted({t for s in col for t in s.topics}), "no such topic"]
+        countries = [*sorted({c for s in col for c in s.countries}), "FR"]
+        case = data.draw(st.sampled_from([str, str.upper, str.lower]))
+        topic = data.draw(st.none() | st.sampled_from(topics).map(case))
+        country = data.draw(st.none() | st.sampled_from(countries).map(case))
+        criteria = {k: v for k, v in (("topic", topic), ("country", country)) if v is not None}
+        expected = sorted(col.filter(**criteria) if criteria else col,
+                          key=lambda s: (instant(s.published), s.id), reverse=True)
+        got, total = MemoryStore(col).query(topic=topic, country=country)
+        assert [s.id for s in got] == [s.id for s in expected] and total == len(expected)
 
     def test_version_follows_content(self) -> None:
         """The version changes with the content and only with it."""

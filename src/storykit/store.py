@@ -8,6 +8,7 @@ answers the same calls from SQL. Any object with these methods will do.
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from datetime import date
 from typing import Any, Protocol, runtime_checkable
 
@@ -59,6 +60,14 @@ class MemoryStore:
         self._meta = collection.replace([])
         self._newest = sorted(collection, key=lambda s: (instant(s.published), s.id),
                               reverse=True)
+        #: The stories of each topic (casefolded) and country code, newest first: a query
+        #: for one looks at its stories only.
+        self._index: dict[str, dict[str, list[Story]]] = {"topic": {}, "country": {}}
+        for story in self._newest:
+            for key, values in (("topic", {t.casefold() for t in story.topics}),
+                                ("country", set(story.countries))):
+                for value in values:
+                    self._index[key].setdefault(value, []).append(story)
         digest = hashlib.sha256()
         for story in collection:
             digest.update(repr(story).encode())
@@ -76,12 +85,25 @@ class MemoryStore:
 
         if any(v is not None for v in (topic, country, since, until, language, text)):
             match = matcher(topic=topic, country=country, since=since, until=until,
-                            language=language, text=text)
-            found = [s for s in self._newest if match(s)]
+                            language=language, text=text)  # (a bad filter raises here)
+            found = [s for s in self._candidates(topic, country) if match(s)]
         else:
             found = self._newest
         end = None if limit is None else offset + limit
         return list(found[offset:end]), len(found)
+
+    def _candidates(self, topic: str | None, country: str | None) -> list[Story]:
+        """The stories that can match: those of the topic or country asked for (the fewer),
+        else all, newest first. The matcher still tests each, so this only narrows."""
+        from storykit.collection import country_code
+
+        lists = [self._newest]
+        if topic is not None:
+            lists.append(self._index["topic"].get(
+                unicodedata.normalize("NFC", topic).casefold(), []))
+        if country is not None:
+            lists.append(self._index["country"].get(country_code(country), []))
+        return min(lists, key=len)
 
     def get(self, id: str) -> Story | None:
         return self._collection.get(id)

@@ -24,12 +24,13 @@ re-styles the whole site, and each page carries the media contact. The Atom feed
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
 import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -44,8 +45,8 @@ from storykit.exporters.html import HTMLOptions, Links, page_filename, render
 from storykit.model import Story
 from storykit.plugins import Registry, hookimpl
 
-__all__ = ["SiteExporter", "SiteOptions", "SiteWarning", "render_site", "week_of",
-           "write_files"]
+__all__ = ["SiteExporter", "SiteOptions", "SitePages", "SiteWarning", "render_site",
+           "week_of", "write_files"]
 
 
 class SiteWarning(UserWarning):
@@ -131,6 +132,7 @@ class _Site:
         self.collection = collection
         self.opts = opts
         self.registry = registry
+        self.locale = opts.locale or collection.language
         self.html = HTMLOptions(template_dir=opts.template_dir, locale=opts.locale,
                                 page_size=opts.page_size)
         self.topics = _groups(collection, lambda s: s.topics, _slug)
@@ -138,10 +140,11 @@ class _Site:
         self.topic_slug = {t.casefold(): g.slug for g in self.topics.values()
                            for s in g.stories for t in s.topics if _slug(t) == g.slug}
         self.base = opts.base_url or (_base_url(collection.url) if collection.url else None)
-        self.files: dict[str, bytes] = {}
         self.formats = _formats(registry)
-        #: Whether the site has digest pages (the nav links them).
-        self.digests = False
+        #: The stories of each ISO week with a digest page, newest week first (empty: the
+        #: site has no digests, and the nav does not link them).
+        self.weeks: dict[str, tuple[Story, ...]] = _weeks(self) if opts.digests else {}
+        self.digests = bool(self.weeks)
 
     def links(self, root: str) -> Links:
         topic_slug = self.topic_slug
@@ -160,13 +163,63 @@ class _Site:
         }
 
     def page(self, path: str, collection: Collection, *, template: str = "page.html",
-             number: int = 1, **context: Any) -> None:
+             number: int = 1, **context: Any) -> Callable[[], bytes]:
+        """How to render the page at ``path`` (rendered when called)."""
         root = "../" * path.count("/")
         opts = attrs.evolve(self.html, page=number) if template == "page.html" else attrs.evolve(
             self.html, page_size=None)
-        self.files[path] = render(collection, opts, registry=self.registry, template=template,
-                                  links=self.links(root), site=self.nav(root, self.digests),
-                                  **context)
+
+        def make() -> bytes:
+            return render(collection, opts, registry=self.registry, template=template,
+                          links=self.links(root), site=self.nav(root, self.digests), **context)
+
+        return make
+
+    def plan(self) -> dict[str, Callable[[], bytes]]:
+        """Every file of the site, each with how to render it, nothing rendered yet."""
+        collection, opts = self.collection, self.opts
+        plan: dict[str, Callable[[], bytes]] = {}
+        count = max(1, -(-len(collection) // opts.page_size))
+        for number in range(1, count + 1):
+            plan[page_filename(number)] = self.page(page_filename(number), collection,
+                                                    number=number)
+        for story in collection:
+            body = getattr(story, "body", None)
+            path = f"stories/{story.id}.html"
+            plan[path] = self.page(path, collection.replace([story]), template="story.html",
+                                   heading=story.title, story=story, body=body)
+        feeds = opts.feeds and "atom" in self.formats
+        if opts.feeds and not feeds:
+            warnings.warn("no 'atom' format installed (pip install storykit-feeds): the site "
+                          "has no topic or country feeds", SiteWarning, stacklevel=3)
+        for folder, groups, name in (("topics", self.topics, None),
+                                     ("countries", self.countries, "country")):
+            entries = []
+            for group in groups.values():
+                label = (group.label if name is None
+                         else _country_name(group.label, self.locale))
+                sub = collection.replace(group.stories)
+                feed = f"{folder}/{group.slug}.atom"
+                plan[f"{folder}/{group.slug}.html"] = self.page(
+                    f"{folder}/{group.slug}.html", sub, heading=label,
+                    feed_href=f"{group.slug}.atom" if feeds else None)
+                if feeds:
+                    plan[feed] = functools.partial(_atom, self, sub, label, feed)
+                entries.append((label, f"{group.slug}.html", len(group.stories), None))
+            if groups:
+                plan[f"{folder}/index.html"] = self.page(
+                    f"{folder}/index.html", collection, template="links.html",
+                    heading=_label(folder, self.locale), entries=entries)
+        if self.weeks:
+            entries = []
+            for week, stories in self.weeks.items():
+                plan[f"digests/{week}.html"] = functools.partial(_digest, self, week)
+                entries.append((week, f"{week}.html", len(stories), None))
+            plan["digests/index.html"] = self.page(
+                "digests/index.html", collection, template="links.html",
+                heading=_label("digests", self.locale), entries=entries)
+        plan["sitemap.xml"] = functools.partial(_sitemap, self, list(plan))
+        return plan
 
 
 def _formats(registry: Registry | None) -> dict[str, Any]:
@@ -177,57 +230,43 @@ def _formats(registry: Registry | None) -> dict[str, Any]:
     return registry.formats()
 
 
+class SitePages(Mapping[str, bytes]):
+    """The site's files as a read-only mapping ``{relative path: bytes}`` whose pages are
+    rendered when looked up, each on its own (nothing is kept: callers cache what they
+    serve). The paths are known at once, so ``path in pages`` renders nothing.
+    :func:`render_site` renders every page through this; ``storykit serve`` renders only the
+    page asked for, so that both give the same bytes.
+    """
+
+    def __init__(self, collection: Collection, *, registry: Registry | None = None,
+                 **options: Any) -> None:
+        opts = parse_options(SiteExporter(), options, SiteOptions)
+        self._plan = _Site(collection, opts, registry).plan()
+
+    def __getitem__(self, path: str) -> bytes:
+        return self._plan[path]()
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._plan
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._plan)
+
+    def __len__(self) -> int:
+        return len(self._plan)
+
+
 def render_site(collection: Collection, *, registry: Registry | None = None,
                 **options: Any) -> dict[str, bytes]:
     """Every file of the site as ``{relative path: bytes}``, rendered in memory.
 
     ``options`` are the ``site`` format's (:class:`SiteOptions`); wrong ones raise
     :class:`~storykit.errors.OptionError`. Parts that need a format that is not installed
-    (``atom``) are left out with a :class:`SiteWarning`.
+    (``atom``) are left out with a :class:`SiteWarning`. :class:`SitePages` renders one page
+    at a time.
     """
-    opts = parse_options(SiteExporter(), options, SiteOptions)
-    site = _Site(collection, opts, registry)
-    weeks = _digests(site) if opts.digests else {}
-    site.digests = bool(weeks)
-
-    count = max(1, -(-len(collection) // opts.page_size))
-    for number in range(1, count + 1):
-        site.page(page_filename(number), collection, number=number)
-    for story in collection:
-        body = getattr(story, "body", None)
-        site.page(f"stories/{story.id}.html", collection.replace([story]), template="story.html",
-                  heading=story.title, story=story, body=body)
-    feeds = opts.feeds and "atom" in site.formats
-    if opts.feeds and not feeds:
-        warnings.warn("no 'atom' format installed (pip install storykit-feeds): the site has "
-                      "no topic or country feeds", SiteWarning, stacklevel=2)
-    for folder, groups, name in (("topics", site.topics, None),
-                                 ("countries", site.countries, "country")):
-        entries = []
-        for group in groups.values():
-            label = (group.label if name is None
-                     else _country_name(group.label, opts.locale or collection.language))
-            sub = collection.replace(group.stories)
-            feed = f"{folder}/{group.slug}.atom"
-            site.page(f"{folder}/{group.slug}.html", sub, heading=label,
-                      feed_href=f"{group.slug}.atom" if feeds else None)
-            if feeds:
-                site.files[feed] = _atom(site, sub, label, feed)
-            entries.append((label, f"{group.slug}.html", len(group.stories), None))
-        if groups:
-            site.page(f"{folder}/index.html", collection, template="links.html",
-                      heading=_label(folder, opts.locale or collection.language),
-                      entries=entries)
-    if weeks:
-        entries = []
-        for week, (html, stories) in weeks.items():
-            site.files[f"digests/{week}.html"] = html
-            entries.append((week, f"{week}.html", stories, None))
-        site.page("digests/index.html", collection, template="links.html",
-                  heading=_label("digests", opts.locale or collection.language),
-                  entries=entries)
-    site.files["sitemap.xml"] = _sitemap(site)
-    return site.files
+    pages = SitePages(collection, registry=registry, **options)
+    return {path: pages[path] for path in pages}
 
 
 def _label(key: str, locale: str) -> str:
@@ -255,13 +294,10 @@ def _atom(site: _Site, sub: Collection, label: str, path: str) -> bytes:
     return storykit.dumps(titled, "atom", **options)
 
 
-def _digests(site: _Site) -> dict[str, tuple[bytes, int]]:
-    """Each ISO week's email digest, as its "view in browser" HTML, newest week first."""
-    import email
-    from email.message import EmailMessage
-    from email.policy import default
-
-    import storykit
+def _weeks(site: _Site) -> dict[str, tuple[Story, ...]]:
+    """The stories of each ISO week, newest week first, when the site can have digests: the
+    ``email`` format is installed and makes the newest week's (no media contact to send from:
+    no digests, with a :class:`SiteWarning`)."""
     from storykit.errors import OptionError
 
     if "email" not in site.formats:
@@ -269,32 +305,47 @@ def _digests(site: _Site) -> dict[str, tuple[bytes, int]]:
     weeks: dict[str, list[Story]] = {}
     for story in site.collection:
         weeks.setdefault(week_of(story.published), []).append(story)
-    out: dict[str, tuple[bytes, int]] = {}
-    for week in sorted(weeks, reverse=True):
-        since, until = _week_window(week)
+    out = {week: tuple(weeks[week]) for week in sorted(weeks, reverse=True)}
+    if out:
         try:
-            data = storykit.dumps(site.collection.replace(weeks[week]), "email",
-                                  since=since.isoformat(), until=until.isoformat())
-        except OptionError as e:  # (no media contact to send from: no digests)
-            warnings.warn(f"no weekly digests: {e}", SiteWarning, stacklevel=3)
+            _email(site, next(iter(out)), out[next(iter(out))])
+        except OptionError as e:
+            warnings.warn(f"no weekly digests: {e}", SiteWarning, stacklevel=4)
             return {}
-        message = email.message_from_bytes(data, policy=default)
-        assert isinstance(message, EmailMessage)
-        part = message.get_body(("html",))
-        if part is None:
-            continue
-        html = part.get_content()
-        out[week] = (html.encode() if isinstance(html, str) else html, len(weeks[week]))
     return out
 
 
-def _sitemap(site: _Site) -> bytes:
-    """``sitemap.xml``: every HTML page; absolute with a base URL, else relative."""
+def _email(site: _Site, week: str, stories: tuple[Story, ...]) -> bytes:
+    import storykit
+
+    since, until = _week_window(week)
+    return storykit.dumps(site.collection.replace(stories), "email",
+                          since=since.isoformat(), until=until.isoformat())
+
+
+def _digest(site: _Site, week: str) -> bytes:
+    """A week's email digest, as its "view in browser" HTML."""
+    import email
+    from email.message import EmailMessage
+    from email.policy import default
+
+    message = email.message_from_bytes(_email(site, week, site.weeks[week]), policy=default)
+    assert isinstance(message, EmailMessage)
+    part = message.get_body(("html",))
+    if part is None:
+        raise ValueError(f"the email digest of {week} has no HTML part")
+    html = part.get_content()
+    return html.encode() if isinstance(html, str) else html
+
+
+def _sitemap(site: _Site, paths: list[str]) -> bytes:
+    """``sitemap.xml``: every HTML page of ``paths``; absolute with a base URL, else
+    relative."""
     base = site.base or ""
     lines = ['<?xml version="1.0" encoding="UTF-8"?>',
              '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
     lastmod = {f"stories/{s.id}.html": (s.updated or s.published) for s in site.collection}
-    for path in sorted(p for p in site.files if p.endswith(".html")):
+    for path in sorted(p for p in paths if p.endswith(".html")):
         lines.append(f"<url><loc>{xml_escape(base + path)}</loc>")
         when = lastmod.get(path)
         if when is not None:

@@ -18,7 +18,6 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
@@ -144,8 +143,8 @@ def create_app(source: str | os.PathLike[str] | Store, *, watch: bool = False,
         middleware=[
             Middleware(_Errors),
             Middleware(_ApiCORS, allow_origins=list(cors_origins)),
-            # (it leaves the event stream and Brotli-encoded bodies as they are)
-            Middleware(GZipMiddleware, minimum_size=500),
+            # (no GZipMiddleware: storykit.web.http.send compresses each body once, not per
+            # request)
         ],
         exception_handlers={HTTPException: _problem, HTTPError: _problem,
                             Exception: _problem},

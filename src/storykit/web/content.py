@@ -68,12 +68,13 @@ class Content:
             if version != self._cache_version:
                 self._cache = {}
                 self._cache_version = version
-            if key in self._cache:
-                return self._cache[key]
+            if key in self._cache:  # (the newest use goes last: the oldest goes first)
+                value = self._cache[key] = self._cache.pop(key)
+                return value
         value = make()
         with self._lock:
             if version == self._cache_version:
-                if len(self._cache) >= _CACHED:  # (the oldest answer goes: memory stays flat)
+                if len(self._cache) >= _CACHED:  # (the least recently used goes: memory stays flat)
                     self._cache.pop(next(iter(self._cache)))
                 self._cache[key] = value
         return value

@@ -1,16 +1,20 @@
-"""HTTP done once for every route: validators (ETag, Last-Modified, 304), HEAD, Brotli,
-caching and security headers, and errors as JSON.
+"""HTTP done once for every route: validators (ETag, Last-Modified, 304), HEAD, gzip and
+Brotli, caching and security headers, cached answers, and errors as JSON.
 
-Gzip is Starlette's ``GZipMiddleware`` (see :mod:`storykit.web.app`); Brotli is done here,
-once per body, when the client accepts it and the ``brotli`` package is installed.
+Each representation (:class:`Body`) is compressed once, when a client first accepts gzip or
+``br`` (``br`` needs the ``brotli`` package), and its headers are made once: a repeated
+request is a cache look-up and a validator compare.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
+import gzip
 import hashlib
 import importlib
 import re
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
@@ -18,13 +22,15 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-__all__ = ["Body", "HTTPError", "csp_for", "error_response", "send"]
+__all__ = ["Body", "HTTPError", "answer", "csp_for", "error_response", "send"]
 
 #: Media types worth compressing.
 _COMPRESSIBLE = re.compile(r"^(text/|application/(json|xml|atom\+xml|rss\+xml|feed\+json|"
                            r"ld\+json|javascript|vnd\.|x-ndjson)|image/svg)")
-#: Bodies smaller than this go out as they are (as GZipMiddleware's default minimum).
+#: Bodies smaller than this go out as they are (as Starlette's GZipMiddleware would).
 MIN_COMPRESS = 500
+#: The headers a 304 carries: those a cache updates its stored response from.
+_NOT_MODIFIED = frozenset({"ETag", "Last-Modified", "Cache-Control", "Vary"})
 _STYLE = re.compile(rb"<style>(.*?)</style>", re.DOTALL)
 
 #: The policy of every response; ``{style}`` is the hashes of the page's own ``<style>``.
@@ -64,7 +70,7 @@ def csp_for(body: bytes, media_type: str, *, inline_styles: bool = False,
 
 
 class Body:
-    """One representation, made once: its bytes, validators and compressed forms."""
+    """One representation, made once: its bytes, validators, compressed forms and headers."""
 
     def __init__(self, data: bytes, media_type: str, modified: datetime, *,
                  csp: str | None = None, cache: str = "no-cache",
@@ -77,16 +83,25 @@ class Body:
         self.csp = csp if csp is not None else csp_for(data, media_type)
         self.cache = cache
         self.extra = extra or {}
-        self._br: bytes | None = None
+        self.compressible = len(data) >= MIN_COMPRESS and bool(_COMPRESSIBLE.match(media_type))
+        self._encoded: dict[str, bytes | None] = {"identity": data}
+        self._raw: dict[tuple[int, str], list[tuple[bytes, bytes]]] = {}
 
     def brotli(self) -> bytes | None:
         """The body compressed with Brotli (once), or None without the brotli package."""
-        if self._br is None:
-            module = _brotli()
-            if module is None:
-                return None
-            self._br = module.compress(self.data, quality=5)
-        return self._br
+        return self.encoded("br")
+
+    def encoded(self, coding: str) -> bytes | None:
+        """The body in ``coding`` (``identity``, ``gzip`` or ``br``), compressed once; None
+        when it cannot be (``br`` without the brotli package)."""
+        if coding not in self._encoded:
+            if coding == "gzip":
+                self._encoded[coding] = gzip.compress(self.data, compresslevel=6, mtime=0)
+            else:
+                module = _brotli()
+                self._encoded[coding] = (None if module is None
+                                         else module.compress(self.data, quality=5))
+        return self._encoded[coding]
 
     def headers(self) -> dict[str, str]:
         return {
@@ -100,13 +115,47 @@ class Body:
             **self.extra,
         }
 
+    def raw_headers(self, status: int, coding: str) -> list[tuple[bytes, bytes]]:
+        """The response's headers as ASGI wants them, made once per status and coding (a
+        fresh list each time: middleware may add to it)."""
+        raw = self._raw.get((status, coding))
+        if raw is None:
+            headers = self.headers()
+            if status == 304:  # (only what a cache updates from, as RFC 9110 15.4.5 asks)
+                headers = {k: v for k, v in headers.items() if k in _NOT_MODIFIED}
+            else:
+                data = self._encoded[coding]
+                assert data is not None
+                headers["Content-Type"] = self.media_type
+                headers["Content-Length"] = str(len(data))
+                if coding != "identity":
+                    headers["Content-Encoding"] = coding
+            raw = self._raw[(status, coding)] = [
+                (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        return list(raw)
+
+
+class _Prepared(Response):
+    """A response whose status, headers and bytes are all made already (by :class:`Body`)."""
+
+    def __init__(self, status: int, raw_headers: list[tuple[bytes, bytes]],
+                 data: bytes) -> None:
+        # (Response.__init__ would build the same headers again, per request)
+        self.status_code = status
+        self.raw_headers = raw_headers
+        self.body = data
+        self.background = None
+
 
 def _not_modified(request: Request, body: Body) -> bool:
-    match = request.headers.get("if-none-match")
+    headers = request.headers
+    match = headers.get("if-none-match")
     if match is not None:
+        if match == body.etag:
+            return True
         tags = {t.strip().removeprefix("W/") for t in match.split(",")}
         return "*" in tags or body.etag in tags
-    since = request.headers.get("if-modified-since")
+    since = headers.get("if-modified-since")
     if since is not None:
         try:
             when = parsedate_to_datetime(since)
@@ -116,31 +165,55 @@ def _not_modified(request: Request, body: Body) -> bool:
     return False
 
 
-def _accepts_br(request: Request) -> bool:
-    for item in request.headers.get("accept-encoding", "").split(","):
+@functools.lru_cache(maxsize=256)
+def _codings(accept_encoding: str) -> tuple[str, ...]:
+    """The codings of an ``Accept-Encoding`` header that storykit sends, best first (``br``,
+    ``gzip``); those with ``q=0`` are refused."""
+    accepted = set()
+    for item in accept_encoding.split(","):
         name, _, params = item.strip().partition(";")
-        if name.strip().lower() == "br":
-            return params.replace(" ", "") not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
-    return False
+        if params.replace(" ", "") not in ("q=0", "q=0.0", "q=0.00", "q=0.000"):
+            accepted.add(name.strip().lower())
+    return tuple(c for c in ("br", "gzip") if c in accepted)
 
 
 def send(request: Request, body: Body, status: int = 200) -> Response:
     """``body`` as the answer to ``request``: 304 when the client has it, no body for HEAD,
-    Brotli when accepted."""
-    headers = body.headers()
+    Brotli or gzip when accepted. Each is made once per body: a repeated request only
+    compares its validators."""
     if status == 200 and _not_modified(request, body):
-        return Response(status_code=304, headers=headers)
-    data = body.data
-    if (len(data) >= MIN_COMPRESS and _COMPRESSIBLE.match(body.media_type)
-            and _accepts_br(request)):
-        compressed = body.brotli()
-        if compressed is not None:
-            data = compressed
-            headers["Content-Encoding"] = "br"
-    if request.method == "HEAD":
-        headers["Content-Length"] = str(len(data))
-        return Response(status_code=status, headers=headers, media_type=body.media_type)
-    return Response(data, status_code=status, headers=headers, media_type=body.media_type)
+        return _Prepared(304, body.raw_headers(304, "identity"), b"")
+    coding = "identity"
+    if body.compressible:
+        for candidate in _codings(request.headers.get("accept-encoding", "")):
+            if body.encoded(candidate) is not None:
+                coding = candidate
+                break
+    data = body.encoded(coding)
+    assert data is not None
+    raw = body.raw_headers(status, coding)
+    return _Prepared(status, raw, b"" if request.method == "HEAD" else data)
+
+
+Make = Callable[[Request], Body]
+
+
+def answer(make: Make) -> Callable[[Request], Awaitable[Response]]:
+    """An endpoint that answers from the app's cache when it can: the answer to a URL (path,
+    query string, root path) is made by ``make`` once per content version, so a repeated
+    request costs a dictionary look-up and a validator compare, and its query is checked only
+    the first time (``make`` raises :class:`HTTPError` for a bad one: errors are not kept)."""
+
+    async def endpoint(request: Request) -> Response:
+        scope = request.scope
+        key = (scope["path"], scope["query_string"], scope.get("root_path", ""))
+        body: Body = request.app.state.content.cached(key, lambda: make(request))
+        return send(request, body)
+
+    endpoint.__name__ = make.__name__
+    endpoint.__qualname__ = make.__qualname__
+    endpoint.__doc__ = make.__doc__
+    return endpoint
 
 
 def error_response(status: int, message: str) -> Response:

@@ -4,6 +4,7 @@ the digest preview, and the live-reload script and banner of ``--watch``."""
 from __future__ import annotations
 
 import email
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from email.policy import default as default_policy
@@ -11,10 +12,9 @@ from typing import Any
 
 from markupsafe import Markup, escape
 from starlette.requests import Request
-from starlette.responses import Response
 
 from storykit.web.content import Content
-from storykit.web.http import Body, HTTPError, csp_for, send
+from storykit.web.http import Body, HTTPError, answer, csp_for
 from storykit.web.query import FILTERS, criteria, params
 
 __all__ = ["digest", "digest_eml", "digest_html", "live_css", "live_js", "site",
@@ -63,49 +63,48 @@ def _live(request: Request, content: Content, page: bytes) -> bytes:
     return page
 
 
-def _site_files(content: Content) -> dict[str, bytes]:
+def _site_pages(content: Content) -> Mapping[str, bytes]:
+    """The site of the current content, each page rendered only when asked for (the paths
+    are planned once per content version; each page's answer is cached by :func:`site`)."""
     import warnings
 
-    from storykit.exporters.site import SiteWarning, render_site
+    from storykit.exporters.site import SitePages, SiteWarning
 
-    def make() -> dict[str, bytes]:
+    def make() -> SitePages:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SiteWarning)
-            return render_site(content.store.collection())
+            return SitePages(content.store.collection())
 
-    files: dict[str, bytes] = content.cached("site", make)
-    return files
+    pages: Mapping[str, bytes] = content.cached("site", make)
+    return pages
 
 
-async def site(request: Request) -> Response:
+@answer
+def site(request: Request) -> Body:
     """The static site, from memory: ``/`` is ``index.html``, ``/topics/`` is
-    ``topics/index.html``. A path is only ever a key of the rendered pages."""
+    ``topics/index.html``. A path is only ever a key of the planned pages, and only the page
+    asked for is rendered."""
     params(request, ())
     content: Content = request.app.state.content
     path = request.path_params["path"]
     key = path + "index.html" if path == "" or path.endswith("/") else path
-
-    def make(content: Content) -> Body:
-        files = _site_files(content)
-        data = files.get(key)
-        if data is None:
-            if key + "/index.html" in files:
-                raise HTTPError(404, f"no page /{path} (try /{path}/)")
-            raise HTTPError(404, f"no page /{path}")
-        suffix = key[key.rfind("."):]
-        media_type = _SITE_TYPES.get(suffix, "application/octet-stream")
-        digest_page = key.startswith("digests/") and key != "digests/index.html"
-        if media_type.startswith("text/html"):
-            data = _live(request, content, data)
-        return Body(data, media_type, content.changed_at,
-                    csp=csp_for(data, media_type, inline_styles=digest_page))
-
-    body: Body = content.cached(("site", key, request.scope.get("root_path", "")),
-                                lambda: make(content))
-    return send(request, body)
+    files = _site_pages(content)
+    if key not in files:
+        if key + "/index.html" in files:
+            raise HTTPError(404, f"no page /{path} (try /{path}/)")
+        raise HTTPError(404, f"no page /{path}")
+    data = files[key]
+    suffix = key[key.rfind("."):]
+    media_type = _SITE_TYPES.get(suffix, "application/octet-stream")
+    digest_page = key.startswith("digests/") and key != "digests/index.html"
+    if media_type.startswith("text/html"):
+        data = _live(request, content, data)
+    return Body(data, media_type, content.changed_at,
+                csp=csp_for(data, media_type, inline_styles=digest_page))
 
 
-async def stories_as(request: Request) -> Response:
+@answer
+def stories_as(request: Request) -> Body:
     """The matching stories in any installed format, with the format's media type."""
     import storykit
     from storykit.errors import OptionError
@@ -122,16 +121,11 @@ async def stories_as(request: Request) -> Response:
         raise HTTPError(404, f"the {name} format writes a {output}, not one "
                                "response (the site is served at /)")
     content: Content = request.app.state.content
-
-    def make() -> Body:
-        try:
-            data = storykit.dumps(content.store.collection(**found), name)
-        except OptionError as e:
-            raise HTTPError(400, str(e)) from None
-        return Body(data, exporter.media_type, content.changed_at)
-
-    body: Body = content.cached(("stories", name, str(request.query_params)), make)
-    return send(request, body)
+    try:
+        data = storykit.dumps(content.store.collection(**found), name)
+    except OptionError as e:
+        raise HTTPError(400, str(e)) from None
+    return Body(data, exporter.media_type, content.changed_at)
 
 
 # --- the digest preview ---------------------------------------------------------------------
@@ -222,68 +216,57 @@ pre {{ margin: 0; height: 80vh; overflow: auto; padding: .75rem; background: #ff
 """
 
 
-async def digest(request: Request) -> Response:
+@answer
+def digest(request: Request) -> Body:
     """The digest's HTML and text parts side by side, with its preflight warnings."""
     from urllib.parse import urlencode
 
     content: Content = request.app.state.content
     window = _window(content, params(request, ("since", "until")))
-
-    def make() -> Body:
-        _, text, message = _parts(_message(content, window))
-        findings = _lint(message)
-        listing = (Markup("<ul>{}</ul>").format(Markup("").join(
-            Markup("<li>{}</li>").format(str(f)) for f in findings))
-            if findings else Markup('<p class="ok">No problems found.</p>'))
-        query = urlencode(window)
-        page = _PREVIEW.format(
-            subject=escape(str(message.get("Subject", ""))), since=escape(window["since"]),
-            until=escape(window["until"]), eml=escape(f"digest.eml?{query}"),
-            html=escape(f"digest.html?{query}"), findings=listing, text=escape(text))
-        data = _live(request, content, page.encode())
-        return Body(data, "text/html; charset=utf-8", content.changed_at)
-
-    body: Body = content.cached(("digest-page", *window.values()), make)
-    return send(request, body)
+    _, text, message = _parts(_message(content, window))
+    findings = _lint(message)
+    listing = (Markup("<ul>{}</ul>").format(Markup("").join(
+        Markup("<li>{}</li>").format(str(f)) for f in findings))
+        if findings else Markup('<p class="ok">No problems found.</p>'))
+    query = urlencode(window)
+    page = _PREVIEW.format(
+        subject=escape(str(message.get("Subject", ""))), since=escape(window["since"]),
+        until=escape(window["until"]), eml=escape(f"digest.eml?{query}"),
+        html=escape(f"digest.html?{query}"), findings=listing, text=escape(text))
+    data = _live(request, content, page.encode())
+    return Body(data, "text/html; charset=utf-8", content.changed_at)
 
 
-async def digest_html(request: Request) -> Response:
+@answer
+def digest_html(request: Request) -> Body:
     """The digest's HTML part alone, as the preview frames it."""
     content: Content = request.app.state.content
     window = _window(content, params(request, ("since", "until")))
-
-    def make() -> Body:
-        html, _, _ = _parts(_message(content, window))
-        data = html.encode()
-        return Body(data, "text/html; charset=utf-8", content.changed_at,
-                    csp=csp_for(data, "text/html", inline_styles=True, framed=True))
-
-    body: Body = content.cached(("digest-html", *window.values()), make)
-    return send(request, body)
+    html, _, _ = _parts(_message(content, window))
+    data = html.encode()
+    return Body(data, "text/html; charset=utf-8", content.changed_at,
+                csp=csp_for(data, "text/html", inline_styles=True, framed=True))
 
 
-async def digest_eml(request: Request) -> Response:
+@answer
+def digest_eml(request: Request) -> Body:
     """The digest as a message file (``message/rfc822``), to open in a mail client."""
     content: Content = request.app.state.content
     window = _window(content, params(request, ("since", "until")))
-
-    def make() -> Body:
-        name = f"digest-{window['since']}-{window['until']}.eml"
-        return Body(_message(content, window), "message/rfc822", content.changed_at,
-                    extra={"Content-Disposition": f'attachment; filename="{name}"'})
-
-    body: Body = content.cached(("digest-eml", *window.values()), make)
-    return send(request, body)
+    name = f"digest-{window['since']}-{window['until']}.eml"
+    return Body(_message(content, window), "message/rfc822", content.changed_at,
+                extra={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-async def live_js(request: Request) -> Response:
+@answer
+def live_js(request: Request) -> Body:
     """The live-reload script of ``--watch``."""
     content: Content = request.app.state.content
-    return send(request, Body(LIVE_JS, "text/javascript; charset=utf-8", content.changed_at,
-                              cache="no-cache"))
+    return Body(LIVE_JS, "text/javascript; charset=utf-8", content.changed_at)
 
 
-async def live_css(request: Request) -> Response:
+@answer
+def live_css(request: Request) -> Body:
     """The style of the ``--watch`` error banner."""
     content: Content = request.app.state.content
-    return send(request, Body(LIVE_CSS, "text/css; charset=utf-8", content.changed_at))
+    return Body(LIVE_CSS, "text/css; charset=utf-8", content.changed_at)
