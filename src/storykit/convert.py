@@ -44,6 +44,7 @@ from storykit.model import (
 
 __all__ = [
     "CSV_COLUMNS",
+    "FREE_TEXT_COLUMNS",
     "collection_from_data",
     "collection_to_data",
     "contact_to_data",
@@ -229,6 +230,9 @@ def restore(cell: str) -> str:
 
 
 def _join_list(items: tuple[str, ...]) -> str:
+    joined = ";".join(items)
+    if "\\" not in joined and joined.count(";") == len(items) - 1:
+        return joined  # (nothing to escape: nearly every list)
     return ";".join(x.replace("\\", "\\\\").replace(";", "\\;") for x in items)
 
 
@@ -266,26 +270,36 @@ def credit_text(credit: Credit) -> str:
 
 
 def flatten_story(s: Story) -> dict[str, str]:
-    """A story as CSV cells (strings), in the columns of :data:`CSV_COLUMNS`."""
+    """A story as CSV cells (strings), in the columns of :data:`CSV_COLUMNS`.
+
+    Only the cells of :data:`FREE_TEXT_COLUMNS` can start with a formula trigger or a quote.
+    """
     image = s.image
+    updated = s.updated
     return {
         "id": s.id,
         "title": s.title,
         "published": s.published.isoformat(),
-        "updated": s.updated.isoformat() if s.updated is not None else "",
+        "updated": updated.isoformat() if updated is not None else "",
         "summary": s.summary,
         "url": s.url or "",
         "image.url": image.url if image is not None else "",
         "image.alt": image.alt if image is not None else "",
         "image.credit": credit_text(image.credit) if image is not None and image.credit else "",
-        "topics": _join_list(s.topics),
+        "topics": _join_list(s.topics) if s.topics else "",
         "countries": ";".join(s.countries),
         "language": s.language,
-        "links": "\n".join(f"{x.url} {x.title}" for x in s.links),
+        "links": "\n".join(f"{x.url} {x.title}" for x in s.links) if s.links else "",
         "translations": "\n".join(
             f"{t.language} {t.url}" + (f" {t.title}" if t.title else "") for t in s.translations
-        ),
+        ) if s.translations else "",
     }
+
+
+#: The columns whose cell may start with a formula trigger or a quote: the free texts. Every
+#: other cell starts with what its rule allows there: a digit (dates), a letter (ids, URLs,
+#: countries, language tags; links and translations start with a URL or a tag) or ``©``.
+FREE_TEXT_COLUMNS: tuple[str, ...] = ("title", "summary", "image.alt", "topics")
 
 
 def unflatten_story(row: Mapping[str, str | None], errors: Errors, path: str,
