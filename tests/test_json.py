@@ -106,6 +106,15 @@ class TestDocument:
         assert storykit.loads(dumps(col), "json") == col
         assert storykit.loads(dumps(col, shape="lines"), "jsonl").stories == col.stories
 
+    @given(collections(max_size=6))
+    def test_streamed_document_is_the_same(self, col: storykit.Collection) -> None:
+        """Stories given one at a time (``write_stream``) make the same bytes as the whole
+        collection, compact and indented."""
+        for options in ({}, {"indent": 2}, {"ensure_ascii": True}):
+            out = io.BytesIO()
+            JSON.write_stream(col, iter(col.stories), out, **options)
+            assert out.getvalue() == dumps(col, **options)
+
     def test_empty(self) -> None:
         """An empty collection is a document with an empty stories list, in every form."""
         col = storykit.Collection(title="Nothing yet")
