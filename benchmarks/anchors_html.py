@@ -17,7 +17,7 @@ from datetime import date, datetime
 from functools import cache
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import jinja2
 from markupsafe import Markup
@@ -48,6 +48,17 @@ def country_names() -> dict[str, str]:
 
 def iso(d: date) -> str:
     return d.isoformat(timespec="seconds") if isinstance(d, datetime) else d.isoformat()
+
+
+@cache
+def language_name(tag: str) -> str:
+    from babel import Locale
+
+    return str(Locale.parse(tag.replace("-", "_")).get_display_name() or tag)
+
+
+def tag_link(key: str, value: str) -> str:
+    return "?" + urlencode({key: value})
 
 
 def human_date(d: date) -> str:
@@ -87,6 +98,7 @@ def article_ld(story: Story) -> dict[str, Any]:
         c = story.image.credit
         if c is not None:
             img["creditText"] = c.holder
+            img["copyrightHolder"] = {"@type": "Organization", "name": c.holder}
             img["copyrightNotice"] = str(c)
             if c.year is not None:
                 img["copyrightYear"] = c.year
@@ -95,6 +107,10 @@ def article_ld(story: Story) -> dict[str, Any]:
         d["keywords"] = list(story.topics)
     if story.countries:
         d["contentLocation"] = [{"@type": "Country", "identifier": c} for c in story.countries]
+    if story.translations:
+        d["workTranslation"] = [
+            {"@type": "NewsArticle", "url": t.url, "inLanguage": t.language,
+             **({"headline": t.title} if t.title else {})} for t in story.translations]
     return d
 
 
@@ -164,12 +180,13 @@ PAGE = """\
 </aside>
 {% endif %}
 <main class="sk-main" id="stories" tabindex="-1">
+{% if col.stories %}
 <ol class="sk-stories">
 {% for story in col.stories %}
 {% set text_lang = story.language if story.language != col.language else none %}
 {% set text_dir = "" if text_lang else ' dir="auto"' %}
 {% set label_attrs = (' lang="' ~ col.language ~ '" dir="ltr"') if text_lang else "" %}
-<li>
+<li><span class="sk-number" aria-hidden="true">{{ loop.index }}</span>
 <article class="sk-story{% if story.image %} sk-story--image{% endif %}" id="story-{{ story.id }}"{% if text_lang %} lang="{{ text_lang }}" dir="{{ directions.get(text_lang, 'ltr') }}"{% endif %}>
 {% if story.image %}
 <figure class="sk-figure">
@@ -187,6 +204,9 @@ PAGE = """\
 <div class="sk-summary"{{ text_dir|safe }}>
 {{ story.summary|paragraphs }}
 </div>
+{% if story.body %}
+<div class="sk-article"{{ text_dir|safe }}>{{ story.body|safe }}</div>
+{% endif %}
 {% if story.links %}
 <ul class="sk-links">
 {% for link in story.links %}
@@ -194,13 +214,23 @@ PAGE = """\
 {% endfor %}
 </ul>
 {% endif %}
+{% if story.url %}
+<p class="sk-more"{{ label_attrs|safe }}><a href="{{ story.url }}">Read more<span class="sk-vh">: <bdi>{{ story.title }}</bdi></span></a></p>
+{% endif %}
+{% if story.translations %}
+<p class="sk-translations"{{ label_attrs|safe }}>Also in:
+{% for tr in story.translations %}
+<a href="{{ tr.url }}" hreflang="{{ tr.language }}" lang="{{ tr.language }}" dir="{{ directions.get(tr.language, 'ltr') }}"{% if tr.title %} title="{{ tr.title }}"{% endif %}>{{ tr.language|language_name }}</a>{% if not loop.last %}, {% endif %}
+{% endfor %}
+</p>
+{% endif %}
 {% if story.topics or story.countries %}
 <ul class="sk-tags">
 {% for topic in story.topics %}
-<li dir="auto">{{ topic }}</li>
+<li dir="auto"><a href="{{ tag_link('topic', topic) }}" rel="tag">{{ topic }}</a></li>
 {% endfor %}
 {% for code in story.countries %}
-<li class="sk-country"{{ label_attrs|safe }}>{{ countries[code] }}</li>
+<li class="sk-country"{{ label_attrs|safe }}><a href="{{ tag_link('country', code) }}" rel="tag">{{ countries[code] }}</a></li>
 {% endfor %}
 </ul>
 {% endif %}
@@ -210,6 +240,9 @@ PAGE = """\
 </li>
 {% endfor %}
 </ol>
+{% else %}
+<p class="sk-empty">No stories yet.</p>
+{% endif %}
 </main>
 </div>
 <footer class="sk-footer">
@@ -227,7 +260,7 @@ def template() -> jinja2.Template:
     env = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True,
                              keep_trailing_newline=True)
     env.filters.update(
-        iso=iso, human_date=human_date, host=host, phone=phone,
+        iso=iso, human_date=human_date, host=host, phone=phone, language_name=language_name,
         paragraphs=lambda s: Markup(paragraphs_html(s)),
         json_ld=lambda s: Markup(json_ld(s)),
     )
@@ -236,7 +269,8 @@ def template() -> jinja2.Template:
 
 def jinja2_page(col: Collection) -> bytes:
     return template().render(col=col, css=Markup(css().rstrip("\n")),
-                             countries=country_names(), directions=DIRECTIONS).encode()
+                             countries=country_names(), directions=DIRECTIONS,
+                             tag_link=tag_link).encode()
 
 
 # --- f-strings + html.escape: the floor ------------------------------------------------------
@@ -284,13 +318,15 @@ def fstring_page(col: Collection) -> bytes:
                     f"{e(host(c.url))}</a></li>\n")
             add("</ul>\n</address>\n")
         add("</aside>\n")
-    add('<main class="sk-main" id="stories" tabindex="-1">\n<ol class="sk-stories">\n')
-    for s in col.stories:
+    add('<main class="sk-main" id="stories" tabindex="-1">\n')
+    add('<ol class="sk-stories">\n' if col.stories else '<p class="sk-empty">No stories yet.</p>\n')
+    for number, s in enumerate(col.stories, 1):
         other = s.language if s.language != col.language else None
         text_dir = "" if other else ' dir="auto"'
         label = f' lang="{e(col.language)}" dir="ltr"' if other else ""
         img = s.image
-        add(f'<li>\n<article class="sk-story{" sk-story--image" if img else ""}" '
+        add(f'<li><span class="sk-number" aria-hidden="true">{number}</span>\n'
+            f'<article class="sk-story{" sk-story--image" if img else ""}" '
             f'id="story-{e(s.id)}"'
             + (f' lang="{e(other)}" dir="{DIRECTIONS.get(other, "ltr")}"' if other else "")
             + ">\n")
@@ -305,21 +341,33 @@ def fstring_page(col: Collection) -> bytes:
             f'<p class="sk-date"{label}><time datetime="{iso(s.published)}">'
             f"{human_date(s.published)}</time></p>\n"
             f'<div class="sk-summary"{text_dir}>\n{paragraphs_html(s.summary)}\n</div>\n')
+        if s.body:
+            add(f'<div class="sk-article"{text_dir}>{s.body}</div>\n')
         if s.links:
             add('<ul class="sk-links">\n')
             for link in s.links:
                 add(f'<li dir="auto"><a href="{e(link.url)}">{e(link.title)}</a></li>\n')
             add("</ul>\n")
+        if s.url:
+            add(f'<p class="sk-more"{label}><a href="{e(s.url)}">Read more<span class="sk-vh">: '
+                f"<bdi>{e(s.title)}</bdi></span></a></p>\n")
+        if s.translations:
+            add(f'<p class="sk-translations"{label}>Also in:\n' + ", \n".join(
+                f'<a href="{e(t.url)}" hreflang="{t.language}" lang="{t.language}" '
+                f'dir="{DIRECTIONS.get(t.language, "ltr")}"'
+                + (f' title="{e(t.title)}"' if t.title else "")
+                + f">{e(language_name(t.language))}</a>" for t in s.translations) + "\n</p>\n")
         if s.topics or s.countries:
             add('<ul class="sk-tags">\n')
             for t in s.topics:
-                add(f'<li dir="auto">{e(t)}</li>\n')
+                add(f'<li dir="auto"><a href="{e(tag_link("topic", t))}" rel="tag">{e(t)}</a></li>\n')
             for code in s.countries:
-                add(f'<li class="sk-country"{label}>{e(names[code])}</li>\n')
+                add(f'<li class="sk-country"{label}><a href="{e(tag_link("country", code))}" '
+                    f'rel="tag">{e(names[code])}</a></li>\n')
             add("</ul>\n")
         add(f'</div>\n<script type="application/ld+json">{json_ld(s)}</script>\n'
             "</article>\n</li>\n")
-    add("</ol>\n</main>\n</div>\n"
+    add(("</ol>\n" if col.stories else "") + "</main>\n</div>\n"
         '<footer class="sk-footer">\n<div class="sk-wrap">\n'
         f'<p dir="auto">{e(col.title)}')
     if col.url:

@@ -91,6 +91,30 @@ class TestDocument:
         assert data.decode() == json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
         assert data.decode() != json.dumps(doc, indent=4, ensure_ascii=False) + "\n"
 
+    def test_every_field_is_written(self) -> None:
+        """Every field is present, keys in name order, empty ones as null or [], UTC as Z;
+        the json and jsonl readers load that form back equal."""
+        story = storykit.Story(title="A song", summary="S.", published="2021-02-03",
+                               updated="2021-02-04T09:30:00+00:00")
+        col = storykit.Collection(stories=[story])
+        doc = json.loads(dumps(col))
+        assert list(doc) == sorted(doc) and doc["description"] is None
+        assert doc["stories"][0] == {
+            "body": None, "countries": [], "id": "a-song", "image": None, "language": "en",
+            "links": [], "published": "2021-02-03", "summary": "S.", "title": "A song",
+            "topics": [], "translations": [], "updated": "2021-02-04T09:30:00Z", "url": None}
+        assert storykit.loads(dumps(col), "json") == col
+        assert storykit.loads(dumps(col, shape="lines"), "jsonl").stories == col.stories
+
+    @given(collections(max_size=6))
+    def test_streamed_document_is_the_same(self, col: storykit.Collection) -> None:
+        """Stories given one at a time (``write_stream``) make the same bytes as the whole
+        collection, compact and indented."""
+        for options in ({}, {"indent": 2}, {"ensure_ascii": True}):
+            out = io.BytesIO()
+            JSON.write_stream(col, iter(col.stories), out, **options)
+            assert out.getvalue() == dumps(col, **options)
+
     def test_empty(self) -> None:
         """An empty collection is a document with an empty stories list, in every form."""
         col = storykit.Collection(title="Nothing yet")

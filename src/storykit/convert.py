@@ -4,17 +4,18 @@ flat columns.
 ``converter`` is storykit's one cattrs converter (never ``cattrs.global_converter``). Its
 structure hooks run the model's checkers, so ``converter.structure(data, Story)`` validates and
 raises :class:`~storykit.ValidationError`; its unstructure hooks give the data names of DESIGN.
-The hand-written ``*_to_data`` functions are what the hooks call: they are the hot path of
-every export, so they build plain dicts directly and leave out what is empty.
+Unstructuring is :func:`to_data`, msgspec's encoding of the attrs classes decoded back: the
+same mapping the ``json`` exporter writes, so there is one.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,7 @@ from storykit.model import (
 
 __all__ = [
     "CSV_COLUMNS",
+    "FREE_TEXT_COLUMNS",
     "collection_from_data",
     "collection_to_data",
     "contact_to_data",
@@ -53,6 +55,7 @@ __all__ = [
     "make_options_converter",
     "options_converter",
     "story_to_data",
+    "to_data",
     "unflatten_story",
 ]
 
@@ -65,86 +68,42 @@ if TYPE_CHECKING:
     options_converter: cattrs.Converter
 
 
-def _date(value: date) -> str:
-    return value.isoformat()
+@functools.cache
+def _codec() -> tuple[Callable[[Any], bytes], Callable[[bytes], Any]]:
+    import msgspec  # (on first use: ``import storykit`` stays light)
+
+    return msgspec.json.Encoder().encode, msgspec.json.Decoder().decode
 
 
-def credit_to_data(c: Credit) -> dict[str, Any]:
-    return {"holder": c.holder, "year": c.year} if c.year is not None else {"holder": c.holder}
+def to_data(value: Any) -> Any:
+    """A model object (or a date, or a tuple of them) as plain data: its JSON, decoded.
 
-
-def image_to_data(i: Image) -> dict[str, Any]:
-    d: dict[str, Any] = {"url": i.url, "alt": i.alt}
-    if i.credit is not None:
-        d["credit"] = credit_to_data(i.credit)
-    return d
-
-
-def link_to_data(link: Link) -> dict[str, Any]:
-    return {"url": link.url, "title": link.title}
-
-
-def translation_to_data(t: Translation) -> dict[str, Any]:
-    d = {"language": t.language, "url": t.url}
-    if t.title is not None:
-        d["title"] = t.title
-    return d
+    This is storykit's one mapping from the model to plain data, and it is msgspec's encoding
+    of the attrs classes, the very bytes the ``json`` exporter writes: so
+    ``json.loads(storykit.dumps(col, "json")) == collection_to_data(col)``. Every field is
+    present, keys in the order of the field names, an empty field as ``null`` or ``[]``,
+    dates and datetimes in ISO 8601 (``Z`` for UTC). Every storykit reader loads it back equal.
+    """
+    encode, decode = _codec()
+    return decode(encode(value))
 
 
 def story_to_data(s: Story) -> dict[str, Any]:
-    """A story as plain data: JSON-ready, empty optional fields left out."""
-    d: dict[str, Any] = {
-        "id": s.id,
-        "title": s.title,
-        "published": s.published.isoformat(),
-        "summary": s.summary,
-    }
-    if s.url is not None:
-        d["url"] = s.url
-    if s.image is not None:
-        d["image"] = image_to_data(s.image)
-    if s.topics:
-        d["topics"] = list(s.topics)
-    if s.countries:
-        d["countries"] = list(s.countries)
-    d["language"] = s.language
-    if s.links:
-        d["links"] = [{"url": x.url, "title": x.title} for x in s.links]
-    if s.translations:
-        d["translations"] = [translation_to_data(t) for t in s.translations]
-    if s.updated is not None:
-        d["updated"] = s.updated.isoformat()
-    if s.body is not None:
-        d["body"] = s.body
-    return d
+    """A story as plain data (:func:`to_data`): JSON-ready, lists and strings only."""
+    got: dict[str, Any] = to_data(s)
+    return got
 
 
 def contact_to_data(c: MediaContact) -> dict[str, Any]:
-    d: dict[str, Any] = {"name": c.name}
-    for key in ("role", "organization", "email", "phone", "url"):
-        value = getattr(c, key)
-        if value is not None:
-            d[key] = value
-    return d
-
-
-def collection_meta(c: Collection) -> dict[str, Any]:
-    """The collection document without its stories."""
-    d: dict[str, Any] = {"title": c.title}
-    if c.description is not None:
-        d["description"] = c.description
-    if c.url is not None:
-        d["url"] = c.url
-    d["language"] = c.language
-    d["contacts"] = [contact_to_data(x) for x in c.contacts]
-    return d
+    """A media contact as plain data (:func:`to_data`)."""
+    got: dict[str, Any] = to_data(c)
+    return got
 
 
 def collection_to_data(c: Collection) -> dict[str, Any]:
-    """The collection document of DESIGN: loads back to an equal collection."""
-    d = collection_meta(c)
-    d["stories"] = [story_to_data(s) for s in c.stories]
-    return d
+    """The collection document of DESIGN (:func:`to_data`): loads back to an equal collection."""
+    got: dict[str, Any] = to_data(c)
+    return got
 
 
 def collection_from_data(data: Any, source: str | None = None, *,
@@ -195,15 +154,9 @@ def make_converter() -> cattrs.Converter:
     import cattrs
 
     conv = cattrs.Converter(forbid_extra_keys=True)
-    conv.register_unstructure_hook(Story, story_to_data)
-    conv.register_unstructure_hook(Collection, collection_to_data)
-    conv.register_unstructure_hook(MediaContact, contact_to_data)
-    conv.register_unstructure_hook(Image, image_to_data)
-    conv.register_unstructure_hook(Credit, credit_to_data)
-    conv.register_unstructure_hook(Link, link_to_data)
-    conv.register_unstructure_hook(Translation, translation_to_data)
-    conv.register_unstructure_hook(datetime, _date)
-    conv.register_unstructure_hook(date, _date)
+    for cls in (Story, Collection, MediaContact, Image, Credit, Link, Translation, datetime,
+                date):
+        conv.register_unstructure_hook(cls, to_data)
     conv.register_structure_hook(Story, _check_or_raise(check_story))
     conv.register_structure_hook(MediaContact, _check_or_raise(check_contact))
     conv.register_structure_hook(Image, _check_or_raise(check_image))
@@ -277,6 +230,9 @@ def restore(cell: str) -> str:
 
 
 def _join_list(items: tuple[str, ...]) -> str:
+    joined = ";".join(items)
+    if "\\" not in joined and joined.count(";") == len(items) - 1:
+        return joined  # (nothing to escape: nearly every list)
     return ";".join(x.replace("\\", "\\\\").replace(";", "\\;") for x in items)
 
 
@@ -314,26 +270,36 @@ def credit_text(credit: Credit) -> str:
 
 
 def flatten_story(s: Story) -> dict[str, str]:
-    """A story as CSV cells (strings), in the columns of :data:`CSV_COLUMNS`."""
+    """A story as CSV cells (strings), in the columns of :data:`CSV_COLUMNS`.
+
+    Only the cells of :data:`FREE_TEXT_COLUMNS` can start with a formula trigger or a quote.
+    """
     image = s.image
+    updated = s.updated
     return {
         "id": s.id,
         "title": s.title,
         "published": s.published.isoformat(),
-        "updated": s.updated.isoformat() if s.updated is not None else "",
+        "updated": updated.isoformat() if updated is not None else "",
         "summary": s.summary,
         "url": s.url or "",
         "image.url": image.url if image is not None else "",
         "image.alt": image.alt if image is not None else "",
         "image.credit": credit_text(image.credit) if image is not None and image.credit else "",
-        "topics": _join_list(s.topics),
+        "topics": _join_list(s.topics) if s.topics else "",
         "countries": ";".join(s.countries),
         "language": s.language,
-        "links": "\n".join(f"{x.url} {x.title}" for x in s.links),
+        "links": "\n".join(f"{x.url} {x.title}" for x in s.links) if s.links else "",
         "translations": "\n".join(
             f"{t.language} {t.url}" + (f" {t.title}" if t.title else "") for t in s.translations
-        ),
+        ) if s.translations else "",
     }
+
+
+#: The columns whose cell may start with a formula trigger or a quote: the free texts. Every
+#: other cell starts with what its rule allows there: a digit (dates), a letter (ids, URLs,
+#: countries, language tags; links and translations start with a URL or a tag) or ``©``.
+FREE_TEXT_COLUMNS: tuple[str, ...] = ("title", "summary", "image.alt", "topics")
 
 
 def unflatten_story(row: Mapping[str, str | None], errors: Errors, path: str,

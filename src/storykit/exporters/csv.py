@@ -10,7 +10,7 @@ import csv
 import io
 import itertools
 import operator
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, BinaryIO
 
 import attrs
@@ -19,6 +19,7 @@ from storykit.collection import Collection
 from storykit.convert import (
     CSV_COLUMNS,
     FORMULA_TRIGGERS,
+    FREE_TEXT_COLUMNS,
     flatten_story,
     neutralise,
 )
@@ -118,14 +119,18 @@ class CSVExporter:
         columns = opts.columns
         if opts.header:
             writer.writerow(columns)
-        cells = _picker(columns)
+        pick = _picker(columns)
+        risky = [c for c in FREE_TEXT_COLUMNS if c in columns] if opts.neutralise_formulas else []
         it = iter(stories)
         while batch := list(itertools.islice(it, CHUNK)):
-            rows = [cells(s) for s in batch]
-            if opts.neutralise_formulas:
-                # Only a cell starting with a trigger or a quote can change: test that inline.
-                rows = [[neutralise(c) if c and c[0] in _RISKY else c for c in row]
-                        for row in rows]
+            rows = []
+            for story in batch:
+                cells = flatten_story(story)
+                for column in risky:  # (only these can hold a formula: see FREE_TEXT_COLUMNS)
+                    cell = cells[column]
+                    if cell and cell[0] in _RISKY:
+                        cells[column] = neutralise(cell)
+                rows.append(pick(cells))
             writer.writerows(rows)
             out.write(buf.getvalue().encode("utf-8"))
             buf.seek(0)
@@ -137,12 +142,12 @@ class CSVExporter:
 _RISKY = FORMULA_TRIGGERS | {"'"}
 
 
-def _picker(columns: tuple[str, ...]) -> Callable[[Story], list[str]]:
-    """The cells of ``columns``, in that order, from :func:`~storykit.convert.flatten_story`."""
-    pick = operator.itemgetter(*columns)
+def _picker(columns: tuple[str, ...]) -> Callable[[dict[str, str]], Sequence[str]]:
+    """The cells of ``columns``, in that order, from a story's cells (a row)."""
     if len(columns) == 1:
-        return lambda s: [pick(flatten_story(s))]
-    return lambda s: list(pick(flatten_story(s)))
+        column = columns[0]
+        return lambda cells: (cells[column],)
+    return operator.itemgetter(*columns)
 
 
 @hookimpl

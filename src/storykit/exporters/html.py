@@ -15,6 +15,7 @@ linked by ``rel="prev"`` and ``rel="next"``.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import os
@@ -23,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, BinaryIO
-from urllib.parse import urlencode
+from urllib.parse import quote_plus
 
 import attrs
 
@@ -147,8 +148,11 @@ def _story_url(story: Story) -> str | None:
 
 
 def _query_link(key: str) -> Callable[[str], str]:
+    # (What urlencode({key: value}) gives; remembered, as the same tags come back story
+    # after story: quoting is a tenth of a page's time otherwise.)
+    @functools.lru_cache(maxsize=4096)
     def link(value: str) -> str:
-        return "?" + urlencode({key: value})
+        return f"?{key}={quote_plus(value)}"
 
     return link
 

@@ -15,14 +15,13 @@ import attrs
 import msgspec
 
 from storykit.collection import Collection
-from storykit.convert import collection_meta
 from storykit.errors import OptionError
 from storykit.exporter import parse_options
 from storykit.model import Story
 from storykit.plugins import hookimpl
 
 #: Stories rendered per write() call when streaming: big enough to amortise calls.
-CHUNK = 64
+CHUNK = 512
 
 
 @attrs.frozen
@@ -63,6 +62,10 @@ def _ascii(data: bytes) -> bytes:
     return _NON_ASCII.sub(_escape, data.decode("utf-8")).encode("ascii")
 
 
+#: What every chunk goes through before it is written: :func:`_ascii` or :func:`_same`.
+Fix = Callable[[bytes], bytes]
+
+
 def _same(data: bytes) -> bytes:
     return data
 
@@ -93,7 +96,7 @@ class JSONExporter:
                      **options: Any) -> None:
         """Write ``stories`` (any iterable, read once) with ``collection``'s metadata."""
         opts = parse_options(self, options, JSONOptions)
-        fix: Callable[[bytes], bytes] = _ascii if opts.ensure_ascii else _same
+        fix: Fix = _ascii if opts.ensure_ascii else _same
         if opts.shape == "lines":
             if opts.indent:
                 raise OptionError(self.name, "indent", "must be 0 with shape='lines' (JSON Lines "
@@ -109,17 +112,13 @@ def _encoded(stories: Iterable[Story], *, lines: bool) -> Iterator[bytes]:
     """The stories as compact JSON, :data:`CHUNK` at a time: each chunk's stories joined by
     commas, or as JSON Lines (each story ended by a line break) if ``lines``.
 
-    Each story is the converter's plain data (:func:`storykit.convert.story_to_data`, its
-    unstructure hook for stories), encoded by msgspec.
+    msgspec encodes the attrs classes itself: this is :func:`storykit.convert.to_data`'s
+    mapping (the one story-to-data mapping), with no Python code run per story.
     """
-    from storykit.convert import converter
-
-    to_data = converter.get_unstructure_hook(Story)
     encoder = msgspec.json.Encoder()
     for batch in _chunked(stories):
-        data = [to_data(s) for s in batch]
         # ([a,b,c] without its brackets is the stories joined by commas.)
-        yield encoder.encode_lines(data) if lines else encoder.encode(data)[1:-1]
+        yield encoder.encode_lines(batch) if lines else encoder.encode(batch)[1:-1]
 
 
 def _chunked(stories: Iterable[Story]) -> Iterator[list[Story]]:
@@ -129,51 +128,64 @@ def _chunked(stories: Iterable[Story]) -> Iterator[list[Story]]:
         yield batch
 
 
-def _pretty(data: Any) -> bytes:
-    """``data`` as JSON indented by 2 (as ``json.dumps(data, indent=2)`` writes it)."""
-    return msgspec.json.format(msgspec.json.encode(data), indent=2)
+#: Where the stories go in the collection's encoding with no stories (compact, indented).
+_HOLE = b'"stories":[]'
+_PRETTY_HOLE = b'"stories": []'
+
+
+def _frame(collection: Collection, indent: int) -> tuple[bytes, bytes]:
+    """The document's bytes before and after its stories' array.
+
+    That is ``msgspec.json.encode(collection)`` (indented by ``indent``), cut where its stories
+    go: a collection with no stories encoded, and cut at its ``"stories":[]``. (Inside JSON
+    strings ``"`` is escaped, so the key is found only where it is one.)
+    """
+    empty = msgspec.json.encode(attrs.evolve(collection, stories=()))
+    if indent:
+        head, hole, tail = msgspec.json.format(empty, indent=indent).partition(_PRETTY_HOLE)
+    else:
+        head, hole, tail = empty.partition(_HOLE)
+    assert hole, "a collection's JSON has its stories"
+    return head + hole[:-1], hole[-1:] + tail
 
 
 def _write_compact(collection: Collection, stories: Iterable[Story], out: BinaryIO,
-                   fix: Callable[[bytes], bytes], document: bool) -> None:
-    if document:
-        head = msgspec.json.encode(collection_meta(collection))
-        out.write(fix(head[:-1]) + b',"stories":[')
-    else:
-        out.write(b"[")
+                   fix: Fix, document: bool) -> None:
+    """Byte for byte ``msgspec.json.encode`` of the collection (or of its stories)."""
+    head, tail = _frame(collection, 0) if document else (b"[", b"]")
     write = out.write
+    write(fix(head))
     first = True
     for data in _encoded(stories, lines=False):
         if not first:
             write(b",")
         write(fix(data))
         first = False
-    write(b"]}" if document else b"]")
+    write(fix(tail))
 
 
 def _write_pretty(collection: Collection, stories: Iterable[Story], out: BinaryIO,
-                  fix: Callable[[bytes], bytes], document: bool) -> None:
-    """Indented by 2, byte for byte what :func:`_pretty` gives for the whole document."""
-    from storykit.convert import converter
-
-    to_data = converter.get_unstructure_hook(Story)
-    if document:
-        head = _pretty(collection_meta(collection))
-        out.write(fix(head[:-2]) + b',\n  "stories": ')
+                  fix: Fix, document: bool) -> None:
+    """Indented by 2, byte for byte what ``msgspec.json.format(..., indent=2)`` gives for the
+    whole document, and a line break."""
+    head, tail = _frame(collection, 2) if document else (b"[", b"]")
+    out.write(fix(head))
+    encoder = msgspec.json.Encoder()
     first = True
     for batch in _chunked(stories):
         # The chunk as an indented array, its items moved in under the document's key.
-        items = _pretty([to_data(s) for s in batch])[2:-2]
+        items = msgspec.json.format(encoder.encode(batch), indent=2)[2:-2]
         data = fix(b"  " + items.replace(b"\n", b"\n  ") if document else items)
-        out.write(b"[\n" + data if first else b",\n" + data)
+        out.write(b"\n" if first else b",\n")
+        out.write(data)
         first = False
-    if first:  # no stories
-        out.write(b"[]\n}\n" if document else b"[]\n")
-        return
-    out.write(b"\n  ]\n}\n" if document else b"\n]\n")
+    if not first:
+        out.write(b"\n  " if document else b"\n")
+    out.write(fix(tail))
+    out.write(b"\n")
 
 
-def _write_lines(stories: Iterable[Story], out: BinaryIO, fix: Callable[[bytes], bytes]) -> None:
+def _write_lines(stories: Iterable[Story], out: BinaryIO, fix: Fix) -> None:
     write = out.write
     for data in _encoded(stories, lines=True):
         write(fix(data))

@@ -80,6 +80,16 @@ def _text(value: str) -> str:
 
 def _attr(value: str) -> str:
     """An attribute value: as :func:`_text`, and quotes and line breaks as references."""
+    if value.isprintable():  # (no line break, tab or other control: only four to escape)
+        if "&" in value:
+            value = value.replace("&", "&amp;")
+        if "<" in value:
+            value = value.replace("<", "&lt;")
+        if ">" in value:
+            value = value.replace(">", "&gt;")
+        if '"' in value:
+            value = value.replace('"', "&quot;")
+        return value
     value = _text(value)
     if '"' in value:
         value = value.replace('"', "&quot;")
