@@ -600,18 +600,23 @@ def _repeats(keys: Sequence[bytes]) -> frozenset[int]:
     return frozenset(repeats)
 
 
-#: Prepared runs in a worker, by the token of (collection, options): each block of
-#: subscribers reuses the templates, CSS and headers rendered for the first.
-_RUNS: dict[str, Any] = {}
+#: Prepared runs in a worker, by the token of (collection, options) and thread: each block
+#: of subscribers reuses the templates, CSS and headers rendered for the first (a run is
+#: not shared between threads: each task gives it its own subscribers).
+_RUNS: dict[tuple[str, int], Any] = {}
 
 
 def _prepared_run(token: str, collection: Collection, options: Mapping[str, Any]) -> Any:
+    import threading
+
     from storykit.digest import PersonalisedRun
 
-    run = _RUNS.get(token)
+    key = (token, threading.get_ident())
+    run = _RUNS.get(key)
     if run is None:
-        _RUNS.clear()  # one job's run at a time
-        run = _RUNS[token] = PersonalisedRun(collection, [], options, keep_skipped=False)
+        for other in [k for k in list(_RUNS) if k[0] != token]:  # one job's runs at a time
+            _RUNS.pop(other, None)
+        run = _RUNS[key] = PersonalisedRun(collection, [], options, keep_skipped=False)
     return run
 
 
