@@ -7,7 +7,9 @@ Install the extra (``pip install "storykit[dask]"``); nothing here is imported b
 ``"local"``. Paths are fsspec URLs (``s3://``, ``gcs://``, ``file://`` or plain paths, globs
 allowed); the workers must be able to open them.
 
-A JSON Lines archive is split into blocks of about ``blocksize`` bytes on line boundaries; each
+A JSON Lines archive is split into blocks of about ``blocksize`` bytes on line boundaries (by
+default 64 MiB, smaller for an archive under 2 GiB so that it makes :data:`AUTO_BLOCKS` blocks
+for the workers to share, none under 1 MiB); each
 block is read by a worker, a chunk of lines at a time, through :func:`storykit.loads` (so each
 story meets exactly the rules one process applies). What one process decides over the whole
 file is then decided once over the whole archive, from what the workers send back (a story's
@@ -40,7 +42,10 @@ __all__ = ["client", "digests", "export", "read_stories", "validate"]
 
 #: Lines of JSON Lines parsed at once in a worker: bounds a worker's memory whatever the block.
 CHUNK_LINES = 2000
-_BLOCKSIZE = "64 MiB"
+#: Blocks an archive (or a subscribers file) is cut into at least, with the default
+#: ``blocksize=None``: enough for the workers to share the job evenly (blocks of 64 MiB at
+#: most and 1 MiB at least; 1 MiB and 16 KiB for subscribers).
+AUTO_BLOCKS = 32
 _INDEX = re.compile(r"stories\[(\d+)\]")
 
 
@@ -125,7 +130,17 @@ def _format(path: str, format: str | None) -> str:
     return fmt
 
 
-def _blocks(urlpath: str | Sequence[str], blocksize: int | str,
+def _spread(blocksize: int | str | None, total: int, *, most: int, least: int,
+            blocks: int) -> int:
+    """The block size: ``blocksize`` as given, or (None) ``most`` bytes, made smaller so that
+    ``total`` bytes give at least ``blocks`` blocks (for the workers to share), but never
+    under ``least``."""
+    if blocksize is not None:
+        return _size(blocksize)
+    return max(1, min(most, max(least, -(-total // blocks))))
+
+
+def _blocks(urlpath: str | Sequence[str], blocksize: int | str | None,
             format: str | None) -> list[_Block]:
     """The blocks of every file ``urlpath`` names, files in name order."""
     from fsspec.core import get_fs_token_paths
@@ -133,11 +148,13 @@ def _blocks(urlpath: str | Sequence[str], blocksize: int | str,
     fs, _, paths = get_fs_token_paths(urlpath, mode="rb")
     if not paths:
         raise FileNotFoundError(f"no such file: {urlpath}")
-    size = _size(blocksize)
+    sizes = {path: fs.size(path) for path in paths}
+    size = _spread(blocksize, sum(sizes.values()), most=64 << 20, least=1 << 20,
+                   blocks=AUTO_BLOCKS)
     blocks: list[_Block] = []
     for path in sorted(paths):
         fmt = _format(path, format)
-        total = fs.size(path)
+        total = sizes[path]
         if fmt != "jsonl" or not total:
             blocks.append(_Block(fs, path, fmt, 0, None))
             continue
@@ -343,7 +360,7 @@ def _surveyed(blocks: Sequence[_Block]) -> _Verdict:
 # --- the public jobs --------------------------------------------------------------------------
 
 
-def validate(urlpath: str | Sequence[str], *, blocksize: int | str = _BLOCKSIZE,
+def validate(urlpath: str | Sequence[str], *, blocksize: int | str | None = None,
              format: str | None = None) -> list[ErrorDetail]:
     """Every problem of a JSON Lines or CSV archive, in file and line order (empty: valid).
 
@@ -353,7 +370,7 @@ def validate(urlpath: str | Sequence[str], *, blocksize: int | str = _BLOCKSIZE,
     return _surveyed(_blocks(urlpath, blocksize, format)).errors
 
 
-def read_stories(urlpath: str | Sequence[str], *, blocksize: int | str = _BLOCKSIZE,
+def read_stories(urlpath: str | Sequence[str], *, blocksize: int | str | None = None,
                  format: str | None = None) -> dask.bag.Bag:
     """A ``dask.bag.Bag`` of the validated stories of an archive, one partition per block.
 
@@ -430,7 +447,7 @@ def _surveying(block: _Block, renames: Mapping[int, str] | None,
 
 
 def export(bag_or_urlpath: dask.bag.Bag | str | Sequence[str], format: str, out_urlpath: str,
-           *, single_file: bool = False, blocksize: int | str = _BLOCKSIZE,
+           *, single_file: bool = False, blocksize: int | str | None = None,
            input_format: str | None = None, **options: Any) -> list[str]:
     """Export an archive (or a bag of stories) with a streaming writer, a part per block.
 
@@ -512,15 +529,17 @@ def _export_blocks(blocks: Sequence[_Block], out_fs: AbstractFileSystem,
 # --- personalised digests ------------------------------------------------------------------------
 
 
-def _subscriber_blocks(urlpath: str, blocksize: int | str) -> tuple[bytes, list[_Block]]:
+def _subscriber_blocks(urlpath: str, blocksize: int | str | None,
+                       ) -> tuple[bytes, list[_Block]]:
     """The header line of a subscribers CSV file, and its body in blocks of whole lines."""
     from fsspec.core import url_to_fs
 
     fs, path = url_to_fs(urlpath)
     with fs.open(path, "rb") as f:
         header = f.readline()
-    size, total = _size(blocksize), fs.size(path)
+    total = fs.size(path)
     start = len(header)
+    size = _spread(blocksize, total - start, most=1 << 20, least=16 << 10, blocks=AUTO_BLOCKS)
     blocks = [_Block(fs, path, "csv", off, min(size, total - off))
               for off in range(start, total, size)]
     return header, blocks
@@ -684,13 +703,16 @@ class DigestReport:
 
 
 def digests(collection: Collection, subscribers_urlpath: str, outbox_urlpath: str, *,
-            blocksize: int | str = "1 MiB", **options: Any) -> DigestReport:
+            blocksize: int | str | None = None, **options: Any) -> DigestReport:
     """Write one personalised ``.eml`` per subscriber into the outbox, on the workers.
 
     The messages are byte-identical to :class:`storykit.digest.PersonalisedRun`'s on one
     machine, and the same subscribers are skipped (no story matches them). A rerun after a
     crash writes only the messages missing from the outbox. ``manifest.csv`` in the outbox
     lists address, file and story count for every message, in subscriber order.
+    The subscribers file is cut into blocks of ``blocksize`` bytes of whole rows (by default
+    1 MiB, smaller for a file under 32 MiB so that it makes :data:`AUTO_BLOCKS` blocks, none
+    under 16 KiB).
     """
     dk = _dask()
     from dask.base import tokenize
