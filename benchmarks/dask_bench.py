@@ -31,6 +31,7 @@ import csv
 import hashlib
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -112,6 +113,7 @@ class Watch:
         self.tree_peak = self.hwm = 0  # kB
         self.min_free = shutil.disk_usage(disk).free
         self.full = False
+        self.cpu = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -141,8 +143,16 @@ def with_suppressed(fn: Callable[[], object]) -> None:
         fn()
 
 
+def children_cpu() -> float:
+    """CPU seconds (user + system) of every child reaped so far, and of theirs."""
+    got = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return got.ru_utime + got.ru_stime
+
+
 def run(argv: list[str], disk: Path, keep_free: float) -> tuple[float, Watch, str]:
-    """Run a command in a fresh process group: wall time (s), its memory watch, its stdout."""
+    """Run a command in a fresh process group: wall time (s), its memory watch, its stdout.
+    ``watch.cpu`` is the CPU time of the whole tree (every process, start-up included)."""
+    cpu = children_cpu()
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
@@ -155,6 +165,7 @@ def run(argv: list[str], disk: Path, keep_free: float) -> tuple[float, Watch, st
             proc.wait()
         watch.stop()
     took = time.perf_counter() - start
+    watch.cpu = children_cpu() - cpu
     if watch.full:
         raise DiskFullError(f"stopped: free disk went below {keep_free:g} GB")
     if proc.returncode:
@@ -165,7 +176,7 @@ def run(argv: list[str], disk: Path, keep_free: float) -> tuple[float, Watch, st
 # --- the contenders -----------------------------------------------------------------------
 
 CLUSTER = """
-import json, sys, time
+import json, os, sys, time
 import storykit
 from storykit import dask as skd
 
@@ -173,9 +184,14 @@ def hwm():
     with open("/proc/self/status") as f:
         return max(int(l.split()[1]) for l in f if l.startswith("VmHWM:"))
 
+def cpu():
+    t = os.times()
+    return t.user + t.system
+
 args = json.loads(sys.argv[1])
 with skd.client("local", n_workers=args["workers"]) as c:
     c.run(hwm)  # the workers are up before the clock starts
+    before = sum(c.run(cpu).values()) + cpu()
     start = time.perf_counter()
     if args["job"] == "digests":
         col = storykit.load(args["stories"])
@@ -183,18 +199,21 @@ with skd.client("local", n_workers=args["workers"]) as c:
     else:
         skd.export(args["source"], "csv", args["out"], single_file=True)
     took = time.perf_counter() - start
+    job_cpu = sum(c.run(cpu).values()) + cpu() - before
     peaks = c.run(hwm)
-print(json.dumps({"took": took, "worker_peak_kb": max(peaks.values())}))
+print(json.dumps({"took": took, "cpu": job_cpu, "worker_peak_kb": max(peaks.values())}))
 """
 
 
 def on_cluster(workers: int, job: str, disk: Path, keep_free: float,
                **args: Any) -> tuple[float, float, Watch]:
     """Time (s, the job alone, the cluster already up) of ``job`` on a fresh LocalCluster of
-    ``workers``, the largest worker's peak RSS (MB), and the whole tree's watch."""
+    ``workers``, the largest worker's peak RSS (MB), and the whole tree's watch (its ``cpu``
+    here: the job's CPU seconds in the workers and the driver, start-up left out)."""
     _, watch, out = run([sys.executable, "-c", CLUSTER, json.dumps(
         {"workers": workers, "job": job, **args})], disk, keep_free)
     got = json.loads(out.splitlines()[-1])
+    watch.cpu = got["cpu"]
     return got["took"], got["worker_peak_kb"] / 1024, watch
 
 
@@ -295,7 +314,8 @@ def main(argv: list[str] | None = None) -> int:
             size = folder_bytes(outbox)
             per_sub = max(per_sub, size / count)
             if count == n:
-                one_process = {"took": took, "outbox": outbox_digest(outbox)}
+                one_process = {"took": took, "cpu": watch.cpu,
+                               "outbox": outbox_digest(outbox)}
             memory_rows.append(
                 f"| {count:,} | {took:.1f} s | {watch.tree_peak / 1024:.0f} MB | "
                 f"{watch.hwm / 1024:.0f} MB | {size / GB:.2f} GB, min free "
@@ -310,7 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     if "digests" in goals and one_process:
         t1 = one_process["took"]
         subs = work / f"subscribers-{n}.csv"
-        speed = [f"| one process | {n:,} | {t1:.1f} s | {n / t1:,.0f} | | |"]
+        c1 = one_process["cpu"]
+        speed = [f"| one process | {n:,} | {t1:.1f} s | {n / t1:,.0f} | | {c1:.1f} s | |"]
         rates: dict[int, float] = {}
 
         def checked_run(workers: int, out: Path, want: Any) -> tuple[float, float, Watch]:
@@ -326,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.rmtree(out, ignore_errors=True)
         for workers in (1, 2):
             if why := fits(n, per_sub):
-                speed.append(f"| LocalCluster, {workers} worker(s) | {n:,} | {why} | | | |")
+                speed.append(f"| LocalCluster, {workers} worker(s) | {n:,} | {why} |||||")
                 continue
             out = work / f"outbox-{workers}w"
             say(f"digests, LocalCluster of {workers}, {n:,} subscribers...")
@@ -334,17 +355,19 @@ def main(argv: list[str] | None = None) -> int:
                 took, peak, watch = best(args.repeat, lambda w=workers, o=out: checked_run(
                     w, o, one_process["outbox"]))
             except DiskFullError as e:
-                speed.append(f"| LocalCluster, {workers} worker(s) | {n:,} | {e} | | | |")
+                speed.append(f"| LocalCluster, {workers} worker(s) | {n:,} | {e} |||||")
                 shutil.rmtree(out, ignore_errors=True)
                 continue
             rates[workers] = n / took
             speed.append(f"| LocalCluster, {workers} worker{'s' * (workers > 1)} | {n:,} | "
                          f"{took:.1f} s | {n / took:,.0f} | {took / t1:.2f}x | "
-                         f"{peak:.0f} MB (driver tree {watch.tree_peak / 1024:.0f} MB) |")
+                         f"{watch.cpu:.1f} s ({watch.cpu / c1:.2f}x) | {peak:.0f} MB "
+                         f"(driver tree {watch.tree_peak / 1024:.0f} MB) |")
         lines += ["", f"### 2. Personalised digests on a LocalCluster, 20 stories "
                       f"(load {uptime()})", "",
                   "| where | subscribers | time | subscribers/s | time / one process | "
-                  "largest worker's peak |", "|---|---:|---:|---:|---:|---|", *speed]
+                  "CPU (/ one process) | largest worker's peak |",
+                  "|---|---:|---:|---:|---:|---:|---|", *speed]
         if 2 in rates:
             per_worker = rates[2] / 2
             lines += ["", f"PROJECTION (not measured): 10,000,000 subscribers at the "
@@ -375,14 +398,17 @@ def main(argv: list[str] | None = None) -> int:
             assert file_hash(out) == want, "the CSV files differ"
             out.unlink()
             rows += [f"| storykit export --jobs {workers} | {m:,} | {t_one:.1f} s | "
-                     f"{m / t_one:,.0f} | | {w_one.tree_peak / 1024:.0f} MB (process tree) |",
+                     f"{m / t_one:,.0f} | | {w_one.cpu:.1f} s | "
+                     f"{w_one.tree_peak / 1024:.0f} MB (process tree) |",
                      f"| LocalCluster, {workers} worker{'s' * (workers > 1)} | {m:,} | "
-                     f"{took:.1f} s | {m / took:,.0f} | {took / t_one:.2f}x | {peak:.0f} MB "
+                     f"{took:.1f} s | {m / took:,.0f} | {took / t_one:.2f}x | "
+                     f"{watch.cpu:.1f} s ({watch.cpu / w_one.cpu:.2f}x) | {peak:.0f} MB "
                      f"(largest worker; driver tree {watch.tree_peak / 1024:.0f} MB) |"]
         archive.unlink()
         lines += ["", f"### 3. JSON Lines to one CSV file (load {uptime()})", "",
-                  "| where | stories | time | stories/s | time / storykit export | peak RSS |",
-                  "|---|---:|---:|---:|---:|---|", *rows]
+                  "| where | stories | time | stories/s | time / storykit export | "
+                  "CPU (/ storykit export) | peak RSS |",
+                  "|---|---:|---:|---:|---:|---:|---|", *rows]
     shutil.rmtree(work, ignore_errors=True)
     lines += ["", f"load after: {uptime()}; the whole bench took "
                   f"{(time.perf_counter() - began) / 60:.1f} min"]
