@@ -253,8 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--full", action="store_true",
                     help="the goals' sizes: 1,000,000 subscribers and 1,000,000 stories")
-    ap.add_argument("--subscribers", type=int, default=20_000)
-    ap.add_argument("--stories", type=int, default=100_000)
+    ap.add_argument("--subscribers", type=int,
+                    help="default 20,000 (--full: 1,000,000)")
+    ap.add_argument("--stories", type=int, help="default 100,000 (--full: 1,000,000)")
     ap.add_argument("--repeat", type=int, default=1, help="best of this many runs (speed)")
     ap.add_argument("--keep-free", type=float, default=20.0,
                     help="GB of disk never to go below (the run is stopped)")
@@ -265,8 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     # Stopped (timeout, kill), the bench still stops the run in flight: it is in a session of
     # its own (see run()), which only the bench's own clean-up reaches.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    if args.full:
-        args.subscribers = args.stories = 1_000_000
+    big = 1_000_000 if args.full else 0
+    args.subscribers = args.subscribers or big or 20_000
+    args.stories = args.stories or big or 100_000
     goals = set(args.only or ["memory", "digests", "export"])
     work: Path = args.workdir
     shutil.rmtree(work, ignore_errors=True)
