@@ -1,26 +1,44 @@
-"""storykit.dask against one process: personalised digests and a streamed export.
+"""storykit.dask against one process: the three goals of issue 21, measured by one command.
 
-    python benchmarks/dask_bench.py                      # 100,000 subscribers, 1,000,000 stories
-    python benchmarks/dask_bench.py --subscribers 1000000 --stories 1000000
+    python benchmarks/dask_bench.py --full     # the goals: 1,000,000 subscribers and stories
+    python benchmarks/dask_bench.py            # a quick check: 20,000 subscribers, 100,000 stories
+    python benchmarks/dask_bench.py --subscribers 50000 --stories 200000 --repeat 3
 
-Each contender runs in a fresh process under the same conditions (the GC as Python leaves
-it, the same stories, subscribers and options, the same output bytes, checked): one process
-(`storykit digest --subscribers`, `storykit export`) and `storykit.dask` on a
-`LocalCluster` of 1 and of 2 worker processes. Peak memory is each process's own maximum
-resident set (`getrusage`), the workers' read on the workers. The projection for 10 million
-subscribers on 16 and 64 workers assumes the 2-worker rate per worker: it is a projection,
-not a measurement.
+1. Memory: ``storykit digest --subscribers`` (one process) at N/100, N/10 and N subscribers x 20
+   stories: peak resident memory of the process and its children, summed and sampled from
+   /proc every 20 ms, beside the process's own high-water mark (VmHWM). Flat means memory
+   does not grow with the subscribers.
+2. Speed: the same N-subscriber job on ``LocalCluster(n_workers=1|2, threads_per_worker=1)``
+   (``storykit.dask.digests``) against the one-process time; a throughput table with a
+   PROJECTION for 10 million subscribers at 16 and 64 workers (the measured per-worker rate
+   at 2 workers times the workers: not a measurement).
+3. Export: a JSON Lines archive of M stories to one CSV file, ``storykit export --jobs W``
+   against ``storykit.dask.export`` on a LocalCluster of W workers (W = 1, 2); the largest
+   worker's peak memory (VmHWM, read on each worker). The two CSV files must be identical.
+
+Every contender runs in a fresh process; outputs are compared (the outboxes' file names and a
+sample of their bytes, the CSV files whole) and deleted after each measurement. The outbox
+of N subscribers takes about 22 KB x N of disk: before each digest run the free space is
+checked against an estimate (from the smallest run), and a watchdog stops any run that would
+leave less than ``--keep-free`` GB free (default 20), saying so in the table.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import hashlib
 import json
+import os
+import resource
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +50,14 @@ import data  # noqa: E402 - the benchmark's own generator, beside this file
 
 STORYKIT = str(Path(sys.executable).parent / "storykit")
 SENDER = "Newsroom <news@example.org>"
+WINDOW = ["--since", "2000-01-01", "--until", "2030-01-01"]
+#: the options `storykit digest` gives the email writer for WINDOW
+OPTIONS = {"sender": SENDER, "since": "2000-01-01", "until": "2030-01-01"}
+GB = 1 << 30
+
+
+class DiskFullError(Exception):
+    """A run stopped by the watchdog: the disk would have gone below the floor."""
 
 
 def write_subscribers(path: Path, n: int) -> Path:
@@ -41,107 +67,369 @@ def write_subscribers(path: Path, n: int) -> Path:
         w.writerow(["email", "name", "topics", "countries"])
         for i in range(n):
             w.writerow([f"reader{i}@example.org", f"Reader {i}",
-                         "decent work" if i % 3 == 1 else "", "LK" if i % 3 == 2 else ""])
+                        "decent work" if i % 3 == 1 else "", "LK" if i % 3 == 2 else ""])
     return path
 
 
-def measured(argv: list[str]) -> tuple[float, float]:
-    """Wall time (s) and peak RSS (MB) of a command run in a fresh process."""
+# --- memory, from /proc -------------------------------------------------------------------
+
+
+def _status(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM of a process, in kB (empty once it is gone)."""
+    got: dict[str, int] = {}
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(("VmRSS:", "VmHWM:")):
+                    key, value = line.split(":", 1)
+                    got[key] = int(value.split()[0])
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return got
+
+
+def _tree(pid: int) -> Iterator[int]:
+    """``pid`` and all its descendants (from /proc/<pid>/task/*/children)."""
+    yield pid
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:
+        return
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                children = [int(c) for c in f.read().split()]
+        except FileNotFoundError:
+            continue
+        for child in children:
+            yield from _tree(child)
+
+
+class Watch:
+    """Samples a process tree's memory and the disk's free space while a command runs."""
+
+    def __init__(self, pid: int, disk: Path, keep_free: float) -> None:
+        self.pid, self.disk, self.floor = pid, disk, keep_free * GB
+        self.tree_peak = self.hwm = 0  # kB
+        self.min_free = shutil.disk_usage(disk).free
+        self.full = False
+        self.cpu = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            total = 0
+            for p in _tree(self.pid):
+                st = _status(p)
+                total += st.get("VmRSS", 0)
+                if p == self.pid:
+                    self.hwm = max(self.hwm, st.get("VmHWM", 0))
+            self.tree_peak = max(self.tree_peak, total)
+            free = shutil.disk_usage(self.disk).free
+            self.min_free = min(self.min_free, free)
+            if free < self.floor and not self.full:
+                self.full = True
+                with_suppressed(lambda: os.killpg(self.pid, signal.SIGTERM))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def with_suppressed(fn: Callable[[], object]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        fn()
+
+
+def children_cpu() -> float:
+    """CPU seconds (user + system) of every child reaped so far, and of theirs."""
+    got = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return got.ru_utime + got.ru_stime
+
+
+def run(argv: list[str], disk: Path, keep_free: float) -> tuple[float, Watch, str]:
+    """Run a command in a fresh process group: wall time (s), its memory watch, its stdout.
+    ``watch.cpu`` is the CPU time of the whole tree (every process, start-up included)."""
+    cpu = children_cpu()
     start = time.perf_counter()
-    wrapper = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
-               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
-    out = subprocess.run([sys.executable, "-c", wrapper, *argv], check=True,
-                         capture_output=True, text=True)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    watch = Watch(proc.pid, disk, keep_free)
+    try:
+        out, err = proc.communicate()
+    finally:
+        if proc.poll() is None:
+            with_suppressed(lambda: os.killpg(proc.pid, signal.SIGKILL))
+            proc.wait()
+        watch.stop()
     took = time.perf_counter() - start
-    return took, int(out.stdout.split()[-1]) / 1024
+    watch.cpu = children_cpu() - cpu
+    if watch.full:
+        raise DiskFullError(f"stopped: free disk went below {keep_free:g} GB")
+    if proc.returncode:
+        raise RuntimeError(f"{argv[:3]} failed ({proc.returncode}):\n{err[-3000:]}")
+    return took, watch, out
 
 
-def on_cluster(workers: int, job: str, args: dict[str, Any]) -> tuple[float, float]:
-    """Wall time (s) of ``job`` on a fresh LocalCluster of ``workers``, and the largest
-    worker's peak RSS (MB)."""
-    code = f"""
-import json, resource, sys, time
+# --- the contenders -----------------------------------------------------------------------
+
+CLUSTER = """
+import json, os, sys, time
 import storykit
 from storykit import dask as skd
+
+def hwm():
+    with open("/proc/self/status") as f:
+        return max(int(l.split()[1]) for l in f if l.startswith("VmHWM:"))
+
+def cpu():
+    t = os.times()
+    return t.user + t.system
+
 args = json.loads(sys.argv[1])
-with skd.client("local", n_workers={workers}) as c:
+with skd.client("local", n_workers=args["workers"]) as c:
+    c.run(hwm)  # the workers are up before the clock starts
+    before = sum(c.run(cpu).values()) + cpu()
     start = time.perf_counter()
-    if {job!r} == "digests":
+    if args["job"] == "digests":
         col = storykit.load(args["stories"])
         skd.digests(col, args["subscribers"], args["outbox"], **args["options"])
     else:
         skd.export(args["source"], "csv", args["out"], single_file=True)
     took = time.perf_counter() - start
-    peaks = c.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-print(took, max(peaks.values()) / 1024)
+    job_cpu = sum(c.run(cpu).values()) + cpu() - before
+    peaks = c.run(hwm)
+print(json.dumps({"took": took, "cpu": job_cpu, "worker_peak_kb": max(peaks.values())}))
 """
-    out = subprocess.run([sys.executable, "-c", code, json.dumps(args)], check=True,
-                         capture_output=True, text=True)
-    took, peak = out.stdout.split()[-2:]
-    return float(took), float(peak)
 
 
-def same_outbox(a: Path, b: Path) -> None:
-    names = sorted(p.name for p in a.iterdir() if p.suffix == ".eml")
-    other = sorted(p.name for p in b.iterdir() if p.suffix == ".eml")
-    assert names == other, "the outboxes differ"
-    for name in names[:: max(1, len(names) // 500)]:
-        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+def on_cluster(workers: int, job: str, disk: Path, keep_free: float,
+               **args: Any) -> tuple[float, float, Watch]:
+    """Time (s, the job alone, the cluster already up) of ``job`` on a fresh LocalCluster of
+    ``workers``, the largest worker's peak RSS (MB), and the whole tree's watch (its ``cpu``
+    here: the job's CPU seconds in the workers and the driver, start-up left out)."""
+    _, watch, out = run([sys.executable, "-c", CLUSTER, json.dumps(
+        {"workers": workers, "job": job, **args})], disk, keep_free)
+    got = json.loads(out.splitlines()[-1])
+    watch.cpu = got["cpu"]
+    return got["took"], got["worker_peak_kb"] / 1024, watch
+
+
+def outbox_digest(folder: Path) -> tuple[int, str, dict[str, str]]:
+    """How many .eml files, a hash of their sorted names, and the hashes of every 500th."""
+    names = sorted(e.name for e in os.scandir(folder) if e.name.endswith(".eml"))
+    sample = {n: hashlib.sha256((folder / n).read_bytes()).hexdigest() for n in names[::500]}
+    return len(names), hashlib.sha256("\n".join(names).encode()).hexdigest(), sample
+
+
+def file_hash(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(e.stat().st_blocks * 512 for e in os.scandir(folder))
+
+
+def best(n: int, fn: Callable[[], tuple[Any, ...]]) -> tuple[Any, ...]:
+    """The fastest of ``n`` runs of ``fn`` (its first element is the time)."""
+    return min((fn() for _ in range(n)), key=lambda r: float(r[0]))
+
+
+def uptime() -> str:
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+# --- the goals ----------------------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--subscribers", type=int, default=100_000)
-    ap.add_argument("--stories", type=int, default=1_000_000)
+    ap.add_argument("--full", action="store_true",
+                    help="the goals' sizes: 1,000,000 subscribers and 1,000,000 stories")
+    ap.add_argument("--subscribers", type=int,
+                    help="default 20,000 (--full: 1,000,000)")
+    ap.add_argument("--stories", type=int, help="default 100,000 (--full: 1,000,000)")
+    ap.add_argument("--repeat", type=int, default=1, help="best of this many runs (speed)")
+    ap.add_argument("--keep-free", type=float, default=20.0,
+                    help="GB of disk never to go below (the run is stopped)")
+    ap.add_argument("--only", choices=["memory", "digests", "export"], action="append",
+                    help="measure only these goals (again for several)")
     ap.add_argument("--workdir", type=Path, default=ROOT / "build" / "bench-dask")
     args = ap.parse_args(argv)
-    work = args.workdir
+    # Stopped (timeout, kill), the bench still stops the run in flight: it is in a session of
+    # its own (see run()), which only the bench's own clean-up reaches.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    big = 1_000_000 if args.full else 0
+    args.subscribers = args.subscribers or big or 20_000
+    args.stories = args.stories or big or 100_000
+    goals = set(args.only or ["memory", "digests", "export"])
+    work: Path = args.workdir
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
+    keep = args.keep_free
+    began = time.perf_counter()
+    lines: list[str] = [f"load before: {uptime()}"]
 
-    # Personalised digests: 20 stories, N subscribers.
+    def say(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    n = args.subscribers
     stories = work / "twenty.json"
     stories.write_bytes(data.json_bytes(20))
-    subs = write_subscribers(work / "subscribers.csv", args.subscribers)
-    one = work / "outbox-1p"
-    t1, rss1 = measured([STORYKIT, "digest", str(stories), "--since", "2000-01-01",
-                         "--until", "2030-01-01", "--subscribers", str(subs), "--outbox",
-                         str(one), "-O", f"sender={SENDER}"])
-    rows = [("digests, one process", args.subscribers, t1, rss1, None)]
-    for workers in (1, 2):
-        out = work / f"outbox-{workers}w"
-        took, peak = on_cluster(workers, "digests", {
-            "stories": str(stories), "subscribers": str(subs), "outbox": str(out),
-            # the options `storykit digest` gives the email writer for this window
-            "options": {"sender": SENDER, "since": "2000-01-01", "until": "2030-01-01"}})
-        same_outbox(one, out)
-        rows.append((f"digests, LocalCluster {workers} worker{'s' * (workers > 1)}",
-                     args.subscribers, took, peak, t1 / took))
-        shutil.rmtree(out)
-    shutil.rmtree(one)
+    one_process: dict[int, dict[str, Any]] = {}  # by subscribers
+    memory_rows: list[str] = []
 
-    # A streamed export: N stories of JSON Lines to one CSV file.
-    archive = data.write_jsonl(work / "archive.jsonl", args.stories)
-    single = work / "one.csv"
-    t_one, rss_one = measured([STORYKIT, "export", str(archive), "--format", "csv", "-o",
-                               str(single)])
-    rows.append(("export jsonl->csv, one machine (storykit export)", args.stories, t_one,
-                 rss_one, None))
-    out = work / "cluster.csv"
-    took, peak = on_cluster(2, "export", {"source": str(archive), "out": str(out)})
-    assert out.read_bytes() == single.read_bytes(), "the CSV files differ"
-    rows.append(("export jsonl->csv, LocalCluster 2 workers", args.stories, took, peak,
-                 t_one / took))
+    def digest_one(count: int) -> tuple[float, Watch, Path]:
+        subs = write_subscribers(work / f"subscribers-{count}.csv", count)
+        outbox = work / f"outbox-1p-{count}"
+        took, watch, _ = run([STORYKIT, "digest", str(stories), *WINDOW, "--subscribers",
+                              str(subs), "--outbox", str(outbox), "-q", "-O",
+                              f"sender={SENDER}"], work, keep)
+        return took, watch, outbox
 
-    print(f"{'job':54} {'n':>10} {'time':>8} {'peak MB':>8} {'speed-up':>8}")
-    for name, n, took, peak, ratio in rows:
-        print(f"{name:54} {n:>10,} {took:>7.1f}s {peak:>8.0f} "
-              f"{'' if ratio is None else f'{ratio:.2f}x':>8}")
-    per_worker = args.subscribers / rows[2][2] / 2
-    for workers in (16, 64):
-        print(f"projected: 10,000,000 subscribers on {workers} workers ≈ "
-              f"{10_000_000 / (per_worker * workers) / 60:.1f} min (at the 2-worker rate per "
-              "worker; a projection, not a measurement)")
+    def fits(count: int, per_subscriber: float) -> str | None:
+        need = count * per_subscriber
+        free = shutil.disk_usage(work).free
+        if free - need < keep * GB:
+            return (f"not run: {count:,} subscribers need ~{need / GB:.1f} GB of outbox and "
+                    f"{free / GB:.1f} GB is free (floor {keep:g} GB)")
+        return None
+
+    per_sub = 0.0
+    if goals & {"memory", "digests"}:
+        # (--full: the 1-worker cluster is timed at N/10, against one process at N/10)
+        sizes = sorted({max(100, n // 100), max(100, n // 10), n} if "memory" in goals
+                       else {n // 10, n} if args.full else {n})
+        for count in sizes:
+            if per_sub and (why := fits(count, per_sub)):
+                memory_rows.append(f"| {count:,} | {why} | | | |")
+                say(memory_rows[-1])
+                continue
+            say(f"digest, one process, {count:,} subscribers...")
+            try:
+                took, watch, outbox = digest_one(count)
+            except DiskFullError as e:
+                memory_rows.append(f"| {count:,} | {e} | | | |")
+                say(memory_rows[-1])
+                shutil.rmtree(work / f"outbox-1p-{count}", ignore_errors=True)
+                continue
+            size = folder_bytes(outbox)
+            per_sub = max(per_sub, size / count)
+            one_process[count] = {"took": took, "cpu": watch.cpu,
+                                  "outbox": outbox_digest(outbox)}
+            memory_rows.append(
+                f"| {count:,} | {took:.1f} s | {watch.tree_peak / 1024:.0f} MB | "
+                f"{watch.hwm / 1024:.0f} MB | {size / GB:.2f} GB, min free "
+                f"{watch.min_free / GB:.0f} GB |")
+            say(memory_rows[-1])
+            shutil.rmtree(outbox)
+    if "memory" in goals:
+        lines += ["", f"### 1. One process, `storykit digest --subscribers`, 20 stories "
+                      f"(load {uptime()})", "",
+                  "| subscribers | time | peak RSS, process + children (/proc, sampled) | "
+                  "VmHWM | outbox on disk |", "|---:|---:|---:|---:|---|", *memory_rows]
+
+    if "digests" in goals and n in one_process:
+        speed = [f"| one process | {count:,} | {got['took']:.1f} s | "
+                 f"{count / got['took']:,.0f} | | {got['cpu']:.1f} s | |"
+                 for count, got in sorted(one_process.items()) if count >= n // 10]
+        rates: dict[int, float] = {}
+
+        def checked_run(workers: int, count: int, out: Path,
+                        want: Any) -> tuple[float, float, Watch]:
+            """One cluster run, its outbox compared with one process's, then deleted."""
+            subs = work / f"subscribers-{count}.csv"
+            try:
+                got = on_cluster(workers, "digests", work, keep, stories=str(stories),
+                                 subscribers=str(subs), outbox=str(out), options=OPTIONS)
+                count, names, sample = outbox_digest(out)
+                assert (count, names) == want[:2], "the outboxes differ"
+                assert sample == want[2], "a message differs"
+                return got
+            finally:
+                shutil.rmtree(out, ignore_errors=True)
+        for workers, count in ((1, n // 10 if args.full else n), (2, n)):
+            if count not in one_process:
+                continue
+            t1, c1 = one_process[count]["took"], one_process[count]["cpu"]
+            if why := fits(count, per_sub):
+                speed.append(f"| LocalCluster, {workers} worker(s) | {count:,} | {why} |||||")
+                say(speed[-1])
+                continue
+            out = work / f"outbox-{workers}w"
+            say(f"digests, LocalCluster of {workers}, {count:,} subscribers...")
+            try:
+                took, peak, watch = best(args.repeat, lambda w=workers, c=count, o=out:
+                                         checked_run(w, c, o, one_process[c]["outbox"]))
+            except DiskFullError as e:
+                speed.append(f"| LocalCluster, {workers} worker(s) | {count:,} | {e} |||||")
+                say(speed[-1])
+                shutil.rmtree(out, ignore_errors=True)
+                continue
+            rates[workers] = count / took
+            speed.append(f"| LocalCluster, {workers} worker{'s' * (workers > 1)} | "
+                         f"{count:,} | {took:.1f} s | {count / took:,.0f} | {took / t1:.2f}x | "
+                         f"{watch.cpu:.1f} s ({watch.cpu / c1:.2f}x) | {peak:.0f} MB "
+                         f"(driver tree {watch.tree_peak / 1024:.0f} MB) |")
+            say(speed[-1])
+        lines += ["", f"### 2. Personalised digests on a LocalCluster, 20 stories "
+                      f"(load {uptime()})", "",
+                  "| where | subscribers | time | subscribers/s | time / one process | "
+                  "CPU (/ one process) | largest worker's peak |",
+                  "|---|---:|---:|---:|---:|---:|---|", *speed]
+        if 2 in rates:
+            per_worker = rates[2] / 2
+            lines += ["", f"PROJECTION (not measured): 10,000,000 subscribers at the "
+                          f"measured 2-worker rate per worker ({per_worker:,.0f}/s):", "",
+                      "| workers | projected time | projected subscribers/s |",
+                      "|---:|---:|---:|"]
+            for w in (16, 64):
+                lines.append(f"| {w} | {10_000_000 / (per_worker * w) / 60:.1f} min "
+                             f"(projected) | {per_worker * w:,.0f} (projected) |")
+    for count in {max(100, n // 100), max(100, n // 10), n // 10, n}:
+        (work / f"subscribers-{count}.csv").unlink(missing_ok=True)
+
+    if "export" in goals:
+        m = args.stories
+        say(f"writing a JSON Lines archive of {m:,} stories...")
+        archive = data.write_jsonl(work / "archive.jsonl", m)
+        rows = []
+        single, out = work / "one.csv", work / "cluster.csv"
+        for workers in (2,) if args.full else (1, 2):
+            say(f"export, storykit export --jobs {workers} / LocalCluster of {workers}...")
+            t_one, w_one, _ = best(args.repeat, lambda w=workers: run(
+                [STORYKIT, "export", str(archive), "--format", "csv", "-o", str(single),
+                 "--jobs", str(w)], work, keep))
+            want = file_hash(single)
+            single.unlink()
+            took, peak, watch = best(args.repeat, lambda w=workers: on_cluster(
+                w, "export", work, keep, source=str(archive), out=str(out)))
+            assert file_hash(out) == want, "the CSV files differ"
+            out.unlink()
+            rows += [f"| storykit export --jobs {workers} | {m:,} | {t_one:.1f} s | "
+                     f"{m / t_one:,.0f} | | {w_one.cpu:.1f} s | "
+                     f"{w_one.tree_peak / 1024:.0f} MB (process tree) |",
+                     f"| LocalCluster, {workers} worker{'s' * (workers > 1)} | {m:,} | "
+                     f"{took:.1f} s | {m / took:,.0f} | {took / t_one:.2f}x | "
+                     f"{watch.cpu:.1f} s ({watch.cpu / w_one.cpu:.2f}x) | {peak:.0f} MB "
+                     f"(largest worker; driver tree {watch.tree_peak / 1024:.0f} MB) |"]
+            say("\n".join(rows[-2:]))
+        archive.unlink()
+        lines += ["", f"### 3. JSON Lines to one CSV file (load {uptime()})", "",
+                  "| where | stories | time | stories/s | time / storykit export | "
+                  "CPU (/ storykit export) | peak RSS |",
+                  "|---|---:|---:|---:|---:|---:|---|", *rows]
+    shutil.rmtree(work, ignore_errors=True)
+    lines += ["", f"load after: {uptime()}; the whole bench took "
+                  f"{(time.perf_counter() - began) / 60:.1f} min"]
+    print("\n".join(lines))
     return 0
 
 

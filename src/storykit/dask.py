@@ -7,7 +7,9 @@ Install the extra (``pip install "storykit[dask]"``); nothing here is imported b
 ``"local"``. Paths are fsspec URLs (``s3://``, ``gcs://``, ``file://`` or plain paths, globs
 allowed); the workers must be able to open them.
 
-A JSON Lines archive is split into blocks of about ``blocksize`` bytes on line boundaries; each
+A JSON Lines archive is split into blocks of about ``blocksize`` bytes on line boundaries (by
+default 64 MiB, smaller for an archive under 2 GiB so that it makes :data:`AUTO_BLOCKS` blocks
+for the workers to share, none under 1 MiB); each
 block is read by a worker, a chunk of lines at a time, through :func:`storykit.loads` (so each
 story meets exactly the rules one process applies). What one process decides over the whole
 file is then decided once over the whole archive, from what the workers send back (a story's
@@ -40,7 +42,10 @@ __all__ = ["client", "digests", "export", "read_stories", "validate"]
 
 #: Lines of JSON Lines parsed at once in a worker: bounds a worker's memory whatever the block.
 CHUNK_LINES = 2000
-_BLOCKSIZE = "64 MiB"
+#: Blocks an archive (or a subscribers file) is cut into at least, with the default
+#: ``blocksize=None``: enough for the workers to share the job evenly (blocks of 64 MiB at
+#: most and 1 MiB at least; 1 MiB and 16 KiB for subscribers).
+AUTO_BLOCKS = 32
 _INDEX = re.compile(r"stories\[(\d+)\]")
 
 
@@ -125,7 +130,17 @@ def _format(path: str, format: str | None) -> str:
     return fmt
 
 
-def _blocks(urlpath: str | Sequence[str], blocksize: int | str,
+def _spread(blocksize: int | str | None, total: int, *, most: int, least: int,
+            blocks: int) -> int:
+    """The block size: ``blocksize`` as given, or (None) ``most`` bytes, made smaller so that
+    ``total`` bytes give at least ``blocks`` blocks (for the workers to share), but never
+    under ``least``."""
+    if blocksize is not None:
+        return _size(blocksize)
+    return max(1, min(most, max(least, -(-total // blocks))))
+
+
+def _blocks(urlpath: str | Sequence[str], blocksize: int | str | None,
             format: str | None) -> list[_Block]:
     """The blocks of every file ``urlpath`` names, files in name order."""
     from fsspec.core import get_fs_token_paths
@@ -133,11 +148,13 @@ def _blocks(urlpath: str | Sequence[str], blocksize: int | str,
     fs, _, paths = get_fs_token_paths(urlpath, mode="rb")
     if not paths:
         raise FileNotFoundError(f"no such file: {urlpath}")
-    size = _size(blocksize)
+    sizes = {path: fs.size(path) for path in paths}
+    size = _spread(blocksize, sum(sizes.values()), most=64 << 20, least=1 << 20,
+                   blocks=AUTO_BLOCKS)
     blocks: list[_Block] = []
     for path in sorted(paths):
         fmt = _format(path, format)
-        total = fs.size(path)
+        total = sizes[path]
         if fmt != "jsonl" or not total:
             blocks.append(_Block(fs, path, fmt, 0, None))
             continue
@@ -343,7 +360,7 @@ def _surveyed(blocks: Sequence[_Block]) -> _Verdict:
 # --- the public jobs --------------------------------------------------------------------------
 
 
-def validate(urlpath: str | Sequence[str], *, blocksize: int | str = _BLOCKSIZE,
+def validate(urlpath: str | Sequence[str], *, blocksize: int | str | None = None,
              format: str | None = None) -> list[ErrorDetail]:
     """Every problem of a JSON Lines or CSV archive, in file and line order (empty: valid).
 
@@ -353,7 +370,7 @@ def validate(urlpath: str | Sequence[str], *, blocksize: int | str = _BLOCKSIZE,
     return _surveyed(_blocks(urlpath, blocksize, format)).errors
 
 
-def read_stories(urlpath: str | Sequence[str], *, blocksize: int | str = _BLOCKSIZE,
+def read_stories(urlpath: str | Sequence[str], *, blocksize: int | str | None = None,
                  format: str | None = None) -> dask.bag.Bag:
     """A ``dask.bag.Bag`` of the validated stories of an archive, one partition per block.
 
@@ -381,24 +398,23 @@ def _part_name(i: int, suffix: str) -> str:
 
 def _write_part(block: _Block | None, stories: Iterable[Story] | None, i: int, *, fmt: str,
                 options: Mapping[str, Any], out_fs: AbstractFileSystem, folder: str,
-                renames: Mapping[int, str] | None) -> tuple[str, int]:
-    """Write one part file (atomically: a temporary name, then a move); return its name and
-    how many stories it holds."""
+                renames: Mapping[int, str] | None, keep: bool = True,
+                ) -> tuple[str, _Survey | None]:
+    """Write one part file (atomically: a temporary name, then a move); return its name and,
+    for a block, its survey.
+
+    With ``keep=False`` the part stays under its temporary name (returned): the block is
+    read once, surveyed while it is written, and the driver moves the part into place once
+    the whole archive is known to be valid.
+    """
     import storykit
     from storykit.collection import Collection
 
     exporter = storykit.formats()[fmt]
+    surveyed: list[_Survey] = []
     if stories is None:
         assert block is not None
-        stories = _stories(block, renames)
-    written = 0
-
-    def counted(stories: Iterable[Story]) -> Iterator[Story]:
-        nonlocal written
-        for story in stories:
-            written += 1
-            yield story
-
+        stories = _surveying(block, renames, surveyed)
     opts = dict(options)
     if i > 0:
         opts = exporter.continuation_options(opts)  # type: ignore[attr-defined]
@@ -406,14 +422,32 @@ def _write_part(block: _Block | None, stories: Iterable[Story] | None, i: int, *
     final = f"{folder}/{name}"
     tmp = f"{folder}/.{name}.tmp"
     with out_fs.open(tmp, "wb") as out:
-        exporter.write_stream(Collection(), counted(stories), out,  # type: ignore[attr-defined]
+        exporter.write_stream(Collection(), stories, out,  # type: ignore[attr-defined]
                               **opts)
+    for _ in stories:  # (a writer that stopped early: the survey needs the whole block)
+        pass
+    if not keep:
+        return tmp, surveyed[0] if surveyed else None
     out_fs.mv(tmp, final)
-    return final, written
+    return final, surveyed[0] if surveyed else None
+
+
+def _surveying(block: _Block, renames: Mapping[int, str] | None,
+               into: list[_Survey]) -> Iterator[Story]:
+    """The stories of a block as :func:`_scan` yields them; its survey appended to ``into``
+    once they are all read."""
+    scan = _scan(block, renames)
+    while True:
+        try:
+            chunk = next(scan)
+        except StopIteration as done:
+            into.append(done.value)
+            return
+        yield from chunk
 
 
 def export(bag_or_urlpath: dask.bag.Bag | str | Sequence[str], format: str, out_urlpath: str,
-           *, single_file: bool = False, blocksize: int | str = _BLOCKSIZE,
+           *, single_file: bool = False, blocksize: int | str | None = None,
            input_format: str | None = None, **options: Any) -> list[str]:
     """Export an archive (or a bag of stories) with a streaming writer, a part per block.
 
@@ -442,15 +476,12 @@ def export(bag_or_urlpath: dask.bag.Bag | str | Sequence[str], format: str, out_
     out_fs.makedirs(folder, exist_ok=True)
     where = {"fmt": format, "options": options, "out_fs": out_fs, "folder": folder}
     if isinstance(bag_or_urlpath, (str, Sequence)):
-        blocks = _blocks(bag_or_urlpath, blocksize, input_format)
-        verdict = _surveyed(blocks)
-        _raise(verdict.errors, blocks)
-        tasks = [dk.delayed(_write_part)(b, None, i, renames=r, **where)
-                 for i, (b, r) in enumerate(zip(blocks, verdict.renames, strict=True))]
+        written = _export_blocks(_blocks(bag_or_urlpath, blocksize, input_format), out_fs,
+                                 where)
     else:
         tasks = [dk.delayed(_write_part)(None, part, i, renames=None, **where)
                  for i, part in enumerate(bag_or_urlpath.to_delayed())]
-    written = [name for name, _ in dk.compute(*tasks)]
+        written = [name for name, _ in dk.compute(*tasks)]
     if not single_file:
         return written
     tmp = f"{out_path}.tmp"
@@ -464,18 +495,51 @@ def export(bag_or_urlpath: dask.bag.Bag | str | Sequence[str], format: str, out_
     return [out_path]
 
 
+def _export_blocks(blocks: Sequence[_Block], out_fs: AbstractFileSystem,
+                   where: Mapping[str, Any]) -> list[str]:
+    """Each block read once: surveyed while its part is written under a temporary name.
+    A valid archive's parts are moved into place (the few blocks whose derived ids the
+    whole archive renumbers are written again); an invalid one's are deleted, and its
+    problems raised."""
+    dk = _dask()
+    done = dk.compute(*[dk.delayed(_write_part)(b, None, i, renames=None, keep=False, **where)
+                        for i, b in enumerate(blocks)])
+    verdict = _verdict(blocks, [survey for _, survey in done])
+    if verdict.errors:
+        for tmp, _ in done:
+            out_fs.rm(tmp)
+        _raise(verdict.errors, blocks)
+    again = {i: dk.delayed(_write_part)(blocks[i], None, i, renames=r, **where)
+             for i, r in enumerate(verdict.renames) if r}
+    for i in again:
+        out_fs.rm(done[i][0])
+    rewritten = dict(zip(again, (name for name, _ in dk.compute(*again.values())),
+                         strict=True))
+    written: list[str] = []
+    for i, (tmp, _) in enumerate(done):
+        if i in rewritten:
+            written.append(rewritten[i])
+            continue
+        final = f"{where['folder']}/{tmp.rsplit('/', 1)[-1][1:].removesuffix('.tmp')}"
+        out_fs.mv(tmp, final)
+        written.append(final)
+    return written
+
+
 # --- personalised digests ------------------------------------------------------------------------
 
 
-def _subscriber_blocks(urlpath: str, blocksize: int | str) -> tuple[bytes, list[_Block]]:
+def _subscriber_blocks(urlpath: str, blocksize: int | str | None,
+                       ) -> tuple[bytes, list[_Block]]:
     """The header line of a subscribers CSV file, and its body in blocks of whole lines."""
     from fsspec.core import url_to_fs
 
     fs, path = url_to_fs(urlpath)
     with fs.open(path, "rb") as f:
         header = f.readline()
-    size, total = _size(blocksize), fs.size(path)
+    total = fs.size(path)
     start = len(header)
+    size = _spread(blocksize, total - start, most=1 << 20, least=16 << 10, blocks=AUTO_BLOCKS)
     blocks = [_Block(fs, path, "csv", off, min(size, total - off))
               for off in range(start, total, size)]
     return header, blocks
@@ -494,49 +558,129 @@ def _body(block: _Block) -> bytes:
         return got
 
 
-def _subscriber_keys(block: _Block, header: bytes) -> list[tuple[str, int]]:
-    """The mailbox (lower-cased address) of each row of a block, with its row number."""
+def _mailbox(address: str | None) -> str:
+    """The mailbox a row's address names (stripped, lower-cased; ``""`` for none)."""
+    return (address or "").strip().lower()
+
+
+def _hash(mailbox: str) -> int:
+    """64 bits of a hash of a mailbox: what the driver finds repeats by."""
+    import hashlib
+
+    digest = hashlib.blake2b(mailbox.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
+def _rows_of(block: _Block, header: bytes) -> Iterator[dict[str, str]]:
     import csv
     import io
 
-    rows = csv.DictReader(io.StringIO((header + _body(block)).decode("utf-8-sig"),
+    return csv.DictReader(io.StringIO((header + _body(block)).decode("utf-8-sig"),
                                       newline=""))
-    return [((row.get("email") or "").strip().lower(), n) for n, row in enumerate(rows)]
 
 
-def _digest_part(collection: Collection, block: _Block, header: bytes, first: int, *,
-                 outbox: str, options: Mapping[str, Any],
-                 ) -> tuple[list[tuple[str, str, int]], list[str], int]:
-    """Write the messages of one block of subscribers that are not in the outbox yet.
+def _subscriber_keys(block: _Block, header: bytes) -> tuple[int, bytes]:
+    """How many rows a block has, and the sorted 64-bit hashes of their mailboxes (8 bytes
+    a row: what goes back to the driver)."""
+    import array
 
-    Returns the manifest rows (address, file, stories), the skipped addresses and how many
-    messages were written now.
+    rows = 0
+    keys = array.array("Q")
+    for row in _rows_of(block, header):
+        rows += 1
+        if mailbox := _mailbox(row.get("email")):
+            keys.append(_hash(mailbox))
+    return rows, array.array("Q", sorted(keys)).tobytes()
+
+
+def _repeated_rows(block: _Block, header: bytes, repeats: frozenset[int],
+                   ) -> list[tuple[int, str]]:
+    """The rows (from 0 in the block) whose mailbox hash is in ``repeats``, with the mailbox."""
+    return [(n, mailbox) for n, row in enumerate(_rows_of(block, header))
+            if (mailbox := _mailbox(row.get("email"))) and _hash(mailbox) in repeats]
+
+
+def _repeats(keys: Sequence[bytes]) -> frozenset[int]:
+    """The hashes found more than once in the blocks' sorted hashes (one merge pass)."""
+    import array
+    import heapq
+
+    def each(raw: bytes) -> array.array[int]:
+        got = array.array("Q")
+        got.frombytes(raw)
+        return got
+
+    repeats: set[int] = set()
+    last = None
+    for key in heapq.merge(*(each(k) for k in keys)):
+        if key == last:
+            repeats.add(key)
+        last = key
+    return frozenset(repeats)
+
+
+#: Prepared runs in a worker, by the token of (collection, options) and thread: each block
+#: of subscribers reuses the templates, CSS and headers rendered for the first (a run is
+#: not shared between threads: each task gives it its own subscribers).
+_RUNS: dict[tuple[str, int], Any] = {}
+
+
+def _prepared_run(token: str, collection: Collection, options: Mapping[str, Any]) -> Any:
+    import threading
+
+    from storykit.digest import PersonalisedRun
+
+    key = (token, threading.get_ident())
+    run = _RUNS.get(key)
+    if run is None:
+        for other in [k for k in list(_RUNS) if k[0] != token]:  # one job's runs at a time
+            _RUNS.pop(other, None)
+        run = _RUNS[key] = PersonalisedRun(collection, [], options, keep_skipped=False)
+    return run
+
+
+def _digest_part(collection: Collection, token: str, block: _Block, header: bytes,
+                 first: int, *, i: int, outbox: str, options: Mapping[str, Any],
+                 ) -> tuple[int, int, int]:
+    """Write the messages of one block of subscribers that are not in the outbox yet, and
+    the block's part of the manifest (``.manifest-00000.csv``).
+
+    Returns how many messages the block has, how many were written now, and how many
+    subscribers were skipped: numbers, whatever the block's size.
     """
+    import csv
+
     from fsspec.core import url_to_fs
 
-    from storykit.digest import PersonalisedRun, outbox_name, parse_subscribers
+    from storykit.digest import outbox_name, parse_subscribers
 
     text = (header + _body(block)).decode("utf-8-sig")
     try:
         subs = parse_subscribers(text, block.path)
     except ValidationError as e:  # rows of this block: the header is line 1, its first row 2
         raise ValidationError([_moved_row(d, first) for d in e.errors], block.path) from None
-    run = PersonalisedRun(collection, subs, options)
-    rows: list[tuple[str, str, int]] = []
+    del text
+    run = _prepared_run(token, collection, options)
+    run.subscribers = subs
     out_fs, folder = url_to_fs(outbox)
-    wrote = 0
-    for msg in run:
-        name = outbox_name(msg.subscriber.email)
-        final = f"{folder}/{name}"
-        rows.append((msg.subscriber.email, name, msg.stories))
-        if out_fs.exists(final):  # a rerun after a crash: written before
-            continue
-        tmp = f"{folder}/.{name}.tmp"
-        with out_fs.open(tmp, "wb") as f:
-            f.write(msg.data)
-        out_fs.mv(tmp, final)
-        wrote += 1
-    return rows, [s.email for s in run.skipped], wrote
+    wrote = messages = 0
+    manifest = f"{folder}/.manifest-{i:05d}.csv"
+    with out_fs.open(f"{manifest}.tmp", "w", newline="", encoding="utf-8") as listing:
+        w = csv.writer(listing, lineterminator="\n")
+        for msg in run:
+            name = outbox_name(msg.subscriber.email)
+            final = f"{folder}/{name}"
+            w.writerow((msg.subscriber.email, name, msg.stories))
+            messages += 1
+            if out_fs.exists(final):  # a rerun after a crash: written before
+                continue
+            tmp = f"{folder}/.{name}.tmp"
+            with out_fs.open(tmp, "wb") as f:
+                f.write(msg.data)
+            out_fs.mv(tmp, final)
+            wrote += 1
+    out_fs.mv(f"{manifest}.tmp", manifest)
+    return messages, wrote, run.skipped_count
 
 
 _ROW = re.compile(r"subscribers\[(\d+)\]")
@@ -559,56 +703,69 @@ class DigestReport:
 
 
 def digests(collection: Collection, subscribers_urlpath: str, outbox_urlpath: str, *,
-            blocksize: int | str = "1 MiB", **options: Any) -> DigestReport:
+            blocksize: int | str | None = None, **options: Any) -> DigestReport:
     """Write one personalised ``.eml`` per subscriber into the outbox, on the workers.
 
     The messages are byte-identical to :class:`storykit.digest.PersonalisedRun`'s on one
     machine, and the same subscribers are skipped (no story matches them). A rerun after a
     crash writes only the messages missing from the outbox. ``manifest.csv`` in the outbox
     lists address, file and story count for every message, in subscriber order.
+    The subscribers file is cut into blocks of ``blocksize`` bytes of whole rows (by default
+    1 MiB, smaller for a file under 32 MiB so that it makes :data:`AUTO_BLOCKS` blocks, none
+    under 16 KiB).
     """
     dk = _dask()
+    from dask.base import tokenize
     from fsspec.core import url_to_fs
 
     header, blocks = _subscriber_blocks(subscribers_urlpath, blocksize)
-    # Repeated mailboxes first, across the whole file, before anything is written.
+    # Repeated mailboxes first, across the whole file, before anything is written: the
+    # workers send 8 bytes a row, the driver merges them (its memory: 8 bytes a subscriber).
     keys = dk.compute(*[dk.delayed(_subscriber_keys)(b, header) for b in blocks])
-    seen: dict[str, int] = {}
-    errors: list[ErrorDetail] = []
-    row = 0
     firsts: list[int] = []
-    for block_keys in keys:
+    row = 0
+    for rows, _ in keys:
         firsts.append(row)
-        for key, _ in block_keys:
-            if key and key in seen:
-                errors.append(ErrorDetail(f"subscribers[{row}].email",
-                                          f"{key!r} is already on line {seen[key] + 2}", key,
-                                          row + 2))
-            seen.setdefault(key, row)
-            row += 1
-    del seen
-    if errors:
-        raise ValidationError(errors, subscribers_urlpath)
+        row += rows
+    repeats = _repeats([k for _, k in keys])
+    del keys
+    if repeats:
+        found = dk.compute(*[dk.delayed(_repeated_rows)(b, header, repeats) for b in blocks])
+        seen: dict[str, int] = {}
+        errors: list[ErrorDetail] = []
+        for first, block_rows in zip(firsts, found, strict=True):
+            for n, key in block_rows:
+                at = first + n
+                if key in seen:
+                    errors.append(ErrorDetail(f"subscribers[{at}].email",
+                                              f"{key!r} is already on line {seen[key] + 2}",
+                                              key, at + 2))
+                seen.setdefault(key, at)
+        if errors:  # (none: two mailboxes whose hashes met)
+            raise ValidationError(errors, subscribers_urlpath)
     out_fs, folder = url_to_fs(outbox_urlpath)
     out_fs.makedirs(folder, exist_ok=True)
+    # The collection goes to the cluster once (not in every task), and each worker prepares
+    # the run once: the token names it.
+    shared = dk.delayed(collection, pure=True)
+    token = tokenize(collection, dict(options))
     parts = dk.compute(*[
-        dk.delayed(_digest_part)(collection, b, header, first, outbox=outbox_urlpath,
-                                   options=options)
-        for b, first in zip(blocks, firsts, strict=True)])
-    import csv
-    import io
-
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["email", "file", "stories"])
+        dk.delayed(_digest_part)(shared, token, b, header, first, i=i, outbox=outbox_urlpath,
+                                 options=options)
+        for i, (b, first) in enumerate(zip(blocks, firsts, strict=True))])
     messages = written = skipped = 0
-    for rows, skips, wrote in parts:
-        w.writerows(rows)
-        messages += len(rows)
+    for sent, wrote, skips in parts:
+        messages += sent
         written += wrote
-        skipped += len(skips)
+        skipped += skips
     manifest = f"{folder}/manifest.csv"
-    with out_fs.open(f"{manifest}.tmp", "w") as f:
-        f.write(buf.getvalue())
+    with out_fs.open(f"{manifest}.tmp", "wb") as out:
+        out.write(b"email,file,stories\n")
+        for i in range(len(blocks)):
+            with out_fs.open(f"{folder}/.manifest-{i:05d}.csv", "rb") as part:
+                while chunk := part.read(1 << 20):
+                    out.write(chunk)
     out_fs.mv(f"{manifest}.tmp", manifest)
+    for i in range(len(blocks)):
+        out_fs.rm(f"{folder}/.manifest-{i:05d}.csv")
     return DigestReport(messages, written, skipped, manifest)
