@@ -118,6 +118,17 @@ class TestShapes:
         assert storykit.loads(data, "jsonl").stories == col.stories
         assert data.endswith(b"\n") or len(col) == 0
 
+    def test_lines_escape_the_unicode_line_separators(self) -> None:
+        """A summary may hold U+2028 and U+2029; JSON Lines escapes them, so a reader that
+        splits with str.splitlines() still sees one story per line (and loads it back)."""
+        col = storykit.Collection(stories=[
+            {"title": "A", "published": "2021-02-03", "summary": "one\u2028two\u2029three"},
+            {"title": "B", "published": "2021-02-04", "summary": "S."}])
+        data = dumps(col, shape="lines")
+        assert data.isascii() and b"\\u2028" in data and b"\\u2029" in data
+        assert [json.loads(line)["title"] for line in data.decode().splitlines()] == ["A", "B"]
+        assert storykit.loads(data, "jsonl").stories == col.stories
+
     def test_lines_cannot_be_indented(self, example: storykit.Collection) -> None:
         """JSON Lines with indent=2 is refused, naming the option."""
         with pytest.raises(OptionError) as e:

@@ -261,7 +261,7 @@ def contacts() -> st.SearchStrategy[MediaContact]:
         absent | st.sampled_from(["+41 22 799 7912", "+1 212 555 0100", "+44 20 7946 0958",
                                   "+94 11 259 2525"]),
         absent | urls(),
-    ).filter(lambda ways: any(ways))
+    ).filter(any)
     return st.builds(
         lambda name, role, org, ways: MediaContact(
             name, role=role, organization=org, email=ways[0], phone=ways[1], url=ways[2]),
