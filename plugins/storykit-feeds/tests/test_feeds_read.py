@@ -117,6 +117,17 @@ def test_image_description_that_looks_like_markup(fmt: str, body: str | None) ->
 
 
 @pytest.mark.parametrize("fmt", ["atom", "rss", "jsonfeed"])
+@pytest.mark.parametrize("lang", ["x-newsroom", "yue", "sr-Latn-RS", "es-419", "de-CH-1996"])
+def test_every_shape_of_language_tag_reads_back(fmt: str, lang: str) -> None:
+    """Every tag shape the model takes reads back; a private-use tag (x-newsroom) once read
+    back as "en"."""
+    col = Collection(title="C", url="https://e.org/", language=lang, stories=[
+        Story(title="T", published="2021-02-03", summary="S", language=lang)])
+    got = read(fmt, storykit.dumps(col, fmt))
+    assert (got.language, got.stories[0].language) == (lang, lang)
+
+
+@pytest.mark.parametrize("fmt", ["atom", "rss", "jsonfeed"])
 def test_ids_are_stable_across_runs(fmt: str) -> None:
     col = Collection(title="C", stories=[
         Story(title="A", published="2021-02-03", summary="S", url="https://e.org/2021/bees"),
