@@ -215,8 +215,11 @@ def _lines(first: str, rest: list[tuple[str, str]]) -> str:
 def _story_fields() -> dict[str, st.SearchStrategy[Any]]:
     """One strategy per Story field, built once (see the note above ``text``)."""
     return {
-        "id": st.none() | st.from_regex(r"[a-z0-9]{1,8}(-[a-z0-9]{1,8}){0,3}", fullmatch=True),
-        "title": text(),
+        # Ids up to the longest the model takes (200), and titles up to theirs (1,000).
+        "id": st.none() | st.from_regex(r"[a-z0-9]{1,8}(-[a-z0-9]{1,8}){0,3}", fullmatch=True)
+        | st.integers(1, rules.MAX_ID).map(lambda n: "-".join(["longer"] * 29)[:n].strip("-")),
+        "title": text() | text(max_size=20).map(
+            lambda t: _norm(" ".join([t] * 100)[:rules.MAX_TITLE])).filter(bool),
         "published": published(),
         # Summaries are sometimes several lines: line breaks must survive CSV quoting and
         # HTML, and a blank line (paragraph break) must stay one in every format.
