@@ -128,6 +128,15 @@ def test_every_shape_of_language_tag_reads_back(fmt: str, lang: str) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["atom", "rss", "jsonfeed"])
+def test_the_longest_id_reads_back_whole(fmt: str) -> None:
+    """Ids up to the model's limit (200) read back whole; they were cut at 120."""
+    long_id = "-".join(["longer"] * 29)[:200]
+    col = Collection(title="C", url="https://e.org/news", stories=[
+        Story(id=long_id, title="T", published="2021-02-03", summary="S")])
+    assert read(fmt, storykit.dumps(col, fmt)).stories[0].id == long_id
+
+
+@pytest.mark.parametrize("fmt", ["atom", "rss", "jsonfeed"])
 def test_ids_are_stable_across_runs(fmt: str) -> None:
     col = Collection(title="C", stories=[
         Story(title="A", published="2021-02-03", summary="S", url="https://e.org/2021/bees"),
