@@ -28,6 +28,23 @@ def rows(data: bytes, delimiter: str = ",") -> list[list[str]]:
     return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
 
 
+#: The story fields a CSV row carries: every field but ``body`` (an HTML fragment has no
+#: column; the exporters that carry a body are the feeds, JSON, Markdown and the HTML page).
+CSV_FIELDS = ("id", "title", "published", "updated", "summary", "url", "image", "topics",
+              "countries", "language", "links", "translations")
+
+
+def carried(stories: tuple[storykit.Story, ...]) -> list[dict[str, Any]]:
+    """What a CSV round trip keeps of ``stories``: the values of :data:`CSV_FIELDS`."""
+    return [{name: getattr(s, name) for name in CSV_FIELDS} for s in stories]
+
+
+def test_csv_carries_every_field_but_the_body() -> None:
+    """The list above is the model's fields less ``body``: a new field is a new column (or a
+    decision to write here)."""
+    assert sorted(CSV_FIELDS) == sorted(set(storykit.Story.FIELDS) - {"body"})
+
+
 def col_of(*titles: str, summary: str = "A summary.") -> storykit.Collection:
     return storykit.Collection(stories=[
         {"title": t, "published": "2021-02-03", "summary": summary} for t in titles])
@@ -69,7 +86,7 @@ class TestRFC4180:
     @given(collections(max_size=6))
     def test_round_trip(self, col: storykit.Collection) -> None:
         """The CSV loader reads back the same stories (the columns are the loader's)."""
-        assert storykit.loads(dumps(col), "csv").stories == col.stories
+        assert carried(storykit.loads(dumps(col), "csv").stories) == carried(col.stories)
 
     def test_awkward_round_trip(self) -> None:
         """Newlines, tabs, quotes, separators and formula cells survive the round trip."""
@@ -182,10 +199,10 @@ class TestFormulas:
         import attrs
 
         story = col[0]
-        changed = attrs.evolve(story, title=prefix.strip() + story.title,
+        changed = attrs.evolve(story, title=(prefix.strip() + story.title)[:1000],
                                summary=prefix + story.summary)
         one = storykit.Collection(stories=[changed])
-        assert storykit.loads(dumps(one), "csv").stories == one.stories
+        assert carried(storykit.loads(dumps(one), "csv").stories) == carried(one.stories)
 
     def test_loader_keeps_hand_written_quotes(self) -> None:
         """A hand-written cell "'hello" (no trigger after the quote) loads as written."""

@@ -581,6 +581,40 @@ class TestDisplayNames:
             assert parse(data)["To"].addresses[0].display_name == expected
 
 
+class TestInternationalAddresses:
+    """Contacts and options may hold internationalised addresses (the model accepts them)."""
+
+    @staticmethod
+    def col(*emails: str) -> storykit.Collection:
+        return storykit.Collection(
+            title="News", contacts=[storykit.MediaContact(f"Desk {i}", email=e)
+                                    for i, e in enumerate(emails)],
+            stories=[{"title": "A", "published": "2021-02-03", "summary": "S."}])
+
+    def test_an_idn_domain_is_written_in_idna_form(self) -> None:
+        """The default sender at bücher.example goes out as xn--bcher-kva.example (what mail
+        clients send), in From, To and the Message-ID; it used to raise UnicodeEncodeError."""
+        data = storykit.dumps(self.col("press@bücher.example"), "email")
+        msg = parse(data)
+        assert msg["From"].addresses[0].addr_spec == "press@xn--bcher-kva.example"
+        assert msg["To"].addresses[0].addr_spec == "press@xn--bcher-kva.example"
+        assert msg["Message-ID"].endswith("@xn--bcher-kva.example>")
+        assert data.isascii()
+
+    def test_a_non_ascii_local_part_is_passed_over_for_the_default_sender(self) -> None:
+        msg = parse(storykit.dumps(self.col("新闻@例子.中国", "desk@example.org"), "email"))
+        assert msg["From"].addresses[0].addr_spec == "desk@example.org"
+
+    def test_a_non_ascii_local_part_as_an_option_is_one_clear_error(self) -> None:
+        with pytest.raises(storykit.OptionError, match="non-ASCII local part"):
+            storykit.dumps(self.col("desk@example.org"), "email", to="新闻@例子.中国")
+
+    def test_an_idn_domain_as_an_option(self) -> None:
+        msg = parse(storykit.dumps(self.col(), "email", sender="Büro <buero@bücher.example>"))
+        sender = msg["From"].addresses[0]
+        assert (sender.display_name, sender.addr_spec) == ("Büro", "buero@xn--bcher-kva.example")
+
+
 class TestBidi:
     @given(title=st.text(st.one_of(st.sampled_from(BIDI), st.sampled_from("ab אב -")),
                          min_size=1, max_size=30))

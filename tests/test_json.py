@@ -64,7 +64,9 @@ class TestDocument:
         assert dumps(col, indent=2) == (json.dumps(doc, indent=2, ensure_ascii=False)
                                         + "\n").encode()
         assert dumps(col, ensure_ascii=True) == json.dumps(doc, separators=(",", ":")).encode()
-        lines = b"".join(json.dumps(s, ensure_ascii=False, separators=(",", ":")).encode()
+        # (JSON Lines escapes U+2028 and U+2029, which str.splitlines() takes for line breaks)
+        lines = b"".join(json.dumps(s, ensure_ascii=False, separators=(",", ":"))
+                         .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").encode()
                          + b"\n" for s in doc["stories"])
         assert dumps(col, shape="lines") == lines
 
@@ -141,6 +143,17 @@ class TestShapes:
         assert [json.loads(line) for line in lines] == collection_to_data(col)["stories"]
         assert storykit.loads(data, "jsonl").stories == col.stories
         assert data.endswith(b"\n") or len(col) == 0
+
+    def test_lines_escape_the_unicode_line_separators(self) -> None:
+        """A summary may hold U+2028 and U+2029; JSON Lines escapes them, so a reader that
+        splits with str.splitlines() still sees one story per line (and loads it back)."""
+        col = storykit.Collection(stories=[
+            {"title": "A", "published": "2021-02-03", "summary": "one\u2028two\u2029three"},
+            {"title": "B", "published": "2021-02-04", "summary": "S."}])
+        data = dumps(col, shape="lines")
+        assert data.isascii() and b"\\u2028" in data and b"\\u2029" in data
+        assert [json.loads(line)["title"] for line in data.decode().splitlines()] == ["A", "B"]
+        assert storykit.loads(data, "jsonl").stories == col.stories
 
     def test_lines_cannot_be_indented(self, example: storykit.Collection) -> None:
         """JSON Lines with indent=2 is refused, naming the option."""

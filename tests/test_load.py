@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pipe_support import feeding
+from test_csv import carried
 
 import storykit
 from storykit import Collection, Credit, Image, Link, Story, ValidationError
@@ -875,9 +876,10 @@ class TestCSVDelimiters:
     @given(collections(max_size=4), st.sampled_from([";", "|", "\t"]), st.booleans())
     def test_any_collection_round_trips(self, col: Collection, delimiter: str,
                                         bom: bool) -> None:
-        """Any collection exported with a delimiter (and a BOM or not) loads back equal."""
+        """Any collection exported with a delimiter (and a BOM or not) loads back equal (in
+        the fields CSV carries: all but the body)."""
         data = storykit.dumps(col, "csv", delimiter=delimiter, bom=bom)
-        assert storykit.loads(data, "csv").stories == col.stories
+        assert carried(storykit.loads(data, "csv").stories) == carried(col.stories)
 
     def test_tsv_that_is_comma_separated(self, example: Collection) -> None:
         """A ``.tsv`` file that is in fact comma-separated is read with commas."""

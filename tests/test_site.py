@@ -282,6 +282,14 @@ def test_any_collection_gives_a_site_of_valid_pages(col: Collection) -> None:
     assert render_site(col, feeds=False, digests=False) == files
 
 
+def test_a_story_in_the_last_week_of_9999_gets_its_digest_page() -> None:
+    """The model takes any date to 9999-12-31; that ISO week ends in year 10000, which once
+    raised OverflowError: its digest page covers it to the last day there is."""
+    col = Collection(stories=[Story(title="Far", published="9999-12-30", summary="S.")])
+    files = render_site(col, feeds=False)
+    assert "Far" in files["digests/9999-W52.html"].decode()
+
+
 def test_dumps_refuses_the_folder_writer(example: Collection) -> None:
     """dumps() of the site format fails saying it writes a folder (a ValueError once dumps()
     knows folder writers; until then the writer's own ValueError, wrapped)."""

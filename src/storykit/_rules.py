@@ -138,12 +138,26 @@ MAX_BODY = 2_000_000
 _BODY_SCHEMES = {"http", "https", "mailto", "tel"}
 
 
+# An <img> as nh3 writes it: lowercase, each attribute as name="value" (a value's '"', '<' and
+# '>' escaped), so the attributes match pair by pair and no '<' in a value starts a tag.
+_IMG_NO_ALT = re.compile(r'<img((?:\s[^\s="]+="[^"]*")*)>')
+_ATTR_NAME = re.compile(r'\s([^\s="]+)="[^"]*"')
+
+
+def _empty_alt(m: re.Match[str]) -> str:
+    """An <img> without ``alt`` gets ``alt=""`` (HTML requires one; an empty one says "no
+    description given", so a screen reader skips it rather than reading out the file name)."""
+    if "alt" in _ATTR_NAME.findall(m.group(1)):
+        return m.group()
+    return f'<img{m.group(1)} alt="">'
+
+
 def body(value: Any) -> str | None:
     """A story body: an HTML fragment, cleaned by nh3's allow-list (ammonia).
 
     Cleaning runs to a fixed point, so a clean body cleans to itself: ``body(body(x)) ==
     body(x)`` for every ``x``. A body that cleans to nothing (only a script, only spaces) is
-    ``None``.
+    ``None``. Every ``<img>`` keeps its ``alt``, or gets an empty one (valid HTML).
     """
     s = must_be_str(value)
     if len(s) > MAX_BODY:
@@ -156,7 +170,7 @@ def body(value: Any) -> str | None:
 
     for _ in range(4):
         cleaned = nh3.clean(s, url_schemes=_BODY_SCHEMES, link_rel="noopener noreferrer")
-        cleaned = unicodedata.normalize("NFC", cleaned).strip()
+        cleaned = _IMG_NO_ALT.sub(_empty_alt, unicodedata.normalize("NFC", cleaned).strip())
         if cleaned == s:
             break
         s = cleaned

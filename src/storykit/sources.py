@@ -14,6 +14,7 @@ from typing import Any, BinaryIO
 
 import attrs
 
+from storykit import _rules as rules
 from storykit.errors import ErrorDetail, ValidationError
 
 __all__ = [
@@ -64,7 +65,8 @@ _SLUG_RUN = re.compile(r"[^a-z0-9]+")
 
 
 def _slug(text: str) -> str:
-    return _SLUG_RUN.sub("-", text.lower()).strip("-")[:120].strip("-")
+    # (cut at the longest id the model takes: a storykit feed's ids read back whole)
+    return _SLUG_RUN.sub("-", text.lower()).strip("-")[:rules.MAX_ID].strip("-")
 
 
 def stable_id(key: str, taken: set[str] | None = None) -> str:

@@ -139,7 +139,7 @@ def credits() -> st.SearchStrategy[Credit]:
     return st.builds(
         lambda h, y: Credit(_holder(h), y),
         text(max_size=30).filter(lambda s: s[0] not in "©(" and _holder(s) == s),
-        st.one_of(st.none(), st.integers(1800, date.today().year)),
+        st.one_of(st.none(), st.integers(1800, date.today().year + 1)),
     )
 
 
@@ -148,18 +148,28 @@ def images() -> st.SearchStrategy[Image]:
     return st.builds(Image, urls(), text(), st.none() | credits())
 
 
+#: Offsets in use that a draw from the whole range seldom hits: half and three-quarter hours
+#: on both sides of UTC, and the ends of the range.
+_OFFSETS_IN_USE = (-14 * 60, -12 * 60, -9 * 60 - 30, -3 * 60 - 30, -60, 0, 3 * 60 + 30,
+                   5 * 60 + 30, 5 * 60 + 45, 9 * 60 + 30, 12 * 60 + 45, 14 * 60)
+
 #: Every offset the model accepts: UTC, and any whole number of minutes from -14:00 to +14:00
 #: (RFC 3339 has no room for seconds), such as +05:45 or -09:30.
 _zones = st.one_of(
     st.just(UTC),
+    st.sampled_from(_OFFSETS_IN_USE).map(lambda m: timezone(timedelta(minutes=m))),
     st.integers(-14 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m))),
 )
 
 
 @cache
 def published() -> st.SearchStrategy[date]:
-    """Dates, and aware datetimes (second precision, as in content files)."""
-    day = st.dates(date(1990, 1, 1), date(2035, 12, 31))
+    """Plain dates and aware datetimes (any offset the model accepts, to the second as in
+    content files: the page and RSS carry whole seconds), mostly in recent years
+    and sometimes in any four-digit year (the model takes years 1 to 999 too, but RFC 5322
+    dates, as RSS has them, read years before 100 as two-digit years: 0021 as 2021)."""
+    day = st.one_of(st.dates(date(1990, 1, 1), date(2035, 12, 31)),
+                    st.dates(date(1000, 1, 1), date(9999, 12, 30)))
     moment = st.builds(
         lambda d, s, tz: datetime(d.year, d.month, d.day, tzinfo=tz) + timedelta(seconds=s),
         day, st.integers(0, 86399), _zones)
@@ -167,6 +177,30 @@ def published() -> st.SearchStrategy[date]:
 
 
 _topic = text(max_size=20).filter(lambda s: s == s.strip())
+
+#: Language tags of every shape BCP 47 gives (the model keeps their canonical case): a language,
+#: a region (letters or UN M.49 digits), a script, a variant, three-letter and private-use tags.
+_LANGUAGES: tuple[str, ...] = ("en", "fr", "es", "ar", "he", "pt-BR", "zh-Hans", "en-GB",
+                              "es-419", "sr-Latn-RS", "zh-Hant-TW", "de-CH-1996", "yue",
+                              "x-newsroom")
+_languages = st.sampled_from(_LANGUAGES)
+
+#: Multi-line text the model accepts that one-line text may not hold: a tab, a line or
+#: paragraph separator (U+2028, U+2029), Windows line ends.
+_MULTILINE_AWKWARD = ("a\tb\tc", "line\u2028separator", "para\u2029separator",
+                      "Windows\r\nline ends\r\n\r\nand a paragraph")
+
+
+@cache
+def _multiline(max_size: int) -> st.SearchStrategy[str]:
+    """Multi-line text (a summary, a description), as the model normalises it."""
+    return st.one_of(
+        text(max_size=max_size),
+        st.builds(_lines, text(max_size=80),
+                  st.lists(st.tuples(st.sampled_from(["\n", "\n\n"]), text(max_size=80)),
+                           min_size=1, max_size=2)),
+        st.sampled_from(_MULTILINE_AWKWARD).map(lambda s: rules.text(s, multiline=True)),
+    )
 
 
 def _lines(first: str, rest: list[tuple[str, str]]) -> str:
@@ -180,26 +214,28 @@ def _lines(first: str, rest: list[tuple[str, str]]) -> str:
 def _story_fields() -> dict[str, st.SearchStrategy[Any]]:
     """One strategy per Story field, built once (see the note above ``text``)."""
     return {
-        "id": st.none() | st.from_regex(r"[a-z0-9]{1,8}(-[a-z0-9]{1,8}){0,3}", fullmatch=True),
-        "title": text(),
+        # Ids up to the longest the model takes (200), and titles up to theirs (1,000).
+        "id": st.none() | st.from_regex(r"[a-z0-9]{1,8}(-[a-z0-9]{1,8}){0,3}", fullmatch=True)
+        | st.integers(1, rules.MAX_ID).map(lambda n: "-".join(["longer"] * 29)[:n].strip("-")),
+        "title": text() | text(max_size=20).map(
+            lambda t: _norm(" ".join([t] * 100)[:rules.MAX_TITLE])).filter(bool),
         "published": published(),
         # Summaries are sometimes several lines: line breaks must survive CSV quoting and
         # HTML, and a blank line (paragraph break) must stay one in every format.
-        "summary": text(max_size=300) | st.builds(
-            _lines, text(max_size=80),
-            st.lists(st.tuples(st.sampled_from(["\n", "\n\n"]), text(max_size=80)),
-                     min_size=1, max_size=2)),
-        "url": st.none() | urls(),
+        "summary": _multiline(300),
+        # ("" is accepted for "no URL" as a spreadsheet's empty cell gives it; so for a body.)
+        "url": st.sampled_from([None, ""]) | urls(),
         "image": st.none() | images(),
         "topics": st.lists(_topic, max_size=3, unique=True),
         "countries": st.lists(st.sampled_from(sorted(ISO_3166_1_ALPHA_2)), max_size=3,
                               unique=True),
-        "language": st.sampled_from(["en", "fr", "es", "ar", "he", "pt-BR", "zh-Hans"]),
+        "language": _languages,
         "links": st.lists(st.builds(Link, urls(), text()), max_size=2),
         "translations": st.lists(
-            st.builds(Translation, st.sampled_from(["fr", "es", "ar"]), urls(),
+            st.builds(Translation, _languages, urls(),
                       st.none() | text()), max_size=2),
         "updated": st.none() | published(),
+        "body": st.sampled_from([None, ""]) | bodies(),
     }
 
 
@@ -219,20 +255,29 @@ def contacts() -> st.SearchStrategy[MediaContact]:
     """Valid media contacts: a name, sometimes a role and an organisation, and at least one
     way to reach them (the model requires one); email, phone and URL are each sometimes
     missing, so a contact may be reached by any one of them alone."""
+    # ("" and None both mean "not given", as an empty spreadsheet cell gives it.)
+    absent = st.sampled_from([None, ""])
     reach = st.tuples(
-        st.none() | st.from_regex(r"[a-z]{1,10}(\.[a-z]{1,5})?@[a-z]{2,10}\.(org|com|int)",
-                                  fullmatch=True),
-        st.none() | st.sampled_from(["+41 22 799 7912", "+1 212 555 0100", "+44 20 7946 0958"]),
-        st.none() | urls(),
-    ).filter(lambda ways: ways != (None, None, None))
+        absent | st.from_regex(r"[a-z]{1,10}(\.[a-z]{1,5})?@[a-z]{2,10}\.(org|com|int)",
+                               fullmatch=True) | st.sampled_from(_EMAILS),
+        absent | st.sampled_from(["+41 22 799 7912", "+1 212 555 0100", "+44 20 7946 0958",
+                                  "+94 11 259 2525"]),
+        absent | urls(),
+    ).filter(any)
     return st.builds(
         lambda name, role, org, ways: MediaContact(
             name, role=role, organization=org, email=ways[0], phone=ways[1], url=ways[2]),
         text(max_size=40),
-        st.none() | text(max_size=30),
-        st.none() | text(max_size=30),
+        absent | text(max_size=30),
+        absent | text(max_size=30),
         reach,
     )
+
+
+#: Addresses the model accepts that ASCII-minded code mishandles: internationalised domains and
+#: local parts (normalised by email-validator), plus and quote-free specials.
+_EMAILS = ("press@bücher.example", "josé.silva@example.org", "新闻@例子.中国",
+           "media+lk@EXAMPLE.org", "o'neil@example.org")
 
 
 @st.composite
@@ -242,9 +287,9 @@ def collections(draw: st.DrawFn, *, min_size: int = 0, max_size: int = 8) -> Col
                           unique_by=lambda s: s.id))
     return Collection(
         title=draw(text()),
-        description=draw(st.none() | text(max_size=200)),
-        url=draw(st.none() | urls()),
-        language=draw(st.sampled_from(["en", "fr", "es", "ar"])),
+        description=draw(st.sampled_from([None, ""]) | _multiline(200)),
+        url=draw(st.sampled_from([None, ""]) | urls()),
+        language=draw(_languages),
         contacts=draw(st.lists(contacts(), max_size=2)),
         stories=items,
     )

@@ -96,6 +96,16 @@ def squash(text: str) -> str:
     return " ".join(text.split())
 
 
+def assert_content(content: str, story: storykit.Story) -> None:
+    """An Atom or JSON Feed entry's HTML content with ``content="full"``: the story's own
+    body, exactly (it reads back unchanged), or for a story without one the full body made of
+    its summary, picture and links (see :func:`assert_full_body`)."""
+    if story.body is not None:
+        assert content == story.body
+    else:
+        assert_full_body(content, story)
+
+
 def assert_full_body(body: str, story: storykit.Story) -> None:
     """The ``content="full"`` HTML ``body``, parsed by html5lib as a browser parses it, shows
     the story: one paragraph per summary paragraph, then its picture, then its links (href and

@@ -132,6 +132,26 @@ def test_image_description_that_looks_like_markup(fmt: str, body: str | None) ->
 
 
 @pytest.mark.parametrize("fmt", ["atom", "rss", "jsonfeed"])
+@pytest.mark.parametrize("lang", ["x-newsroom", "yue", "sr-Latn-RS", "es-419", "de-CH-1996"])
+def test_every_shape_of_language_tag_reads_back(fmt: str, lang: str) -> None:
+    """Every tag shape the model takes reads back; a private-use tag (x-newsroom) once read
+    back as "en"."""
+    col = Collection(title="C", url="https://e.org/", language=lang, stories=[
+        Story(title="T", published="2021-02-03", summary="S", language=lang)])
+    got = read(fmt, storykit.dumps(col, fmt))
+    assert (got.language, got.stories[0].language) == (lang, lang)
+
+
+@pytest.mark.parametrize("fmt", ["atom", "rss", "jsonfeed"])
+def test_the_longest_id_reads_back_whole(fmt: str) -> None:
+    """Ids up to the model's limit (200) read back whole; they were cut at 120."""
+    long_id = "-".join(["longer"] * 29)[:200]
+    col = Collection(title="C", url="https://e.org/news", stories=[
+        Story(id=long_id, title="T", published="2021-02-03", summary="S")])
+    assert read(fmt, storykit.dumps(col, fmt)).stories[0].id == long_id
+
+
+@pytest.mark.parametrize("fmt", ["atom", "rss", "jsonfeed"])
 def test_ids_are_stable_across_runs(fmt: str) -> None:
     col = Collection(title="C", stories=[
         Story(title="A", published="2021-02-03", summary="S", url="https://e.org/2021/bees"),

@@ -125,3 +125,12 @@ def test_conformance() -> None:
 
 def test_registered() -> None:
     assert "wxr" in storykit.readers()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("encoding", ["mac", "shift_jis", "bogus"])
+def test_an_encoding_the_parser_cannot_read_is_one_validation_error(encoding: str) -> None:
+    """Found by the reader fuzzer: an unknown or multi-byte encoding in the XML declaration
+    raised LookupError or ValueError; it is a one-line ValidationError."""
+    data = f'<?xml version="1.0" encoding="{encoding}"?><rss></rss>'.encode()
+    with pytest.raises(storykit.ValidationError, match="encoding"):
+        storykit.loads(data, "wxr")

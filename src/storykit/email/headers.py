@@ -27,6 +27,7 @@ __all__ = [
     "MSGID",
     "UNSAFE",
     "address_header",
+    "ascii_address",
     "balance_bidi",
     "date_line",
     "encoded_words",
@@ -119,8 +120,35 @@ def parse_addresses(value: str, what: str = "address") -> list[Address]:
         except rules.Invalid:
             raise ValueError(f"{what} {value!r}: {addr!r} is not a valid email address") from None
         local, _, domain = spec.rpartition("@")
-        out.append(Address(display_name=header_text(name), username=local, domain=domain))
+        address = Address(display_name=header_text(name), username=local, domain=domain)
+        try:
+            out.append(ascii_address(address))
+        except ValueError as e:
+            raise ValueError(f"{what} {value!r}: {e}") from None
     return out
+
+
+def ascii_address(address: Address) -> Address:
+    """``address`` as a 7-bit message header holds it: an internationalised domain in its
+    IDNA form (``press@bücher.example`` gives ``press@xn--bcher-kva.example``, as mail clients
+    send it). Raises :class:`ValueError` for a local part that is not ASCII (``新闻@...``):
+    such an address needs SMTPUTF8 (RFC 6531), and storykit writes ASCII headers."""
+    from email.headerregistry import Address
+
+    if not address.username.isascii():
+        raise ValueError(f"{address.addr_spec!r} has a non-ASCII local part, which needs "
+                         "SMTPUTF8 (storykit writes ASCII message headers)")
+    if address.domain.isascii():
+        return address
+    return Address(display_name=address.display_name, username=address.username,
+                   domain=_idna(address.domain))
+
+
+def _idna(domain: str) -> str:
+    from email_validator import validate_email
+
+    # (email-validator does IDNA 2008 with UTS 46, as it did when the address was checked)
+    return str(validate_email(f"a@{domain}", check_deliverability=False).ascii_domain)
 
 
 
@@ -262,11 +290,12 @@ def _mailbox(address: Address) -> list[str]:
 
 
 def address_header(name: str, addresses: Sequence[Address]) -> bytes:
-    """``From``, ``To`` or ``Reply-To``: each address on its own line(s) (see _name_words)."""
+    """``From``, ``To`` or ``Reply-To``: each address on its own line(s) (see _name_words),
+    domains in their IDNA form (see :func:`ascii_address`)."""
     lines: list[str] = []
     for i, address in enumerate(addresses):
         if i:
             lines[-1] += ","
-        lines.extend(_mailbox(address))
+        lines.extend(_mailbox(ascii_address(address)))
     return (f"{name}: " + "\r\n ".join(lines) + "\r\n").encode("ascii")
 

@@ -53,7 +53,9 @@ def unsubscribe_token(address: str, key: bytes | None = None) -> str:
 class EmailOptions:
     """Options of the ``email`` format."""
 
-    #: From: ``"Name <address>"`` or an address (default: the first media contact's email).
+    #: From: ``"Name <address>"`` or an address (default: the first media contact's email
+    #: that a header can hold: an internationalised domain goes in IDNA form; an address with a
+    #: non-ASCII local part needs SMTPUTF8 and is passed over).
     sender: str | None = None
     #: To: one or more addresses, comma-separated (default: the sender).
     to: str | None = None

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from storykit.email.headers import (
     MSGID,
     address_header,
+    ascii_address,
     balance_bidi,
     date_line,
     header_text,
@@ -391,13 +392,18 @@ class DigestRenderer:
 
 
 def _default_sender(collection: Collection) -> Address:
+    """The first media contact whose address a message header can hold (an internationalised
+    domain in IDNA form; not an address with a non-ASCII local part, see ascii_address)."""
     from email.headerregistry import Address
 
     for c in collection.contacts:
         if c.email:
             local, _, domain = c.email.rpartition("@")
-            return Address(display_name=header_text(c.organization or c.name),
-                           username=local, domain=domain)
+            try:
+                return ascii_address(Address(display_name=header_text(c.organization or c.name),
+                                             username=local, domain=domain))
+            except ValueError:
+                continue
     return Address(display_name=header_text(collection.title), username="digest",
                    domain="storykit.invalid")
 

@@ -186,9 +186,14 @@ def _write_pretty(collection: Collection, stories: Iterable[Story], out: BinaryI
 
 
 def _write_lines(stories: Iterable[Story], out: BinaryIO, fix: Fix) -> None:
+    """JSON Lines; U+2028 and U+2029 (a summary may hold them) escaped, as only inside strings
+    can they be: ``str.splitlines()`` and other line splitters take them for line breaks."""
     write = out.write
     for data in _encoded(stories, lines=True):
-        write(fix(data))
+        write(fix(data).replace(_LS, b"\\u2028").replace(_PS, b"\\u2029"))
+
+
+_LS, _PS = "\u2028".encode(), "\u2029".encode()
 
 
 @hookimpl

@@ -95,7 +95,8 @@ def week_of(when: date) -> str:
 
 def _week_window(week: str) -> tuple[date, date]:
     monday = date.fromisocalendar(int(week[:4]), int(week[6:]), 1)
-    return monday, monday + timedelta(days=6)
+    # (the last week of 9999 ends in year 10000, past date.max: it ends on date.max)
+    return monday, monday + timedelta(days=min(6, (date.max - monday).days))
 
 
 def _slug(value: str) -> str:

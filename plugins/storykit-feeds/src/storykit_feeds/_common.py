@@ -86,7 +86,8 @@ class FeedOptions:
     """Options of the ``atom``, ``rss`` and ``jsonfeed`` formats."""
 
     #: ``summary``: each entry carries the story's summary as text. ``full``: also an HTML body
-    #: with the summary, the image with its alt text and credit, and the story's links.
+    #: with the summary, the image with its alt text and credit, and the story's links. A story
+    #: with its own ``body`` carries that body as its HTML content in either mode.
     content: Literal["summary", "full"] = "summary"
     #: At most this many entries, the first ones in the collection's order (``None``: all).
     limit: int | None = attrs.field(default=None, validator=_limit)

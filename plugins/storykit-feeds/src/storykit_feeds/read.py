@@ -223,7 +223,9 @@ def _check_xml(data: bytes, name: str | None) -> list[_Item] | None:
 
 # --- one entry --------------------------------------------------------------------------------
 
-_LANG = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
+# The shape of a BCP 47 tag (the model checks it exactly): a language of 2 to 8 letters, or
+# "x" for a private-use tag such as "x-newsroom", then subtags.
+_LANG = re.compile(r"(?:[A-Za-z]{2,8}|[xX])(?:[-_][A-Za-z0-9]{1,8})*")
 
 
 def _language(value: Any) -> str | None:

@@ -93,6 +93,11 @@ def _parse(data: bytes, name: str | None) -> Any:
                      "read)", name) from None
     except SyntaxError as e:  # ElementTree's ParseError
         raise refuse(f"is not XML ({e})", name) from None
+    except (LookupError, ValueError) as e:
+        if isinstance(e, storykit.ValidationError):
+            raise
+        # (an XML declaration naming an unknown or multi-byte encoding, found by the fuzzer)
+        raise refuse(f"declares an encoding the XML parser cannot read ({e})", name) from None
     return root
 
 
