@@ -21,6 +21,7 @@ __all__ = [
     "MAX_BYTES",
     "MAX_DEPTH",
     "depth_of",
+    "language_tag",
     "read_bytes",
     "refuse",
     "source_name",
@@ -62,6 +63,17 @@ def read_bytes(stream: BinaryIO, limit: int = MAX_BYTES, *, what: str = "documen
 
 
 _SLUG_RUN = re.compile(r"[^a-z0-9]+")
+
+
+def language_tag(value: Any) -> str | None:
+    """``value`` as the model's language tag (``en_US`` read as ``en-US``), or None when it is
+    not a string the model takes: a reader then falls back to the source's or a default."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return rules.language(value.strip().replace("_", "-"))
+    except rules.Invalid:
+        return None
 
 
 def _slug(text: str) -> str:

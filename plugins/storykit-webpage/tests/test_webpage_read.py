@@ -124,3 +124,11 @@ def test_json_ld_alone_carries_text_links_and_contacts() -> None:
     assert got.contacts == col.contacts
     assert got.stories[0].links == col.stories[0].links
     assert got.stories[0].body == "<p>One &amp; two.</p><p>Three</p>"
+
+
+@pytest.mark.parametrize(("lang", "expected"), [
+    ("x-newsroom", "x-newsroom"), ("sr-Latn-RS", "sr-Latn-RS"), ("en_GB", "en-GB"),
+    ("english language", "en"), ("", "en")])
+def test_the_page_language_is_any_tag_the_model_takes(lang: str, expected: str) -> None:
+    page = f'<!doctype html><html lang="{lang}"><head><title>N</title></head></html>'
+    assert read(page.encode()).language == expected

@@ -20,6 +20,7 @@ from storykit.errors import ValidationError
 from storykit.sources import (
     MAX_DEPTH,
     depth_of,
+    language_tag,
     read_bytes,
     refuse,
     source_name,
@@ -100,7 +101,7 @@ def read_feed(data: bytes, name: str | None = None) -> storykit.Collection:
             raise refuse(f"is not an RSS or Atom feed ({reason})", name) from None
         raise refuse("is not an RSS or Atom feed (no <rss>, <rdf:RDF> or <feed> root)", name)
     feed = parsed.feed
-    language = _language(feed.get("language")) or "en"
+    language = language_tag(feed.get("language")) or "en"
     atom = version.startswith("atom")
     title = feed.get("title_detail")
     collection: dict[str, Any] = {
@@ -223,17 +224,6 @@ def _check_xml(data: bytes, name: str | None) -> list[_Item] | None:
 
 # --- one entry --------------------------------------------------------------------------------
 
-# The shape of a BCP 47 tag (the model checks it exactly): a language of 2 to 8 letters, or
-# "x" for a private-use tag such as "x-newsroom", then subtags.
-_LANG = re.compile(r"(?:[A-Za-z]{2,8}|[xX])(?:[-_][A-Za-z0-9]{1,8})*")
-
-
-def _language(value: Any) -> str | None:
-    if isinstance(value, str) and _LANG.fullmatch(value.strip()):
-        return value.strip().replace("_", "-")
-    return None
-
-
 def _text_value(value: Any) -> str | None:
     return value.strip() or None if isinstance(value, str) else None
 
@@ -291,8 +281,8 @@ def _alternate(links: Any) -> str | None:
 def _entry(entry: Any, language: str, taken: set[str], atom: bool, item: _Item | None
            ) -> dict[str, Any]:
     story: dict[str, Any] = {}
-    lang = (_language(entry.get("language"))
-            or _language((entry.get("title_detail") or {}).get("language")) or language)
+    lang = (language_tag(entry.get("language"))
+            or language_tag((entry.get("title_detail") or {}).get("language")) or language)
     title = entry.get("title_detail")
     # RSS titles are plain text (feedparser guesses HTML when one looks like markup); Atom
     # says its type.
@@ -470,7 +460,7 @@ def read_jsonfeed(data: bytes, name: str | None = None) -> storykit.Collection:
     items = feed.get("items")
     if not isinstance(items, list):
         raise refuse("has no list of \"items\"", name, "items")
-    language = _language(feed.get("language")) or "en"
+    language = language_tag(feed.get("language")) or "en"
     collection: dict[str, Any] = {"title": feed.get("title") or "Feed",
                                   "language": language}
     if feed.get("description"):

@@ -25,7 +25,15 @@ from typing import Any, BinaryIO
 
 import storykit
 from storykit.errors import ValidationError
-from storykit.sources import MAX_DEPTH, depth_of, read_bytes, refuse, source_name, stable_id
+from storykit.sources import (
+    MAX_DEPTH,
+    depth_of,
+    language_tag,
+    read_bytes,
+    refuse,
+    source_name,
+    stable_id,
+)
 from storykit.sources import with_paths as _with_paths
 
 __all__ = ["WebPageReader", "register_readers"]
@@ -235,7 +243,7 @@ def _page_meta(tree: Any) -> dict[str, Any]:
             meta["url"] = element.get("href")
             break
     lang = (tree.get("lang") or "").strip()
-    meta["language"] = lang if re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*", lang) else "en"
+    meta["language"] = language_tag(lang) or "en"
     return meta
 
 
