@@ -294,8 +294,14 @@ class TestStore:
         criteria = {k: v for k, v in (("topic", topic), ("country", country)) if v is not None}
         expected = sorted(col.filter(**criteria) if criteria else col,
                           key=lambda s: (instant(s.published), s.id), reverse=True)
-        got, total = MemoryStore(col).query(topic=topic, country=country)
+        store = MemoryStore(col)
+        got, total = store.query(topic=topic, country=country)
         assert [s.id for s in got] == [s.id for s in expected] and total == len(expected)
+        # The selection is remembered: its pages, asked for one by one, are the same stories.
+        pages = [store.query(topic=topic, country=country, offset=i, limit=2)
+                 for i in range(0, max(total, 1), 2)]
+        assert [s.id for page, _ in pages for s in page] == [s.id for s in expected]
+        assert {n for _, n in pages} == {total}
 
     def test_version_follows_content(self) -> None:
         """The version changes with the content and only with it."""

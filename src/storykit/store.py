@@ -8,6 +8,7 @@ answers the same calls from SQL. Any object with these methods will do.
 from __future__ import annotations
 
 import hashlib
+import threading
 import unicodedata
 from datetime import date
 from typing import Any, Protocol, runtime_checkable
@@ -52,6 +53,10 @@ class Store(Protocol):
         ...
 
 
+#: How many selections a :class:`MemoryStore` remembers (each a list of its matching stories).
+_SELECTIONS = 64
+
+
 class MemoryStore:
     """A :class:`Store` over a collection held in memory."""
 
@@ -68,6 +73,10 @@ class MemoryStore:
                                 ("country", set(story.countries))):
                 for value in values:
                     self._index[key].setdefault(value, []).append(story)
+        #: The stories of the last selections asked for (criteria -> matches, newest first),
+        #: so that the next page of a selection costs a slice, not a pass over the stories.
+        self._selections: dict[tuple[Any, ...], list[Story]] = {}
+        self._lock = threading.Lock()
         digest = hashlib.sha256()
         for story in collection:
             digest.update(repr(story).encode())
@@ -83,10 +92,17 @@ class MemoryStore:
               limit: int | None = None) -> tuple[list[Story], int]:
         from storykit.collection import matcher
 
-        if any(v is not None for v in (topic, country, since, until, language, text)):
-            match = matcher(topic=topic, country=country, since=since, until=until,
-                            language=language, text=text)  # (a bad filter raises here)
-            found = [s for s in self._candidates(topic, country) if match(s)]
+        criteria = (topic, country, since, until, language, text)
+        if any(v is not None for v in criteria):
+            found = self._selections.get(criteria)
+            if found is None:
+                match = matcher(topic=topic, country=country, since=since, until=until,
+                                language=language, text=text)  # (a bad filter raises here)
+                found = [s for s in self._candidates(topic, country) if match(s)]
+                with self._lock:  # (the oldest goes: memory stays flat)
+                    while len(self._selections) >= _SELECTIONS:
+                        self._selections.pop(next(iter(self._selections)))
+                    self._selections[criteria] = found
         else:
             found = self._newest
         end = None if limit is None else offset + limit
