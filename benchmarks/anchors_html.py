@@ -111,15 +111,70 @@ def article_ld(story: Story) -> dict[str, Any]:
         d["workTranslation"] = [
             {"@type": "NewsArticle", "url": t.url, "inLanguage": t.language,
              **({"headline": t.title} if t.title else {})} for t in story.translations]
+    if story.links:
+        d["citation"] = [{"@type": "WebPage", "url": link.url, "name": link.title}
+                         for link in story.links]
+    if story.body is not None:
+        d["articleBody"] = plain_text(story.body)
     return d
 
 
-def json_ld(story: Story) -> str:
-    text = json.dumps(article_ld(story), ensure_ascii=False, separators=(",", ":"))
+def contacts_ld(col: Collection) -> list[dict[str, Any]]:
+    out = []
+    for c in col.contacts:
+        p: dict[str, Any] = {"@context": "https://schema.org", "@type": "Person", "name": c.name}
+        if c.role is not None:
+            p["jobTitle"] = c.role
+        if c.organization is not None:
+            p["worksFor"] = {"@type": "Organization", "name": c.organization}
+        for key, value in (("email", c.email), ("telephone", c.phone), ("url", c.url)):
+            if value is not None:
+                p[key] = value
+        out.append(p)
+    return out
+
+
+BLOCKS = frozenset({"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li",
+                    "blockquote", "pre", "table", "tr", "figure", "figcaption", "hr"})
+
+
+class _PlainText(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.pieces: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag in BLOCKS:
+            self.pieces.append("\n\n")
+        elif tag == "br":
+            self.pieces.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in BLOCKS:
+            self.pieces.append("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        self.pieces.append(data)
+
+
+def plain_text(body: str) -> str:
+    """The body's text, blocks apart by a blank line (schema.org's articleBody is text)."""
+    p = _PlainText()
+    p.feed(body)
+    p.close()
+    return re.sub(r"[ \t]*\n\s*\n\s*", "\n\n", "".join(p.pieces)).strip()
+
+
+def script_json(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     for char, escaped in _SCRIPT:  # str.replace: str.translate is slow on non-ASCII text
         if char in text:
             text = text.replace(char, escaped)
     return text
+
+
+def json_ld(story: Story) -> str:
+    return script_json(article_ld(story))
 
 
 # --- bare jinja2 -------------------------------------------------------------------------------
@@ -177,6 +232,7 @@ PAGE = """\
 </ul>
 </address>
 {% endfor %}
+<script type="application/ld+json">{{ col|contacts_json_ld }}</script>
 </aside>
 {% endif %}
 <main class="sk-main" id="stories" tabindex="-1">
@@ -263,6 +319,7 @@ def template() -> jinja2.Template:
         iso=iso, human_date=human_date, host=host, phone=phone, language_name=language_name,
         paragraphs=lambda s: Markup(paragraphs_html(s)),
         json_ld=lambda s: Markup(json_ld(s)),
+        contacts_json_ld=lambda c: Markup(script_json(contacts_ld(c))),
     )
     return env.from_string(PAGE)
 
@@ -317,7 +374,8 @@ def fstring_page(col: Collection) -> bytes:
                 add(f'<li><span class="sk-label">Web:</span> <a href="{e(c.url)}">'
                     f"{e(host(c.url))}</a></li>\n")
             add("</ul>\n</address>\n")
-        add("</aside>\n")
+        add(f'<script type="application/ld+json">{script_json(contacts_ld(col))}</script>\n'
+            "</aside>\n")
     add('<main class="sk-main" id="stories" tabindex="-1">\n')
     add('<ol class="sk-stories">\n' if col.stories else '<p class="sk-empty">No stories yet.</p>\n')
     for number, s in enumerate(col.stories, 1):
