@@ -261,32 +261,8 @@ def environment(registry: Registry | None = None, template_dir: Path | str | Non
 
 def _catalogue(context: jinja2.runtime.Context) -> Any:
     """The translations of the locale the template is rendered in."""
-    return _locale_catalogue(context.environment, context.resolve("locale"))
-
-
-def _locale_catalogue(env: jinja2.Environment, locale: Any) -> Any:
-    return translations(locale, getattr(env, "storykit_translation_dirs", ()))
-
-
-def _render_gettext(catalogue: Any) -> Any:
-    """``_()`` and ``gettext()`` for one render, as the i18n extension's newstyle gettext
-    (the message always a %-format, keyword values escaped) in one call instead of three,
-    a message without values looked up and formatted once per render ("Read more" comes
-    once per story)."""
-    done: dict[str, Markup] = {}
-
-    @jinja2.pass_eval_context
-    def gettext(eval_ctx: jinja2.nodes.EvalContext, message: str, /, **variables: Any) -> str:
-        if not eval_ctx.autoescape:
-            return str(catalogue.gettext(message) % variables)
-        if variables:
-            return Markup(catalogue.gettext(message)) % variables
-        text = done.get(message)
-        if text is None:
-            text = done[message] = Markup(catalogue.gettext(message)) % {}
-        return text
-
-    return gettext
+    env = context.environment
+    return translations(context.resolve("locale"), getattr(env, "storykit_translation_dirs", ()))
 
 
 @jinja2.pass_context
@@ -301,9 +277,8 @@ def _ngettext(context: jinja2.runtime.Context, singular: str, plural: str, n: in
     return text
 
 
-def _context(env: jinja2.Environment, locale: str, context: dict[str, Any]) -> dict[str, Any]:
-    gettext = _render_gettext(_locale_catalogue(env, locale))
-    return {"_": gettext, "gettext": gettext, **context, "locale": locale}
+def _context(locale: str, context: dict[str, Any]) -> dict[str, Any]:
+    return dict(context, locale=locale)
 
 
 def render(env: jinja2.Environment, template: str, locale: str, **context: Any) -> str:
@@ -312,10 +287,10 @@ def render(env: jinja2.Environment, template: str, locale: str, **context: Any) 
     Templates call ``{{ _("Media contact") }}``; values go in as keywords and are escaped:
     ``{{ _("Photo: %(credit)s", credit=credit) }}``.
     """
-    return env.get_template(template).render(_context(env, locale, context))
+    return env.get_template(template).render(_context(locale, context))
 
 
 def stream(env: jinja2.Environment, template: str, locale: str, **context: Any,
            ) -> Iterator[str]:
     """Like :func:`render`, but yields the output in pieces, for large pages."""
-    return env.get_template(template).generate(_context(env, locale, context))
+    return env.get_template(template).generate(_context(locale, context))
