@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import date, datetime
 
 import attrs
+import feedparser
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -244,3 +245,19 @@ def test_an_encoding_feedparser_cannot_try_is_one_line() -> None:
     data = b'<?xml version="1.0" encoding="\x00big5"?>\n<rss>\n</rss>'
     with pytest.raises(storykit.ValidationError, match="is not an RSS or Atom feed"):
         read("rss", data)
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("https://e.org/a/photo.png", "image/png"),
+    ("https://e.org/a/photo.JPG?w=600#top", "image/jpeg"),
+    ("https://e.org/a.webp/photo", "image/jpeg"),  # (no suffix on the file name)
+    ("https://e.org.png", "image/jpeg"),  # (a host, not a file name)
+    ("https://e.org#/a.png", "image/jpeg"),  # (a fragment, not a path)
+    ("https://e.org/a?b=c.gif", "image/jpeg"),  # (a query, not a path)
+    ("https://e.org/archive.tar.gif", "image/gif"),
+])
+def test_media_content_type_comes_from_the_file_name(url: str, expected: str) -> None:
+    col = Collection(title="C", stories=[
+        Story(title="T", published="2021-02-03", summary="S", image={"url": url, "alt": "A"})])
+    feed = feedparser.parse(storykit.dumps(col, "atom"))
+    assert feed.entries[0].media_content[0]["type"] == expected
