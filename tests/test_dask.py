@@ -278,8 +278,8 @@ class TestBlocks:
             assume(not body.startswith(b"\xef\xbb\xbf"))  # (a leading one is a BOM)
             path = tmp_path / "f.jsonl"
             path.write_bytes(bom + body)
-            got = b"".join(chunk for block in skdask._blocks(str(path), size, None)
-                           for _, chunk in skdask._chunks(block))
+            got = b"".join(chunk for block in skdask.blocks._blocks(str(path), size, None)
+                           for _, chunk in skdask.blocks._chunks(block))
             assert got == body
 
         check()
