@@ -96,6 +96,12 @@ class TestWindow:
         assert window(week="2021-W07") == Window(date(2021, 2, 15), date(2021, 2, 21))
         assert window(week="2020-W53") == Window(date(2020, 12, 28), date(2021, 1, 3))
 
+    def test_windows_at_the_ends_of_the_calendar(self) -> None:
+        """The last ISO week of 9999 ends in year 10000, and --last can reach back past year
+        1: both windows stop at the calendar's end instead of overflowing."""
+        assert window(week="9999-W52") == Window(date(9999, 12, 27), date.max)
+        assert window(last="9999w", today=date(3, 1, 1)) == Window(date.min, date(3, 1, 1))
+
     def test_month(self) -> None:
         """--month names a calendar month, leap Februaries included."""
         assert window(month="2021-02") == Window(date(2021, 2, 1), date(2021, 2, 28))

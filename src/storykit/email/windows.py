@@ -88,7 +88,7 @@ def window(*, since: str | date | None = None, until: str | date | None = None,
                              "or 2w")
         days = int(m.group(1)) * (7 if m.group(2).lower() == "w" else 1)
         end = today or date.today()
-        return Window(end - timedelta(days=days - 1), end)
+        return Window(_shift(end, -(days - 1)), end)
     if week:
         m = _WEEK.fullmatch(week)
         try:
@@ -97,7 +97,7 @@ def window(*, since: str | date | None = None, until: str | date | None = None,
             monday = date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1)
         except ValueError:
             raise ValueError(f"--week: {week!r} is not an ISO week like 2021-W07") from None
-        return Window(monday, monday + timedelta(days=6))
+        return Window(monday, _shift(monday, 6))
     if month:
         m = _MONTH.fullmatch(month)
         if m is None or not 1 <= int(m.group(2)) <= 12:
@@ -110,6 +110,14 @@ def window(*, since: str | date | None = None, until: str | date | None = None,
         raise ValueError(f"--since {first.isoformat()} is after --until "
                          f"{last_day.isoformat()}")
     return Window(first, last_day)
+
+
+def _shift(day: date, days: int) -> date:
+    """``day`` moved by ``days``, held at the calendar's ends (9999-W52 ends in year 10000)."""
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.max if days > 0 else date.min
 
 
 def _window_types(**given: Any) -> None:
