@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import re
 import string
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from functools import cache
 from typing import Any
 
@@ -66,10 +66,26 @@ AWKWARD_TEXT: tuple[str, ...] = (
     "'quoted' '=formula",
 )
 
+#: Every character the model keeps in one-line text: all of Unicode but control characters,
+#: lone surrogates, U+FFFE/U+FFFF and the line and paragraph separators; private-use
+#: characters (U+E000), unassigned code points and the other noncharacters (U+FDD0, U+1FFFE)
+#: included, and the astral planes (emoji, CJK extensions, mathematical letters) drawn often.
 _SAFE_CHARS = st.characters(
     codec="utf-8",
-    exclude_categories=("Cc", "Cs", "Co", "Cn"),
+    exclude_categories=("Cc", "Cs"),
     exclude_characters="\ufffe\uffff\u2028\u2029\x85",
+)
+_ASTRAL_CHARS = st.characters(min_codepoint=0x10000, exclude_categories=("Cs",))
+
+#: Characters from the model's edges: private use, noncharacters other than U+FFFE/U+FFFF,
+#: format characters (soft hyphen, bidi marks and isolates, zero width inside text), an
+#: astral emoji with a skin tone and a zero-width joiner sequence, combining marks that NFC
+#: composes, and no-break and ideographic spaces.
+_EDGE_TEXT: tuple[str, ...] = (
+    "private \ue000\uf8ff use", "non\ufdd0characters\U0001fffe", "soft\u00adhyphen",
+    "\u200fRTL mark\u2066isolate\u2069", "zero\u200bwidth\u200djoiner",
+    "\U0001f469\U0001f3fd\u200d\U0001f4bb team", "\U0001d54f \U00020000 \U0010fffd",
+    "e\u0301 composes", "no-break\u00a0space and\u3000ideographic",
 )
 
 
@@ -99,8 +115,9 @@ def paragraphs(value: str) -> list[str]:
 @cache
 def text(min_size: int = 1, max_size: int = 60) -> st.SearchStrategy[str]:
     """Valid one-line text (after the model's normalisation), often awkward."""
-    free = st.text(_SAFE_CHARS, min_size=min_size, max_size=max_size)
-    return st.one_of(st.sampled_from(AWKWARD_TEXT), free).map(_norm).filter(bool)
+    free = st.text(_SAFE_CHARS | _ASTRAL_CHARS, min_size=min_size, max_size=max_size)
+    edge = st.sampled_from(AWKWARD_TEXT + _EDGE_TEXT).map(lambda t: t[:max_size])
+    return st.one_of(edge, free).map(_norm).filter(bool)
 
 
 def _norm(s: str) -> str:
@@ -110,20 +127,34 @@ def _norm(s: str) -> str:
         return ""
 
 
+#: URLs the model accepts that a draw of :func:`urls` seldom or never makes: http, a port,
+#: user info, an IPv6 host, an internationalised host and path (an IRI), a fragment, brackets
+#: and quotes in a query, an upper-case scheme and host, a host alone, and a long URL.
+EDGE_URLS: tuple[str, ...] = (
+    "http://example.org/", "https://example.org:8443/a/b?c=d", "https://user:pw@example.org/x",
+    "http://[2001:db8::1]/", "https://bücher.example/straße?q=労働", "https://example.org/café",
+    "https://example.org/page#section-2", "https://example.org/?a[]=1&b='x'&c=(d)",
+    "HTTPS://EXAMPLE.ORG/Path", "https://example.org", "https://xn--bcher-kva.example/",
+    "https://example.org/" + "long-segment/" * 600,
+)
+
+
 @cache
 def urls() -> st.SearchStrategy[str]:
-    """Absolute https URLs with awkward but legal paths and queries."""
+    """Absolute http(s) URLs with awkward but legal paths and queries, and the edge cases
+    of :data:`EDGE_URLS`."""
     # A "%" only as a percent-escape (RFC 3986): a stray one is something a browser, and the
     # HTML writer's href, would encode as %25.
     segment = st.text(string.ascii_letters + string.digits + "-._~!$&'()*+,;=:@",
                       min_size=1, max_size=12) | st.sampled_from(["%20", "caf%C3%A9", "%7E"])
-    return st.builds(
+    drawn = st.builds(
         lambda host, tld, parts, q: f"https://{host}.{tld}/" + "/".join(parts) + q,
         st.from_regex(r"[a-z][a-z0-9-]{0,10}[a-z0-9]", fullmatch=True),
         st.sampled_from(["org", "com", "net", "example"]),
         st.lists(segment, max_size=3),
         st.sampled_from(["", "?a=1&b=2", "?q=%3Cscript%3E"]),
     )
+    return st.one_of(drawn, st.sampled_from(EDGE_URLS))
 
 
 def _holder(s: str) -> str:
@@ -153,27 +184,99 @@ def images() -> st.SearchStrategy[Image]:
 _OFFSETS_IN_USE = (-14 * 60, -12 * 60, -9 * 60 - 30, -3 * 60 - 30, -60, 0, 3 * 60 + 30,
                    5 * 60 + 30, 5 * 60 + 45, 9 * 60 + 30, 12 * 60 + 45, 14 * 60)
 
-#: Every offset the model accepts: UTC, and any whole number of minutes from -14:00 to +14:00
-#: (RFC 3339 has no room for seconds), such as +05:45 or -09:30.
-_zones = st.one_of(
-    st.just(UTC),
-    st.sampled_from(_OFFSETS_IN_USE).map(lambda m: timezone(timedelta(minutes=m))),
-    st.integers(-14 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m))),
+#: Named time zones (``zoneinfo``) whose offsets are awkward: half and three-quarter hours,
+#: a half-hour daylight saving (Lord Howe), the ends of the range (Kiritimati +14:00, Etc/GMT+12
+#: -12:00), zones that moved across the date line (Apia), daylight saving on both hemispheres,
+#: and zones whose old local mean time had seconds (Monrovia -00:44:30 until 1972; such
+#: moments are refused by the model and never drawn).
+ZONE_NAMES: tuple[str, ...] = (
+    "UTC", "Europe/London", "Europe/Paris", "America/New_York", "America/St_Johns",
+    "America/Sao_Paulo", "Asia/Kolkata", "Asia/Kathmandu", "Asia/Tehran", "Asia/Colombo",
+    "Australia/Adelaide", "Australia/Eucla", "Australia/Lord_Howe", "Pacific/Chatham",
+    "Pacific/Kiritimati", "Pacific/Apia", "Pacific/Pago_Pago", "Etc/GMT+12", "Etc/GMT-14",
+    "Africa/Monrovia", "Africa/Casablanca",
+)
+
+
+@cache
+def _named_zones() -> tuple[tzinfo, ...]:
+    """The zones of :data:`ZONE_NAMES` this machine's time-zone database has (all of them
+    with the system's database or the ``tzdata`` package; none without either)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    found: list[tzinfo] = []
+    for zone in ZONE_NAMES:
+        try:
+            found.append(ZoneInfo(zone))
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            continue
+    return tuple(found)
+
+
+def _fixed(minutes: int) -> tzinfo:
+    return UTC if minutes == 0 else timezone(timedelta(minutes=minutes))
+
+
+@cache
+def zones() -> st.SearchStrategy[tzinfo]:
+    """Every kind of time zone the model accepts on a datetime: ``datetime.UTC``, fixed
+    offsets (any whole number of minutes from -14:00 to +14:00, such as +05:45 or -09:30:
+    RFC 3339 has no room for seconds), and named ``zoneinfo`` zones (:data:`ZONE_NAMES`),
+    whose offset depends on the date (daylight saving)."""
+    fixed = st.one_of(
+        st.just(UTC),
+        st.sampled_from(_OFFSETS_IN_USE).map(_fixed),
+        st.integers(-14 * 60, 14 * 60).map(_fixed),
+    )
+    named = _named_zones()
+    return fixed | st.sampled_from(named) if named else fixed
+
+
+def _accepted(value: date) -> bool:
+    """The model takes ``value`` as a story date (its offset, on that day, is whole minutes
+    within -14:00..+14:00: a named zone's old local mean time may not be)."""
+    try:
+        rules.published(value)
+    except rules.Invalid:
+        return False
+    return True
+
+
+#: Story dates that a draw seldom hits and writers get wrong: the first and last days the
+#: model takes (years 1 and 9999), the ends of the offset range there (whose UTC instant
+#: falls in year 0 or 10000, beyond what Python's datetime holds), years before 100 (which
+#: RFC 5322 readers take for two-digit years) and before 1000, a leap day, and a moment with
+#: every microsecond digit.
+EDGE_DATES: tuple[date, ...] = (
+    date(1, 1, 1), date(9999, 12, 31), date(99, 12, 31), date(999, 2, 28), date(2000, 2, 29),
+    datetime(1, 1, 1, tzinfo=UTC),
+    datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14))),
+    datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone(-timedelta(hours=14))),
+    datetime(49, 6, 1, 12, 30, tzinfo=timezone(timedelta(hours=5, minutes=45))),
+    datetime(2021, 2, 23, 9, 30, 15, 123456, tzinfo=timezone(-timedelta(hours=9, minutes=30))),
 )
 
 
 @cache
 def published() -> st.SearchStrategy[date]:
-    """Plain dates and aware datetimes (any offset the model accepts, to the second as in
-    content files: the page and RSS carry whole seconds), mostly in recent years
-    and sometimes in any four-digit year (the model takes years 1 to 999 too, but RFC 5322
-    dates, as RSS has them, read years before 100 as two-digit years: 0021 as 2021)."""
-    day = st.one_of(st.dates(date(1990, 1, 1), date(2035, 12, 31)),
-                    st.dates(date(1000, 1, 1), date(9999, 12, 30)))
-    moment = st.builds(
-        lambda d, s, tz: datetime(d.year, d.month, d.day, tzinfo=tz) + timedelta(seconds=s),
-        day, st.integers(0, 86399), _zones)
-    return st.one_of(day, moment)
+    """Every story date the model accepts: plain dates and aware datetimes, from year 1 to
+    9999 (mostly recent years), to the microsecond or to the whole second (as content files
+    have them), in every kind of zone :func:`zones` makes (fixed offsets and named ``zoneinfo``
+    zones, daylight saving's ambiguous hour with either ``fold``), and the edge cases of
+    :data:`EDGE_DATES`.
+
+    A format that keeps less (RSS keeps whole seconds) states it with :class:`Keeps`."""
+    recent = (datetime(1990, 1, 1), datetime(2035, 12, 31))
+    any_year = (datetime.min, datetime.max)
+    day = st.one_of(st.dates(recent[0].date(), recent[1].date()), st.dates())
+    moment = st.one_of(
+        st.datetimes(*recent, timezones=zones()),
+        st.datetimes(*any_year, timezones=zones()),
+    ).flatmap(lambda dt: st.sampled_from([dt, dt.replace(microsecond=0)]))
+    # (a fold of 1 only matters in the repeated hour; it is a value elsewhere all the same)
+    folded = moment.map(lambda dt: dt.replace(fold=1))
+    return st.one_of(day, moment, folded, st.sampled_from(EDGE_DATES)).filter(_accepted)
 
 
 _topic = text(max_size=20).filter(lambda s: s == s.strip())
@@ -182,7 +285,8 @@ _topic = text(max_size=20).filter(lambda s: s == s.strip())
 #: a region (letters or UN M.49 digits), a script, a variant, three-letter and private-use tags.
 _LANGUAGES: tuple[str, ...] = ("en", "fr", "es", "ar", "he", "pt-BR", "zh-Hans", "en-GB",
                               "es-419", "sr-Latn-RS", "zh-Hant-TW", "de-CH-1996", "yue",
-                              "x-newsroom")
+                              "x-newsroom", "zh-cmn-Hans-CN", "en-US-u-ca-buddhist",
+                              "ar-EG-x-newsroom")
 _languages = st.sampled_from(_LANGUAGES)
 
 #: Multi-line text the model accepts that one-line text may not hold: a tab, a line or
@@ -201,6 +305,11 @@ def _multiline(max_size: int) -> st.SearchStrategy[str]:
                            min_size=1, max_size=2)),
         st.sampled_from(_MULTILINE_AWKWARD).map(lambda s: rules.text(s, multiline=True)),
     )
+
+
+def _long(value: str) -> str:
+    """``value`` repeated in paragraphs to some 20,000 characters."""
+    return "\n\n".join([value] * max(2, 20_000 // (len(value) + 2)))
 
 
 def _lines(first: str, rest: list[tuple[str, str]]) -> str:
@@ -222,7 +331,8 @@ def _story_fields() -> dict[str, st.SearchStrategy[Any]]:
         "published": published(),
         # Summaries are sometimes several lines: line breaks must survive CSV quoting and
         # HTML, and a blank line (paragraph break) must stay one in every format.
-        "summary": _multiline(300),
+        # and sometimes long (a summary has no length limit).
+        "summary": _multiline(300) | _multiline(300).map(_long),
         # ("" is accepted for "no URL" as a spreadsheet's empty cell gives it; so for a body.)
         "url": st.sampled_from([None, ""]) | urls(),
         "image": st.none() | images(),
