@@ -197,6 +197,16 @@ def test_rss_fields_map() -> None:
     assert story.id == "bees-html"
 
 
+@pytest.mark.parametrize(("when", "year"), [
+    ("Fri, 01 Jan 0099 00:00:00 +0000", 99), ("Mon, 01 Jan 0001 12:00:00 +0500", 1),
+    ("Sat, 31 Dec 0999 23:59:59 -1400", 999), ("Tue, 23 Feb 21 09:30:00 +0100", 2021)])
+def test_rss_years_before_100_are_not_two_digit_years(when: str, year: int) -> None:
+    """A year written with four digits is that year: ``0099`` read back as 1999 (RFC 5322
+    parsers take any year below 100 for a two-digit one); ``21`` is still 2021."""
+    feed = RSS.replace(b"Tue, 23 Feb 2021 09:30:00 +0100", when.encode())
+    assert read("rss", feed).stories[0].published.year == year
+
+
 def test_feed_reader_sniffs_either() -> None:
     feed = FeedReader("feed")
     assert feed.sniff(RSS)
