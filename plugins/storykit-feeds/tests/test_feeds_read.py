@@ -19,7 +19,7 @@ from storykit_feeds._common import uri
 
 import storykit
 from storykit import Collection, Story, ValidationError
-from storykit.testing import bodies, check_reader, collections
+from storykit.testing import Keeps, bodies, check_reader, collections
 
 READERS = {"atom": FeedReader("atom"), "rss": FeedReader("rss"), "jsonfeed": JSONFeedReader()}
 
@@ -35,6 +35,11 @@ def _day(when: date | None) -> date | None:
             when.time() == datetime.min.time():
         return when.date()
     return when
+
+
+#: What each feed keeps of a date: RSS (RFC 822) whole seconds, Atom and JSON Feed (RFC 3339)
+#: every digit.
+KEEPS = {"atom": Keeps(), "rss": Keeps(timespec="seconds"), "jsonfeed": Keeps()}
 
 
 def carried(col: Collection, fmt: str) -> Collection:
@@ -69,7 +74,8 @@ def carried(col: Collection, fmt: str) -> Collection:
                 kept.remove(own[0])
             changes["url"] = url
             changes["translations"] = tuple(kept)
-        stories.append(attrs.evolve(s, **changes))
+        story = attrs.evolve(s, **changes)
+        stories.append(KEEPS[fmt].story(story))
     description = col.description
     if fmt == "rss" and description == col.title:
         description = None
