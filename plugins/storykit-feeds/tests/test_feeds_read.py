@@ -45,7 +45,7 @@ KEEPS = {"atom": Keeps(), "rss": Keeps(timespec="seconds"), "jsonfeed": Keeps()}
 def carried(col: Collection, fmt: str) -> Collection:
     """``col`` as far as ``fmt`` carries it (what storykit's exporter writes of it)."""
     stories = []
-    for s in col.stories:
+    for s in map(KEEPS[fmt].story, col.stories):
         published, updated = _day(s.published), _day(s.updated)
         if updated == published:
             updated = None
@@ -74,8 +74,7 @@ def carried(col: Collection, fmt: str) -> Collection:
                 kept.remove(own[0])
             changes["url"] = url
             changes["translations"] = tuple(kept)
-        story = attrs.evolve(s, **changes)
-        stories.append(KEEPS[fmt].story(story))
+        stories.append(attrs.evolve(s, **changes))
     description = col.description
     if fmt == "rss" and description == col.title:
         description = None
