@@ -37,16 +37,18 @@ def _day(when: date | None) -> date | None:
     return when
 
 
-#: What each feed keeps of a date: RSS (RFC 822) whole seconds, Atom and JSON Feed (RFC 3339)
-#: every digit.
-KEEPS = {"atom": Keeps(), "rss": Keeps(timespec="seconds"), "jsonfeed": Keeps()}
+#: What RSS keeps of a story's publication date (pubDate, RFC 822): whole seconds; its
+#: atom:updated, as Atom and JSON Feed (RFC 3339) dates, keeps every digit.
+RSS_PUBDATE = Keeps(timespec="seconds")
 
 
 def carried(col: Collection, fmt: str) -> Collection:
     """``col`` as far as ``fmt`` carries it (what storykit's exporter writes of it)."""
     stories = []
-    for s in map(KEEPS[fmt].story, col.stories):
+    for s in col.stories:
         published, updated = _day(s.published), _day(s.updated)
+        if fmt == "rss":
+            published = RSS_PUBDATE.date(published)
         if updated == published:
             updated = None
         image = s.image and attrs.evolve(s.image, url=uri(s.image.url))
