@@ -345,3 +345,17 @@ class TestCheckReaderKeeps:
         col = Collection(title="C", stories=[Story(title="T", published="2021-02-03",
                                                    summary="S")])
         assert _SecondsReader().read(io.BytesIO(storykit.dumps(col, "json"))) == col
+
+
+class _BadSniffer(_SecondsReader):
+    """sniff() raises on bytes it cannot decode, where it should say False."""
+
+    def sniff(self, head: bytes) -> bool:
+        return head.decode("utf-8").lstrip().startswith("{")
+
+
+def test_check_reader_sniff_raising_is_an_assertion() -> None:
+    """sniff() raising UnicodeDecodeError fails check_reader with an AssertionError naming
+    sniff() and the bytes (it came out as the UnicodeDecodeError itself)."""
+    with pytest.raises(AssertionError, match=r"seconds: sniff\(\) raised UnicodeDecodeError"):
+        check_reader(_BadSniffer(), max_examples=5)

@@ -165,12 +165,7 @@ def check_exporter(exporter: Exporter, *, max_examples: int = 40,
         except Exception as e:
             raise AssertionError(f"{name}: continuation_options() raised "
                                  f"{type(e).__name__}: {e}") from e
-    try:
-        check()
-    except AssertionError:
-        raise
-    except Exception as e:  # (Hypothesis's own: a flaky failure, a failed health check)
-        raise AssertionError(f"{name}: {type(e).__name__}: {e}") from e
+    _as_assertion(name, check)
 
 
 #: Plain values that any exporter writes, to find the field of a story that makes one fail.
@@ -343,7 +338,12 @@ def check_reader(reader: Any, *, sample: bytes | dict[str, bytes] | None = None,
 
     def sniffs(head: bytes) -> bool:
         assert sniff is not None
-        got = sniff(head[:4096])
+        try:
+            got = sniff(head[:4096])
+        except Exception as e:
+            raise AssertionError(f"{name}: sniff() raised {type(e).__name__}: {e} for "
+                                 f"{head[:30]!r} (it returns False for what it cannot "
+                                 "read)") from e
         assert isinstance(got, bool), f"{name}: sniff() returned {got!r}, not a bool"
         return got
 
@@ -367,7 +367,7 @@ def check_reader(reader: Any, *, sample: bytes | dict[str, bytes] | None = None,
         if sniff is not None:
             sniffs(data)
 
-    random_bytes()
+    _as_assertion(name, random_bytes)
     if writer is not None:
         import storykit
 
@@ -387,4 +387,15 @@ def check_reader(reader: Any, *, sample: bytes | dict[str, bytes] | None = None,
                     raise AssertionError(f"{name}: read back what {writer!r} wrote, but {e}"
                                          ) from None
 
-        written()
+        _as_assertion(name, written)
+
+
+def _as_assertion(name: str, check: Any) -> None:
+    """Run a Hypothesis ``check``; anything it raises but an AssertionError (a flaky failure,
+    a failed health check) becomes one."""
+    try:
+        check()
+    except AssertionError:
+        raise
+    except Exception as e:
+        raise AssertionError(f"{name}: {type(e).__name__}: {e}") from e
