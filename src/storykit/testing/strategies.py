@@ -323,7 +323,11 @@ def _story_fields() -> dict[str, st.SearchStrategy[Any]]:
 
 @st.composite
 def stories(draw: st.DrawFn, *, id: str | None = None) -> Story:
-    """Valid stories, with every optional field sometimes present."""
+    """Valid stories making every value the model accepts: each optional field sometimes
+    missing and sometimes set, dates from :func:`published` (years 1 to 9999, microseconds,
+    every offset, named zones), text from all of Unicode the model keeps (astral,
+    private-use, noncharacters), long multi-line summaries, ids and titles up to their
+    limits, URLs from :func:`urls`, hostile bodies. Pass ``id`` to fix the story's id."""
     fields = _story_fields()
     values = {name: draw(strategy) for name, strategy in fields.items()
               if not (name == "id" and id is not None)}
