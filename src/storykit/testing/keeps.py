@@ -30,7 +30,7 @@ class Keeps:
     noncharacter, a CSV export has no body. Say so once, and compare what is read back
     with what was written *as the format keeps it*, rather than rounding in every test::
 
-        RSS = Keeps(timespec="seconds", fields=("title", "published", "url"))
+        RSS = Keeps(timespec="seconds", fields=("title", "published"))
 
         @given(collections(min_size=1))
         def test_rss_reads_back(col):
@@ -39,19 +39,18 @@ class Keeps:
 
     Every datetime compares as the same moment, whatever offset a format writes it with
     (``datetime`` compares instants), so a format that writes UTC needs no word here.
-
-    :param fields: the Story fields the format carries and a reader gives back (the others
-        are not compared); all of them by default.
-    :param timespec: the finest part of a datetime kept: ``"microseconds"`` (everything),
-        ``"milliseconds"`` or ``"seconds"``; finer digits are dropped, as ``isoformat()``'s
-        ``timespec`` drops them (not rounded).
-    :param noncharacters: ``False`` when the format writes U+FFFD for each noncharacter
-        (U+FDD0..U+FDEF, U+1FFFE, ...), as HTML must.
     """
 
     fields: tuple[str, ...] = attrs.field(default=Story.FIELDS, converter=tuple)
+    """The Story fields the format carries and a reader gives back (the others are not
+    compared); all of them by default."""
     timespec: str = "microseconds"
+    """The finest part of a datetime kept: ``"microseconds"`` (everything),
+    ``"milliseconds"`` or ``"seconds"``; finer digits are dropped, as ``isoformat()``'s
+    ``timespec`` drops them (not rounded)."""
     noncharacters: bool = True
+    """``False`` when the format writes U+FFFD for each noncharacter (U+FDD0..U+FDEF,
+    U+1FFFE, ...), as HTML must."""
 
     def __attrs_post_init__(self) -> None:
         unknown = [f for f in self.fields if f not in Story.FIELDS]
