@@ -137,6 +137,8 @@ def _holder(s: str) -> str:
 
 @cache
 def credits() -> st.SearchStrategy[Credit]:
+    """Valid photo credits: a holder (awkward text, or one ending in a number such as
+    "Studio 2020") with or without a year from 1800 to next year."""
     return st.builds(
         lambda h, y: Credit(_holder(h), y),
         text(max_size=30).filter(lambda s: s[0] not in "©(" and _holder(s) == s),
@@ -146,6 +148,7 @@ def credits() -> st.SearchStrategy[Credit]:
 
 @cache
 def images() -> st.SearchStrategy[Image]:
+    """Valid pictures: a URL from :func:`urls`, alt text, and sometimes a credit."""
     return st.builds(Image, urls(), text(), st.none() | credits())
 
 
