@@ -24,10 +24,13 @@ from storykit import Collection, Image, Link, MediaContact, Story
 from storykit.exporters.html import HTMLExporter, page_filename, write_pages
 from storykit.plugins import Registry, use_registry
 from storykit.templating import format_date
-from storykit.testing import check_exporter, collections
+from storykit.testing import Keeps, check_exporter, collections
 from storykit.testing import paragraphs as summary_paragraphs
 
 PLUGINS = Path(__file__).parent / "plugins"
+
+#: What the page keeps: datetimes to the second (<time datetime>), U+FFFD for a noncharacter.
+HTML_KEEPS = Keeps(timespec="seconds", noncharacters=False)
 
 
 # --- reading the page back ------------------------------------------------------------------
@@ -637,6 +640,7 @@ class TestProperties:
         """Any valid collection renders a page that parses with no errors, keeping every title
         and every paragraph of every summary."""
         root = parse(render(col))
+        col = HTML_KEEPS.collection(col)  # (a noncharacter is written U+FFFD)
         assert titles(root) == [s.title for s in col]
         h1 = root.find(".//h1")
         assert h1 is not None and text(h1) == col.title
@@ -675,15 +679,16 @@ class TestProperties:
         assert data == render(col, locale=locale, fragment=fragment,
                               template_dir=include_theme)
         root = parse_fragment(data) if fragment else parse(data)
-        assert titles(root) == [s.title for s in col]
-        assert [d["headline"] for d in json_ld(root)] == [s.title for s in col]
+        kept = [HTML_KEEPS.text(s.title) for s in col]  # (a noncharacter is written U+FFFD)
+        assert titles(root) == kept
+        assert [d["headline"] for d in json_ld(root)] == kept
 
     @settings(max_examples=20)
     @given(collections(max_size=6))
     def test_any_collection_renders_valid_fragment(self, col: Collection) -> None:
         """The fragment of any collection parses with no errors and keeps every title."""
         root = parse_fragment(render(col, fragment=True))
-        assert titles(root) == [s.title for s in col]
+        assert titles(root) == [HTML_KEEPS.text(s.title) for s in col]
 
 
 class TestStoryLanguage:

@@ -245,6 +245,25 @@ class TestOffsets:
             rules.published(f"2021-02-03T10:00:00{offset}")
         assert rules.published("2021-02-03T10:00:00-14:00").utcoffset() == timedelta(hours=-14)
 
+    @pytest.mark.parametrize("fold", [0, 1])
+    def test_named_zone_becomes_its_offset(self, fold: int) -> None:
+        """A datetime in a named zone, even in its repeated hour (Chatham's clocks went back
+        at 03:45 on 1999-03-21), becomes the same moment with a fixed offset: the story then
+        equals itself read back from JSON (PEP 495 made the zoned one unequal to it)."""
+        from zoneinfo import ZoneInfo
+
+        import storykit
+
+        when = datetime(1999, 3, 21, 2, 45, fold=fold, tzinfo=ZoneInfo("Pacific/Chatham"))
+        got = rules.published(when)
+        assert isinstance(got, datetime)
+        assert type(got.tzinfo) is timezone and got.fold == 0
+        assert got.utcoffset() == when.utcoffset()
+        assert got.replace(tzinfo=None) == when.replace(tzinfo=None)
+        col = storykit.Collection(stories=[storykit.Story(title="T", published=when,
+                                                          summary="S")])
+        assert storykit.loads(storykit.dumps(col, "json"), "json") == col
+
     def test_text_with_seconds_refused(self) -> None:
         """'+05:30:15' in a file is refused; '+05:30' and dates are not."""
         with pytest.raises(rules.Invalid, match="with seconds"):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import operator
 import re
 import unicodedata
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -243,7 +243,9 @@ def slugify(title: str) -> str:
 
 
 def published(value: Any) -> date:
-    """An ISO 8601 date, or a timezone-aware datetime."""
+    """An ISO 8601 date, or a timezone-aware datetime; a datetime in a named zone (``zoneinfo``)
+    or with ``fold=1`` becomes the same moment with its fixed offset (``+05:30``), as every
+    format keeps it."""
     if isinstance(value, datetime):
         dt = value
     elif isinstance(value, date):
@@ -290,6 +292,11 @@ def published(value: Any) -> date:
             f"{_describe(value)} has a UTC offset of {_signed(offset)}; offsets run from "
             "-14:00 to +14:00 (every time zone on Earth, and what XML Schema dates allow)"
         )
+    if type(dt.tzinfo) is not timezone or dt.fold:
+        # A named zone (zoneinfo) becomes its offset on that day, as every format writes it: a
+        # datetime in a zone's repeated hour compares unequal to every datetime of another
+        # zone (PEP 495), so the story read back from any file would not equal the one written.
+        dt = dt.replace(tzinfo=timezone(offset) if offset else UTC, fold=0)
     return dt
 
 

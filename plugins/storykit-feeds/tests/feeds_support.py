@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -65,10 +65,15 @@ def parse_xml_feed(data: bytes, version: str) -> Any:
 
 
 def utc_struct(when: date) -> time.struct_time:
-    """A story date as the UTC ``struct_time`` feedparser gives for it."""
+    """A story date as the UTC ``struct_time`` feedparser gives for it (counted in seconds:
+    a moment of year 1 east of UTC, or of 9999 west of it, is in year 0 or 10000 in UTC,
+    which feedparser gives and ``datetime`` cannot hold)."""
     if not isinstance(when, datetime):
         when = datetime(when.year, when.month, when.day, tzinfo=UTC)
-    return when.astimezone(UTC).timetuple()[:6]  # type: ignore[return-value]
+    offset = when.utcoffset()
+    assert offset is not None
+    seconds = (when.replace(tzinfo=None) - datetime(1970, 1, 1)) // timedelta(seconds=1)
+    return time.gmtime(seconds - offset // timedelta(seconds=1))[:6]  # type: ignore[return-value]
 
 
 def same_instant(parsed: time.struct_time, when: date) -> bool:

@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 import feedparser_rs
+import pytest
+import rfc3987
 from feeds_support import assert_content, assert_valid_jsonfeed, example
 from hypothesis import given, settings
+from lxml import etree
 
 import storykit
 from storykit.testing import collections
@@ -114,3 +117,23 @@ class TestJSONFeedProperties:
             assert _when(item["date_published"]) == (
                 story.published if isinstance(story.published, datetime)
                 else _when(f"{story.published.isoformat()}T00:00:00Z"))
+
+
+@pytest.mark.parametrize("url", ["https://example.org/?a[]=1&b='x'", "https://e.org/a#b#c",
+                                 "http://[2001:db8::1]/a[1]", "https://bücher.example/straße"])
+@pytest.mark.parametrize("fmt", ["jsonfeed", "atom"])
+def test_urls_the_model_takes_are_valid_uris(url: str, fmt: str) -> None:
+    """A URL the model takes is written as a valid URI: brackets outside an IPv6 host and a
+    second "#" are percent-encoded (JSON Feed's schema refused "?a[]=1" as a uri)."""
+    col = storykit.Collection(title="C", url=url, stories=[storykit.Story(
+        title="T", published="2021-02-03", summary="S", url=url,
+        image={"url": url, "alt": "A"}, links=[{"url": url, "title": "L"}])])
+    data = storykit.dumps(col, fmt)
+    if fmt == "jsonfeed":
+        doc = assert_valid_jsonfeed(data)
+        written = [doc["home_page_url"], doc["items"][0]["url"], doc["items"][0]["image"]]
+    else:
+        atom = "{http://www.w3.org/2005/Atom}"
+        written = [el.get("href") for el in etree.fromstring(data).iter(f"{atom}link")]
+    for value in written:
+        assert rfc3987.match(value, rule="URI"), value

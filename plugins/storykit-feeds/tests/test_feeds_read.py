@@ -19,7 +19,7 @@ from storykit_feeds._common import uri
 
 import storykit
 from storykit import Collection, Story, ValidationError
-from storykit.testing import bodies, check_reader, collections
+from storykit.testing import Keeps, bodies, check_reader, collections
 
 READERS = {"atom": FeedReader("atom"), "rss": FeedReader("rss"), "jsonfeed": JSONFeedReader()}
 
@@ -37,11 +37,18 @@ def _day(when: date | None) -> date | None:
     return when
 
 
+#: What RSS keeps of a story's publication date (pubDate, RFC 822): whole seconds; its
+#: atom:updated, as Atom and JSON Feed (RFC 3339) dates, keeps every digit.
+RSS_PUBDATE = Keeps(timespec="seconds")
+
+
 def carried(col: Collection, fmt: str) -> Collection:
     """``col`` as far as ``fmt`` carries it (what storykit's exporter writes of it)."""
     stories = []
     for s in col.stories:
         published, updated = _day(s.published), _day(s.updated)
+        if fmt == "rss":
+            published = RSS_PUBDATE.date(published)
         if updated == published:
             updated = None
         image = s.image and attrs.evolve(s.image, url=uri(s.image.url))
@@ -195,6 +202,16 @@ def test_rss_fields_map() -> None:
     assert story.image is not None and story.image.url == "https://news.example.org/bee.jpg"
     assert str(story.image.credit) == "© ILO 2021"
     assert story.id == "bees-html"
+
+
+@pytest.mark.parametrize(("when", "year"), [
+    ("Fri, 01 Jan 0099 00:00:00 +0000", 99), ("Mon, 01 Jan 0001 12:00:00 +0500", 1),
+    ("Sat, 31 Dec 0999 23:59:59 -1400", 999), ("Tue, 23 Feb 21 09:30:00 +0100", 2021)])
+def test_rss_years_before_100_are_not_two_digit_years(when: str, year: int) -> None:
+    """A year written with four digits is that year: ``0099`` read back as 1999 (RFC 5322
+    parsers take any year below 100 for a two-digit one); ``21`` is still 2021."""
+    feed = RSS.replace(b"Tue, 23 Feb 2021 09:30:00 +0100", when.encode())
+    assert read("rss", feed).stories[0].published.year == year
 
 
 def test_feed_reader_sniffs_either() -> None:

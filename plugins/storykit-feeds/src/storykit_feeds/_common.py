@@ -55,16 +55,27 @@ def xml_text(value: str) -> str:
 _LONE_PERCENT = re.compile("%(?![0-9A-Fa-f]{2})")
 
 
-# Characters quote() below never changes (its safe set, letters, digits, "_.-~"), without "%".
-_PLAIN_URI = re.compile(r"[A-Za-z0-9_.~!#$&'()*+,/:;=?@\[\]-]*")
+# Characters quote() below never changes (its safe set, letters, digits, "_.-~"), without "%",
+# "[", "]" (only an IPv6 host may hold them) and a second "#".
+_URI_CHARS = r"[A-Za-z0-9_.~!$&'()*+,/:;=?@-]*"
+_PLAIN_URI = re.compile(f"{_URI_CHARS}(?:#{_URI_CHARS})?")
+_URI_SAFE = "!$%&'()*+,/:;=?@~"
+# A URL's scheme and authority (an IPv6 host's brackets are kept there), and the rest.
+_AUTHORITY = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
 
 
 def uri(value: str) -> str:
-    """``value`` as a valid URI (RFC 3986): a ``%`` that starts no escape becomes ``%25``, and
-    characters outside ASCII are percent-encoded as UTF-8. A valid URI is returned unchanged."""
+    """``value`` as a valid URI (RFC 3986): a ``%`` that starts no escape becomes ``%25``,
+    characters outside ASCII are percent-encoded as UTF-8, and so are brackets outside the
+    host and a ``#`` inside the fragment. A valid URI is returned unchanged."""
     if _PLAIN_URI.fullmatch(value):  # the common case, without quote()'s per-character work
         return value
-    return quote(_LONE_PERCENT.sub("%25", value), safe="!#$%&'()*+,/:;=?@[]~")
+    value = _LONE_PERCENT.sub("%25", value)
+    m = _AUTHORITY.match(value)
+    head, rest = (m.group(), value[m.end():]) if m else ("", value)
+    path, hash_, fragment = rest.partition("#")
+    return (quote(head, safe=_URI_SAFE + "[]") + quote(path, safe=_URI_SAFE) + hash_
+            + quote(fragment, safe=_URI_SAFE))
 
 
 def _absolute_url(_instance: object, _attribute: object, value: str | None) -> None:

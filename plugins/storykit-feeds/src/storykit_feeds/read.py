@@ -262,6 +262,7 @@ def _when(raw: Any) -> date | str | None:
             moment = email.utils.parsedate_to_datetime(text)
         except (TypeError, ValueError, IndexError):
             return text
+        moment = _four_digit_year(text, moment)
     if moment.tzinfo is None:
         if len(text) <= 10:
             return moment.date()
@@ -269,6 +270,23 @@ def _when(raw: Any) -> date | str | None:
     if moment.utcoffset() == UTC.utcoffset(None) and moment.time() == datetime.min.time():
         return moment.date()
     return moment
+
+
+# The year of an RFC 822 date: after the day and the month's name ("23 Feb 0099").
+_RFC822_YEAR = re.compile(r"\b\d{1,2}\s+[A-Za-z]{3}\s+(\d{3,4})\b")
+
+
+def _four_digit_year(text: str, moment: datetime) -> datetime:
+    """``moment`` in the year ``text`` writes in full: RFC 5322 parsers read any year below
+    100 as a two-digit year (``0099`` as 1999); a year written with three or four digits is
+    the year it says (storykit's RSS writes years 1 to 99 so)."""
+    m = _RFC822_YEAR.search(text)
+    if m is None or int(m.group(1)) == moment.year:
+        return moment
+    try:
+        return moment.replace(year=int(m.group(1)))
+    except ValueError:  # (no 29 February that year: the date is read as it stands)
+        return moment
 
 
 def _alternate(links: Any) -> str | None:
