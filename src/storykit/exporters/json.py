@@ -6,15 +6,15 @@ the size of the collection. The ``document`` shape loads back to an equal collec
 
 from __future__ import annotations
 
-import itertools
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any, BinaryIO, Literal
 
 import attrs
 import msgspec
 
 from storykit.collection import Collection
+from storykit.convert import batches
 from storykit.errors import OptionError
 from storykit.exporter import parse_options
 from storykit.model import Story
@@ -111,18 +111,6 @@ class JSONExporter:
             _write_compact(collection, stories, out, fix, opts.shape == "document")
 
 
-def _chunked(stories: Iterable[Story]) -> Iterator[Sequence[Story]]:
-    """The stories, :data:`CHUNK` at a time (slices of a tuple or list, as msgspec encodes
-    either as an array)."""
-    if isinstance(stories, (tuple, list)):
-        for start in range(0, len(stories), CHUNK):
-            yield stories[start:start + CHUNK]
-        return
-    it = iter(stories)
-    while batch := list(itertools.islice(it, CHUNK)):
-        yield batch
-
-
 #: Where the stories go in the collection's encoding with no stories (compact, indented).
 _HOLE = b'"stories":[]'
 _PRETTY_HOLE = b'"stories": []'
@@ -160,7 +148,7 @@ def _write_compact(collection: Collection, stories: Iterable[Story], out: Binary
     encoder = msgspec.json.Encoder()
     buf = bytearray()
     start = 1
-    for batch in _chunked(stories):
+    for batch in batches(stories, CHUNK):
         encoder.encode_into(batch, buf)
         buf[0] = 0x2C  # (a comma)
         view = memoryview(buf)[start:-1]
@@ -182,7 +170,7 @@ def _write_pretty(collection: Collection, stories: Iterable[Story], out: BinaryI
     out.write(fix(head))
     encoder = msgspec.json.Encoder()
     first = True
-    for batch in _chunked(stories):
+    for batch in batches(stories, CHUNK):
         # The chunk as an indented array, its items moved in under the document's key.
         items = msgspec.json.format(encoder.encode(batch), indent=2)[2:-2]
         data = fix(b"  " + items.replace(b"\n", b"\n  ") if document else items)
@@ -200,7 +188,7 @@ def _write_lines(stories: Iterable[Story], out: BinaryIO, fix: Fix) -> None:
     can they be: ``str.splitlines()`` and other line splitters take them for line breaks."""
     write = out.write
     encoder = msgspec.json.Encoder()
-    for batch in _chunked(stories):
+    for batch in batches(stories, CHUNK):
         # (bytes() of bytes is the same object, not a copy.)
         data = bytes(fix(encoder.encode_lines(batch)))
         write(data.replace(_LS, b"\\u2028").replace(_PS, b"\\u2029"))
