@@ -218,6 +218,15 @@ def export_csv(a: Archive, repeats: int) -> Comparison:
     }, {"csv.writer.writerows (pre-flattened)": ("<=", 1.3)}, repeats=repeats)
 
 
+def _titled(title: str, note: str | None, differs: str) -> str:
+    """A comparison's title; if its outputs differ (``note`` says how), a warning, and the
+    title says so."""
+    if not note:
+        return title
+    print(f"bench: warning: {note}", file=sys.stderr)
+    return f"{title} ({differs})"
+
+
 def export_html(a: Archive, repeats: int) -> Comparison | None:
     if not _module_exists("storykit.exporters.html"):
         return None
@@ -226,10 +235,8 @@ def export_html(a: Archive, repeats: int) -> Comparison | None:
     import storykit
 
     col = a.storykit
-    note = anchors_html.check_equivalent(col)
-    if note:
-        print(f"bench: warning: {note}", file=sys.stderr)
-    return Comparison("HTML export" + (" (markup differs!)" if note else ""), a.n, {
+    title = _titled("HTML export", anchors_html.check_equivalent(col), "markup differs!")
+    return Comparison(title, a.n, {
         "storykit.dumps html": lambda: storykit.dumps(col, "html"),
         "jinja2 template": lambda: anchors_html.jinja2_page(col),
         "f-string + html.escape": lambda: anchors_html.fstring_page(col),
@@ -245,10 +252,8 @@ def export_atom(a: Archive, repeats: int) -> Comparison | None:
     import anchors_feed
 
     col = a.storykit
-    note = anchors_feed.check_equivalent(col)
-    if note:
-        print(f"bench: warning: {note}", file=sys.stderr)
-    return Comparison("Atom export" + (" (entries differ!)" if note else ""), a.n, {
+    title = _titled("Atom export", anchors_feed.check_equivalent(col), "entries differ!")
+    return Comparison(title, a.n, {
         "storykit.dumps atom": lambda: storykit.dumps(col, "atom"),
         "feedgen atom_str": lambda: anchors_feed.feedgen_atom(col),
     }, {"feedgen atom_str": ("<=", 1 / 3)}, repeats=repeats)

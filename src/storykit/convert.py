@@ -64,6 +64,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+N = TypeVar("N", int, float)
 
 if TYPE_CHECKING:
     import cattrs
@@ -474,26 +475,24 @@ def _bool(value: Any, _: Any) -> bool:
     raise TypeError(f"must be true or false (got {_got(value)})")
 
 
-def _int(value: Any, _: Any) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        try:
-            return int(value)
-        except ValueError:
-            pass
-    raise TypeError(f"must be a whole number (got {_got(value)})")
+def _number(kind: Callable[[Any], N], given: tuple[type, ...], what: str,
+            ) -> Callable[[Any, Any], N]:
+    """The hook of a number type: a number of the ``given`` types (not a bool), or text."""
+    def hook(value: Any, _: Any) -> N:
+        if isinstance(value, given) and not isinstance(value, bool):
+            return kind(value)
+        if isinstance(value, str):
+            try:
+                return kind(value)
+            except ValueError:
+                pass
+        raise TypeError(f"must be {what} (got {_got(value)})")
+
+    return hook
 
 
-def _float(value: Any, _: Any) -> float:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            pass
-    raise TypeError(f"must be a number (got {_got(value)})")
+_int = _number(int, (int,), "a whole number")
+_float = _number(float, (int, float), "a number")
 
 
 def _str(value: Any, _: Any) -> str:
