@@ -287,17 +287,16 @@ class _DateCells(dict[object, str]):
 
     LIMIT = 50_000
 
-    def __missing__(self, value: date) -> str:
-        text = value.isoformat()
-        if type(value) is date:
+    def __missing__(self, value: date | None) -> str:
+        text = "" if value is None else value.isoformat()
+        if value is None or type(value) is date:
             if len(self) >= self.LIMIT:
                 self.clear()
-                self[None] = ""
             self[value] = text
         return text
 
 
-_DATE_CELLS = _DateCells({None: ""})
+_DATE_CELLS = _DateCells()
 
 
 def _getter(name: str) -> Callable[[Sequence[Story]], list[Any]]:
