@@ -346,21 +346,27 @@ def _countries(stories: Sequence[Story]) -> list[str]:
 _COUNTRIES = operator.attrgetter("countries")
 
 
-def _links(stories: Sequence[Story]) -> list[str]:
-    return ["\n".join(f"{x.url} {x.title}" for x in links) if links else ""
-            for links in map(_LINKS, stories)]
+def _lines(get: Callable[[Story], tuple[T, ...]], line: Callable[[T], str],
+           ) -> Callable[[Sequence[Story]], list[str]]:
+    """A column of lists written one item a line (links, translations): most stories have
+    none, so only the cells of those that do are made in Python."""
+    def cells(stories: Sequence[Story]) -> list[str]:
+        lists = list(map(get, stories))
+        out = [""] * len(lists)
+        for i in itertools.compress(range(len(lists)), lists):
+            out[i] = "\n".join(map(line, lists[i]))
+        return out
+
+    return cells
 
 
-_LINKS = operator.attrgetter("links")
+def _link_line(x: Link) -> str:
+    return f"{x.url} {x.title}"
 
 
-def _translations(stories: Sequence[Story]) -> list[str]:
-    return ["\n".join(f"{t.language} {t.url}" + (f" {t.title}" if t.title else "")
-                      for t in translations) if translations else ""
-            for translations in map(_TRANSLATIONS, stories)]
+def _translation_line(t: Translation) -> str:
+    return f"{t.language} {t.url}" + (f" {t.title}" if t.title else "")
 
-
-_TRANSLATIONS = operator.attrgetter("translations")
 
 #: Each column's cells, from a sequence of stories.
 _CELLS: dict[str, Callable[[Sequence[Story]], list[str]]] = {
@@ -376,8 +382,8 @@ _CELLS: dict[str, Callable[[Sequence[Story]], list[str]]] = {
     "topics": _topics,
     "countries": _countries,
     "language": _getter("language"),
-    "links": _links,
-    "translations": _translations,
+    "links": _lines(operator.attrgetter("links"), _link_line),
+    "translations": _lines(operator.attrgetter("translations"), _translation_line),
 }
 
 
