@@ -79,16 +79,18 @@ CSV_HEADER = (
 )
 
 def flat_rows(docs: list[dict[str, Any]]) -> list[tuple[str, ...]]:
-    """The stories as the CSV exporter's 14 columns, flattened ahead of time (not timed)."""
+    """The stories as the CSV exporter's 14 columns, flattened ahead of time (not timed), with
+    the text rules storykit applied when it loaded them, so that the bytes are the same."""
     rows = []
     for d in docs:
         img = d.get("image") or {}
         rows.append((
-            d["id"], d["title"], d["published"], d.get("updated", ""), d["summary"],
-            d.get("url", ""), img.get("url", ""), img.get("alt", ""), img.get("credit", ""),
-            ";".join(d.get("topics", ())), ";".join(d.get("countries", ())),
+            d["id"], clean(d["title"]), d["published"], d.get("updated", ""),
+            clean(d["summary"], multiline=True), d.get("url", ""), img.get("url", ""),
+            clean(img["alt"]) if img else "", img.get("credit", ""),
+            ";".join(clean(t) for t in d.get("topics", ())), ";".join(d.get("countries", ())),
             d.get("language", "en"),
-            "\n".join(f"{x['url']} {x['title']}" for x in d.get("links", ())), "",
+            "\n".join(f"{x['url']} {clean(x['title'])}" for x in d.get("links", ())), "",
         ))
     return rows
 

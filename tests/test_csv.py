@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC
 from typing import Any
 
 import pytest
@@ -97,6 +98,23 @@ class TestRFC4180:
     def test_empty(self) -> None:
         """An empty collection is a header alone."""
         assert rows(dumps(storykit.Collection())) == [list(CSV_COLUMNS)]
+
+
+def test_equal_instants_keep_their_own_offsets() -> None:
+    """Two datetimes of the same instant in other time zones are written each with its own
+    offset, and equal dates alike, in every row (dates are formatted once per distinct date)."""
+    from datetime import date, datetime, timedelta, timezone
+
+    noon_utc = datetime(2021, 2, 4, 12, 0, tzinfo=UTC)
+    same_in_paris = noon_utc.astimezone(timezone(timedelta(hours=1)))
+    col = storykit.Collection(stories=[
+        {"title": f"Story {i}", "published": date(2021, 2, 3), "summary": "S.", "updated": when}
+        for i, when in enumerate([noon_utc, same_in_paris, noon_utc, None])])
+    records = rows(dumps(col, columns=("published", "updated")))
+    assert records[1:] == [["2021-02-03", "2021-02-04T12:00:00+00:00"],
+                           ["2021-02-03", "2021-02-04T13:00:00+01:00"],
+                           ["2021-02-03", "2021-02-04T12:00:00+00:00"],
+                           ["2021-02-03", ""]]
 
 
 class TestOptions:

@@ -117,6 +117,27 @@ class TestDocument:
             JSON.write_stream(col, iter(col.stories), out, **options)
             assert out.getvalue() == dumps(col, **options)
 
+    def test_a_stream_that_keeps_what_it_is_given(self) -> None:
+        """A ``write()`` that keeps the object it is given, not a copy, still ends up with the
+        document: what it kept of one chunk is not overwritten by the next."""
+        class Keeper(io.RawIOBase):
+            def __init__(self) -> None:
+                super().__init__()
+                self.kept: list[Any] = []
+
+            def writable(self) -> bool:
+                return True
+
+            def write(self, data: Any) -> int:
+                self.kept.append(data)
+                return len(data)
+
+        col = build(2_000)  # several chunks
+        for options in ({}, {"shape": "stories"}):
+            out = Keeper()
+            JSON.write(col, out, **options)
+            assert b"".join(bytes(x) for x in out.kept) == dumps(col, **options)
+
     def test_empty(self) -> None:
         """An empty collection is a document with an empty stories list, in every form."""
         col = storykit.Collection(title="Nothing yet")

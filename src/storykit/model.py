@@ -196,12 +196,13 @@ def check_credit(errors: Errors, path: str, value: Any) -> Credit | None:
     n = len(errors)
     _unknown_keys(value, Credit.FIELDS, "Credit", path, errors)
     if "holder" in value:
-        holder = _field(errors, path, "holder", value["holder"], rules.credit_holder)
+        holder = _field(errors, path, "holder", value["holder"], CREDIT_RULES["holder"])
     else:
         holder = None
         _missing(errors, path, "holder")
     raw_year = value.get("year")
-    year = None if raw_year is None else _field(errors, path, "year", raw_year, rules.credit_year)
+    year = (None if raw_year is None
+            else _field(errors, path, "year", raw_year, CREDIT_RULES["year"]))
     if len(errors) > n:
         return None
     return _build(Credit, {"holder": holder, "year": year})
@@ -238,7 +239,7 @@ def check_image(errors: Errors, path: str, value: Any) -> Image | None:
     _unknown_keys(value, Image.FIELDS, "Image", path, errors)
     get = value.get
     raw = get("url")
-    url = (_field(errors, path, "url", raw, rules.url) if raw is not None
+    url = (_field(errors, path, "url", raw, IMAGE_RULES["url"]) if raw is not None
            else _missing(errors, path, "url"))
     raw = get("alt")
     if raw is None:
@@ -246,7 +247,7 @@ def check_image(errors: Errors, path: str, value: Any) -> Image | None:
                                   "required with an image (describe what the picture shows)"))
         alt = None
     else:
-        alt = _field(errors, path, "alt", raw, rules.text)
+        alt = _field(errors, path, "alt", raw, IMAGE_RULES["alt"])
     raw = get("credit")
     credit = None if raw is None else check_credit(errors, _join(path, "credit"), raw)
     if len(errors) > n:
@@ -283,10 +284,10 @@ def check_link(errors: Errors, path: str, value: Any) -> Link | None:
     n = len(errors)
     _unknown_keys(value, Link.FIELDS, "Link", path, errors)
     raw = value.get("url")
-    url = (_field(errors, path, "url", raw, rules.url) if raw is not None
+    url = (_field(errors, path, "url", raw, LINK_RULES["url"]) if raw is not None
            else _missing(errors, path, "url"))
     raw = value.get("title")
-    title = (_field(errors, path, "title", raw, rules.text) if raw is not None
+    title = (_field(errors, path, "title", raw, LINK_RULES["title"]) if raw is not None
              else _missing(errors, path, "title"))
     if len(errors) > n:
         return None
@@ -320,13 +321,14 @@ def check_translation(errors: Errors, path: str, value: Any) -> Translation | No
     n = len(errors)
     _unknown_keys(value, Translation.FIELDS, "Translation", path, errors)
     raw = value.get("language")
-    lang = (_field(errors, path, "language", raw, rules.language) if raw is not None
-            else _missing(errors, path, "language"))
+    lang = (_field(errors, path, "language", raw, TRANSLATION_RULES["language"])
+            if raw is not None else _missing(errors, path, "language"))
     raw = value.get("url")
-    url = (_field(errors, path, "url", raw, rules.url) if raw is not None
+    url = (_field(errors, path, "url", raw, TRANSLATION_RULES["url"]) if raw is not None
            else _missing(errors, path, "url"))
     raw = value.get("title")
-    title = None if raw is None else _field(errors, path, "title", raw, rules.text)
+    title = (None if raw is None
+             else _field(errors, path, "title", raw, TRANSLATION_RULES["title"]))
     if len(errors) > n:
         return None
     return _build(Translation, {"language": lang, "url": url, "title": title})
@@ -334,16 +336,31 @@ def check_translation(errors: Errors, path: str, value: Any) -> Translation | No
 
 # --- Story ------------------------------------------------------------------------------------
 
-_text_item = _leaf(rules.text)
-_country_item = _leaf(rules.country)
-
-
 def _title(value: Any) -> str:
     return rules.text(value, max_length=rules.MAX_TITLE)
 
 
 def _summary(value: Any) -> str:
     return rules.text(value, multiline=True)
+
+
+# Each field's rule: a function of one value that gives its normal form or raises
+# rules.Invalid (for a list field, the rule of each item). The one mapping from fields to
+# rules: the checkers here and the JSON reader's fast path (storykit.read.schema) take theirs
+# from these tables.
+Rules = dict[str, Callable[[Any], Any]]
+CREDIT_RULES: Rules = {"holder": rules.credit_holder, "year": rules.credit_year}
+IMAGE_RULES: Rules = {"url": rules.url, "alt": rules.text}
+LINK_RULES: Rules = {"url": rules.url, "title": rules.text}
+TRANSLATION_RULES: Rules = {"language": rules.language, "url": rules.url, "title": rules.text}
+STORY_RULES: Rules = {
+    "id": rules.slug, "title": _title, "published": rules.published, "summary": _summary,
+    "url": rules.url, "topics": rules.text, "countries": rules.country,
+    "language": rules.language, "updated": rules.published, "body": rules.body,
+}
+
+_topic_item = _leaf(STORY_RULES["topics"])
+_country_item = _leaf(STORY_RULES["countries"])
 
 
 @attrs.frozen(slots=True, init=False)
@@ -429,38 +446,41 @@ def check_story_values(errors: Errors, path: str, data: Any, *, derive_id: bool 
         _unknown_keys(data, Story.FIELDS, "Story", path, errors)
 
     raw = get("title")
-    title = (_field(errors, path, "title", raw, _title) if raw is not None
+    title = (_field(errors, path, "title", raw, STORY_RULES["title"]) if raw is not None
              else _missing(errors, path, "title"))
     raw = get("id")
     if raw is not None and raw != "":
-        sid: str | None = _field(errors, path, "id", raw, rules.slug)
+        sid: str | None = _field(errors, path, "id", raw, STORY_RULES["id"])
     else:
         sid = rules.slugify(title) if (derive_id and title is not None) else None
     raw = get("published")
-    pub = (_field(errors, path, "published", raw, rules.published) if raw is not None
+    pub = (_field(errors, path, "published", raw, STORY_RULES["published"]) if raw is not None
            else _missing(errors, path, "published"))
     raw = get("summary")
-    summary = (_field(errors, path, "summary", raw, _summary) if raw is not None
+    summary = (_field(errors, path, "summary", raw, STORY_RULES["summary"]) if raw is not None
                else _missing(errors, path, "summary"))
     raw = get("url")
-    url = None if raw is None or raw == "" else _field(errors, path, "url", raw, rules.url)
+    url = (None if raw is None or raw == ""
+           else _field(errors, path, "url", raw, STORY_RULES["url"]))
     raw = get("image")
     image = None if raw is None else check_image(errors, _join(path, "image"), raw)
     raw = get("topics")
-    topics = () if _empty(raw) else _many(errors, path, "topics", raw, _text_item)
+    topics = () if _empty(raw) else _many(errors, path, "topics", raw, _topic_item)
     raw = get("countries")
     countries = () if _empty(raw) else _many(errors, path, "countries", raw, _country_item)
     raw = get("language")
-    lang = language if raw is None else _field(errors, path, "language", raw, rules.language)
+    lang = (language if raw is None
+            else _field(errors, path, "language", raw, STORY_RULES["language"]))
     raw = get("links")
     links = () if _empty(raw) else _many(errors, path, "links", raw, check_link)
     raw = get("translations")
     translations = (() if _empty(raw)
                     else _many(errors, path, "translations", raw, check_translation))
     raw = get("updated")
-    updated = None if raw is None else _field(errors, path, "updated", raw, rules.published)
+    updated = (None if raw is None
+               else _field(errors, path, "updated", raw, STORY_RULES["updated"]))
     raw = get("body")
-    body = None if _empty(raw) else _field(errors, path, "body", raw, rules.body)
+    body = None if _empty(raw) else _field(errors, path, "body", raw, STORY_RULES["body"])
 
     if len(errors) > n:
         return None

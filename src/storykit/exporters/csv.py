@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
-import itertools
 import operator
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any, BinaryIO
 
 import attrs
@@ -20,7 +19,8 @@ from storykit.convert import (
     CSV_COLUMNS,
     FORMULA_TRIGGERS,
     FREE_TEXT_COLUMNS,
-    flatten_story,
+    batches,
+    csv_cells,
     neutralise,
 )
 from storykit.exporter import parse_options
@@ -119,35 +119,31 @@ class CSVExporter:
         columns = opts.columns
         if opts.header:
             writer.writerow(columns)
-        pick = _picker(columns)
-        risky = [c for c in FREE_TEXT_COLUMNS if c in columns] if opts.neutralise_formulas else []
-        it = iter(stories)
-        while batch := list(itertools.islice(it, CHUNK)):
-            rows = []
-            for story in batch:
-                cells = flatten_story(story)
-                for column in risky:  # (only these can hold a formula: see FREE_TEXT_COLUMNS)
-                    cell = cells[column]
-                    if cell and cell[0] in _RISKY:
-                        cells[column] = neutralise(cell)
-                rows.append(pick(cells))
-            writer.writerows(rows)
+        # Only the free-text columns can hold a formula (see FREE_TEXT_COLUMNS).
+        risky = ([i for i, c in enumerate(columns) if c in FREE_TEXT_COLUMNS]
+                 if opts.neutralise_formulas else [])
+        for batch in batches(stories, CHUNK):
+            cells = csv_cells(batch, columns)
+            for i in risky:
+                cells[i] = _inert(cells[i])
+            writer.writerows(zip(*cells, strict=True))
             out.write(buf.getvalue().encode("utf-8"))
             buf.seek(0)
             buf.truncate()
-        if buf.tell():
+        if buf.tell():  # (the header of no stories)
             out.write(buf.getvalue().encode("utf-8"))
 
 
+#: What a cell that may need :func:`neutralise` starts with: a formula trigger or a quote.
 _RISKY = FORMULA_TRIGGERS | {"'"}
+_FIRST = operator.itemgetter(slice(None, 1))
 
 
-def _picker(columns: tuple[str, ...]) -> Callable[[dict[str, str]], Sequence[str]]:
-    """The cells of ``columns``, in that order, from a story's cells (a row)."""
-    if len(columns) == 1:
-        column = columns[0]
-        return lambda cells: (cells[column],)
-    return operator.itemgetter(*columns)
+def _inert(cells: list[str]) -> list[str]:
+    """The cells of a free-text column, each made inert if a spreadsheet would run it."""
+    if _RISKY.isdisjoint(map(_FIRST, cells)):  # (nearly always: no cell to change)
+        return cells
+    return list(map(neutralise, cells))
 
 
 @hookimpl

@@ -6,15 +6,15 @@ the size of the collection. The ``document`` shape loads back to an equal collec
 
 from __future__ import annotations
 
-import itertools
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any, BinaryIO, Literal
 
 import attrs
 import msgspec
 
 from storykit.collection import Collection
+from storykit.convert import batches
 from storykit.errors import OptionError
 from storykit.exporter import parse_options
 from storykit.model import Story
@@ -52,21 +52,24 @@ def _escape(match: re.Match[str]) -> str:
     return "".join(out)
 
 
-def _ascii(data: bytes) -> bytes:
+def _ascii(data: Chunk) -> bytes:
     """``data`` (JSON from msgspec) with non-ASCII characters escaped.
 
     Outside strings JSON is ASCII, so escaping every non-ASCII character is exact.
     """
+    data = bytes(data)
     if data.isascii():
         return data
     return _NON_ASCII.sub(_escape, data.decode("utf-8")).encode("ascii")
 
 
+#: A piece of output: bytes, or a view of them (``write()`` takes either).
+Chunk = bytes | memoryview
 #: What every chunk goes through before it is written: :func:`_ascii` or :func:`_same`.
-Fix = Callable[[bytes], bytes]
+Fix = Callable[[Chunk], Chunk]
 
 
-def _same(data: bytes) -> bytes:
+def _same(data: Chunk) -> Chunk:
     return data
 
 
@@ -108,26 +111,6 @@ class JSONExporter:
             _write_compact(collection, stories, out, fix, opts.shape == "document")
 
 
-def _encoded(stories: Iterable[Story], *, lines: bool) -> Iterator[bytes]:
-    """The stories as compact JSON, :data:`CHUNK` at a time: each chunk's stories joined by
-    commas, or as JSON Lines (each story ended by a line break) if ``lines``.
-
-    msgspec encodes the attrs classes itself: this is :func:`storykit.convert.to_data`'s
-    mapping (the one story-to-data mapping), with no Python code run per story.
-    """
-    encoder = msgspec.json.Encoder()
-    for batch in _chunked(stories):
-        # ([a,b,c] without its brackets is the stories joined by commas.)
-        yield encoder.encode_lines(batch) if lines else encoder.encode(batch)[1:-1]
-
-
-def _chunked(stories: Iterable[Story]) -> Iterator[list[Story]]:
-    """The stories, :data:`CHUNK` at a time."""
-    it = iter(stories)
-    while batch := list(itertools.islice(it, CHUNK)):
-        yield batch
-
-
 #: Where the stories go in the collection's encoding with no stories (compact, indented).
 _HOLE = b'"stories":[]'
 _PRETTY_HOLE = b'"stories": []'
@@ -151,16 +134,31 @@ def _frame(collection: Collection, indent: int) -> tuple[bytes, bytes]:
 
 def _write_compact(collection: Collection, stories: Iterable[Story], out: BinaryIO,
                    fix: Fix, document: bool) -> None:
-    """Byte for byte ``msgspec.json.encode`` of the collection (or of its stories)."""
+    """Byte for byte ``msgspec.json.encode`` of the collection (or of its stories).
+
+    msgspec encodes the attrs classes itself: this is :func:`storykit.convert.to_data`'s
+    mapping (the one story-to-data mapping), with no Python code run per story. Each chunk is
+    encoded into one reused buffer (``encode_into``: no allocation, no copy) and written as a
+    view of it without its brackets: ``[a,b,c]`` without them is the stories joined by commas
+    (after the first chunk, its ``[`` becomes the comma before them).
+    """
     head, tail = _frame(collection, 0) if document else (b"[", b"]")
     write = out.write
     write(fix(head))
-    first = True
-    for data in _encoded(stories, lines=False):
-        if not first:
-            write(b",")
-        write(fix(data))
-        first = False
+    encoder = msgspec.json.Encoder()
+    buf = bytearray()
+    start = 1
+    for batch in batches(stories, CHUNK):
+        encoder.encode_into(batch, buf)
+        buf[0] = 0x2C  # (a comma)
+        view = memoryview(buf)[start:-1]
+        write(fix(view))
+        del view
+        start = 0
+        try:
+            buf.append(0)  # (refused while ``out`` keeps a view of the buffer: then a new one)
+        except BufferError:
+            buf = bytearray()
     write(fix(tail))
 
 
@@ -172,7 +170,7 @@ def _write_pretty(collection: Collection, stories: Iterable[Story], out: BinaryI
     out.write(fix(head))
     encoder = msgspec.json.Encoder()
     first = True
-    for batch in _chunked(stories):
+    for batch in batches(stories, CHUNK):
         # The chunk as an indented array, its items moved in under the document's key.
         items = msgspec.json.format(encoder.encode(batch), indent=2)[2:-2]
         data = fix(b"  " + items.replace(b"\n", b"\n  ") if document else items)
@@ -189,8 +187,11 @@ def _write_lines(stories: Iterable[Story], out: BinaryIO, fix: Fix) -> None:
     """JSON Lines; U+2028 and U+2029 (a summary may hold them) escaped, as only inside strings
     can they be: ``str.splitlines()`` and other line splitters take them for line breaks."""
     write = out.write
-    for data in _encoded(stories, lines=True):
-        write(fix(data).replace(_LS, b"\\u2028").replace(_PS, b"\\u2029"))
+    encoder = msgspec.json.Encoder()
+    for batch in batches(stories, CHUNK):
+        # (bytes() of bytes is the same object, not a copy.)
+        data = bytes(fix(encoder.encode_lines(batch)))
+        write(data.replace(_LS, b"\\u2028").replace(_PS, b"\\u2029"))
 
 
 _LS, _PS = "\u2028".encode(), "\u2029".encode()

@@ -26,8 +26,13 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 
 from storykit import _rules as rules
 from storykit._countries import ISO_3166_1_ALPHA_2
-from storykit.collection import Collection, _optional_summary, derive_ids
+from storykit.collection import Collection, check_collection_values, derive_ids
 from storykit.model import (
+    CREDIT_RULES,
+    IMAGE_RULES,
+    LINK_RULES,
+    STORY_RULES,
+    TRANSLATION_RULES,
     Credit,
     Errors,
     Image,
@@ -35,9 +40,7 @@ from storykit.model import (
     Story,
     Translation,
     _build,
-    _summary,
-    _title,
-    check_contact,
+    check_credit,
 )
 from storykit.read.decode import no_key_lost
 
@@ -125,32 +128,24 @@ def collection_from_json(data: str | bytes) -> Collection | None:
         return None
     try:
         if isinstance(doc, list):
-            return _collection(_META, doc)
-        title, language = doc.title, doc.language
-        return _collection({
-            "title": "Stories" if title is None or title is UNSET else rules.text(title),
-            "description": _optional_summary(doc.description) if doc.description else None,
-            "url": doc.url or None,
-            "language": ("en" if language is None or language is UNSET
-                         else rules.language(language)),
-            "contacts": _contacts(doc.contacts)}, doc.stories or [])
+            return _collection(_meta({}), doc)
+        return _collection(_meta({name: value for name in _META_FIELDS
+                                  if (value := getattr(doc, name)) is not UNSET}),
+                           doc.stories or [])
     except (rules.Invalid, _Refused):
         return None
 
 
-def _contacts(raw: list[dict[str, Any]] | UnsetType | None) -> tuple[Any, ...]:
-    if not raw:
-        return ()
+_META_FIELDS = ("title", "description", "url", "language", "contacts")
+
+
+def _meta(data: dict[str, Any]) -> dict[str, Any]:
+    """The collection's metadata (all but its stories), checked by the model's checker."""
     errors: Errors = []
-    contacts = tuple(check_contact(errors, "", c) for c in raw)
-    if errors:
+    values = check_collection_values(errors, "", data)
+    if values is None:
         raise _Refused
-    return contacts
-
-
-#: The metadata of a bare list of stories.
-_META: dict[str, Any] = {"title": "Stories", "description": None, "url": None, "language": "en",
-                         "contacts": ()}
+    return {name: values[name] for name in _META_FIELDS}
 
 
 def _collection(meta: dict[str, Any], raw: list[_Story]) -> Collection:
@@ -195,11 +190,18 @@ class _Remembered(dict[Any, T]):
         return got
 
 
+# The rules of the model's checkers (storykit.model's tables: the one mapping of fields to rules).
+_title, _summary, _body = STORY_RULES["title"], STORY_RULES["summary"], STORY_RULES["body"]
+_holder, _year = CREDIT_RULES["holder"], CREDIT_RULES["year"]
+_alt, _translation_title = IMAGE_RULES["alt"], TRANSLATION_RULES["title"]
+
+
 def _credit_text(value: str) -> Credit:
-    holder, year = rules.parse_credit(value)
-    credit = _new(Credit)
-    _set(credit, "holder", holder)
-    _set(credit, "year", year)
+    """A credit's display string as a Credit, by the model's checker."""
+    errors: Errors = []
+    credit = check_credit(errors, "", value)
+    if credit is None:
+        raise _Refused
     return credit
 
 
@@ -211,14 +213,17 @@ class _Document:
 
     def __init__(self, language: str) -> None:
         self.language = language
-        self.tag = _Remembered(rules.language)
-        self.date = _Remembered(rules.published)
-        self.word = _Remembered(rules.text)
+        self.tag = _Remembered(STORY_RULES["language"])
+        self.translation_tag = _Remembered(TRANSLATION_RULES["language"])
+        self.date = _Remembered(STORY_RULES["published"])
+        self.updated = _Remembered(STORY_RULES["updated"])
+        self.topic = _Remembered(STORY_RULES["topics"])
+        self.link_title = _Remembered(LINK_RULES["title"])
         self.credit = _Remembered(_credit_text)
 
     def story(self, s: _Story) -> Story:
         """The story of ``s``, its id None if it gives none (the collection derives it)."""
-        word, date, known_word, known_date = self.word, self.date, self.word.get, self.date.get
+        topic, date, known_topic, known_date = self.topic, self.date, self.topic.get, self.date.get
         story = _new(Story)
         _set(story, "id", s.id or None)
         _set(story, "title", _title(s.title))
@@ -227,7 +232,7 @@ class _Document:
         _set(story, "url", s.url or None)
         _set(story, "image", self.image(s.image) if s.image else None)
         _set(story, "topics",
-             tuple([known_word(t) or word(t) for t in s.topics]) if s.topics else ())
+             tuple([known_topic(t) or topic(t) for t in s.topics]) if s.topics else ())
         _set(story, "countries", tuple(s.countries) if s.countries else ())
         raw = s.language
         _set(story, "language", self.language if raw is None or raw is UNSET
@@ -237,14 +242,14 @@ class _Document:
              if s.translations else ())
         raw = s.updated
         _set(story, "updated", None if raw is None or raw is UNSET
-             else known_date(raw) or date(raw))
-        _set(story, "body", rules.body(s.body) if s.body else None)
+             else self.updated.get(raw) or self.updated(raw))
+        _set(story, "body", _body(s.body) if s.body else None)
         return story
 
     def link(self, x: _Link) -> Link:
         link = _new(Link)
         _set(link, "url", x.url)
-        _set(link, "title", self.word.get(x.title) or self.word(x.title))
+        _set(link, "title", self.link_title.get(x.title) or self.link_title(x.title))
         return link
 
     def image(self, i: _Image) -> Image:
@@ -254,19 +259,20 @@ class _Document:
             credit = self.credit.get(c) or self.credit(c)
         elif isinstance(c, _Credit):
             credit = _new(Credit)
-            _set(credit, "holder", rules.credit_holder(c.holder))
-            _set(credit, "year",
-                 None if c.year is None or c.year is UNSET else rules.credit_year(c.year))
+            _set(credit, "holder", _holder(c.holder))
+            _set(credit, "year", None if c.year is None or c.year is UNSET else _year(c.year))
         image = _new(Image)
         _set(image, "url", i.url)
-        _set(image, "alt", rules.text(i.alt))
+        _set(image, "alt", _alt(i.alt))
         _set(image, "credit", credit)
         return image
 
     def translation(self, t: _Translation) -> Translation:
         title = t.title
         translation = _new(Translation)
-        _set(translation, "language", self.tag.get(t.language) or self.tag(t.language))
+        _set(translation, "language",
+             self.translation_tag.get(t.language) or self.translation_tag(t.language))
         _set(translation, "url", t.url)
-        _set(translation, "title", None if title is None or title is UNSET else rules.text(title))
+        _set(translation, "title",
+             None if title is None or title is UNSET else _translation_title(title))
         return translation

@@ -78,27 +78,17 @@ def _text(value: str) -> str:
     return value
 
 
+#: ElementTree's references in an attribute value, besides those of :func:`_text`.
+_ATTR_REFERENCES = (('"', "&quot;"), ("\r", "&#13;"), ("\n", "&#10;"), ("\t", "&#09;"))
+
+
 def _attr(value: str) -> str:
     """An attribute value: as :func:`_text`, and quotes and line breaks as references."""
-    if value.isprintable():  # (no line break, tab or other control: only four to escape)
-        if "&" in value:
-            value = value.replace("&", "&amp;")
-        if "<" in value:
-            value = value.replace("<", "&lt;")
-        if ">" in value:
-            value = value.replace(">", "&gt;")
-        if '"' in value:
-            value = value.replace('"', "&quot;")
-        return value
     value = _text(value)
-    if '"' in value:
-        value = value.replace('"', "&quot;")
-    if "\r" in value:
-        value = value.replace("\r", "&#13;")
-    if "\n" in value:
-        value = value.replace("\n", "&#10;")
-    if "\t" in value:
-        value = value.replace("\t", "&#09;")
+    if value.isprintable() and '"' not in value:  # (the common case: nothing more to escape)
+        return value
+    for char, reference in _ATTR_REFERENCES:
+        value = value.replace(char, reference)
     return value
 
 
