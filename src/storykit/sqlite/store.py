@@ -241,16 +241,20 @@ class SqliteStore:
         return self._collection(stories_data(rows), self._meta(conn)).stories[0]
 
     def counts(self, key: str) -> dict[str, int]:
-        """How many stories have each topic (``key="topic"``) or country (``"country"``),
-        most first; remembered until the archive changes."""
-        if key == "topic":
+        """How many stories have each topic (``key="topic"``), country (``"country"``) or
+        date (``"day"``, the story's own), most first; remembered until the archive
+        changes."""
+        if key == "day":  # (a story's own date is the first ten characters of its ISO form)
+            sql = ("SELECT substr(published, 1, 10) AS day, count(*) AS n FROM stories "
+                   "GROUP BY day ORDER BY n DESC, day")
+        elif key == "topic":
             sql = ("SELECT t.name, count(*) AS n FROM story_topics AS st "
                    "JOIN topics AS t ON t.id = st.topic GROUP BY t.id ORDER BY n DESC, t.name")
         elif key == "country":
             sql = ("SELECT country, count(*) AS n FROM story_countries "
                    "GROUP BY country ORDER BY n DESC, country")
         else:
-            raise ValueError(f"cannot count by {key!r} (choose topic or country)")
+            raise ValueError(f"cannot count by {key!r} (choose topic, country or day)")
         self._check()
         got = self._tallies.get(key)
         if got is None:
@@ -261,9 +265,11 @@ class SqliteStore:
                     self._tallies[key] = got
         return dict(got)
 
-    def collection(self, **criteria: Any) -> Collection:
-        """The matching stories, whole, newest first, with the collection's metadata."""
-        stories, _ = self.query(**criteria)
+    def collection(self, *, offset: int = 0, limit: int | None = None,
+                   **criteria: Any) -> Collection:
+        """The matching stories, newest first (the archive's order as a site shows it), from
+        ``offset`` (at most ``limit``), with the collection's metadata."""
+        stories, _ = self.query(**criteria, offset=offset, limit=limit)
         return self.meta().replace(stories)
 
     def version(self) -> str:
