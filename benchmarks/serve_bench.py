@@ -371,9 +371,8 @@ def db_paths() -> list[str]:
         {"q": "miners", "country": "LK"}, {"since": "2019-01-01"},
         {"since": "2016-01-01", "until": "2016-12-31"}, {"until": "2013-06-30"},
         {"language": "fr"}, {"language": "es", "topic": "youth"}]
-    urls = [f"/api/stories?{urlencode({**sel, 'page': page, 'per_page': per_page})}"
+    return [f"/api/stories?{urlencode({**sel, 'page': page, 'per_page': per_page})}"
             for per_page in (20, 10) for page in range(1, 26) for sel in selections]
-    return urls
 
 
 def _rss_mb(pid: int) -> float:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import unicodedata
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, Protocol, runtime_checkable
 
@@ -27,12 +28,13 @@ class Store(Protocol):
         """The collection's title, description, url, language and contacts, without stories."""
         ...
 
-    def query(self, *, topic: str | None = None, country: str | None = None,
+    def query(self, *, topic: str | Sequence[str] | None = None,
+              country: str | Sequence[str] | None = None,
               since: date | str | None = None, until: date | str | None = None,
               language: str | None = None, text: str | None = None, offset: int = 0,
               limit: int | None = None) -> tuple[list[Story], int]:
         """The matching stories, newest first, from ``offset`` (at most ``limit``), and how
-        many match in all."""
+        many match in all. A list of topics or countries matches any of them."""
         ...
 
     def get(self, id: str) -> Story | None:
@@ -104,7 +106,8 @@ class MemoryStore:
     def meta(self) -> Collection:
         return self._meta
 
-    def query(self, *, topic: str | None = None, country: str | None = None,
+    def query(self, *, topic: str | Sequence[str] | None = None,
+              country: str | Sequence[str] | None = None,
               since: date | str | None = None, until: date | str | None = None,
               language: str | None = None, text: str | None = None, offset: int = 0,
               limit: int | None = None) -> tuple[list[Story], int]:

@@ -124,11 +124,12 @@ def _groups(store: Store, key: str, slug: Callable[[str], str]) -> dict[str, _Gr
     groups = []
     for name, values in spellings.items():
         label = values[0]
+        of: dict[str, Any] = {key: values}
         if len(values) > 1 or key == "topic":
-            first = store.collection(**{key: values}, limit=1).stories
+            first = store.collection(**of, limit=1).stories
             label = next((v for v in (first[0].topics if first else ()) if slug(v) == name),
                          label)
-        _, count = store.query(**{key: values}, limit=0)
+        _, count = store.query(**of, limit=0)
         groups.append(_Group(label, name, tuple(values), count))
     return {g.slug: g for g in sorted(groups, key=lambda g: g.label.casefold())}
 
@@ -207,15 +208,13 @@ class _Site:
                            body=getattr(story, "body", None))
 
     def group(self, folder: str, group: _Group) -> bytes:
-        key = "topic" if folder == "topics" else "country"
-        first = self.store.collection(**{key: list(group.values)}, limit=self.opts.page_size)
+        first = self.store.collection(**_of(folder, group), limit=self.opts.page_size)
         return self.render(f"{folder}/{group.slug}.html", first, heading=self.label(folder, group),
                            total=group.count,
                            feed_href=f"{group.slug}.atom" if self.feeds else None)
 
     def feed(self, folder: str, group: _Group) -> bytes:
-        key = "topic" if folder == "topics" else "country"
-        return _atom(self, self.store.collection(**{key: list(group.values)}),
+        return _atom(self, self.store.collection(**_of(folder, group)),
                      self.label(folder, group), f"{folder}/{group.slug}.atom")
 
     def label(self, folder: str, group: _Group) -> str:
@@ -293,6 +292,11 @@ class _Site:
         for path, _ in self.entries():
             yield path
         yield "sitemap.xml"
+
+
+def _of(folder: str, group: _Group) -> dict[str, Any]:
+    """The store's filter for the stories of a group of ``folder``."""
+    return {"topic" if folder == "topics" else "country": list(group.values)}
 
 
 def _number(text: str) -> int | None:

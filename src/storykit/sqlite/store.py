@@ -67,12 +67,13 @@ class _Order:
 class SqliteStore:
     """The stories of an SQLite archive, as ``storykit serve`` asks for them.
 
-    A page is one query for its stories whole (their images, links and translations gathered
-    by SQLite), looked up by rowid, and its rows are rebuilt as the writer wrote them, not
-    checked again (:func:`~storykit.sqlite.reader.written_stories`): the order of each selection's first stories and how many
-    match are remembered until the archive changes, so that a page of a big selection reads
-    only its own rows. The archive is never loaded whole, so memory does not grow with its
-    size. Each thread reads through its own read-only connection. :meth:`version` changes
+    A page is three queries for its stories whole (the stories joined with their images, then
+    their links and translations together), looked up by rowid; the rows are rebuilt as the
+    writer wrote them, not checked again (:func:`~storykit.sqlite.reader.written_stories`).
+    The order of each selection's first stories and how many match are remembered until the
+    archive changes, so that a page of a big selection reads only its own rows. The archive is
+    never loaded whole, so memory does not grow with its size. Each thread reads through its
+    own read-only connection (a bounded page cache, no memory map). :meth:`version` changes
     whenever another process writes the archive.
     """
 

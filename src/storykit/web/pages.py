@@ -145,7 +145,7 @@ def _window(content: Content, query: dict[str, str]) -> dict[str, str]:
     return {k: str(v) for k, v in window.items()}
 
 
-def _message(content: Content, window: dict[str, str]) -> bytes:
+def _message(content: Content, window: dict[str, Any]) -> bytes:
     import storykit
     from storykit.errors import OptionError
 
