@@ -54,7 +54,7 @@ def stories(request: Request) -> Body:
     # (the stories as the json format encodes them, straight into the page's JSON)
     raw = to_json({"total": total, "page": page, "per_page": per_page, "pages": pages,
                    "stories": items})
-    return Body(raw, JSON, content.changed_at,
+    return Body(raw, JSON, content.changed_at, quick=True,
                 extra={"Link": ", ".join(links), "X-Total-Count": str(total)})
 
 
