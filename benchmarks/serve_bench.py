@@ -335,16 +335,15 @@ def measure_db(source: str, seconds: float, rounds: int) -> dict[str, Any]:
         try:
             warm: dict[str, Any] = {}
             for kind, server in servers.items():  # (each URL once: the cold figure)
-                warm[kind] = asyncio.run(_load(server.base, paths, {}, 0, 200,
-                                               requests=len(paths)))
-                warm[kind]["load"] = os.getloadavg()[0]
+                warm[kind] = _timed(server, lambda s=server: asyncio.run(
+                    _load(s.base, paths, {}, 0, 200, requests=len(paths))))
             rss["after_warm_up"] = _rss_mb(pid)
             for n in range(rounds):
                 order = ["bare", "storykit"] if n % 2 == 0 else ["storykit", "bare"]
                 for test, urls in tests.items():
                     for kind in order:
-                        got = asyncio.run(_load(servers[kind].base, urls, {}, seconds, 200))
-                        got["load"] = os.getloadavg()[0]
+                        got = _timed(servers[kind], lambda s=servers[kind], u=urls: asyncio.run(
+                            _load(s.base, u, {}, seconds, 200)))
                         runs[kind].setdefault(test, []).append(got)
                         if got["rps"] > best[kind].get(test, {"rps": 0.0})["rps"]:
                             best[kind][test] = got
@@ -355,6 +354,24 @@ def measure_db(source: str, seconds: float, rounds: int) -> dict[str, Any]:
         rss["peak"] = max([*samples, rss["end"]])
     return {"urls": len(paths), "repeated_url": repeated, "warm_up": warm, "best": best,
             "runs": runs, "rss_mb": rss}
+
+
+def _cpu_s(pid: int) -> float:
+    """The process's CPU time so far (user and system), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _timed(server: _Server, run: Callable[[], dict[str, float]]) -> dict[str, float]:
+    """``run()``'s figures, the load average after it, and the server's CPU time per
+    request (ms): what one request costs the server, which a shared machine's load does not
+    change as much as the rate."""
+    assert server.proc.pid is not None
+    before = _cpu_s(server.proc.pid)
+    got = run()
+    got["cpu_ms"] = (_cpu_s(server.proc.pid) - before) / got["requests"] * 1000
+    got["load"] = os.getloadavg()[0]
+    return got
 
 
 def db_paths() -> list[str]:
@@ -619,9 +636,10 @@ def db_table(results: dict[str, Any], command: str) -> str:
             "| --- | --- | --- | --- | --- | --- |"]
     sk, bare = db["warm_up"]["storykit"], db["warm_up"]["bare"]
     rows.append(f"| warm-up: each of the {db['urls']:,} distinct API URLs once (the store's "
-                f"counts and orders cold), req/s; p50 / p99 ms | {sk['rps']:,.0f}; "
-                f"{sk['p50_ms']:.1f} / {sk['p99_ms']:.1f} | {bare['rps']:,.0f}; "
-                f"{bare['p50_ms']:.1f} / {bare['p99_ms']:.1f} | "
+                f"counts and orders cold), req/s; p50 / p99 ms; CPU ms per request | "
+                f"{sk['rps']:,.0f}; {sk['p50_ms']:.1f} / {sk['p99_ms']:.1f}; "
+                f"{sk['cpu_ms']:.2f} | {bare['rps']:,.0f}; {bare['p50_ms']:.1f} / "
+                f"{bare['p99_ms']:.1f}; {bare['cpu_ms']:.2f} | "
                 f"{sk['rps'] / bare['rps']:.2f} | - | - |")
     for test, label in (("distinct", f"{db['urls']:,} distinct API URLs in turn (every answer "
                                       "made anew)"),
@@ -633,6 +651,10 @@ def db_table(results: dict[str, Any], command: str) -> str:
         rows.append(f"| same, p50 / p99 at {CONCURRENCY} clients, ms | {sk['p50_ms']:.1f} / "
                     f"{sk['p99_ms']:.1f} | {bare['p50_ms']:.1f} / {bare['p99_ms']:.1f} | "
                     f"{sk['p99_ms'] / bare['p99_ms']:.2f} (p99) | - | - |")
+        rows.append(f"| same, the server's CPU time per request, ms (so one core's capacity, "
+                    f"req/s) | {sk['cpu_ms']:.2f} ({1000 / sk['cpu_ms']:,.0f}) | "
+                    f"{bare['cpu_ms']:.2f} ({1000 / bare['cpu_ms']:,.0f}) | "
+                    f"{sk['cpu_ms'] / bare['cpu_ms']:.2f} | - | - |")
     rss = db["rss_mb"]
     rows.append(f"| storykit server RSS, MB: start / after warm-up / peak / end | "
                 f"{rss['start']:.0f} / {rss['after_warm_up']:.0f} / {rss['peak']:.0f} / "

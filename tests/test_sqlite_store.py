@@ -74,8 +74,9 @@ class TestSqliteStore:
             self, col: storykit.Collection, pages: list[tuple[int, int]],
             data: st.DataObject) -> None:
         """Pages asked in any order read a selection's order on from its last story known
-        (ties of date broken by id), and pages past the part remembered use an OFFSET: each
-        is the page of Collection.filter's stories, newest first."""
+        (ties of date broken by id), and pages past the part remembered use an OFFSET (from
+        the oldest end when nearer it): each is the page of Collection.filter's stories,
+        newest first."""
         topics = sorted({t for s in col for t in s.topics}) or ["none"]
         criteria = data.draw(st.sampled_from([{}, {"topic": topics[0]}, {"since": "2000-01-01"}]))
         expected = list(col.filter(**criteria).sort("published", reverse=True))

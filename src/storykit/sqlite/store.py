@@ -26,6 +26,8 @@ __all__ = ["SqliteStore"]
 
 #: As Collection.sort(reverse=True) orders them: ties by id.
 _NEWEST_FIRST = "published_at DESC, id"
+#: The same order backwards.
+_OLDEST_FIRST = "published_at, id DESC"
 #: Selections whose totals and order are remembered (the least recently used forgotten first).
 _CACHED = 256
 #: A selection's order is remembered for its first stories only (pages past them are found
@@ -174,9 +176,14 @@ class SqliteStore:
             return [], total
         end = total if limit is None else min(total, offset + limit)
         rowids = self._rowids(conn, sel, total, offset, end)
-        if rowids is None:
+        if rowids is None and offset > total - end:
+            # (nearer the oldest: counted from the other end, the OFFSET walks fewer rows)
             rowids = [row[0] for row in story_rows(
-                conn, sel, order=_NEWEST_FIRST, offset=offset, limit=limit,
+                conn, sel, order=_OLDEST_FIRST, offset=total - end, limit=end - offset,
+                scan=self._scan(conn, sel, total, total - offset), columns="rowid")][::-1]
+        elif rowids is None:
+            rowids = [row[0] for row in story_rows(
+                conn, sel, order=_NEWEST_FIRST, offset=offset, limit=end - offset,
                 scan=self._scan(conn, sel, total, end), columns="rowid")]
         return written_stories(page_data(conn, rowids)), total
 
