@@ -135,9 +135,11 @@ class _Server:
     """A server process (``_serve``) and its base URL; stopped on exit."""
 
     def __init__(self, kind: str, source: str, paths: list[str], timeout: float) -> None:
-        ports: Any = mp.Queue()
+        # (spawned, not forked: the server's memory is its own, not a copy of this process's)
+        spawn = mp.get_context("spawn")
+        ports: Any = spawn.Queue()
         self.kind = kind
-        self.proc = mp.Process(target=_serve, args=(kind, source, paths, ports), daemon=True)
+        self.proc = spawn.Process(target=_serve, args=(kind, source, paths, ports), daemon=True)
         self.proc.start()
         try:
             self.base = f"http://127.0.0.1:{ports.get(timeout=timeout)}"
