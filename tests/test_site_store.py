@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 import storykit
@@ -24,6 +25,7 @@ from storykit import Collection, Image, MediaContact, Story
 from storykit import sqlite as sk
 from storykit.exporters.site import SitePages, render_site
 from storykit.sqlite import SqliteStore
+from storykit.store import MemoryStore, day_of
 from storykit.testing import collections
 from storykit.web import create_app
 
@@ -140,6 +142,36 @@ def test_any_collection_is_served_from_its_archive_as_built(col: Collection,
                                                             tmp_path: Path) -> None:
     """Any collection: the site served from its SQLite archive is its static site."""
     _served_as_built(col, tmp_path)
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                 HealthCheck.function_scoped_fixture])
+@given(col=collections(min_size=1), offset=st.integers(0, 4),
+       limit=st.none() | st.integers(0, 4), data=st.data())
+def test_a_page_of_a_selection_in_the_stores_order(col: Collection, offset: int,
+                                                   limit: int | None, data: st.DataObject,
+                                                   tmp_path: Path) -> None:
+    """collection(offset=, limit=, **criteria) is the slice of Collection.filter's stories in
+    the store's own order (a MemoryStore's: the collection's; an archive's: newest first),
+    for lists of topics or countries and date windows (the site's pages)."""
+    days = sorted(day_of(s) for s in col)
+    criteria = data.draw(st.sampled_from([
+        {}, {"topic": sorted({t for s in col for t in s.topics})[:2] or ["none"]},
+        {"country": sorted({c for s in col for c in s.countries})[:2] or ["FR"]},
+        {"since": days[len(days) // 2], "until": days[-1]}, {"until": days[0]},
+        {"since": days[0] + "T12:00:00+14:00"}]))
+    path = tmp_path / "a.db"
+    path.unlink(missing_ok=True)
+    sk.write(col, path, datasette=False)
+    end = None if limit is None else offset + limit
+    with SqliteStore(path) as archive:
+        for store, order in ((MemoryStore(col), col),
+                             (archive, col.sort("published", reverse=True))):
+            got = store.collection(offset=offset, limit=limit, **criteria)
+            assert list(got) == list(order.filter(**criteria))[offset:end]
+            assert got.title == col.title and got.contacts == col.contacts
+            assert store.counts("day") == {d: days.count(d) for d in days}
 
 
 def test_pages_of_a_store_only_when_asked(tmp_path: Path) -> None:

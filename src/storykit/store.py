@@ -7,6 +7,7 @@ answers the same calls from SQL. Any object with these methods will do.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import threading
 import unicodedata
@@ -92,11 +93,16 @@ class MemoryStore:
         #: The stories of each topic (casefolded) and country code, in the collection's
         #: order: a query for one looks at its stories only.
         self._index: dict[str, dict[str, list[Story]]] = {"topic": {}, "country": {}}
+        #: The stories of each date (their own, ISO), in the collection's order, and the
+        #: dates in order: a query for a week looks at its days only.
+        self._days: dict[str, list[Story]] = {}
         for story in collection:
             for key, values in (("topic", {t.casefold() for t in story.topics}),
                                 ("country", set(story.countries))):
                 for value in values:
                     self._index[key].setdefault(value, []).append(story)
+            self._days.setdefault(day_of(story), []).append(story)
+        self._day_keys = sorted(self._days)
         #: The stories of the last selections asked for (criteria -> matches, newest first),
         #: so that the next page of a selection costs a slice, not a pass over the stories.
         self._selections: dict[tuple[Any, ...], list[Story]] = {}
@@ -134,13 +140,13 @@ class MemoryStore:
         from storykit.collection import matcher
 
         match = matcher(**criteria)
-        return [s for s in self._candidates(criteria.get("topic"), criteria.get("country"))
-                if match(s)]
+        return [s for s in self._candidates(**criteria) if match(s)]
 
-    def _candidates(self, topic: Any, country: Any) -> list[Story] | tuple[Story, ...]:
-        """The stories that can match, in the collection's order: those of the topics or
-        countries asked for (the fewer), else all. The matcher still tests each, so this only
-        narrows."""
+    def _candidates(self, *, topic: Any = None, country: Any = None, since: Any = None,
+                    until: Any = None, **_: Any) -> list[Story] | tuple[Story, ...]:
+        """The stories that can match, in the collection's order: those of the topics,
+        countries or dates asked for (the fewest), else all. The matcher still tests each, so
+        this only narrows."""
         from storykit.collection import country_code
 
         lists: list[list[Story] | tuple[Story, ...]] = [self._collection.stories]
@@ -149,7 +155,29 @@ class MemoryStore:
                                                for t in _values(topic)}))
         if country is not None:
             lists.append(self._union("country", {country_code(c) for c in _values(country)}))
+        days = self._between(since, until)
+        if days is not None:
+            lists.append(days)
         return min(lists, key=len)
+
+    def _between(self, since: Any, until: Any) -> list[Story] | None:
+        """The stories whose own date is from ``since`` to ``until`` (dates, not instants),
+        in the collection's order; None when neither is a date."""
+        from storykit import _rules as rules
+
+        bounds = [None if v is None else rules.published(v) for v in (since, until)]
+        if all(b is None or isinstance(b, datetime) for b in bounds):
+            return None
+        low, high = (b.isoformat() if b is not None and not isinstance(b, datetime) else None
+                     for b in bounds)
+        keys = self._day_keys
+        first = 0 if low is None else bisect.bisect_left(keys, low)
+        last = len(keys) if high is None else bisect.bisect_right(keys, high)
+        if last - first == 1:
+            return self._days[keys[first]]
+        place = self._place
+        return sorted((s for k in keys[first:last] for s in self._days[k]),
+                      key=lambda s: place[id(s)])
 
     def _union(self, key: str, values: set[str]) -> list[Story]:
         lists = [self._index[key].get(value, []) for value in values]

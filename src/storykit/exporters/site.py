@@ -172,7 +172,7 @@ class _Site:
         topic_slug = self.topic_slug
         return Links(
             story=lambda s: f"{root}stories/{s.id}.html",
-            topic=lambda t: f"{root}topics/{topic_slug.get(t.casefold(), _slug(t))}.html",
+            topic=lambda t: f"{root}topics/{topic_slug.get(t.casefold()) or _slug(t)}.html",
             country=lambda c: f"{root}countries/{c.lower()}.html",
         )
 
