@@ -69,7 +69,14 @@ def _values(value: Any) -> list[Any]:
 
 
 def _hashable(value: Any) -> Any:
-    return value if value is None or isinstance(value, str) else tuple(_values(value))
+    """A filter's value as a key of remembered selections (a bad one as it is: the
+    matcher says what is wrong with it)."""
+    if value is None or isinstance(value, str):
+        return value
+    try:
+        return tuple(value)
+    except TypeError:
+        return value
 
 
 def day_of(story: Story) -> str:
