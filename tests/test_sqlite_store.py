@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from unittest.mock import patch
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 import storykit
 from storykit import sqlite as sk
 from storykit.sqlite import store as store_module
+from storykit.store import MemoryStore
 from storykit.testing import collections
 
 
@@ -72,8 +74,9 @@ class TestSqliteStore:
             self, col: storykit.Collection, pages: list[tuple[int, int]],
             data: st.DataObject) -> None:
         """Pages asked in any order read a selection's order on from its last story known
-        (ties of date broken by id), and pages past the part remembered use an OFFSET: each
-        is the page of Collection.filter's stories, newest first."""
+        (ties of date broken by id), and pages past the part remembered use an OFFSET (from
+        the oldest end when nearer it): each is the page of Collection.filter's stories,
+        newest first."""
         topics = sorted({t for s in col for t in s.topics}) or ["none"]
         criteria = data.draw(st.sampled_from([{}, {"topic": topics[0]}, {"since": "2000-01-01"}]))
         expected = list(col.filter(**criteria).sort("published", reverse=True))
@@ -102,11 +105,19 @@ class TestSqliteStore:
 
     def test_counts_are_the_groups_sizes(self, store: Any,
                                          example: storykit.Collection) -> None:
-        """counts() gives how many stories each topic and country has."""
+        """counts() gives how many stories each topic, country and day has, as the
+        collection's own groups and a MemoryStore of it."""
         for key in ("topic", "country"):
             groups = example.group_by(key)  # type: ignore[arg-type]
             assert store.counts(key) == {k: len(v) for k, v in groups.items()}
-        with pytest.raises(ValueError, match="topic or country"):
+        days: dict[str, int] = {}
+        for story in example:
+            day = story.published.date() if isinstance(story.published, datetime) else (
+                story.published)
+            days[day.isoformat()] = days.get(day.isoformat(), 0) + 1
+        assert store.counts("day") == days == MemoryStore(example).counts("day")
+        assert list(store.counts("day").values()) == sorted(days.values(), reverse=True)
+        with pytest.raises(ValueError, match="topic, country or day"):
             store.counts("month")
 
     def test_meta_and_collection(self, store: Any, example: storykit.Collection) -> None:

@@ -46,3 +46,14 @@ def test_filtered_downloads_and_digest(client: TestClient) -> None:
     r = client.get("/digest", params={"since": "2021-02-15", "until": "2021-02-21"})
     assert r.status_code == 200
     assert "A fight for survival amid the pandemic" in r.text
+
+
+def test_a_row_whose_date_does_not_parse_is_an_error_not_a_story(client: TestClient) -> None:
+    """The store rebuilds rows without checking them again, but a date it cannot read is
+    still an error (a JSON 500), never a story with a wrong date."""
+    from sqlite_support import BROKEN
+
+    r = client.get(f"/api/stories/{BROKEN}")
+    assert r.status_code == 500
+    assert r.json() == {"status": 500, "message": "internal error"}
+    assert client.get(f"/stories/{BROKEN}.html").status_code == 500

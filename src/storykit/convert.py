@@ -91,8 +91,15 @@ def to_data(value: Any) -> Any:
     present, keys in the order of the field names, an empty field as ``null`` or ``[]``,
     dates and datetimes in ISO 8601 (``Z`` for UTC). Every storykit reader loads it back equal.
     """
-    encode, decode = _codec()
-    return decode(encode(value))
+    _, decode = _codec()
+    return decode(to_json(value))
+
+
+def to_json(value: Any) -> bytes:
+    """A model object (or plain data holding model objects) as compact UTF-8 JSON: the bytes
+    :func:`to_data` decodes, encoded once."""
+    encode, _ = _codec()
+    return encode(value)
 
 
 def story_to_data(s: Story) -> dict[str, Any]:

@@ -289,11 +289,14 @@ _NONCHAR = re.compile("[\ufdd0-\ufdef\ufffe\uffff\U0001fffe\U0001ffff\U0002fffe\
 
 
 def _pieces(collection: Collection, opts: HTMLOptions, registry: Registry | None,
-            *, template: str | None = None, links: Links | None = None, **extra: Any,
-            ) -> Iterator[str]:
+            *, template: str | None = None, links: Links | None = None,
+            total: int | None = None, **extra: Any) -> Iterator[str]:
     from storykit import templating
 
-    count = _pages(collection, opts.page_size)
+    # (with ``total``, the collection holds page ``opts.page`` alone, of ``total`` stories)
+    paged = total is not None and opts.page_size is not None
+    count = (max(1, math.ceil((total or 0) / (opts.page_size or 1))) if paged
+             else _pages(collection, opts.page_size))
     if opts.page > count:
         per_page = ("(without page_size the whole collection is one page)"
                     if opts.page_size is None else f"of {opts.page_size} stories")
@@ -303,7 +306,8 @@ def _pieces(collection: Collection, opts: HTMLOptions, registry: Registry | None
         stories, start = collection.stories, 1
     else:
         start = (opts.page - 1) * opts.page_size + 1
-        stories = collection.stories[start - 1:start - 1 + opts.page_size]
+        stories = (collection.stories if paged
+                   else collection.stories[start - 1:start - 1 + opts.page_size])
     locale = opts.locale or collection.language
     env = templating.environment(registry, opts.template_dir)
     links = links or Links()
@@ -391,12 +395,16 @@ def _write(collection: Collection, out: BinaryIO, opts: HTMLOptions,
 
 
 def render(collection: Collection, opts: HTMLOptions, *, registry: Registry | None = None,
-           template: str | None = None, links: Links | None = None, **context: Any) -> bytes:
+           template: str | None = None, links: Links | None = None,
+           total: int | None = None, **context: Any) -> bytes:
     """One page as bytes: ``template`` (default ``page.html``) with the page's usual variables,
     ``links`` for its titles and tags, and ``context`` (``heading``, ``site``, ``feed_href``,
-    a story page's ``story`` and ``body``...) on top. The site writer renders every page so."""
+    a story page's ``story`` and ``body``...) on top. The site writer renders every page so.
+
+    With ``total``, ``collection`` holds the stories of page ``opts.page`` alone, of ``total``
+    in all (a page read from a store, which is never loaded whole)."""
     return _encode("".join(_pieces(collection, opts, registry, template=template, links=links,
-                                   **context)))
+                                   total=total, **context)))
 
 
 class HTMLExporter:

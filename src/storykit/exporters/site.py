@@ -44,6 +44,7 @@ from storykit.exporter import parse_options
 from storykit.exporters.html import HTMLOptions, Links, page_filename, render
 from storykit.model import Story
 from storykit.plugins import Registry, hookimpl
+from storykit.store import MemoryStore, Store
 
 __all__ = ["SiteExporter", "SiteOptions", "SitePages", "SiteWarning", "render_site",
            "week_of", "write_files"]
@@ -109,49 +110,69 @@ def _slug(value: str) -> str:
 class _Group:
     label: str
     slug: str
-    stories: tuple[Story, ...]
+    #: The store's filter for the group's stories: its topic's spellings, or its country code.
+    values: tuple[str, ...]
+    count: int
 
 
-def _groups(collection: Collection, key: Callable[[Story], tuple[str, ...]],
-            slug: Callable[[str], str]) -> dict[str, _Group]:
-    """Stories by topic (or country), keyed by file name; the first spelling seen labels it."""
-    found: dict[str, tuple[str, list[Story]]] = {}
-    for story in collection:
-        for value in key(story):
-            stories = found.setdefault(slug(value), (value, []))[1]
-            if not stories or stories[-1] is not story:
-                stories.append(story)
-    return {s: _Group(label, s, tuple(stories)) for s, (label, stories) in sorted(
-        found.items(), key=lambda item: item[1][0].casefold())}
+def _groups(store: Store, key: str, slug: Callable[[str], str]) -> dict[str, _Group]:
+    """Stories by topic (or country), keyed by file name, by label; a topic's spellings with
+    the same file name are one group, labelled by the spelling its first story has."""
+    spellings: dict[str, list[str]] = {}
+    for value in store.counts(key):
+        spellings.setdefault(slug(value), []).append(value)
+    groups = []
+    for name, values in spellings.items():
+        label = values[0]
+        of: dict[str, Any] = {key: values}
+        if len(values) > 1 or key == "topic":
+            first = store.collection(**of, limit=1).stories
+            label = next((v for v in (first[0].topics if first else ()) if slug(v) == name),
+                         label)
+        _, count = store.query(**of, limit=0)
+        groups.append(_Group(label, name, tuple(values), count))
+    return {g.slug: g for g in sorted(groups, key=lambda g: g.label.casefold())}
+
+
+#: Stories read from the store at a time, to list every story page.
+_CHUNK = 1000
 
 
 class _Site:
-    """Everything one rendering needs: options, groups, and the links of each depth."""
+    """Everything one rendering needs: options, groups, and the links of each depth; every
+    page is read from the store when it is rendered, so a site of any size is served in flat
+    memory (the static build reads a :class:`MemoryStore` of its collection)."""
 
-    def __init__(self, collection: Collection, opts: SiteOptions,
-                 registry: Registry | None) -> None:
-        self.collection = collection
+    def __init__(self, store: Store, opts: SiteOptions, registry: Registry | None) -> None:
+        self.store = store
+        self.meta = store.meta()
         self.opts = opts
         self.registry = registry
-        self.locale = opts.locale or collection.language
+        self.locale = opts.locale or self.meta.language
         self.html = HTMLOptions(template_dir=opts.template_dir, locale=opts.locale,
                                 page_size=opts.page_size)
-        self.topics = _groups(collection, lambda s: s.topics, _slug)
-        self.countries = _groups(collection, lambda s: s.countries, str.lower)
+        self.total = store.query(limit=0)[1]
+        self.pages = max(1, -(-self.total // opts.page_size))
+        self.topics = _groups(store, "topic", _slug)
+        self.countries = _groups(store, "country", str.lower)
         self.topic_slug = {t.casefold(): g.slug for g in self.topics.values()
-                           for s in g.stories for t in s.topics if _slug(t) == g.slug}
-        self.base = opts.base_url or (_base_url(collection.url) if collection.url else None)
+                           for t in g.values}
+        self.base = opts.base_url or (_base_url(self.meta.url) if self.meta.url else None)
         self.formats = _formats(registry)
-        #: The stories of each ISO week with a digest page, newest week first (empty: the
-        #: site has no digests, and the nav does not link them).
-        self.weeks: dict[str, tuple[Story, ...]] = _weeks(self) if opts.digests else {}
+        self.feeds = opts.feeds and "atom" in self.formats
+        if opts.feeds and not self.feeds:
+            warnings.warn("no 'atom' format installed (pip install storykit-feeds): the site "
+                          "has no topic or country feeds", SiteWarning, stacklevel=4)
+        #: How many stories each ISO week with a digest page has, newest week first (empty:
+        #: the site has no digests, and the nav does not link them).
+        self.weeks: dict[str, int] = _weeks(self) if opts.digests else {}
         self.digests = bool(self.weeks)
 
     def links(self, root: str) -> Links:
         topic_slug = self.topic_slug
         return Links(
             story=lambda s: f"{root}stories/{s.id}.html",
-            topic=lambda t: f"{root}topics/{topic_slug.get(t.casefold(), _slug(t))}.html",
+            topic=lambda t: f"{root}topics/{topic_slug.get(t.casefold()) or _slug(t)}.html",
             country=lambda c: f"{root}countries/{c.lower()}.html",
         )
 
@@ -163,64 +184,126 @@ class _Site:
             "digests": f"{root}digests/index.html" if digests else None,
         }
 
-    def page(self, path: str, collection: Collection, *, template: str = "page.html",
-             number: int = 1, **context: Any) -> Callable[[], bytes]:
-        """How to render the page at ``path`` (rendered when called)."""
+    def render(self, path: str, collection: Collection, *, template: str = "page.html",
+               number: int = 1, total: int | None = None, **context: Any) -> bytes:
+        """The page at ``path``: ``collection`` holds its stories (with ``total``, page
+        ``number`` of that many)."""
         root = "../" * path.count("/")
         opts = attrs.evolve(self.html, page=number) if template == "page.html" else attrs.evolve(
             self.html, page_size=None)
+        return render(collection, opts, registry=self.registry, template=template,
+                      links=self.links(root), site=self.nav(root, self.digests), total=total,
+                      **context)
 
-        def make() -> bytes:
-            return render(collection, opts, registry=self.registry, template=template,
-                          links=self.links(root), site=self.nav(root, self.digests), **context)
+    # --- the pages, each read from the store when rendered ---------------------------------
 
-        return make
+    def index(self, number: int) -> bytes:
+        size = self.opts.page_size
+        page = self.store.collection(offset=(number - 1) * size, limit=size)
+        return self.render(page_filename(number), page, number=number, total=self.total)
 
-    def plan(self) -> dict[str, Callable[[], bytes]]:
-        """Every file of the site, each with how to render it, nothing rendered yet."""
-        collection, opts = self.collection, self.opts
-        plan: dict[str, Callable[[], bytes]] = {}
-        count = max(1, -(-len(collection) // opts.page_size))
-        for number in range(1, count + 1):
-            plan[page_filename(number)] = self.page(page_filename(number), collection,
-                                                    number=number)
-        for story in collection:
-            body = getattr(story, "body", None)
-            path = f"stories/{story.id}.html"
-            plan[path] = self.page(path, collection.replace([story]), template="story.html",
-                                   heading=story.title, story=story, body=body)
-        feeds = opts.feeds and "atom" in self.formats
-        if opts.feeds and not feeds:
-            warnings.warn("no 'atom' format installed (pip install storykit-feeds): the site "
-                          "has no topic or country feeds", SiteWarning, stacklevel=3)
-        for folder, groups, name in (("topics", self.topics, None),
-                                     ("countries", self.countries, "country")):
-            entries = []
+    def story(self, story: Story) -> bytes:
+        return self.render(f"stories/{story.id}.html", self.meta.replace([story]),
+                           template="story.html", heading=story.title, story=story,
+                           body=getattr(story, "body", None))
+
+    def group(self, folder: str, group: _Group) -> bytes:
+        first = self.store.collection(**_of(folder, group), limit=self.opts.page_size)
+        return self.render(f"{folder}/{group.slug}.html", first, heading=self.label(folder, group),
+                           total=group.count,
+                           feed_href=f"{group.slug}.atom" if self.feeds else None)
+
+    def feed(self, folder: str, group: _Group) -> bytes:
+        return _atom(self, self.store.collection(**_of(folder, group)),
+                     self.label(folder, group), f"{folder}/{group.slug}.atom")
+
+    def label(self, folder: str, group: _Group) -> str:
+        return group.label if folder == "topics" else _country_name(group.label, self.locale)
+
+    def listing(self, folder: str) -> bytes:
+        """``topics/index.html``, ``countries/index.html`` or ``digests/index.html``."""
+        if folder == "digests":
+            entries = [(week, f"{week}.html", n, None) for week, n in self.weeks.items()]
+        else:
+            groups = self.topics if folder == "topics" else self.countries
+            entries = [(self.label(folder, g), f"{g.slug}.html", g.count, None)
+                       for g in groups.values()]
+        return self.render(f"{folder}/index.html", self.meta, template="links.html",
+                           heading=_label(folder, self.locale), entries=entries)
+
+    def resolve(self, path: str) -> Callable[[], bytes] | None:
+        """How to render the page at ``path``, or None when the site has no such page."""
+        if path == "sitemap.xml":
+            return functools.partial(_sitemap, self)
+        if path == "index.html" or (path.startswith("page-") and path.endswith(".html")):
+            number = 1 if path == "index.html" else _number(path[5:-5])
+            if number is None or not (path == "index.html" or 2 <= number <= self.pages):
+                return None
+            return functools.partial(self.index, number)
+        folder, _, name = path.partition("/")
+        if folder == "stories" and name.endswith(".html"):
+            story = self.store.get(name[:-5])
+            if story is None or f"{story.id}.html" != name:
+                return None
+            return functools.partial(self.story, story)
+        if folder in ("topics", "countries"):
+            groups = self.topics if folder == "topics" else self.countries
+            if name == "index.html" and groups:
+                return functools.partial(self.listing, folder)
+            slug, _, suffix = name.rpartition(".")
+            group = groups.get(slug)
+            if group is None or not (suffix == "html" or (suffix == "atom" and self.feeds)):
+                return None
+            return functools.partial(self.group if suffix == "html" else self.feed, folder,
+                                     group)
+        if folder == "digests" and self.weeks:
+            if name == "index.html":
+                return functools.partial(self.listing, folder)
+            if name.endswith(".html") and name[:-5] in self.weeks:
+                return functools.partial(_digest, self, name[:-5])
+        return None
+
+    def entries(self) -> Iterator[tuple[str, date | None]]:
+        """Every file of the site but the sitemap, in order, with a story page's last
+        change (its ``updated``, else ``published``)."""
+        for number in range(1, self.pages + 1):
+            yield page_filename(number), None
+        offset = 0
+        while True:
+            chunk = self.store.collection(offset=offset, limit=_CHUNK).stories
+            for story in chunk:
+                yield f"stories/{story.id}.html", story.updated or story.published
+            if len(chunk) < _CHUNK:
+                break
+            offset += _CHUNK
+        for folder, groups in (("topics", self.topics), ("countries", self.countries)):
             for group in groups.values():
-                label = (group.label if name is None
-                         else _country_name(group.label, self.locale))
-                sub = collection.replace(group.stories)
-                feed = f"{folder}/{group.slug}.atom"
-                plan[f"{folder}/{group.slug}.html"] = self.page(
-                    f"{folder}/{group.slug}.html", sub, heading=label,
-                    feed_href=f"{group.slug}.atom" if feeds else None)
-                if feeds:
-                    plan[feed] = functools.partial(_atom, self, sub, label, feed)
-                entries.append((label, f"{group.slug}.html", len(group.stories), None))
-            if groups:
-                plan[f"{folder}/index.html"] = self.page(
-                    f"{folder}/index.html", collection, template="links.html",
-                    heading=_label(folder, self.locale), entries=entries)
+                yield f"{folder}/{group.slug}.html", None
+                if self.feeds:
+                    yield f"{folder}/{group.slug}.atom", None
+            if groups and "index" not in groups:  # (a topic "index": the listing is its page)
+                yield f"{folder}/index.html", None
         if self.weeks:
-            entries = []
-            for week, stories in self.weeks.items():
-                plan[f"digests/{week}.html"] = functools.partial(_digest, self, week)
-                entries.append((week, f"{week}.html", len(stories), None))
-            plan["digests/index.html"] = self.page(
-                "digests/index.html", collection, template="links.html",
-                heading=_label("digests", self.locale), entries=entries)
-        plan["sitemap.xml"] = functools.partial(_sitemap, self, list(plan))
-        return plan
+            for week in self.weeks:
+                yield f"digests/{week}.html", None
+            yield "digests/index.html", None
+
+    def paths(self) -> Iterator[str]:
+        for path, _ in self.entries():
+            yield path
+        yield "sitemap.xml"
+
+
+def _of(folder: str, group: _Group) -> dict[str, Any]:
+    """The store's filter for the stories of a group of ``folder``."""
+    return {"topic" if folder == "topics" else "country": list(group.values)}
+
+
+def _number(text: str) -> int | None:
+    """A page number as the site writes it (``2``, never ``02``), else None."""
+    if not text.isascii() or not text.isdigit() or str(int(text)) != text:
+        return None
+    return int(text)
 
 
 def _formats(registry: Registry | None) -> dict[str, Any]:
@@ -234,27 +317,33 @@ def _formats(registry: Registry | None) -> dict[str, Any]:
 class SitePages(Mapping[str, bytes]):
     """The site's files as a read-only mapping ``{relative path: bytes}`` whose pages are
     rendered when looked up, each on its own (nothing is kept: callers cache what they
-    serve). The paths are known at once, so ``path in pages`` renders nothing.
-    :func:`render_site` renders every page through this; ``storykit serve`` renders only the
-    page asked for, so that both give the same bytes.
+    serve). ``source`` is a collection or a :class:`~storykit.store.Store`: every page reads
+    only its own stories from the store, so ``storykit serve archive.db`` never loads the
+    archive. ``path in pages`` renders nothing. :func:`render_site` renders every page
+    through this; ``storykit serve`` renders only the page asked for, so that both give the
+    same bytes.
     """
 
-    def __init__(self, collection: Collection, *, registry: Registry | None = None,
+    def __init__(self, source: Collection | Store, *, registry: Registry | None = None,
                  **options: Any) -> None:
         opts = parse_options(SiteExporter(), options, SiteOptions)
-        self._plan = _Site(collection, opts, registry).plan()
+        store = MemoryStore(source) if isinstance(source, Collection) else source
+        self._site = _Site(store, opts, registry)
 
     def __getitem__(self, path: str) -> bytes:
-        return self._plan[path]()
+        make = self._site.resolve(path) if isinstance(path, str) else None
+        if make is None:
+            raise KeyError(path)
+        return make()
 
     def __contains__(self, path: object) -> bool:
-        return path in self._plan
+        return isinstance(path, str) and self._site.resolve(path) is not None
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._plan)
+        return self._site.paths()
 
     def __len__(self) -> int:
-        return len(self._plan)
+        return sum(1 for _ in self._site.paths())
 
 
 def render_site(collection: Collection, *, registry: Registry | None = None,
@@ -295,33 +384,34 @@ def _atom(site: _Site, sub: Collection, label: str, path: str) -> bytes:
     return storykit.dumps(titled, "atom", **options)
 
 
-def _weeks(site: _Site) -> dict[str, tuple[Story, ...]]:
-    """The stories of each ISO week, newest week first, when the site can have digests: the
-    ``email`` format is installed and makes the newest week's (no media contact to send from:
-    no digests, with a :class:`SiteWarning`)."""
+def _weeks(site: _Site) -> dict[str, int]:
+    """How many stories each ISO week has, newest week first, when the site can have digests:
+    the ``email`` format is installed and makes the newest week's (no media contact to send
+    from: no digests, with a :class:`SiteWarning`)."""
     from storykit.errors import OptionError
 
     if "email" not in site.formats:
         return {}
-    weeks: dict[str, list[Story]] = {}
-    for story in site.collection:
-        weeks.setdefault(week_of(story.published), []).append(story)
-    out = {week: tuple(weeks[week]) for week in sorted(weeks, reverse=True)}
+    weeks: dict[str, int] = {}
+    for day, count in site.store.counts("day").items():
+        week = week_of(date.fromisoformat(day))
+        weeks[week] = weeks.get(week, 0) + count
+    out = {week: weeks[week] for week in sorted(weeks, reverse=True)}
     if out:
         try:
-            _email(site, next(iter(out)), out[next(iter(out))])
+            _email(site, next(iter(out)))
         except OptionError as e:
-            warnings.warn(f"no weekly digests: {e}", SiteWarning, stacklevel=4)
+            warnings.warn(f"no weekly digests: {e}", SiteWarning, stacklevel=5)
             return {}
     return out
 
 
-def _email(site: _Site, week: str, stories: tuple[Story, ...]) -> bytes:
+def _email(site: _Site, week: str) -> bytes:
     import storykit
 
-    since, until = _week_window(week)
-    return storykit.dumps(site.collection.replace(stories), "email",
-                          since=since.isoformat(), until=until.isoformat())
+    since, until = (day.isoformat() for day in _week_window(week))
+    return storykit.dumps(site.store.collection(since=since, until=until), "email",
+                          since=since, until=until)
 
 
 def _digest(site: _Site, week: str) -> bytes:
@@ -330,7 +420,7 @@ def _digest(site: _Site, week: str) -> bytes:
     from email.message import EmailMessage
     from email.policy import default
 
-    message = email.message_from_bytes(_email(site, week, site.weeks[week]), policy=default)
+    message = email.message_from_bytes(_email(site, week), policy=default)
     assert isinstance(message, EmailMessage)
     part = message.get_body(("html",))
     if part is None:
@@ -339,19 +429,17 @@ def _digest(site: _Site, week: str) -> bytes:
     return html.encode() if isinstance(html, str) else html
 
 
-def _sitemap(site: _Site, paths: list[str]) -> bytes:
-    """``sitemap.xml``: every HTML page of ``paths``; absolute with a base URL, else
+def _sitemap(site: _Site) -> bytes:
+    """``sitemap.xml``: every HTML page of the site; absolute with a base URL, else
     relative."""
+    from storykit.templating import iso
+
     base = site.base or ""
     lines = ['<?xml version="1.0" encoding="UTF-8"?>',
              '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
-    lastmod = {f"stories/{s.id}.html": (s.updated or s.published) for s in site.collection}
-    for path in sorted(p for p in paths if p.endswith(".html")):
+    for path, when in sorted(e for e in site.entries() if e[0].endswith(".html")):
         lines.append(f"<url><loc>{xml_escape(base + path)}</loc>")
-        when = lastmod.get(path)
         if when is not None:
-            from storykit.templating import iso
-
             lines.append(f"<lastmod>{iso(when)}</lastmod>")
         lines.append("</url>")
     lines.append("</urlset>\n")

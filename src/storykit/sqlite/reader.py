@@ -14,13 +14,13 @@ import orjson
 from storykit import _rules as rules
 from storykit.collection import Collection, matcher
 from storykit.convert import collection_from_data
-from storykit.errors import OptionError
-from storykit.model import Story
+from storykit.errors import ErrorDetail, OptionError, ValidationError
+from storykit.model import Credit, Image, Link, Story, Translation, _build
 from storykit.sqlite import schema
 from storykit.sqlite.writer import instant_us
 
-__all__ = ["STORY_COLUMNS", "SearchError", "Selection", "connect", "meta_data", "read_archive",
-           "rows_by_rowid", "stories_data", "story_rows"]
+__all__ = ["STORY_COLUMNS", "SearchError", "Selection", "connect", "meta_data", "page_data",
+           "read_archive", "stories_data", "story_rows", "written_stories"]
 
 #: Parameters per ``IN (...)`` list, well under SQLite's limit of bound parameters.
 CHUNK = 500
@@ -201,36 +201,100 @@ STORY_COLUMNS = (
 def stories_data(rows: Iterable[tuple[Any, ...]]) -> list[dict[str, Any]]:
     """Stories as plain data (storykit's field names) from rows of :data:`STORY_COLUMNS`."""
     loads = orjson.loads
+    return [_story_data(row, None if row[11] is None else loads(row[11]), loads(row[12]),
+                        loads(row[13])) for row in rows]
+
+
+def _story_data(row: Sequence[Any], image: Sequence[Any] | None,
+                links: Iterable[Sequence[Any]],
+                translations: Iterable[Sequence[Any]]) -> dict[str, Any]:
+    """One story as plain data: ``row`` its own columns (the first eleven of
+    :data:`STORY_COLUMNS`), ``image`` its image's (url, alt, credit holder, credit year) or
+    None, ``links`` its (url, title) and ``translations`` its (language, url, title) in
+    order."""
+    (_, sid, title, published, summary, body, url, language, updated, topics,
+     countries) = row[:11]
+    d: dict[str, Any] = {"id": sid, "title": title, "published": published,
+                         "summary": summary, "url": url, "language": language,
+                         "updated": updated, "topics": orjson.loads(topics),
+                         "countries": orjson.loads(countries)}
+    if body is not None and _HAS_BODY:
+        d["body"] = body
+    if image is not None:
+        iurl, alt, holder, year = image
+        d["image"] = {"url": iurl, "alt": alt,
+                      "credit": None if holder is None else {"holder": holder, "year": year}}
+    if links:
+        d["links"] = [{"url": u, "title": t} for u, t in links]
+    if translations:
+        d["translations"] = [{"language": lg, "url": u, "title": t}
+                             for lg, u, t in translations]
+    return d
+
+
+def written_stories(data: Iterable[dict[str, Any]]) -> list[Story]:
+    """Stories from their plain data as the writer wrote it (:func:`stories_data`,
+    :func:`page_data`), without checking them again.
+
+    The writer stores only stories that passed the model's checks, with their values
+    normalised, in one transaction; :func:`connect` refuses an archive of another schema
+    version. So a row holds a valid story, and it is rebuilt as it was: its dates parsed by
+    the same rule, nothing else re-checked. (A row edited by another tool is not checked; a
+    date that does not parse is a :class:`~storykit.ValidationError`.)
+    """
     out = []
-    for (_, sid, title, published, summary, body, url, language, updated, topics,
-         countries, image, links, translations) in rows:
-        d: dict[str, Any] = {"id": sid, "title": title, "published": published,
-                             "summary": summary, "url": url, "language": language,
-                             "updated": updated, "topics": loads(topics),
-                             "countries": loads(countries)}
-        if body is not None and _HAS_BODY:
-            d["body"] = body
+    for d in data:
+        try:
+            published = rules.published(d["published"])
+            updated = None if d["updated"] is None else rules.published(d["updated"])
+        except rules.Invalid as e:
+            raise ValidationError([ErrorDetail(f"stories[{d['id']!r}]", e.message)]) from None
+        image = d.get("image")
         if image is not None:
-            iurl, alt, holder, year = loads(image)
-            d["image"] = {"url": iurl, "alt": alt,
-                          "credit": None if holder is None else {"holder": holder,
-                                                                 "year": year}}
-        if links != "[]":
-            d["links"] = [{"url": u, "title": t} for u, t in loads(links)]
-        if translations != "[]":
-            d["translations"] = [{"language": lg, "url": u, "title": t}
-                                 for lg, u, t in loads(translations)]
-        out.append(d)
+            credit = image["credit"]
+            image = _build(Image, {"url": image["url"], "alt": image["alt"], "credit": None
+                                   if credit is None else _build(Credit, credit)})
+        fields = {**d, "published": published, "updated": updated, "image": image,
+                  "topics": tuple(d["topics"]), "countries": tuple(d["countries"]),
+                  "links": tuple(_build(Link, x) for x in d.get("links", ())),
+                  "translations": tuple(_build(Translation, x)
+                                        for x in d.get("translations", ()))}
+        if _HAS_BODY:
+            fields.setdefault("body", None)
+        out.append(_build(Story, fields))
     return out
 
 
-def rows_by_rowid(conn: sqlite3.Connection, rowids: Sequence[int]) -> list[tuple[Any, ...]]:
-    """The rows (:data:`STORY_COLUMNS`) of these stories, in the order given: one query."""
-    rows = {row[0]: row for start in range(0, len(rowids), CHUNK)
-            for row in conn.execute(f"SELECT {STORY_COLUMNS} FROM stories WHERE rowid IN "
-                                    f"({_marks(rowids[start:start + CHUNK])})",
-                                    tuple(rowids[start:start + CHUNK]))}
-    return [rows[r] for r in rowids if r in rows]
+#: A story's own columns and its image's, for :func:`page_data` (its links and translations
+#: are read for all the page's stories at once).
+_PAGE_COLUMNS = ("s.rowid, s.id, s.title, s.published, s.summary, s.body, s.url, s.language, "
+                 "s.updated, s.topics, s.countries, i.url, i.alt, i.credit_holder, "
+                 "i.credit_year")
+
+
+def page_data(conn: sqlite3.Connection, rowids: Sequence[int]) -> list[dict[str, Any]]:
+    """The stories with these rowids as plain data, in the order given: per
+    :data:`CHUNK` of them, one query for the stories and their images (a join), one for their
+    links and one for their translations (looked up together, not story by story)."""
+    found: dict[int, dict[str, Any]] = {}
+    for start in range(0, len(rowids), CHUNK):
+        chunk = tuple(rowids[start:start + CHUNK])
+        marks = _marks(chunk)
+        links: dict[int, list[tuple[Any, ...]]] = {}
+        for story, *link in conn.execute(f"SELECT story, url, title FROM links WHERE story IN "
+                                         f"({marks}) ORDER BY story, position", chunk):
+            links.setdefault(story, []).append(link)
+        translations: dict[int, list[tuple[Any, ...]]] = {}
+        for story, *tr in conn.execute(f"SELECT story, language, url, title FROM translations "
+                                       f"WHERE story IN ({marks}) ORDER BY story, position",
+                                       chunk):
+            translations.setdefault(story, []).append(tr)
+        for row in conn.execute(f"SELECT {_PAGE_COLUMNS} FROM stories AS s LEFT JOIN images "
+                                f"AS i ON i.story = s.rowid WHERE s.rowid IN ({marks})", chunk):
+            rowid = row[0]
+            found[rowid] = _story_data(row, None if row[11] is None else row[11:],
+                                       links.get(rowid, ()), translations.get(rowid, ()))
+    return [found[r] for r in rowids if r in found]
 
 
 def story_rows(conn: sqlite3.Connection, sel: Selection, *, order: str = "rowid",

@@ -14,19 +14,20 @@ from storykit.collection import Collection
 from storykit.convert import collection_from_data
 from storykit.model import Story
 from storykit.sqlite.reader import (
-    STORY_COLUMNS,
     Selection,
     connect,
     meta_data,
-    rows_by_rowid,
-    stories_data,
+    page_data,
     story_rows,
+    written_stories,
 )
 
 __all__ = ["SqliteStore"]
 
 #: As Collection.sort(reverse=True) orders them: ties by id.
 _NEWEST_FIRST = "published_at DESC, id"
+#: The same order backwards.
+_OLDEST_FIRST = "published_at, id DESC"
 #: Selections whose totals and order are remembered (the least recently used forgotten first).
 _CACHED = 256
 #: A selection's order is remembered for its first stories only (pages past them are found
@@ -34,6 +35,22 @@ _CACHED = 256
 _PREFIX = 5_000
 #: Stories the order of a selection is first read for (it then doubles as pages ask).
 _FIRST = 200
+
+
+#: SQLite's page cache per connection (KiB): the B-trees' inner pages stay in it, so that
+#: a page's rows cost a read of their own pages. Reads are not memory-mapped: a map counts
+#: every page it touched in the server's resident memory, and the pages of a big archive
+#: asked for at random gain little from it.
+_CACHE_KIB = 16 * 1024
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """A read-only connection (:func:`~storykit.sqlite.reader.connect`) with the store's
+    bounded cache and no memory map."""
+    conn = connect(path)
+    conn.execute("PRAGMA mmap_size = 0")
+    conn.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
+    return conn
 
 
 class _Order:
@@ -52,18 +69,20 @@ class _Order:
 class SqliteStore:
     """The stories of an SQLite archive, as ``storykit serve`` asks for them.
 
-    A page is one query for its stories whole (their images, links and translations gathered
-    by SQLite), looked up by rowid: the order of each selection's first stories and how many
-    match are remembered until the archive changes, so that a page of a big selection reads
-    only its own rows. The archive is never loaded whole, so memory does not grow with its
-    size. Each thread reads through its own read-only connection. :meth:`version` changes
+    A page is three queries for its stories whole (the stories joined with their images, then
+    their links and translations together), looked up by rowid; the rows are rebuilt as the
+    writer wrote them, not checked again (:func:`~storykit.sqlite.reader.written_stories`).
+    The order of each selection's first stories and how many match are remembered until the
+    archive changes, so that a page of a big selection reads only its own rows. The archive is
+    never loaded whole, so memory does not grow with its size. Each thread reads through its
+    own read-only connection (a bounded page cache, no memory map). :meth:`version` changes
     whenever another process writes the archive.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         #: Answers PRAGMA data_version (a property of one connection): the archive's changes.
-        self._watch = connect(self.path)
+        self._watch = _connect(self.path)
         self._file = self._identity()
         self._local = threading.local()
         self._opened: list[sqlite3.Connection] = []
@@ -71,7 +90,7 @@ class SqliteStore:
         self._counts: OrderedDict[tuple[str, tuple[Any, ...]], int] = OrderedDict()
         self._orders: OrderedDict[tuple[str, tuple[Any, ...]], _Order] = OrderedDict()
         self._tallies: dict[str, dict[str, int]] = {}
-        self._meta_data: dict[str, Any] | None = None
+        self._meta_collection: Collection | None = None
         self._stamp: tuple[Any, ...] = ()
 
     def _identity(self) -> tuple[int, int]:
@@ -87,7 +106,7 @@ class SqliteStore:
             except FileNotFoundError:
                 now = self._file  # (being replaced: the old file still answers)
             if now != self._file:
-                conn = connect(self.path)
+                conn = _connect(self.path)
                 self._watch.close()
                 self._watch, self._file = conn, now
             stamp = (self._file, self._watch.execute("PRAGMA data_version").fetchone()[0])
@@ -95,7 +114,7 @@ class SqliteStore:
                 self._counts.clear()
                 self._orders.clear()
                 self._tallies.clear()
-                self._meta_data = None
+                self._meta_collection = None
                 self._stamp = stamp
 
     def _conn(self) -> sqlite3.Connection:
@@ -104,7 +123,7 @@ class SqliteStore:
                                                                           None)
         if got is not None and got[1] == self._file:
             return got[0]
-        conn = connect(self.path)
+        conn = _connect(self.path)
         with self._lock:
             if got is not None:
                 got[0].close()
@@ -126,13 +145,19 @@ class SqliteStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _collection(self, data: list[dict[str, Any]], meta: dict[str, Any]) -> Collection:
-        return collection_from_data({**meta, "stories": data}, source=str(self.path))
-
     def meta(self) -> Collection:
-        """The collection's title, description, url, language and contacts; no stories."""
+        """The collection's title, description, url, language and contacts; no stories.
+        (Checked once, then remembered until the archive changes.)"""
         self._check()
-        return self._collection([], self._meta(self._conn()))
+        meta = self._meta_collection
+        if meta is None:
+            stamp = self._stamp
+            meta = collection_from_data({**meta_data(self._conn()), "stories": []},
+                                        source=str(self.path))
+            with self._lock:
+                if self._stamp == stamp:
+                    self._meta_collection = meta
+        return meta
 
     def query(self, *, topic: Any = None, country: Any = None, since: Any = None,
               until: Any = None, language: str | None = None, text: str | None = None,
@@ -151,12 +176,16 @@ class SqliteStore:
             return [], total
         end = total if limit is None else min(total, offset + limit)
         rowids = self._rowids(conn, sel, total, offset, end)
-        if rowids is None:
-            rows = story_rows(conn, sel, order=_NEWEST_FIRST, offset=offset, limit=limit,
-                              scan=self._scan(conn, sel, total, end))
-        else:
-            rows = rows_by_rowid(conn, rowids)
-        return list(self._collection(stories_data(rows), self._meta(conn))), total
+        if rowids is None and offset > total - end:
+            # (nearer the oldest: counted from the other end, the OFFSET walks fewer rows)
+            rowids = [row[0] for row in story_rows(
+                conn, sel, order=_OLDEST_FIRST, offset=total - end, limit=end - offset,
+                scan=self._scan(conn, sel, total, total - offset), columns="rowid")][::-1]
+        elif rowids is None:
+            rowids = [row[0] for row in story_rows(
+                conn, sel, order=_NEWEST_FIRST, offset=offset, limit=end - offset,
+                scan=self._scan(conn, sel, total, end), columns="rowid")]
+        return written_stories(page_data(conn, rowids)), total
 
     def _scan(self, conn: sqlite3.Connection, sel: Selection, total: int, wanted: int) -> bool:
         """Whether to walk the date index (and stop at the LIMIT) rather than look up every
@@ -220,37 +249,30 @@ class SqliteStore:
                     self._counts.popitem(last=False)
         return got
 
-    def _meta(self, conn: sqlite3.Connection) -> dict[str, Any]:
-        meta = self._meta_data
-        if meta is None:
-            stamp = self._stamp
-            meta = meta_data(conn)
-            with self._lock:
-                if self._stamp == stamp:
-                    self._meta_data = meta
-        return meta
-
     def get(self, id: str) -> Story | None:
         """The story with this id, or None."""
         self._check()
         conn = self._conn()
-        rows = conn.execute(f"SELECT {STORY_COLUMNS} FROM stories WHERE id = ?",
-                            (id,)).fetchall()
-        if not rows:
-            return None
-        return self._collection(stories_data(rows), self._meta(conn)).stories[0]
+        rowids = [row[0] for row in conn.execute("SELECT rowid FROM stories WHERE id = ?",
+                                                 (id,))]
+        found = written_stories(page_data(conn, rowids))
+        return found[0] if found else None
 
     def counts(self, key: str) -> dict[str, int]:
-        """How many stories have each topic (``key="topic"``) or country (``"country"``),
-        most first; remembered until the archive changes."""
-        if key == "topic":
+        """How many stories have each topic (``key="topic"``), country (``"country"``) or
+        date (``"day"``, the story's own), most first; remembered until the archive
+        changes."""
+        if key == "day":  # (a story's own date is the first ten characters of its ISO form)
+            sql = ("SELECT substr(published, 1, 10) AS day, count(*) AS n FROM stories "
+                   "GROUP BY day ORDER BY n DESC, day")
+        elif key == "topic":
             sql = ("SELECT t.name, count(*) AS n FROM story_topics AS st "
                    "JOIN topics AS t ON t.id = st.topic GROUP BY t.id ORDER BY n DESC, t.name")
         elif key == "country":
             sql = ("SELECT country, count(*) AS n FROM story_countries "
                    "GROUP BY country ORDER BY n DESC, country")
         else:
-            raise ValueError(f"cannot count by {key!r} (choose topic or country)")
+            raise ValueError(f"cannot count by {key!r} (choose topic, country or day)")
         self._check()
         got = self._tallies.get(key)
         if got is None:
@@ -261,9 +283,11 @@ class SqliteStore:
                     self._tallies[key] = got
         return dict(got)
 
-    def collection(self, **criteria: Any) -> Collection:
-        """The matching stories, whole, newest first, with the collection's metadata."""
-        stories, _ = self.query(**criteria)
+    def collection(self, *, offset: int = 0, limit: int | None = None,
+                   **criteria: Any) -> Collection:
+        """The matching stories, newest first (the archive's order as a site shows it), from
+        ``offset`` (at most ``limit``), with the collection's metadata."""
+        stories, _ = self.query(**criteria, offset=offset, limit=limit)
         return self.meta().replace(stories)
 
     def version(self) -> str:

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 from starlette.requests import Request
 
+from storykit.convert import to_json
 from storykit.web.content import Content
 from storykit.web.http import Body, HTTPError, answer
 from storykit.web.query import FILTERS, criteria, number, params
@@ -30,8 +31,6 @@ def _json(content: Content, data: Any, extra: dict[str, str] | None = None) -> B
 def stories(request: Request) -> Body:
     """The stories matching the filters, newest first, a page at a time; ``Link`` header
     (first, prev, next, last) and ``X-Total-Count``."""
-    from storykit.convert import story_to_data
-
     query = params(request, (*FILTERS, "page", "per_page"))
     found = criteria(query)
     page = number(query, "page", 1)
@@ -42,14 +41,21 @@ def stories(request: Request) -> Body:
     if page > pages:
         raise HTTPError(400, f"page {page} is past the last page ({pages}) of {total} "
                                f"{'story' if total == 1 else 'stories'}")
+    # (each parameter quoted once, for the four links: as urlencode({**query, "page": n,
+    # "per_page": per_page}) gives them)
+    pairs = {k: urlencode({k: v}) for k, v in {**query, "page": 0, "per_page": per_page}.items()
+             if k != "page"}
     links = []
     for rel, n in (("first", 1), ("prev", page - 1), ("next", page + 1), ("last", pages)):
         if 1 <= n <= pages and (rel in ("first", "last") or n != page):
-            target = urlencode({**query, "page": n, "per_page": per_page})
+            target = "&".join(f"page={n}" if k == "page" else pairs[k]
+                              for k in {**query, "page": n, "per_page": per_page})
             links.append(f'<{request.url.path}?{target}>; rel="{rel}"')
-    return _json(content, {"total": total, "page": page, "per_page": per_page,
-                           "pages": pages, "stories": [story_to_data(s) for s in items]},
-                 {"Link": ", ".join(links), "X-Total-Count": str(total)})
+    # (the stories as the json format encodes them, straight into the page's JSON)
+    raw = to_json({"total": total, "page": page, "per_page": per_page, "pages": pages,
+                   "stories": items})
+    return Body(raw, JSON, content.changed_at, quick=True,
+                extra={"Link": ", ".join(links), "X-Total-Count": str(total)})
 
 
 @answer

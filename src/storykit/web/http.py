@@ -74,8 +74,12 @@ class Body:
 
     def __init__(self, data: bytes, media_type: str, modified: datetime, *,
                  csp: str | None = None, cache: str = "no-cache",
-                 extra: dict[str, str] | None = None) -> None:
+                 extra: dict[str, str] | None = None, quick: bool = False) -> None:
         self.data = data
+        #: Compress with the least effort (Brotli quality 1, gzip level 1): an answer to one
+        #: of countless queries is likely asked for once, and compressing it well would cost
+        #: more than making it (some 5x).
+        self.quick = quick
         self.media_type = media_type
         self.etag = '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"'
         self.modified = modified.replace(microsecond=0)
@@ -96,11 +100,13 @@ class Body:
         when it cannot be (``br`` without the brotli package)."""
         if coding not in self._encoded:
             if coding == "gzip":
-                self._encoded[coding] = gzip.compress(self.data, compresslevel=6, mtime=0)
+                self._encoded[coding] = gzip.compress(self.data, mtime=0,
+                                                      compresslevel=1 if self.quick else 6)
             else:
                 module = _brotli()
                 self._encoded[coding] = (None if module is None
-                                         else module.compress(self.data, quality=5))
+                                         else module.compress(self.data,
+                                                              quality=1 if self.quick else 5))
         return self._encoded[coding]
 
     def headers(self) -> dict[str, str]:

@@ -64,8 +64,9 @@ def _live(request: Request, content: Content, page: bytes) -> bytes:
 
 
 def _site_pages(content: Content) -> Mapping[str, bytes]:
-    """The site of the current content, each page rendered only when asked for (the paths
-    are planned once per content version; each page's answer is cached by :func:`site`)."""
+    """The site of the current content, each page read from the store and rendered only when
+    asked for (what the pages link to is found once per content version; each page's answer
+    is cached by :func:`site`). The store is never asked for its whole collection."""
     import warnings
 
     from storykit.exporters.site import SitePages, SiteWarning
@@ -73,7 +74,7 @@ def _site_pages(content: Content) -> Mapping[str, bytes]:
     def make() -> SitePages:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SiteWarning)
-            return SitePages(content.store.collection())
+            return SitePages(content.store)
 
     pages: Mapping[str, bytes] = content.cached("site", make)
     return pages
@@ -81,19 +82,19 @@ def _site_pages(content: Content) -> Mapping[str, bytes]:
 
 @answer
 def site(request: Request) -> Body:
-    """The static site, from memory: ``/`` is ``index.html``, ``/topics/`` is
-    ``topics/index.html``. A path is only ever a key of the planned pages, and only the page
-    asked for is rendered."""
+    """The static site, read from the store a page at a time: ``/`` is ``index.html``,
+    ``/topics/`` is ``topics/index.html``. A path is only ever looked up among the site's
+    pages (never a file name), and only the page asked for is rendered."""
     params(request, ())
     content: Content = request.app.state.content
     path = request.path_params["path"]
     key = path + "index.html" if path == "" or path.endswith("/") else path
     files = _site_pages(content)
-    if key not in files:
+    data = files.get(key)
+    if data is None:
         if key + "/index.html" in files:
             raise HTTPError(404, f"no page /{path} (try /{path}/)")
         raise HTTPError(404, f"no page /{path}")
-    data = files[key]
     suffix = key[key.rfind("."):]
     media_type = _SITE_TYPES.get(suffix, "application/octet-stream")
     digest_page = key.startswith("digests/") and key != "digests/index.html"
@@ -144,7 +145,7 @@ def _window(content: Content, query: dict[str, str]) -> dict[str, str]:
     return {k: str(v) for k, v in window.items()}
 
 
-def _message(content: Content, window: dict[str, str]) -> bytes:
+def _message(content: Content, window: dict[str, Any]) -> bytes:
     import storykit
     from storykit.errors import OptionError
 
