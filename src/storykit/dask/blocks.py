@@ -19,8 +19,9 @@ if TYPE_CHECKING:
 
     from storykit.model import Errors, Story
 
-#: Lines of JSON Lines parsed at once in a worker: bounds a worker's memory whatever the block.
-CHUNK_LINES = 2000
+#: Bytes of JSON Lines read and parsed at once in a worker (whole lines, so more for a line
+#: longer than this): bounds a worker's memory whatever the block.
+CHUNK_BYTES = 1 << 20
 #: Blocks an archive (or a subscribers file) is cut into at least, with the default
 #: ``blocksize=None``: enough for the workers to share the job evenly (blocks of 64 MiB at
 #: most and 1 MiB at least; 1 MiB and 16 KiB for subscribers).
@@ -135,8 +136,8 @@ def _moved(e: ErrorDetail, stories: int, lines: int) -> ErrorDetail:
 
 
 def _chunks(block: _Block) -> Iterator[tuple[int, bytes]]:
-    """The lines of a JSON Lines block in runs of :data:`CHUNK_LINES`, each with the line it
-    starts on (from 0 in the block), read as they are needed.
+    """The lines of a JSON Lines block in runs of about :data:`CHUNK_BYTES` (whole lines),
+    each with the line it starts on (from 0 in the block), read as they are needed.
 
     A block holds the lines that start in ``(offset, offset + length]`` (from 0 for the
     first): the line that holds the byte at ``offset`` is the block before's.
@@ -146,20 +147,30 @@ def _chunks(block: _Block) -> Iterator[tuple[int, bytes]]:
         if block.offset:
             f.seek(block.offset)
             f.readline()
+            if f.tell() > end:  # (a line that starts before the block and ends after it)
+                return
         elif f.read(3) != b"\xef\xbb\xbf":  # a byte order mark is no part of the first line
             f.seek(0)
+        # The bytes up to ``end``, then the rest of the line they end in (or the whole line
+        # that starts at ``end``): the first line of a file is read whatever ``end`` is.
+        left = max(0, end - f.tell())
         first = 0
+        carry = b""
         while True:
-            lines: list[bytes] = []
-            while len(lines) < CHUNK_LINES and (
-                    f.tell() <= end or not (block.offset or first or lines)  # (the first
-                    # line starts at 0, before any byte order mark)
-            ) and (line := f.readline()):
-                lines.append(line)
-            if not lines:
+            piece = f.read(min(CHUNK_BYTES, left)) if left else b""
+            left -= len(piece)
+            if not piece:
+                if rest := carry + f.readline():
+                    yield first, rest
                 return
-            yield first, b"".join(lines)
-            first += len(lines)
+            data = carry + piece
+            cut = data.rfind(b"\n") + 1
+            if not cut:
+                carry = data
+                continue
+            carry = data[cut:]
+            yield first, data[:cut]
+            first += data.count(b"\n", 0, cut)
 
 
 def _lines(block: _Block, counted: list[int]) -> Iterator[tuple[int, list[bytes]]]:
@@ -170,7 +181,7 @@ def _lines(block: _Block, counted: list[int]) -> Iterator[tuple[int, list[bytes]
     lines = 0
     for first, chunk in _chunks(block):
         pieces = chunk.split(b"\n")
-        lines = first + chunk.count(b"\n")
+        lines = first + len(pieces) - 1
         yield base + first, pieces
     counted.append(lines)
 
