@@ -192,6 +192,7 @@ def _scan(block: _Block, renames: Mapping[int, str] | None = None,
     checks it (:func:`storykit.read.jsonl.line_story`): yield its stories (numbered as
     ``renames`` says) while it has no problem, and return its survey."""
     import storykit
+    from storykit.read import _collector_paused
     from storykit.read.jsonl import MAX_LINE, line_story, too_long
 
     source = block.path
@@ -213,27 +214,28 @@ def _scan(block: _Block, renames: Mapping[int, str] | None = None,
 
     counted: list[int] = []
     i = 0
-    for first, pieces in _lines(block, counted):
-        got: list[Story] = []
-        for n, line in enumerate(pieces, first):
-            if not line or line.isspace():  # (the piece after the last line break is empty)
-                continue
-            before = len(problems)
-            if len(line) > MAX_LINE:
-                problems.extend(too_long(source, n).errors)
-                story = None
-            else:
-                story = line_story(line, n, i, source, problems, count=count)
-            if story is not None:
-                hashes.append(hash_key(story.id))
-                if renames and i in renames:
-                    story = attrs.evolve(story, id=renames[i])
-                got.append(story)
-            elif len(problems) > before:
-                errors.extend((i, d) for d in problems[before:])
-            i += 1
-        if got and not problems:
-            yield got
+    with _collector_paused():  # (a block's stories make no garbage that only it finds)
+        for first, pieces in _lines(block, counted):
+            got: list[Story] = []
+            for n, line in enumerate(pieces, first):
+                if not line or line.isspace():  # (as is the piece after the last line break)
+                    continue
+                before = len(problems)
+                if len(line) > MAX_LINE:
+                    problems.extend(too_long(source, n).errors)
+                    story = None
+                else:
+                    story = line_story(line, n, i, source, problems, count=count)
+                if len(problems) > before:  # (a repeated key, and the story still checked)
+                    errors.extend((i, d) for d in problems[before:])
+                if story is not None:
+                    hashes.append(hash_key(story.id))
+                    if renames and i in renames:
+                        story = attrs.evolve(story, id=renames[i])
+                    got.append(story)
+                i += 1
+            if got and not problems:
+                yield got
     return _Survey(counted[0], i, sorted_keys(hashes), errors)
 
 
