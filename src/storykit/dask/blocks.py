@@ -253,6 +253,7 @@ def _given(block: _Block, repeated: frozenset[int], known: Holds | None,
     import storykit
     from storykit.collection import _given_id
     from storykit.model import check_story_values
+    from storykit.read.jsonl import MAX_LINE
     from storykit.read.lines import _NUMBERED
 
     given: list[tuple[int, int, str]] = []
@@ -275,7 +276,7 @@ def _given(block: _Block, repeated: frozenset[int], known: Holds | None,
             if not line or line.isspace():
                 continue
             try:
-                item = orjson.loads(line)
+                item = orjson.loads(line) if len(line) <= MAX_LINE else None
             except orjson.JSONDecodeError:
                 item = None  # (no id: load() counts none for it either)
             sid = _given_id(item)
