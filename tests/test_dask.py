@@ -77,10 +77,11 @@ class TestValidate:
         items[2100] = story(2100, published="2021-02-30")
         items[4000] = story(4000, id="story-10")
         items[4200] = "{not json"
+        items[4300] = json.dumps(story(4300))[:-1] + ', "title": "Twice"}'  # a repeated key
         items.insert(50, "   ")  # a blank line is no story
         path = write_jsonl(tmp_path / "bad.jsonl", items)
         expected = one_process_errors(path)
-        assert len(expected) == 4
+        assert len(expected) == 5
         got = skdask.validate(str(path), blocksize=40_000)
         assert as_tuples(got) == expected
 
@@ -91,6 +92,65 @@ class TestValidate:
         with pytest.raises(ValidationError) as info:
             skdask.read_stories(str(path))
         assert as_tuples(list(info.value.errors)) == one_process_errors(path)
+
+
+    def test_a_byte_order_mark_is_only_the_first_lines(self, cluster: Any,
+                                                       tmp_path: Path) -> None:
+        """A line that starts with a byte order mark is an error, as in one process, unless
+        it is the file's first line, however the blocks fall (here each line is one)."""
+        lines = [json.dumps(story(i)) for i in range(4)]
+        path = tmp_path / "a.jsonl"
+        path.write_bytes(b"\xef\xbb\xbf" + "\n".join(lines[:2]).encode() + b"\n\xef\xbb\xbf"
+                         + "\n".join(lines[2:]).encode() + b"\n")
+        expected = one_process_errors(path)
+        assert [e[3] for e in expected] == [3]
+        assert as_tuples(skdask.validate(str(path), blocksize=100)) == expected
+
+
+class TestCollidingHashes:
+    """Repeats are found from 8-byte hashes of the ids, and decided on the ids themselves:
+    with a hash that makes most ids collide (on the driver and on the workers), the verdict
+    and the ids are still one process's."""
+
+    @pytest.fixture
+    def weak_hash(self, cluster: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+        def swap(weak: bool) -> None:  # (sent to the workers)
+            import storykit.dask.blocks
+            import storykit.dask.keys
+
+            setattr(storykit.dask.blocks, "hash_key",  # noqa: B010 - the module's name
+                    (lambda key: len(key) % 3) if weak else storykit.dask.keys.hash_key)
+
+        monkeypatch.setattr(skdask.blocks, "hash_key", lambda key: len(key) % 3)
+        cluster.run(swap, True)
+        yield
+        cluster.run(swap, False)
+
+    def test_the_verdict_and_ids_of_one_process(self, cluster: Any, weak_hash: None,
+                                                tmp_path: Path) -> None:
+        from hypothesis import HealthCheck, given, settings
+        from hypothesis import strategies as st
+
+        ids = st.sampled_from([None, "a", "b", "a-2", "same-title", "same-title-2",
+                               "same-title-2-2", "other"])
+        titles = st.sampled_from(["Same title", "Same title 2", "Other", "B"])
+        stories = st.lists(st.tuples(ids, titles, st.booleans()), max_size=14)
+
+        @settings(max_examples=15, deadline=None,
+                  suppress_health_check=[HealthCheck.function_scoped_fixture])
+        @given(stories=stories, size=st.integers(60, 600))
+        def check(stories: list[tuple[str | None, str, bool]], size: int) -> None:
+            items = [story(i, id=sid, title=title,
+                           published=None if good else "2021-02-30")
+                     for i, (sid, title, good) in enumerate(stories)]
+            path = write_jsonl(tmp_path / "a.jsonl", items)
+            expected = one_process_errors(path)
+            assert as_tuples(skdask.validate(str(path), blocksize=size)) == expected
+            if not expected:
+                got = skdask.read_stories(str(path), blocksize=size).compute()
+                assert [s.id for s in got] == [s.id for s in storykit.load(path)]
+
+        check()
 
 
 class TestReadStories:
@@ -272,14 +332,23 @@ class TestBlocks:
                          max_size=60)
 
         @settings(max_examples=150, deadline=None)
-        @given(lines=lines, size=st.integers(1, 120), end=st.booleans())
-        def check(lines: list[bytes], size: int, end: bool) -> None:
+        @given(lines=lines, size=st.integers(1, 120), end=st.booleans(),
+               piece=st.integers(1, 50))
+        def check(lines: list[bytes], size: int, end: bool, piece: int) -> None:
             body = b"\n".join(lines) + (b"\n" if end and lines else b"")
             assume(not body.startswith(b"\xef\xbb\xbf"))  # (a leading one is a BOM)
             path = tmp_path / "f.jsonl"
             path.write_bytes(bom + body)
-            got = b"".join(chunk for block in skdask.blocks._blocks(str(path), size, None)
-                           for _, chunk in skdask.blocks._chunks(block))
+            got = b""
+            with pytest.MonkeyPatch.context() as m:  # (read in pieces of a few bytes)
+                m.setattr(skdask.blocks, "CHUNK_BYTES", piece)
+                for block in skdask.blocks._blocks(str(path), size, None):
+                    seen = 0  # each chunk whole lines, with the line (in its block) it starts on
+                    for first, chunk in skdask.blocks._chunks(block):
+                        assert first == seen
+                        seen += chunk.count(b"\n")
+                        got += chunk
+                        assert chunk.endswith(b"\n") or got == body
             assert got == body
 
         check()

@@ -3,24 +3,25 @@ archive decided once by the driver (:func:`validate`, :func:`read_stories`)."""
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Generator, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import attrs
 
 from storykit.dask.cluster import _dask
+from storykit.dask.keys import Holds, hash_key, merged, repeats, sorted_keys
 from storykit.errors import ErrorDetail, ValidationError
 
 if TYPE_CHECKING:
     import dask.bag
     from fsspec import AbstractFileSystem
 
-    from storykit.model import Story
+    from storykit.model import Errors, Story
 
-#: Lines of JSON Lines parsed at once in a worker: bounds a worker's memory whatever the block.
-CHUNK_LINES = 2000
+#: Bytes of JSON Lines read and parsed at once in a worker (whole lines, so more for a line
+#: longer than this): bounds a worker's memory whatever the block.
+CHUNK_BYTES = 1 << 20
 #: Blocks an archive (or a subscribers file) is cut into at least, with the default
 #: ``blocksize=None``: enough for the workers to share the job evenly (blocks of 64 MiB at
 #: most and 1 MiB at least; 1 MiB and 16 KiB for subscribers).
@@ -106,16 +107,22 @@ def _blocks(urlpath: str | Sequence[str], blocksize: int | str | None,
 
 @attrs.frozen
 class _Survey:
-    """What a worker found in a block: its lines, its stories' ids and its problems.
+    """What a worker found in a block: its lines, its stories, the hashes of their ids and
+    its problems.
 
-    Lines and story indices are the block's own (from 1 and 0); the driver moves them.
+    Lines and story indices are the block's own (from 0 for stories; lines from 1 in a file's
+    first block, from 2 in any other, so that no line but the file's first is read as one);
+    the driver moves them.
     """
 
     lines: int
     stories: int
-    given: list[tuple[int, str, int, int]]  # (story, id, chunk, line): each valid id given
-    derived: list[tuple[int, str, str]]  # (story, id the chunk gave it, slug of its title)
-    errors: list[tuple[int, int, ErrorDetail]]  # (story, kind 0, problem), block-relative
+    keys: bytes  # the sorted hashes (keys.hash_key) of the ids its stories give
+    errors: list[tuple[int, ErrorDetail]]  # (story, problem), block-relative
+
+
+def _first_line(block: _Block) -> int:
+    return 1 if block.offset == 0 else 2
 
 
 def _moved(e: ErrorDetail, stories: int, lines: int) -> ErrorDetail:
@@ -129,8 +136,8 @@ def _moved(e: ErrorDetail, stories: int, lines: int) -> ErrorDetail:
 
 
 def _chunks(block: _Block) -> Iterator[tuple[int, bytes]]:
-    """The lines of a JSON Lines block in runs of :data:`CHUNK_LINES`, each with the line it
-    starts on (from 0 in the block), read as they are needed.
+    """The lines of a JSON Lines block in runs of about :data:`CHUNK_BYTES` (whole lines),
+    each with the line it starts on (from 0 in the block), read as they are needed.
 
     A block holds the lines that start in ``(offset, offset + length]`` (from 0 for the
     first): the line that holds the byte at ``offset`` is the block before's.
@@ -140,30 +147,53 @@ def _chunks(block: _Block) -> Iterator[tuple[int, bytes]]:
         if block.offset:
             f.seek(block.offset)
             f.readline()
+            if f.tell() > end:  # (a line that starts before the block and ends after it)
+                return
         elif f.read(3) != b"\xef\xbb\xbf":  # a byte order mark is no part of the first line
             f.seek(0)
+        # The bytes up to ``end``, then the rest of the line they end in (or the whole line
+        # that starts at ``end``): the first line of a file is read whatever ``end`` is.
+        left = max(0, end - f.tell())
         first = 0
+        carry = b""
         while True:
-            lines: list[bytes] = []
-            while len(lines) < CHUNK_LINES and (
-                    f.tell() <= end or not (block.offset or first or lines)  # (the first
-                    # line starts at 0, before any byte order mark)
-            ) and (line := f.readline()):
-                lines.append(line)
-            if not lines:
+            piece = f.read(min(CHUNK_BYTES, left)) if left else b""
+            left -= len(piece)
+            if not piece:
+                if rest := carry + f.readline():
+                    yield first, rest
                 return
-            yield first, b"".join(lines)
-            first += len(lines)
+            data = carry + piece
+            cut = data.rfind(b"\n") + 1
+            if not cut:
+                carry = data
+                continue
+            carry = data[cut:]
+            yield first, data[:cut]
+            first += data.count(b"\n", 0, cut)
+
+
+def _lines(block: _Block, counted: list[int]) -> Iterator[tuple[int, list[bytes]]]:
+    """The lines of a JSON Lines block that are not blank, a chunk at a time, each chunk
+    with the number of its first line (:class:`_Survey` says how they count); once all are
+    read, the number of lines is appended to ``counted``."""
+    base = _first_line(block)
+    lines = 0
+    for first, chunk in _chunks(block):
+        pieces = chunk.split(b"\n")
+        lines = first + len(pieces) - 1
+        yield base + first, pieces
+    counted.append(lines)
 
 
 def _scan(block: _Block, renames: Mapping[int, str] | None = None,
           ) -> Generator[list[Story], None, _Survey]:
-    """Read ``block`` a chunk at a time: yield its stories (numbered as ``renames`` says)
-    while it has no problem, and return its survey."""
-    import orjson
-
+    """Read ``block`` a chunk at a time, each line parsed and checked once, as one process
+    checks it (:func:`storykit.read.jsonl.line_story`): yield its stories (numbered as
+    ``renames`` says) while it has no problem, and return its survey."""
     import storykit
-    from storykit import _rules as rules
+    from storykit.read import _collector_paused
+    from storykit.read.jsonl import MAX_LINE, line_story, too_long
 
     source = block.path
     if block.fmt != "jsonl":  # one whole CSV or TSV file
@@ -171,45 +201,94 @@ def _scan(block: _Block, renames: Mapping[int, str] | None = None,
         try:
             stories = list(storykit.loads(data, block.fmt, source=source))
         except ValidationError as e:
-            return _Survey(data.count(b"\n"), 0, [], [], [(0, 0, d) for d in e.errors])
+            return _Survey(data.count(b"\n"), 0, b"", [(0, d) for d in e.errors])
         yield stories
-        ids = [(i, s.id, 0, 0) for i, s in enumerate(stories)]
-        return _Survey(data.count(b"\n"), len(stories), ids, [], [])
-    given: list[tuple[int, str, int, int]] = []
-    derived: list[tuple[int, str, str]] = []
-    errors: list[tuple[int, int, ErrorDetail]] = []
-    count = lines = 0
-    for c, (first_line, chunk) in enumerate(_chunks(block)):
-        items: list[Any] = []
-        at: list[int] = []  # the line of each item, in the block (from 1)
-        for j, raw in enumerate(chunk.split(b"\n"), first_line + 1):
-            if raw.strip():
-                at.append(j)
-                try:
-                    items.append(orjson.loads(raw))
-                except orjson.JSONDecodeError:
-                    items.append(None)
-        lines = first_line + chunk.count(b"\n")
+        return _Survey(data.count(b"\n"), len(stories),
+                       sorted_keys(hash_key(s.id) for s in stories), [])
+    problems: Errors = []
+    errors: list[tuple[int, ErrorDetail]] = []
+    hashes: list[int] = []
+
+    def count(sid: str) -> None:  # the valid id a story that failed gives: it counts too
+        hashes.append(hash_key(sid))
+
+    counted: list[int] = []
+    i = 0
+    with _collector_paused():  # (a block's stories make no garbage that only it finds)
+        for first, pieces in _lines(block, counted):
+            got: list[Story] = []
+            for n, line in enumerate(pieces, first):
+                if not line or line.isspace():  # (as is the piece after the last line break)
+                    continue
+                before = len(problems)
+                if len(line) > MAX_LINE:
+                    problems.extend(too_long(source, n).errors)
+                    story = None
+                else:
+                    story = line_story(line, n, i, source, problems, count=count)
+                if len(problems) > before:  # (a repeated key, and the story still checked)
+                    errors.extend((i, d) for d in problems[before:])
+                if story is not None:
+                    hashes.append(hash_key(story.id))
+                    if renames and i in renames:
+                        story = attrs.evolve(story, id=renames[i])
+                    got.append(story)
+                i += 1
+            if got and not problems:
+                yield got
+    return _Survey(counted[0], i, sorted_keys(hashes), errors)
+
+
+def _given(block: _Block, repeated: frozenset[int], known: Holds | None,
+           ) -> tuple[list[tuple[int, int, str]], list[tuple[int, str]]]:
+    """A second reading of a block, for its ids only (:func:`storykit.read.lines.survey`'s).
+
+    Returns ``(story, line, id)`` of each id given whose hash is ``repeated`` or, with
+    ``known`` (the hashes of every id of the archive), that is a slug and ``-N`` whose
+    slug's hash is known; and, with ``known``, ``(story, slug)`` of each story without an id
+    (the ids to number). Lines and stories count as in :class:`_Survey`.
+    """
+    import orjson
+
+    import storykit
+    from storykit.collection import _given_id
+    from storykit.model import check_story_values
+    from storykit.read.jsonl import MAX_LINE
+    from storykit.read.lines import _NUMBERED
+
+    given: list[tuple[int, int, str]] = []
+    derived: list[tuple[int, str]] = []
+
+    def wanted(sid: str) -> bool:
+        return hash_key(sid) in repeated or (
+            known is not None and (m := _NUMBERED.fullmatch(sid)) is not None
+            and hash_key(m[1]) in known)
+
+    if block.fmt != "jsonl":  # (its ids are the ones load() gives, derived ones numbered)
         try:
-            got = list(storykit.loads(chunk, "jsonl", source=source))
-        except ValidationError as e:
-            got = []
-            errors.extend((count, 0, _moved(d, count, first_line)) for d in e.errors)
-        for k, item in enumerate(items):
-            raw_id = item.get("id") if isinstance(item, dict) else None
-            if raw_id not in (None, ""):
-                with contextlib.suppress(rules.Invalid):
-                    given.append((count + k, rules.slug(raw_id), c, at[k]))
-            elif got:
-                story = got[k]
-                derived.append((count + k, story.id, rules.slugify(story.title)))
-        if got and not errors:
-            if renames:
-                got = [attrs.evolve(s, id=renames[count + k]) if count + k in renames else s
-                       for k, s in enumerate(got)]
-            yield got
-        count += len(items)
-    return _Survey(lines, count, given, derived, errors)
+            stories = storykit.loads(block.read(), block.fmt, source=block.path)
+        except ValidationError:
+            return given, derived
+        return [(i, 0, s.id) for i, s in enumerate(stories) if wanted(s.id)], derived
+    i = 0
+    for first, pieces in _lines(block, []):
+        for n, line in enumerate(pieces, first):
+            if not line or line.isspace():
+                continue
+            try:
+                item = orjson.loads(line) if len(line) <= MAX_LINE else None
+            except orjson.JSONDecodeError:
+                item = None  # (no id: load() counts none for it either)
+            sid = _given_id(item)
+            if sid is None:
+                if known is not None and item is not None:  # (a valid archive)
+                    values = check_story_values([], "", item)
+                    assert values is not None
+                    derived.append((i, values["id"]))
+            elif wanted(sid):
+                given.append((i, n, sid))
+            i += 1
+    return given, derived
 
 
 def _survey(block: _Block) -> _Survey:
@@ -237,50 +316,81 @@ class _Verdict:
     stories: int
 
 
-def _verdict(blocks: Sequence[_Block], surveys: Sequence[_Survey]) -> _Verdict:
-    """Every problem of the archive, in file and line order, and the derived ids to number.
+def _verdict(blocks: Sequence[_Block], surveys: Sequence[_Survey], *,
+             number: bool = True) -> _Verdict:
+    """Every problem of the archive, in file and line order, and (``number``) the ids
+    derived from titles to number, as one process decides them for each file.
 
     Story indices and lines count from the start of each file, as one process counts them.
+    The driver holds 8 bytes a story (the hashes of the ids); only when a hash is met twice
+    are the workers asked for the ids themselves (:func:`_given`), as one process reads its
+    file again for them.
     """
-    problems: list[tuple[str, int, int, int, ErrorDetail]] = []
-    first: dict[str, tuple[str, int, tuple[int, int]]] = {}  # id -> (file, story, chunk)
+    problems: list[tuple[str, int, int, ErrorDetail]] = []  # (file, story, kind, problem)
+    where: list[tuple[int, int]] = []  # per block: (stories, lines) to move its own by
     lines = stories = 0
-    where: list[tuple[int, int]] = []  # per block: (stories, lines) before it, in its file
-    for b, (block, survey) in enumerate(zip(blocks, surveys, strict=True)):
+    for block, survey in zip(blocks, surveys, strict=True):
         if block.offset == 0:
             lines = stories = 0
-        where.append((stories, lines))
-        for i, kind, d in survey.errors:
-            moved = _moved(d, stories, lines) if block.fmt == "jsonl" else d
-            problems.append((block.path, d.line or 0, i + stories, kind, moved))
-        for i, sid, c, line in survey.given:
-            at = (block.path, i + stories, (b, c))
-            prior = first.setdefault(sid, at)
-            if prior != at and prior[2] != (b, c):  # one inside a chunk: loads() named it
-                name = (f"stories[{prior[1]}]" if prior[0] == block.path
-                        else f"stories[{prior[1]}] of {prior[0]}")
-                problems.append((block.path, 0, i + stories, 1, ErrorDetail(
-                    f"stories[{i + stories}].id", f"{sid!r} is already the id of {name}", sid,
-                    line + lines if line else None)))
+        where.append((stories, lines - _first_line(block) + 1))
+        for i, d in survey.errors:
+            moved = _moved(d, *where[-1]) if block.fmt == "jsonl" else d
+            problems.append((block.path, i + stories, 0, moved))
         lines += survey.lines
         stories += survey.stories
-    problems.sort(key=lambda p: (p[0], p[2], p[3]))
-    errors = [p[4] for p in problems]
     renames: list[dict[int, str]] = [{} for _ in blocks]
-    if not errors:
-        # load()'s rule: the given ids are claimed first; then each story without one, in
-        # order, takes the first free of slug, slug-2, slug-3...
-        taken = set(first)
-        for b, survey in enumerate(surveys):
-            for i, had, slug in survey.derived:
-                sid, k = slug, 1
-                while sid in taken:
-                    k += 1
-                    sid = f"{slug}-{k}"
-                taken.add(sid)
-                if sid != had:
-                    renames[b][i] = sid
-    return _Verdict(errors, renames, sum(s.stories for s in surveys))
+    total = sum(s.stories for s in surveys)
+    repeated = repeats([s.keys for s in surveys])
+    if repeated:
+        renames = _repeated(blocks, surveys, repeated, where, problems,
+                            number=number and not problems)
+    problems.sort(key=lambda p: p[:3])
+    return _Verdict([p[3] for p in problems], renames, total)
+
+
+def _repeated(blocks: Sequence[_Block], surveys: Sequence[_Survey], repeated: frozenset[int],
+              where: Sequence[tuple[int, int]],
+              problems: list[tuple[str, int, int, ErrorDetail]], *,
+              number: bool) -> list[dict[int, str]]:
+    """The ids of an archive whose hashes repeat: each id given twice added to ``problems``;
+    with ``number`` and no problem, the ids derived from titles numbered (load()'s rule: the
+    given ids are claimed first; then each story without one, in order, takes the first free
+    of slug, slug-2, slug-3...). Returns the numbered ids, per block."""
+    from storykit.collection import derive_ids
+    from storykit.read.lines import _NUMBERED
+
+    dk = _dask()
+    known = dk.delayed(Holds(merged([s.keys for s in surveys])) if number else None,
+                       pure=True)
+    found = dk.compute(*[dk.delayed(_given)(b, repeated, known) for b in blocks])
+    first: dict[str, tuple[str, int]] = {}  # id -> (file, story)
+    maybe: list[str] = []
+    for block, (at, shift), (given, _) in zip(blocks, where, found, strict=True):
+        for i, line, sid in given:
+            if hash_key(sid) not in repeated:
+                maybe.append(sid)
+            elif (prior := first.setdefault(sid, (block.path, i + at))) != (block.path, i + at):
+                name = (f"stories[{prior[1]}]" if prior[0] == block.path
+                        else f"stories[{prior[1]}] of {prior[0]}")
+                problems.append((block.path, i + at, 1, ErrorDetail(
+                    f"stories[{i + at}].id", f"{sid!r} is already the id of {name}", sid,
+                    line + shift if line else None)))
+            else:
+                maybe.append(sid)
+    renames: list[dict[int, str]] = [{} for _ in blocks]
+    if problems or not number:
+        return renames
+    derived = {slug for _, slugs in found for _, slug in slugs}
+    taken = {sid for sid in maybe if sid in derived or (
+        (m := _NUMBERED.fullmatch(sid)) is not None and m[1] in derived)}
+    give = derive_ids(taken)
+    for b, (_, slugs) in enumerate(found):
+        for i, slug in slugs:
+            sid = give(slug)
+            taken.add(sid)
+            if sid != slug:
+                renames[b][i] = sid
+    return renames
 
 
 def _raise(errors: Sequence[ErrorDetail], blocks: Sequence[_Block]) -> None:
@@ -289,10 +399,10 @@ def _raise(errors: Sequence[ErrorDetail], blocks: Sequence[_Block]) -> None:
         raise ValidationError(errors, files[0] if len(files) == 1 else f"{len(files)} files")
 
 
-def _surveyed(blocks: Sequence[_Block]) -> _Verdict:
+def _surveyed(blocks: Sequence[_Block], *, number: bool = True) -> _Verdict:
     dk = _dask()
     surveys = dk.compute(*[dk.delayed(_survey)(b) for b in blocks])
-    return _verdict(blocks, surveys)
+    return _verdict(blocks, surveys, number=number)
 
 
 # --- the public jobs --------------------------------------------------------------------------
@@ -305,7 +415,7 @@ def validate(urlpath: str | Sequence[str], *, blocksize: int | str | None = None
     The records are those :func:`storykit.load` and ``storykit validate`` give for each file,
     with ids repeated across files named with the file of their first use.
     """
-    return _surveyed(_blocks(urlpath, blocksize, format)).errors
+    return _surveyed(_blocks(urlpath, blocksize, format), number=False).errors
 
 
 def read_stories(urlpath: str | Sequence[str], *, blocksize: int | str | None = None,

@@ -19,6 +19,23 @@ def _dask() -> Any:
     return dask
 
 
+def _client() -> distributed.Client | None:
+    """The distributed client ``dask.compute`` runs on now, or None (another scheduler)."""
+    import dask
+
+    if dask.config.get("scheduler", None) not in ("dask.distributed", "distributed"):
+        return None
+    try:
+        from distributed import default_client
+    except ImportError:  # pragma: no cover - the scheduler says distributed is there
+        return None
+    try:
+        client: distributed.Client = default_client()
+    except ValueError:  # (no client)
+        return None
+    return client
+
+
 # --- the cluster ----------------------------------------------------------------------------
 
 

@@ -4,13 +4,15 @@ worker, byte-identical to one process's run."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from storykit.dask.blocks import AUTO_BLOCKS, _Block, _spread
 from storykit.dask.cluster import _dask
+from storykit.dask.keys import hash_key as _hash
+from storykit.dask.keys import repeats as _repeats
 from storykit.errors import ErrorDetail, ValidationError
 
 if TYPE_CHECKING:
@@ -51,14 +53,6 @@ def _mailbox(address: str | None) -> str:
     return (address or "").strip().lower()
 
 
-def _hash(mailbox: str) -> int:
-    """64 bits of a hash of a mailbox: what the driver finds repeats by."""
-    import hashlib
-
-    digest = hashlib.blake2b(mailbox.encode("utf-8", "surrogatepass"), digest_size=8).digest()
-    return int.from_bytes(digest, "big")
-
-
 def _rows_of(block: _Block, header: bytes) -> Iterator[dict[str, str]]:
     import csv
     import io
@@ -86,25 +80,6 @@ def _repeated_rows(block: _Block, header: bytes, repeats: frozenset[int],
     """The rows (from 0 in the block) whose mailbox hash is in ``repeats``, with the mailbox."""
     return [(n, mailbox) for n, row in enumerate(_rows_of(block, header))
             if (mailbox := _mailbox(row.get("email"))) and _hash(mailbox) in repeats]
-
-
-def _repeats(keys: Sequence[bytes]) -> frozenset[int]:
-    """The hashes found more than once in the blocks' sorted hashes (one merge pass)."""
-    import array
-    import heapq
-
-    def each(raw: bytes) -> array.array[int]:
-        got = array.array("Q")
-        got.frombytes(raw)
-        return got
-
-    repeats: set[int] = set()
-    last = None
-    for key in heapq.merge(*(each(k) for k in keys)):
-        if key == last:
-            repeats.add(key)
-        last = key
-    return frozenset(repeats)
 
 
 #: Prepared runs in a worker, by the token of (collection, options) and thread: each block

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from storykit.dask.blocks import _Block, _blocks, _raise, _scan, _Survey, _verdict
-from storykit.dask.cluster import _dask
+from storykit.dask.cluster import _client, _dask
 
 if TYPE_CHECKING:
     import dask.bag
@@ -98,52 +100,108 @@ def export(bag_or_urlpath: dask.bag.Bag | str | Sequence[str], format: str, out_
     folder = f"{out_path}.parts" if single_file else out_path
     out_fs.makedirs(folder, exist_ok=True)
     where = {"fmt": format, "options": options, "out_fs": out_fs, "folder": folder}
-    if isinstance(bag_or_urlpath, (str, Sequence)):
-        written = _export_blocks(_blocks(bag_or_urlpath, blocksize, input_format), out_fs,
-                                 where)
-    else:
-        tasks = [dk.delayed(_write_part)(None, part, i, renames=None, **where)
-                 for i, part in enumerate(bag_or_urlpath.to_delayed())]
-        written = [name for name, _ in dk.compute(*tasks)]
+    tmp = f"{out_path}.tmp"
+    try:
+        if isinstance(bag_or_urlpath, (str, Sequence)):
+            written = _export_blocks(_blocks(bag_or_urlpath, blocksize, input_format),
+                                     out_fs, where, joined=tmp if single_file else None)
+        else:
+            tasks = [dk.delayed(_write_part)(None, part, i, renames=None, **where)
+                     for i, part in enumerate(bag_or_urlpath.to_delayed())]
+            written = [name for name, _ in dk.compute(*tasks)]
+            if single_file:
+                with out_fs.open(tmp, "wb") as out:
+                    for name in written:
+                        _append(out_fs, name, out)
+    except BaseException:
+        if single_file:  # (what was written for the one file, not the file itself)
+            for left in (tmp, folder):
+                with contextlib.suppress(FileNotFoundError):
+                    out_fs.rm(left, recursive=True)
+        raise
     if not single_file:
         return written
-    tmp = f"{out_path}.tmp"
-    with out_fs.open(tmp, "wb") as out:
-        for name in written:
-            with out_fs.open(name, "rb") as part:
-                while chunk := part.read(1 << 20):
-                    out.write(chunk)
     out_fs.mv(tmp, out_path)
     out_fs.rm(folder, recursive=True)
     return [out_path]
 
 
+def _append(fs: AbstractFileSystem, name: str, out: BinaryIO) -> None:
+    with fs.open(name, "rb") as part:
+        shutil.copyfileobj(part, out, 1 << 20)
+
+
 def _export_blocks(blocks: Sequence[_Block], out_fs: AbstractFileSystem,
-                   where: Mapping[str, Any]) -> list[str]:
+                   where: Mapping[str, Any], *, joined: str | None) -> list[str]:
     """Each block read once: surveyed while its part is written under a temporary name.
+
     A valid archive's parts are moved into place (the few blocks whose derived ids the
     whole archive renumbers are written again); an invalid one's are deleted, and its
-    problems raised."""
+    problems raised. With ``joined`` (the one-file output) the parts are appended to that
+    file instead, in order, each as soon as it and those before it are written (so the
+    driver joins them while the workers write the rest); they are not moved, and the caller
+    deletes them.
+    """
     dk = _dask()
-    done = dk.compute(*[dk.delayed(_write_part)(b, None, i, renames=None, keep=False, **where)
-                        for i, b in enumerate(blocks)])
-    verdict = _verdict(blocks, [survey for _, survey in done])
+    tasks = [dk.delayed(_write_part)(b, None, i, renames=None, keep=False, **where)
+             for i, b in enumerate(blocks)]
+    done: list[tuple[str, _Survey | None] | None] = [None] * len(blocks)
+    with contextlib.ExitStack() as stack:
+        out = stack.enter_context(out_fs.open(joined, "wb")) if joined else None
+        ready = 0
+        for i, got in _as_done(tasks):
+            done[i] = got
+            while out is not None and ready < len(done) and (part := done[ready]) is not None:
+                _append(out_fs, part[0], out)
+                ready += 1
+    parts: list[str] = []
+    surveys: list[_Survey] = []
+    for part in done:
+        assert part is not None and part[1] is not None  # (a block's part has its survey)
+        parts.append(part[0])
+        surveys.append(part[1])
+    verdict = _verdict(blocks, surveys)
     if verdict.errors:
-        for tmp, _ in done:
+        for tmp in parts:
             out_fs.rm(tmp)
+        if joined:
+            out_fs.rm(joined)
         _raise(verdict.errors, blocks)
-    again = {i: dk.delayed(_write_part)(blocks[i], None, i, renames=r, **where)
+    again = {i: dk.delayed(_write_part)(blocks[i], None, i, renames=r, keep=not joined,
+                                        **where)
              for i, r in enumerate(verdict.renames) if r}
     for i in again:
-        out_fs.rm(done[i][0])
-    rewritten = dict(zip(again, (name for name, _ in dk.compute(*again.values())),
-                         strict=True))
+        out_fs.rm(parts[i])
+    for i, (name, _) in zip(again, dk.compute(*again.values()), strict=True):
+        parts[i] = name
+    if joined:
+        if again:  # (the file is joined again, with the parts written again)
+            with out_fs.open(joined, "wb") as out:
+                for name in parts:
+                    _append(out_fs, name, out)
+        return parts
     written: list[str] = []
-    for i, (tmp, _) in enumerate(done):
-        if i in rewritten:
-            written.append(rewritten[i])
+    for i, tmp in enumerate(parts):
+        if i in again:
+            written.append(tmp)
             continue
         final = f"{where['folder']}/{tmp.rsplit('/', 1)[-1][1:].removesuffix('.tmp')}"
         out_fs.mv(tmp, final)
         written.append(final)
     return written
+
+
+def _as_done(tasks: Sequence[Any]) -> Iterator[tuple[int, Any]]:
+    """``(i, result)`` of each of ``tasks``: as each finishes on a distributed cluster (the
+    client in effect), else all at once from ``dask.compute``."""
+    dk = _dask()
+    client = _client()
+    if client is None:
+        yield from enumerate(dk.compute(*tasks))
+        return
+    from distributed import as_completed
+
+    futures = client.compute(list(tasks))
+    order = {f.key: i for i, f in enumerate(futures)}
+    for future, result in as_completed(futures, with_results=True):
+        yield order[future.key], result

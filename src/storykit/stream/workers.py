@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from storykit import _rules as rules
-from storykit.read import jsonl
+from storykit.read import _collector_paused, jsonl
 from storykit.read.decode import BOM
 
 if TYPE_CHECKING:
@@ -169,7 +169,8 @@ def render_part(exporter: Any, options: dict[str, Any], path: str, span: tuple[i
 
     buf = io.BytesIO()
     try:
-        exporter.write_stream(Collection(), checked(), buf, **options)
+        with _collector_paused():  # (a part's stories make no garbage that only it finds)
+            exporter.write_stream(Collection(), checked(), buf, **options)
     except Exception as e:
         sent = _sendable(e)
         if sent is e:
