@@ -157,7 +157,8 @@ def _digest_part(collection: Collection, token: str, block: _Block, header: byte
     run.subscribers = subs
     out_fs, folder = url_to_fs(outbox)
     # The driver found no mailbox twice in the whole file: no hash kept here.
-    writes = (outbox_writes(run, folder, keep=keep, unique=True)
+    # (flushed once at the end of the job, as one process does: see _flush)
+    writes = (outbox_writes(run, folder, keep=keep, unique=True, flush=False)
               if isinstance(out_fs, LocalFileSystem)  # the one process's writer, as is
               else _fs_writes(run, out_fs, folder, keep=keep))
     wrote = messages = 0
@@ -189,6 +190,24 @@ def _fs_writes(messages: Iterable[Message], fs: Any, folder: str, *, keep: bool,
             f.write(msg.data)
         fs.mv(tmp, final)
         yield msg, name, True
+
+
+def _flush(fs: Any) -> None:
+    """A local outbox on disk when the job returns, as one process leaves it: ``os.sync()``
+    once on each worker (a flush a block would also flush, again and again, what everything
+    else on the machine has written)."""
+    from fsspec.implementations.local import LocalFileSystem
+
+    if not isinstance(fs, LocalFileSystem) or not hasattr(os, "sync"):
+        return
+    try:
+        from distributed import get_client
+
+        client = get_client()
+    except (ImportError, ValueError):  # no cluster: the blocks were written here
+        os.sync()
+        return
+    client.run(os.sync)
 
 
 def _has_files(fs: Any, folder: str) -> bool:
@@ -225,7 +244,8 @@ def digests(collection: Collection, subscribers_urlpath: str, outbox_urlpath: st
 
     The messages are byte-identical to :class:`storykit.digest.PersonalisedRun`'s on one
     machine, and the same subscribers are skipped (no story matches them). A rerun after a
-    crash writes only the messages missing from the outbox. ``manifest.csv`` in the outbox
+    crash writes only the messages missing from the outbox. A local outbox is flushed to disk
+    (``os.sync()`` on each worker) before it returns, as one process's is. ``manifest.csv`` in the outbox
     lists address, file and story count for every message, in subscriber order.
     The subscribers file is cut into blocks of ``blocksize`` bytes of whole rows (by default
     1 MiB, smaller for a file under 32 MiB so that it makes :data:`AUTO_BLOCKS` blocks, none
@@ -273,6 +293,7 @@ def digests(collection: Collection, subscribers_urlpath: str, outbox_urlpath: st
         dk.delayed(_digest_part)(shared, token, b, header, first, i=i, outbox=outbox_urlpath,
                                  options=options, keep=keep)
         for i, (b, first) in enumerate(zip(blocks, firsts, strict=True))])
+    _flush(out_fs)
     messages = written = skipped = 0
     for sent, wrote, skips in parts:
         messages += sent

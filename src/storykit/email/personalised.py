@@ -227,7 +227,7 @@ def write_messages(messages: Iterable[Message], outbox: str | Path, *,
 
 
 def outbox_writes(messages: Iterable[Message], folder: str | Path, *, durable: bool = False,
-                  keep: bool = False, unique: bool | None = None,
+                  keep: bool = False, unique: bool | None = None, flush: bool = True,
                   ) -> Iterator[tuple[Message, str, bool]]:
     """Write each message in ``folder``; yield it, its file's name and whether it was written
     now, once its file is in place. The one writer of an outbox: :func:`write_outbox`, the
@@ -237,7 +237,8 @@ def outbox_writes(messages: Iterable[Message], folder: str | Path, *, durable: b
     only what is missing). ``unique=True`` says the caller has checked that no two messages
     share a mailbox (by default: a :class:`PersonalisedRun` over a checked subscribers file);
     otherwise a 64-bit hash of each name is kept to refuse a second message for one mailbox.
-    Unless ``durable``, the outbox is flushed to disk once at the end (``os.sync()``).
+    Unless ``durable``, the outbox is flushed to disk once at the end (``os.sync()``), or
+    not at all with ``flush=False`` (the caller flushes once when all its parts are written).
     """
     import hashlib
 
@@ -277,7 +278,7 @@ def outbox_writes(messages: Iterable[Message], folder: str | Path, *, durable: b
             yield msg, name, True
     finally:
         writer.close()
-    if not durable and hasattr(os, "sync"):
+    if flush and not durable and hasattr(os, "sync"):
         os.sync()
 
 
