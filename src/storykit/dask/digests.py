@@ -245,8 +245,9 @@ def digests(collection: Collection, subscribers_urlpath: str, outbox_urlpath: st
     The messages are byte-identical to :class:`storykit.digest.PersonalisedRun`'s on one
     machine, and the same subscribers are skipped (no story matches them). A rerun after a
     crash writes only the messages missing from the outbox. A local outbox is flushed to disk
-    (``os.sync()`` on each worker) before it returns, as one process's is. ``manifest.csv`` in the outbox
-    lists address, file and story count for every message, in subscriber order.
+    (``os.sync()`` on each worker) before it returns, as one process's is. ``manifest.csv``
+    in the outbox lists address, file and story count for every message, in subscriber
+    order.
     The subscribers file is cut into blocks of ``blocksize`` bytes of whole rows (by default
     1 MiB, smaller for a file under 32 MiB so that it makes :data:`AUTO_BLOCKS` blocks, none
     under 16 KiB).
