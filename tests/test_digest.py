@@ -613,6 +613,28 @@ class TestRunsAndDuplicates:
             assert parse(path.read_bytes())["To"].addresses[0].display_name == "Ana"
 
 
+    def test_a_rerun_replaces_each_file_and_leaves_no_temporary(
+            self, example: storykit.Collection, tmp_path: Path) -> None:
+        """Writing into an outbox that has the files: each is replaced whole (a symlink at
+        a file's name is replaced, not followed), and only the .eml files remain."""
+        from storykit.digest import write_outbox
+
+        subs = [Subscriber("ana@example.org", "Ana"), Subscriber("bo@example.org", "Bo")]
+        outbox = tmp_path / "outbox"
+        write_outbox(PersonalisedRun(example, subs, {"sender": SENDER}), outbox)
+        victim = tmp_path / "victim.txt"
+        victim.write_text("untouched")
+        (outbox / "bo@example.org.eml").unlink()
+        (outbox / "bo@example.org.eml").symlink_to(victim)
+        renamed = [Subscriber("ana@example.org", "Ana Again"), subs[1]]
+        paths = write_outbox(PersonalisedRun(example, renamed, {"sender": SENDER}), outbox)
+        assert sorted(p.name for p in outbox.iterdir()) == sorted(p.name for p in paths) == [
+            "ana@example.org.eml", "bo@example.org.eml"]
+        assert parse(paths[0].read_bytes())["To"].addresses[0].display_name == "Ana Again"
+        assert not paths[1].is_symlink()
+        assert victim.read_text() == "untouched"
+
+
 class TestWindowArguments:
     """window() takes an int for last and a date for week or month; other types: TypeError."""
 

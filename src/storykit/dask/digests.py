@@ -3,8 +3,9 @@ worker, byte-identical to one process's run."""
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -13,10 +14,12 @@ from storykit.dask.blocks import AUTO_BLOCKS, _Block, _spread
 from storykit.dask.cluster import _dask
 from storykit.dask.keys import hash_key as _hash
 from storykit.dask.keys import repeats as _repeats
+from storykit.dask.keys import sorted_keys
 from storykit.errors import ErrorDetail, ValidationError
 
 if TYPE_CHECKING:
     from storykit.collection import Collection
+    from storykit.email.personalised import Message
 
 
 def _subscriber_blocks(urlpath: str, blocksize: int | str | None,
@@ -64,15 +67,13 @@ def _rows_of(block: _Block, header: bytes) -> Iterator[dict[str, str]]:
 def _subscriber_keys(block: _Block, header: bytes) -> tuple[int, bytes]:
     """How many rows a block has, and the sorted 64-bit hashes of their mailboxes (8 bytes
     a row: what goes back to the driver)."""
-    import array
-
     rows = 0
-    keys = array.array("Q")
+    keys: list[int] = []
     for row in _rows_of(block, header):
         rows += 1
         if mailbox := _mailbox(row.get("email")):
             keys.append(_hash(mailbox))
-    return rows, array.array("Q", sorted(keys)).tobytes()
+    return rows, sorted_keys(keys)
 
 
 def _repeated_rows(block: _Block, header: bytes, repeats: frozenset[int],
@@ -104,9 +105,10 @@ def _prepared_run(token: str, collection: Collection, options: Mapping[str, Any]
 
 def _digest_part(collection: Collection, token: str, block: _Block, header: bytes,
                  first: int, *, i: int, outbox: str, options: Mapping[str, Any],
-                 ) -> tuple[int, int, int]:
-    """Write the messages of one block of subscribers that are not in the outbox yet, and
-    the block's part of the manifest (``.manifest-00000.csv``).
+                 keep: bool) -> tuple[int, int, int]:
+    """Write the messages of one block of subscribers, and the block's part of the manifest
+    (``.manifest-00000.csv``). With ``keep`` (the outbox had files when the job started), a
+    message whose file is there already is not written again.
 
     Returns how many messages the block has, how many were written now, and how many
     subscribers were skipped: numbers, whatever the block's size.
@@ -114,8 +116,10 @@ def _digest_part(collection: Collection, token: str, block: _Block, header: byte
     import csv
 
     from fsspec.core import url_to_fs
+    from fsspec.implementations.local import LocalFileSystem
 
-    from storykit.digest import outbox_name, parse_subscribers
+    from storykit.digest import parse_subscribers
+    from storykit.email.personalised import outbox_writes
 
     text = (header + _body(block)).decode("utf-8-sig")
     try:
@@ -126,24 +130,67 @@ def _digest_part(collection: Collection, token: str, block: _Block, header: byte
     run = _prepared_run(token, collection, options)
     run.subscribers = subs
     out_fs, folder = url_to_fs(outbox)
+    # The driver found no mailbox twice in the whole file: no hash kept here.
+    # (flushed once at the end of the job, as one process does: see _flush)
+    writes = (outbox_writes(run, folder, keep=keep, unique=True, flush=False)
+              if isinstance(out_fs, LocalFileSystem)  # the one process's writer, as is
+              else _fs_writes(run, out_fs, folder, keep=keep))
     wrote = messages = 0
     manifest = f"{folder}/.manifest-{i:05d}.csv"
     with out_fs.open(f"{manifest}.tmp", "w", newline="", encoding="utf-8") as listing:
         w = csv.writer(listing, lineterminator="\n")
-        for msg in run:
-            name = outbox_name(msg.subscriber.email)
-            final = f"{folder}/{name}"
+        for msg, name, now in writes:
             w.writerow((msg.subscriber.email, name, msg.stories))
             messages += 1
-            if out_fs.exists(final):  # a rerun after a crash: written before
-                continue
-            tmp = f"{folder}/.{name}.tmp"
-            with out_fs.open(tmp, "wb") as f:
-                f.write(msg.data)
-            out_fs.mv(tmp, final)
-            wrote += 1
+            wrote += now
     out_fs.mv(f"{manifest}.tmp", manifest)
     return messages, wrote, run.skipped_count
+
+
+def _fs_writes(messages: Iterable[Message], fs: Any, folder: str, *, keep: bool,
+               ) -> Iterator[tuple[Message, str, bool]]:
+    """:func:`~storykit.email.personalised.outbox_writes` on an fsspec file system that is not
+    local: each file written to a temporary name, then moved into place."""
+    from storykit.digest import outbox_name
+
+    for msg in messages:
+        name = outbox_name(msg.subscriber.email)
+        final = f"{folder}/{name}"
+        if keep and fs.exists(final):
+            yield msg, name, False
+            continue
+        tmp = f"{folder}/.{name}.tmp"
+        with fs.open(tmp, "wb") as f:
+            f.write(msg.data)
+        fs.mv(tmp, final)
+        yield msg, name, True
+
+
+def _flush(fs: Any) -> None:
+    """A local outbox on disk when the job returns, as one process leaves it: ``os.sync()``
+    once on each worker (a flush a block would also flush, again and again, what everything
+    else on the machine has written)."""
+    from fsspec.implementations.local import LocalFileSystem
+
+    if not isinstance(fs, LocalFileSystem) or not hasattr(os, "sync"):
+        return
+    try:
+        from distributed import get_client
+
+        client = get_client()
+    except (ImportError, ValueError):  # no cluster: the blocks were written here
+        os.sync()
+        return
+    client.run(os.sync)
+
+
+def _has_files(fs: Any, folder: str) -> bool:
+    from fsspec.implementations.local import LocalFileSystem
+
+    if isinstance(fs, LocalFileSystem):  # (one entry read, not a million)
+        with os.scandir(folder) as entries:
+            return next(entries, None) is not None
+    return bool(fs.ls(folder, detail=False))
 
 
 _ROW = re.compile(r"subscribers\[(\d+)\]")
@@ -171,8 +218,10 @@ def digests(collection: Collection, subscribers_urlpath: str, outbox_urlpath: st
 
     The messages are byte-identical to :class:`storykit.digest.PersonalisedRun`'s on one
     machine, and the same subscribers are skipped (no story matches them). A rerun after a
-    crash writes only the messages missing from the outbox. ``manifest.csv`` in the outbox
-    lists address, file and story count for every message, in subscriber order.
+    crash writes only the messages missing from the outbox. A local outbox is flushed to disk
+    (``os.sync()`` on each worker) before it returns, as one process's is. ``manifest.csv``
+    in the outbox lists address, file and story count for every message, in subscriber
+    order.
     The subscribers file is cut into blocks of ``blocksize`` bytes of whole rows (by default
     1 MiB, smaller for a file under 32 MiB so that it makes :data:`AUTO_BLOCKS` blocks, none
     under 16 KiB).
@@ -208,14 +257,18 @@ def digests(collection: Collection, subscribers_urlpath: str, outbox_urlpath: st
             raise ValidationError(errors, subscribers_urlpath)
     out_fs, folder = url_to_fs(outbox_urlpath)
     out_fs.makedirs(folder, exist_ok=True)
+    # A rerun (the outbox has files) looks for each message's file before writing it; a
+    # first run does not.
+    keep = _has_files(out_fs, folder)
     # The collection goes to the cluster once (not in every task), and each worker prepares
     # the run once: the token names it.
     shared = dk.delayed(collection, pure=True)
     token = tokenize(collection, dict(options))
     parts = dk.compute(*[
         dk.delayed(_digest_part)(shared, token, b, header, first, i=i, outbox=outbox_urlpath,
-                                 options=options)
+                                 options=options, keep=keep)
         for i, (b, first) in enumerate(zip(blocks, firsts, strict=True))])
+    _flush(out_fs)
     messages = written = skipped = 0
     for sent, wrote, skips in parts:
         messages += sent

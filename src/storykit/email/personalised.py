@@ -29,6 +29,7 @@ __all__ = [
     "PersonalisedRun",
     "iter_outbox",
     "outbox_name",
+    "outbox_writes",
     "write_messages",
     "write_outbox",
 ]
@@ -192,8 +193,9 @@ def write_outbox(messages: Iterable[Message], outbox: str | Path, *,
                  durable: bool = False) -> list[Path]:
     """Write each message to ``outbox/<address>.eml`` atomically; return the paths.
 
-    Each file is written to a temporary name beside it and renamed into place, so a reader
-    (or ``storykit send``) never sees half a message. With ``durable=True`` each file goes
+    Each file is put in place whole (made without a name and linked under its name where the
+    system can, or written to a temporary name beside it and renamed), so a reader (or
+    ``storykit send``) never sees half a message. With ``durable=True`` each file goes
     through :class:`storykit.files.atomic_writer`, which also fsyncs it: safe across a power cut
     but about 100 files a second on an ordinary disk. The default flushes the whole outbox to
     disk once at the end (``os.sync()``), which is as safe once the run has finished.
@@ -214,47 +216,69 @@ def iter_outbox(messages: Iterable[Message], outbox: str | Path, *,
     whose mailboxes were all checked first).
     """
     folder = Path(outbox)
-    for name in _written(messages, folder, durable=durable):
+    for _, name, _ in outbox_writes(messages, folder, durable=durable):
         yield folder / name
 
 
 def write_messages(messages: Iterable[Message], outbox: str | Path, *,
                    durable: bool = False) -> int:
     """:func:`write_outbox` that returns how many messages it wrote, not their paths."""
-    return sum(1 for _ in _written(messages, Path(outbox), durable=durable))
+    return sum(wrote for _, _, wrote in outbox_writes(messages, Path(outbox), durable=durable))
 
 
-def _written(messages: Iterable[Message], folder: Path, *, durable: bool) -> Iterator[str]:
-    """Write each message in ``folder``; yield each file's name once it is in place."""
+def outbox_writes(messages: Iterable[Message], folder: str | Path, *, durable: bool = False,
+                  keep: bool = False, unique: bool | None = None, flush: bool = True,
+                  ) -> Iterator[tuple[Message, str, bool]]:
+    """Write each message in ``folder``; yield it, its file's name and whether it was written
+    now, once its file is in place. The one writer of an outbox: :func:`write_outbox`, the
+    CLI and each block of :func:`storykit.dask.digests` go through it.
+
+    ``keep=True`` leaves a message whose file is there already (a rerun after a crash writes
+    only what is missing). ``unique=True`` says the caller has checked that no two messages
+    share a mailbox (by default: a :class:`PersonalisedRun` over a checked subscribers file);
+    otherwise a 64-bit hash of each name is kept to refuse a second message for one mailbox.
+    Unless ``durable``, the outbox is flushed to disk once at the end (``os.sync()``), or
+    not at all with ``flush=False`` (the caller flushes once when all its parts are written).
+    """
     import hashlib
 
+    folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     where = str(folder)
     # File names as plain strings: a Path per file would intern its name for good.
     written: set[int] = set()
     # A run over a subscribers file checked whole has no mailbox twice (the file is refused
     # if it changes since): no hash to keep a message, so memory stays flat.
-    checked = (isinstance(messages, PersonalisedRun)
-               and isinstance(messages.subscribers, SubscribersFile))
-    for count, msg in enumerate(messages):
-        name = outbox_name(msg.subscriber.email)
-        key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big")
-        path = os.path.join(where, name)
-        if key in written:
-            raise ValueError(f"two messages for one mailbox: {msg.subscriber.email!r} and "
-                             f"{_recipient(path)!r} (one file, {name}); {count} written "
-                             "before it")
-        if not checked:
-            written.add(key)
-        if durable:
-            from storykit.files import atomic_writer
+    if unique is None:
+        unique = (isinstance(messages, PersonalisedRun)
+                  and isinstance(messages.subscribers, SubscribersFile))
+    writer = _Writer(where)
+    try:
+        for count, msg in enumerate(messages):
+            name = outbox_name(msg.subscriber.email)
+            path = os.path.join(where, name)
+            if not unique:
+                key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(),
+                                     "big")
+                if key in written:
+                    raise ValueError(f"two messages for one mailbox: {msg.subscriber.email!r} "
+                                     f"and {_recipient(path)!r} (one file, {name}); {count} "
+                                     "written before it")
+                written.add(key)
+            if keep and os.path.lexists(path):
+                yield msg, name, False
+                continue
+            if durable:
+                from storykit.files import atomic_writer
 
-            with atomic_writer(path) as f:
-                f.write(msg.data)
-        else:
-            _write_replacing(path, name, msg.data)
-        yield name
-    if not durable and hasattr(os, "sync"):
+                with atomic_writer(path) as f:
+                    f.write(msg.data)
+            else:
+                writer.write(name, msg.data)
+            yield msg, name, True
+    finally:
+        writer.close()
+    if flush and not durable and hasattr(os, "sync"):
         os.sync()
 
 
@@ -268,19 +292,72 @@ def _recipient(path: str) -> str:
     return str(to.addresses[0].addr_spec) if to is not None and to.addresses else path
 
 
+class _Writer:
+    """Files put in place whole in one folder: a reader never sees half a message.
+
+    Where the system can (Linux: ``O_TMPFILE`` and ``/proc/self/fd``), each file is made
+    without a name in the folder, written, then linked under its name: the folder's lock is
+    taken once a file (for the link), not three times (make a temporary name, rename it,
+    unlink a stale one), and a killed run leaves no temporary file. A name already taken (a
+    rerun) or a system without these goes the portable way: a temporary name, renamed.
+    """
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+        self.dir_fd: int | None = None
+        if hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd"):
+            with contextlib.suppress(OSError):
+                self.dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+
+    def write(self, name: str, data: bytes) -> None:
+        if self.dir_fd is not None:
+            try:
+                fd = os.open(".", os.O_TMPFILE | os.O_WRONLY, 0o666, dir_fd=self.dir_fd)
+            except OSError:  # the file system has no O_TMPFILE: the portable way from now on
+                self.close()
+            else:
+                try:
+                    _write_all(fd, data)
+                    # (linkat with AT_SYMLINK_FOLLOW: os.link passes it given a dir_fd)
+                    os.link(f"/proc/self/fd/{fd}", name, dst_dir_fd=self.dir_fd,
+                            follow_symlinks=True)
+                    return
+                except FileExistsError:
+                    pass  # replaced the portable way below
+                finally:
+                    os.close(fd)
+        _write_replacing(os.path.join(self.folder, name), name, data)
+
+    def close(self) -> None:
+        if self.dir_fd is not None:
+            os.close(self.dir_fd)
+            self.dir_fd = None
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
 def _write_replacing(path: str, name: str, data: bytes) -> None:
     """``data`` to a temporary name beside ``path`` (whose file name is ``name``), then renamed
     into place."""
     tmp = os.path.join(os.path.dirname(path), f".{name}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
     try:
-        # A stale temporary file (a killed run) or a symlink planted at its name is removed,
-        # and O_EXCL refuses one planted again meanwhile: never write through a link. Mode
-        # 0666: the kernel takes the umask off.
-        with contextlib.suppress(FileNotFoundError):
+        # O_EXCL refuses a name already taken, a planted symlink included: never write
+        # through a link. A stale temporary file (a killed run) or a link is removed and the
+        # name taken again. Mode 0666: the kernel takes the umask off.
+        try:
+            fd = os.open(tmp, flags, 0o666)
+        except FileExistsError:
             os.unlink(tmp)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_TRUNC, 0o666)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            fd = os.open(tmp, flags, 0o666)
+        try:
+            _write_all(fd, data)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
