@@ -173,7 +173,10 @@ class TestStrategies:
         """contacts() makes contacts without ``way`` and contacts reached by ``way`` alone, so
         an exporter's code for a missing email, phone or URL is exercised."""
         ways = ("email", "phone", "url")
-        quick = settings(phases=[Phase.generate], database=None)  # any example will do
+        # Any example will do; derandomised with room to look, so the search never flakes
+        # (a contact reached by one way alone is about one draw in forty).
+        quick = settings(phases=[Phase.generate], database=None, derandomize=True,
+                         max_examples=2_000)
         find(contacts(), lambda c: getattr(c, way) is None, settings=quick)
         alone = find(contacts(), lambda c: all((getattr(c, w) is None) == (w != way)
                                                 for w in ways), settings=quick)

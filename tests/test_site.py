@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import posixpath
 import xml.etree.ElementTree as ET
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -288,6 +289,15 @@ def test_a_story_in_the_last_week_of_9999_gets_its_digest_page() -> None:
     col = Collection(stories=[Story(title="Far", published="9999-12-30", summary="S.")])
     files = render_site(col, feeds=False)
     assert "Far" in files["digests/9999-W52.html"].decode()
+
+
+def test_a_story_before_year_1000_gets_its_digest_page() -> None:
+    """Weeks are named with four-digit years (``0999-W22``), as ``--week`` takes them; a
+    three-digit year once broke the site's digest pages."""
+    col = Collection(stories=[Story(title="Old", published="0999-06-01", summary="S.")])
+    assert week_of(date(999, 6, 1)) == "0999-W22"
+    files = render_site(col, feeds=False)
+    assert "Old" in files["digests/0999-W22.html"].decode()
 
 
 def test_dumps_refuses_the_folder_writer(example: Collection) -> None:

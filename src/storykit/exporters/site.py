@@ -31,7 +31,7 @@ import shutil
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Mapping
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any, BinaryIO
 from xml.sax.saxutils import escape as xml_escape
@@ -39,7 +39,8 @@ from xml.sax.saxutils import escape as xml_escape
 import attrs
 
 from storykit import _rules as rules
-from storykit.collection import Collection
+from storykit.collection import Collection, iso_week
+from storykit.email.windows import window
 from storykit.exporter import parse_options
 from storykit.exporters.html import HTMLOptions, Links, page_filename, render
 from storykit.model import Story
@@ -88,16 +89,15 @@ class SiteOptions:
     digests: bool = True
 
 
-def week_of(when: date) -> str:
-    """The ISO week of a date, as the site names its digest pages: ``2021-W07``."""
-    year, week, _ = when.isocalendar()
-    return f"{year}-W{week:02d}"
+#: The ISO week of a date, as the site names its digest pages: ``2021-W07``.
+week_of = iso_week
 
 
 def _week_window(week: str) -> tuple[date, date]:
-    monday = date.fromisocalendar(int(week[:4]), int(week[6:]), 1)
-    # (the last week of 9999 ends in year 10000, past date.max: it ends on date.max)
-    return monday, monday + timedelta(days=min(6, (date.max - monday).days))
+    # (the last week of 9999 ends in year 10000, past date.max: the window ends on date.max)
+    win = window(week=week)
+    assert win.since is not None and win.until is not None
+    return win.since, win.until
 
 
 def _slug(value: str) -> str:
