@@ -57,7 +57,7 @@ class Setup:
         out = []
         for sub in subscribers:
             ctx: dict[str, Any] = {
-                "title": col.title, "description": col.description, "url": col.url,
+                "title": col.title, "description": col.description, "url": col.url, "web_url": None,
                 "contacts": col.contacts, "stories": col.stories, "subject": col.title,
                 "window_text": "", "preheader": col.description or "", "unsubscribe": False,
                 "lang": "en", "dir": "ltr", "wrap": lambda s: s,
