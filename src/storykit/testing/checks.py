@@ -80,12 +80,7 @@ def check_exporter(exporter: Exporter, *, max_examples: int = 40,
 
     from storykit.exporter import prepare_options
 
-    assert not isinstance(exporter, type), (
-        f"check_exporter() takes an exporter, not the class {exporter.__name__}: pass "
-        f"{exporter.__name__}()")
-    name = getattr(exporter, "name", None)
-    assert isinstance(name, str) and re.fullmatch(r"[a-z0-9]+(?:[-_][a-z0-9]+)*", name), (
-        f"name must be a lowercase format name like 'markdown' (got {name!r})")
+    name = _format_name(exporter, "check_exporter() takes an exporter", "markdown")
     media_type = getattr(exporter, "media_type", None)
     assert isinstance(media_type, str) and _MEDIA_TYPE.fullmatch(media_type), (
         f"{name}: media_type must be a MIME type like 'text/html' (got {media_type!r})")
@@ -281,12 +276,7 @@ def check_reader(reader: Any, *, sample: bytes | dict[str, bytes] | None = None,
 
     from storykit.errors import ValidationError
 
-    assert not isinstance(reader, type), (
-        f"check_reader() takes a reader, not the class {reader.__name__}: pass "
-        f"{reader.__name__}()")
-    name = getattr(reader, "name", None)
-    assert isinstance(name, str) and re.fullmatch(r"[a-z0-9]+(?:[-_][a-z0-9]+)*", name), (
-        f"name must be a lowercase format name like 'wxr' (got {name!r})")
+    name = _format_name(reader, "check_reader() takes a reader", "wxr")
     suffixes = getattr(reader, "suffixes", None)
     assert isinstance(suffixes, tuple) and all(
         isinstance(s, str) and re.fullmatch(r"\.[a-z0-9][a-z0-9.]*", s) for s in suffixes), (
@@ -399,3 +389,13 @@ def _as_assertion(name: str, check: Any) -> None:
         raise
     except Exception as e:
         raise AssertionError(f"{name}: {type(e).__name__}: {e}") from e
+
+
+def _format_name(plugin: object, takes: str, example: str) -> str:
+    """The plugin's format name, checked: an instance (not its class) with a lowercase name."""
+    assert not isinstance(plugin, type), (
+        f"{takes}, not the class {plugin.__name__}: pass {plugin.__name__}()")
+    name = getattr(plugin, "name", None)
+    assert isinstance(name, str) and re.fullmatch(r"[a-z0-9]+(?:[-_][a-z0-9]+)*", name), (
+        f"name must be a lowercase format name like {example!r} (got {name!r})")
+    return name
