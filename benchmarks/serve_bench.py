@@ -625,10 +625,7 @@ def table(results: dict[str, Any], command: str) -> str:
                     f" / {ms(live['served_median_s'])} / {ms(live['browser_median_s'])}; "
                     f"{ms(live['browser_max_s'])} | - | - | < 1 s | "
                     f"{_met(live['browser_max_s'] < 1)} |")
-    return "\n".join([
-        f"storykit serve and site ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-        f"load average at the start {results['load_start']}, at the end {_load_average()}; "
-        f"{os.cpu_count()} CPUs; `{command}`):", "", *rows, ""])
+    return _titled("storykit serve and site", results, command, rows)
 
 
 def db_table(results: dict[str, Any], command: str) -> str:
@@ -662,8 +659,13 @@ def db_table(results: dict[str, Any], command: str) -> str:
                 f"{rss['start']:.0f} / {rss['after_warm_up']:.0f} / {rss['peak']:.0f} / "
                 f"{rss['end']:.0f} | - | - | < 150, flat | "
                 f"{_met(rss['peak'] < 150)} |")
+    return _titled("storykit serve archive.db", results, command, rows)
+
+
+def _titled(what: str, results: dict[str, Any], command: str, rows: list[str]) -> str:
+    """A table under its title line: what, when, the load average and the command."""
     return "\n".join([
-        f"storykit serve archive.db ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        f"{what} ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
         f"load average at the start {results['load_start']}, at the end {_load_average()}; "
         f"{os.cpu_count()} CPUs; `{command}`):", "", *rows, ""])
 
