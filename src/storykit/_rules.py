@@ -281,13 +281,12 @@ def published(value: Any) -> date:
             f"{_describe(value)} has no timezone; give an offset such as '+00:00' or 'Z', "
             "or a plain date"
         )
-    offset = dt.utcoffset()
-    if offset is not None and offset % _MINUTE:
+    if offset % _MINUTE:
         raise Invalid(
             f"{_describe(value)} has a UTC offset of {_signed(offset)} with seconds; RFC 3339 "
             "offsets are whole minutes (such as '+05:30')"
         )
-    if offset is not None and abs(offset) > _MAX_OFFSET:
+    if abs(offset) > _MAX_OFFSET:
         raise Invalid(
             f"{_describe(value)} has a UTC offset of {_signed(offset)}; offsets run from "
             "-14:00 to +14:00 (every time zone on Earth, and what XML Schema dates allow)"
