@@ -184,6 +184,63 @@ def test_the_writer_stops_when_the_client_goes() -> None:
         server.stop()
 
 
+class _Watched(_Endless):
+    """Endless selections that count how many are being read at once."""
+
+    def __init__(self, collection: Collection) -> None:
+        super().__init__(collection)
+        self.lock = threading.Lock()
+        self.reading = self.most = 0
+
+    def stream(self, **criteria: Any) -> Iterator[Story]:
+        endless = super().stream(**criteria)
+
+        def watched() -> Iterator[Story]:
+            with self.lock:
+                self.reading += 1
+                self.most = max(self.most, self.reading)
+            try:
+                yield from endless
+            finally:
+                with self.lock:
+                    self.reading -= 1
+
+        return watched()
+
+
+def test_at_most_writers_bodies_are_written_at_once() -> None:
+    """More clients than WRITERS at once: WRITERS bodies are written, the others wait their
+    turn (so memory stays flat), and one starts when a client leaves."""
+    from server_support import Server
+
+    from storykit.web.http import WRITERS
+
+    store = _Watched(storykit.load(EXAMPLE))
+    server = Server(create_app(store))
+    netloc = urlsplit(server.start()).netloc
+    conns = []
+    try:
+        for _ in range(WRITERS + 2):
+            conn = http.client.HTTPConnection(netloc, timeout=60)
+            conn.request("GET", "/stories.json")
+            conns.append((conn, conn.getresponse()))
+        for _, r in conns[:WRITERS]:
+            assert r.status == 200 and r.read(100_000)
+        assert store.most == WRITERS
+        conns[0][0].close()
+        _, waiting = conns[WRITERS]
+        assert waiting.status == 200 and waiting.read(100_000)  # (its turn has come)
+        assert store.most == WRITERS
+    finally:
+        for conn, _ in conns:
+            conn.close()
+        deadline = time.monotonic() + 60
+        while _writers() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        server.stop()
+    assert not _writers()
+
+
 class _Counted(MemoryStore):
     def __init__(self, collection: Collection) -> None:
         super().__init__(collection)

@@ -38,6 +38,10 @@ _PREFIX = 5_000
 _FIRST = 200
 #: Stories :meth:`SqliteStore.stream` reads at a time.
 _STREAM_PAGE = 1000
+#: The page cache of a stream's own connection (KiB): one pass in order gains nothing from a
+#: bigger one (measured: as fast as 16 MiB, 24 MB less), and a selection's order sorted
+#: beyond it goes to a temporary file, so that streams at once stay small.
+_STREAM_CACHE_KIB = 2 * 1024
 
 
 #: SQLite's page cache per connection (KiB): the B-trees' inner pages stay in it, so that
@@ -309,6 +313,7 @@ class SqliteStore:
     def _stream(self, sel: Selection) -> Iterator[Story]:
         conn = _connect(self.path)
         try:
+            conn.execute(f"PRAGMA cache_size = -{_STREAM_CACHE_KIB}")
             conn.execute("BEGIN")  # (a read transaction: the stories of one version)
             # (one statement for the whole selection, read a page at a time: no OFFSET)
             rows = conn.execute(f"SELECT rowid FROM stories WHERE {sel.sql} "

@@ -206,6 +206,11 @@ PIECE = 64 * 1024
 #: Pieces a :class:`Stream`'s writer may be ahead of the client; then it waits, so that a
 #: slow client does not make the server hold the body.
 AHEAD = 4
+#: :class:`Stream` bodies written at once; more wait their turn (each holds a page of stories,
+#: a database connection's cache and a compressor), so that memory stays flat however many
+#: clients ask at once. Two cores are kept busy by fewer.
+WRITERS = 4
+_writers = threading.BoundedSemaphore(WRITERS)
 
 
 class _StoppedError(Exception):
@@ -279,9 +284,15 @@ async def _streamed(write: Writer, coding: str) -> AsyncIterator[bytes]:
 
     def run() -> None:
         try:
-            out = _Pieces(coding, put)
-            write(cast(BinaryIO, out))
-            out.close()
+            while not _writers.acquire(timeout=1):  # (its turn, unless the client has gone)
+                if stop.is_set():
+                    return
+            try:
+                out = _Pieces(coding, put)
+                write(cast(BinaryIO, out))
+                out.close()
+            finally:
+                _writers.release()
             put(_END)
         except _StoppedError:
             pass

@@ -180,8 +180,13 @@ def _stream(request: Request, content: Content, exporter: Any, found: dict[str, 
         meta = store.meta()
 
         def write(out: BinaryIO) -> None:
-            with blamed_on(exporter):
-                exporter.write_stream(meta, stories, out)
+            try:
+                with blamed_on(exporter):
+                    exporter.write_stream(meta, stories, out)
+            finally:  # (the store's reading ends with the writing: its connection closed)
+                close = getattr(stories, "close", None)
+                if close is not None:
+                    close()
 
         return write
 
