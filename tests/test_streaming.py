@@ -233,14 +233,14 @@ def test_lines_and_stories_are_counted_as_one_process_counts_them(
         pieces: list[bytes], last_break: bool) -> None:
     """A part's lines, and its stories (the lines not blank), as reading it line by line
     counts them."""
-    from storykit.stream import workers as _parallel
+    from storykit.read.jsonl import count_lines
 
     part = b"\n".join(pieces) + (b"\n" if last_break else b"")
     if not part:
         return
     lines = io.BytesIO(part).readlines()
     expected = (len(lines), sum(not line.isspace() for line in lines))
-    assert _parallel.count_lines(part) == expected
+    assert count_lines(part) == expected
 
 
 @pytest.mark.concurrency
@@ -720,7 +720,13 @@ _LINES = st.one_of(
     # Repeated keys: plain, and with an escaped colon that makes the colons add up.
     st.sampled_from(["", "   ", "{not json", "[1, 2]", '{"title": "T", "title": "U"}',
                      '{"title": "T", "title": "U\\u003a", "published": "2021-02-03", '
-                     '"summary": "s"}']),
+                     '"summary": "s"}',
+                     # A repeated key in a story that is valid either way.
+                     '{"title": "T", "published": "2021-02-03", "summary": "s", "summary": "t"}',
+                     # Two stories on one line, and one story over two lines: no story.
+                     '{"title": "T", "published": "2021-02-03", "summary": "s"} '
+                     '{"title": "U", "published": "2021-02-03", "summary": "s"}',
+                     '{"title": "V", "published": "2021-02-03",\n"summary": "s"}']),
 )
 
 
