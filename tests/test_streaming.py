@@ -732,12 +732,13 @@ _LINES = st.one_of(
 
 class TestSameVerdictAsLoad:
     @settings(max_examples=60, deadline=None)
-    @given(st.lists(_LINES, max_size=12))
+    @given(st.lists(_LINES, max_size=12), st.sampled_from([1, 90, 32 * 1024]))
     def test_json_lines(self, tmp_path_factory: pytest.TempPathFactory,
-                        lines: list[str]) -> None:
+                        lines: list[str], step: int) -> None:
         """Any JSON Lines file, with bad values, bad lines, blank lines and ids given twice
         (by good stories or bad ones): the streaming export raises exactly load()'s problems,
-        or writes what load() and dumps() give."""
+        or writes what load() and dumps() give, however many lines are checked at a time
+        (``step``: one, a few, all)."""
         src = tmp_path_factory.mktemp("v") / "in.jsonl"
         src.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
         try:
@@ -747,11 +748,12 @@ class TestSameVerdictAsLoad:
             verdict: int | list[str] = expected
         else:
             expected, verdict = storykit.dumps(loaded, "csv"), len(loaded)
-        assert _streamed(src, "csv", 1) == expected
-        try:
-            checked: int | list[str] = check_stream(src)
-        except storykit.ValidationError as e:
-            checked = [str(x) for x in e.errors]
+        with mock.patch.object(storykit.read.jsonl, "STEP", step):
+            assert _streamed(src, "csv", 1) == expected
+            try:
+                checked: int | list[str] = check_stream(src)
+            except storykit.ValidationError as e:
+                checked = [str(x) for x in e.errors]
         assert checked == verdict
 
     @settings(max_examples=60, deadline=None)

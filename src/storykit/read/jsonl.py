@@ -25,14 +25,19 @@ from storykit.read.json import no_repeated_key, one_object_per_line, parse_json
 from storykit.read.lines import check_story, collection_of_lines, load_where
 from storykit.read.schema import stories_of_lines
 
-__all__ = ["BLOCK", "LINES", "MAX_LINE", "JSONLReader", "JSONLinesFile", "count_lines",
+__all__ = ["BLOCK", "LINES", "MAX_LINE", "STEP", "JSONLReader", "JSONLinesFile", "count_lines",
            "line_story", "line_too_long", "part_stories", "parts", "skip_bom"]
 
 #: The longest line of JSON Lines read when streaming (bytes): far beyond any story, and a
 #: bound on the memory a stream needs whatever the file holds.
 MAX_LINE = 16 * 1024 * 1024
-#: The bytes of whole lines read and checked at a time when streaming.
+#: The bytes of whole lines read at a time when streaming.
 BLOCK = 1024 * 1024
+#: The bytes of whole lines decoded and checked at a time (:func:`part_stories`): few enough
+#: stories that they are still in the CPU's caches, and mostly still in the garbage
+#: collector's youngest generation, when they are written (a part of 1 MiB at once took a
+#: third longer).
+STEP = 32 * 1024
 
 
 def read_jsonl(data: str | bytes, source: str | None) -> Collection:
@@ -87,33 +92,40 @@ def line_story(line: bytes, n: int, i: int, source: str, errors: Errors, *,
 
 
 def part_stories(data: bytes, first_line: int, first_index: int, source: str, *,
-                 errors: Errors, ids: list[str]) -> list[Story]:
+                 errors: Errors, ids: list[str]) -> Iterator[Story]:
     """The stories on the whole lines of JSON Lines ``data`` (line ``first_line`` and story
     ``first_index`` first, as the whole file numbers them), checked.
 
     Their problems go to ``errors``; ``ids`` gets the id of each valid story, and the valid id
     a story that failed gives, if any (for the check of unique ids, as :func:`load` does it).
-    When there are problems (before this part too) no story is returned: the output is void.
+    Once there are problems (before this part too) no story is yielded: the output is void.
 
-    msgspec decodes the lines and the rules check them (``storykit.read.schema``); should
-    anything be refused, each line is checked the detailed way, which names every problem.
+    :data:`STEP` bytes of lines at a time, msgspec decodes the lines and the rules check them
+    (``storykit.read.schema``); should anything be refused, each of those lines is checked the
+    detailed way, which names every problem.
     """
-    stories = stories_of_lines(data)
-    if stories is not None:
-        ids.extend([story.id for story in stories])
-        return [] if errors else stories
-    kept: list[Story] = []
-    i = first_index
-    for n, line in enumerate(data.split(b"\n"), first_line):
-        if not line or line.isspace():  # (the piece after the last line break is empty)
-            continue
-        story = line_story(line, n, i, source, errors, count=ids.append)
-        i += 1
-        if story is not None:
-            ids.append(story.id)
+    line, index, start = first_line, first_index, 0
+    while start < len(data):
+        end = data.find(b"\n", start + STEP) + 1 or len(data)
+        piece = data[start:end]
+        start = end
+        stories = stories_of_lines(piece)
+        if stories is not None:
+            ids.extend([story.id for story in stories])
+            index += len(stories)
             if not errors:
-                kept.append(story)
-    return kept
+                yield from stories
+        else:
+            for n, text in enumerate(piece.split(b"\n"), line):
+                if not text or text.isspace():  # (the piece after the last line break too)
+                    continue
+                story = line_story(text, n, index, source, errors, count=ids.append)
+                index += 1
+                if story is not None:
+                    ids.append(story.id)
+                    if not errors:
+                        yield story
+        line += piece.count(b"\n")
 
 
 def count_lines(part: bytes) -> tuple[int, int]:
@@ -196,10 +208,9 @@ class JSONLinesFile:
                     continue
                 _, data, first_line, first_index = part
                 got: list[str] = []
-                stories = part_stories(data, first_line, first_index, source, errors=errors,
-                                       ids=got)
+                yield from part_stories(data, first_line, first_index, source, errors=errors,
+                                        ids=got)
                 ids.extend(map(hash, got))
-                yield from stories
 
     def items(self, path: Path, source: str) -> Iterator[tuple[int, int, Any]]:
         """See :meth:`LineFile.items`."""
