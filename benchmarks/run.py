@@ -301,6 +301,9 @@ class Measured:
     wall: float
     rss_mb: float
     processes: int = 1
+    #: CPU seconds (user + system) of the command and every descendant it waited for: less
+    #: moved by other work on the machine than the wall time.
+    cpu: float = float("nan")
 
 
 def _run_measured(argv: list[str]) -> Measured:
@@ -433,18 +436,23 @@ def run_sampled(argv: list[str], interval: float = 0.02) -> Measured:
             if stop.wait(interval):
                 return
 
+    import resource
+
     gc.collect()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     sampler = threading.Thread(target=sample, args=(proc.pid,), daemon=True)
     sampler.start()
     _, err = proc.communicate()
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     stop.set()
     sampler.join()
     if proc.returncode != 0:
         raise SystemExit(f"bench: {' '.join(argv)} failed:\n{err.decode()[-2000:]}")
-    return Measured(wall, peak["kb"] / 1024, max(1, peak["processes"]))
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Measured(wall, peak["kb"] / 1024, max(1, peak["processes"]), cpu)
 
 
 def _walls_of(runs: list[Measured]) -> list[float]:
@@ -515,6 +523,9 @@ def streaming(n: int, repeats: int, workdir: Path) -> list[Row]:
                 f"{name} {results[name][-1].wall:.2f} s" for name in names)
                 + f"; load {loads[-1]:.2f}", file=sys.stderr)
         load = f"load {min(loads):.1f}-{max(loads):.1f}"
+        cpus = {name: f"CPU {statistics.median(m.cpu for m in runs):.2f} s"
+                for name, runs in results.items()}
+
         ours_t, theirs = _walls_of(results["storykit"]), _walls_of(results["floor"])
         ours_rss = _peak_of(results["storykit"])
         procs = max(m.processes for m in results["storykit"])
@@ -526,26 +537,27 @@ def streaming(n: int, repeats: int, workdir: Path) -> list[Row]:
         # the command's processes together under 150 MB.
         rows.append(Row(title, n, "storykit export", ours_t,
                         note=f"as run by default ({procs} processes); peak RSS "
-                             f"{ours_rss:.0f} MB summed over them (goal < 150); {load}",
+                             f"{ours_rss:.0f} MB summed over them (goal < 150); "
+                             f"{cpus['storykit']} summed; {load}",
                         holds=ours_rss < 150))
         rows.append(Row(title, n, f"orjson{'/csv' if fmt == 'csv' else ''} floor", theirs,
                         ratio=ratio, goal="<= 2", holds=ratio <= 2.0 and ours_rss < 150,
                         note=f"one process, {rules}; peak RSS "
-                             f"{_peak_of(results['floor']):.0f} MB"))
+                             f"{_peak_of(results['floor']):.0f} MB; {cpus['floor']}"))
         one = _walls_of(results["one"])
         one_rss = _peak_of(results["one"])
         rows.append(Row(title, n, "storykit export --jobs 1", one,
                         ratio=statistics.median(one) / statistics.median(theirs),
                         holds=one_rss < 150,
                         note=f"one process: ratio to the floor; peak RSS {one_rss:.0f} MB "
-                             "(goal < 150)"))
+                             f"(goal < 150); {cpus['one']}"))
         if "raw floor" in results:
             raw = _walls_of(results["raw floor"])
             rows.append(Row(title, n, "orjson floor of rounds 1-5, no rules", raw,
                             ratio=statistics.median(ours_t) / statistics.median(raw),
                             note="one process, `dumps(loads(line))`: no rule and not "
                                  "storykit's bytes; ratio of `storykit export` as run, for "
-                                 "the record (no goal)"))
+                                 f"the record (no goal); {cpus['raw floor']}"))
         for name in ("ours", "one", "floor", "raw"):
             (workdir / f"{name}.{fmt}").unlink(missing_ok=True)
     return rows
