@@ -1,4 +1,5 @@
-"""The JSON reader's first try: msgspec decodes the document against its schema, in compiled code.
+"""The first try of the JSON reader and of streamed JSON Lines: msgspec decodes the document (or
+each line, :func:`stories_of_lines`) against its schema, in compiled code.
 
 The schema below says what msgspec can check itself: the shape of the document, each value's
 JSON type, required fields, unknown fields (refused), and the rules that are patterns or sets:
@@ -9,11 +10,11 @@ stripped, NFC and free of control characters, dates, credits, language tags in t
 case, derived and unique ids) is the rules of :mod:`storykit._rules`, called once per value.
 
 This try only ever accepts: any problem at all (a type, a pattern, an unknown or a repeated
-key, a rule) makes :func:`collection_from_json` return None, and the reader checks the document
-the detailed way, which names every problem with its path, line and value. So no rule is
-written here a second time: a value this schema lets through still meets the rule, and a value
-it refuses (an id of ``""``, a URL with a port or spaces around it, a country in lower case) is
-judged by the rule itself on the detailed path.
+key, a rule) makes :func:`collection_from_json` (:func:`stories_of_lines`) return None, and the
+reader checks the document (each line) the detailed way, which names every problem with its
+path, line and value. So no rule is written here a second time: a value this schema lets
+through still meets the rule, and a value it refuses (an id of ``""``, a URL with a port or
+spaces around it, a country in lower case) is judged by the rule itself on the detailed path.
 """
 
 from __future__ import annotations
