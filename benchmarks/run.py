@@ -483,9 +483,9 @@ def _same_bytes(files: dict[str, Path]) -> None:
 
 def streaming(n: int, repeats: int, workdir: Path) -> list[Row]:
     src = workdir / f"big-{n}.jsonl"
-    if not src.exists():
+    if not src.exists():  # (written aside and renamed: a run cut short leaves no half file)
         print(f"  writing {src} ...", file=sys.stderr)
-        data.write_jsonl(src, n)
+        data.write_jsonl(src.with_suffix(".part"), n).replace(src)
     storykit_cli = str(BIN / "storykit")
     floor = str(HERE / "floor_stream.py")
     rows: list[Row] = []
@@ -752,7 +752,8 @@ def _sections(args: argparse.Namespace, sizes: list[int], repeats: int,
             yield measure(c)
     if "stream" in only:
         print(f"bench: streaming {args.stream_n:,} stories through the CLI ...", file=sys.stderr)
-        yield streaming(args.stream_n, max(1, repeats // 2 if args.quick else 3), workdir)
+        yield streaming(args.stream_n, args.repeats or (max(1, repeats // 2) if args.quick else 3),
+                        workdir)
     if "startup" in only:
         print("bench: start-up ...", file=sys.stderr)
         yield startup(repeats)
