@@ -567,6 +567,18 @@ class TestJobs:
         errors = _streamed(src, "json", 2, shape="lines")
         assert errors == ["line 31: stories[30].id: 'story-2' is already the id of stories[2]"]
 
+    def test_a_first_line_of_a_byte_order_mark_and_spaces_is_blank(self, tmp_path: Path) -> None:
+        """A file that starts with a byte order mark on a line of its own (and spaces): that
+        line is blank, so the stories after it are numbered as one process numbers them."""
+        src = tmp_path / "in.jsonl"
+        stories = [_story(i, published="2021-02-30" if i == 9 else "2021-02-03")
+                   for i in range(12)]
+        src.write_bytes(b"\xef\xbb\xbf  \n" + "".join(json.dumps(x) + "\n"
+                                                      for x in stories).encode())
+        expected = ["line 11: stories[9].published: '2021-02-30' is not a valid date"]
+        assert _streamed(src, "json", 1, shape="lines") == expected
+        assert _streamed(src, "json", 2, shape="lines") == expected
+
     def test_empty_and_blank_files(self, tmp_path: Path) -> None:
         """No story: CSV is its header row, JSON Lines is empty, as with one process."""
         for text in ("", "\n\n  \n"):
