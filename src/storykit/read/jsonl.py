@@ -35,8 +35,8 @@ MAX_LINE = 16 * 1024 * 1024
 BLOCK = 1024 * 1024
 #: The bytes of whole lines decoded and checked at a time (:func:`part_stories`): few enough
 #: stories that they are still in the CPU's caches, and mostly still in the garbage
-#: collector's youngest generation, when they are written (a part of 1 MiB at once took a
-#: third longer).
+#: collector's youngest generation, when they are written (with the JSON exporter's batches
+#: of 64 lines, a third less time than 1 MiB and batches of 512).
 STEP = 32 * 1024
 
 
