@@ -104,3 +104,38 @@ def csv_floor(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> bytes:
     w.writerow(header)
     w.writerows(rows)
     return buf.getvalue().encode()
+
+
+# --- JSON Lines: the streaming floor ---------------------------------------------------------
+
+
+def story_line(d: dict[str, Any]) -> dict[str, Any]:
+    """A story (its JSON data) as storykit's JSON Lines export writes it, with the text rules
+    storykit applies when it loads it: every field, by name in order, an absent one ``null`` or
+    ``[]``, a credit's display string parsed into holder and year. Nothing else is checked
+    (ids, URLs, dates, countries, languages and unknown fields are taken as they are: the
+    floor's input is valid), and a body would be written unsanitised (the archive has none)."""
+    img = d.get("image")
+    if img is not None:
+        credit = img.get("credit")
+        if isinstance(credit, str):
+            credit = parse_credit(credit)
+        elif credit is not None:
+            credit = {"holder": clean(credit["holder"]), "year": credit.get("year")}
+        img = {"alt": clean(img["alt"]), "credit": credit, "url": img["url"]}
+    return {
+        "body": d.get("body"),
+        "countries": d.get("countries", []),
+        "id": d["id"],
+        "image": img,
+        "language": d.get("language", "en"),
+        "links": [{"title": clean(x["title"]), "url": x["url"]} for x in d.get("links", ())],
+        "published": d["published"],
+        "summary": clean(d["summary"], multiline=True),
+        "title": clean(d["title"]),
+        "topics": [clean(t) for t in d.get("topics", ())],
+        "translations": [{"language": t["language"], "title": optional_clean(t.get("title")),
+                          "url": t["url"]} for t in d.get("translations", ())],
+        "updated": d.get("updated"),
+        "url": d.get("url"),
+    }

@@ -301,6 +301,9 @@ class Measured:
     wall: float
     rss_mb: float
     processes: int = 1
+    #: CPU seconds (user + system) of the command and every descendant it waited for: less
+    #: moved by other work on the machine than the wall time.
+    cpu: float = float("nan")
 
 
 def _run_measured(argv: list[str]) -> Measured:
@@ -433,18 +436,23 @@ def run_sampled(argv: list[str], interval: float = 0.02) -> Measured:
             if stop.wait(interval):
                 return
 
+    import resource
+
     gc.collect()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     sampler = threading.Thread(target=sample, args=(proc.pid,), daemon=True)
     sampler.start()
     _, err = proc.communicate()
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     stop.set()
     sampler.join()
     if proc.returncode != 0:
         raise SystemExit(f"bench: {' '.join(argv)} failed:\n{err.decode()[-2000:]}")
-    return Measured(wall, peak["kb"] / 1024, max(1, peak["processes"]))
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Measured(wall, peak["kb"] / 1024, max(1, peak["processes"]), cpu)
 
 
 def _walls_of(runs: list[Measured]) -> list[float]:
@@ -455,55 +463,103 @@ def _peak_of(runs: list[Measured]) -> float:
     return max(m.rss_mb for m in runs)
 
 
+def _same_bytes(files: dict[str, Path]) -> None:
+    """Stop the bench, loudly, unless every file holds the same bytes (checked by SHA-256)."""
+    import hashlib
+
+    digests: dict[str, str] = {}
+    for name, path in files.items():
+        h = hashlib.sha256()
+        with path.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+        digests[name] = h.hexdigest()
+    if len(set(digests.values())) != 1:
+        raise SystemExit("bench: the contenders of a streaming comparison wrote different "
+                         "bytes, so their times do not compare: " + ", ".join(
+                             f"{name} {path} sha256 {digests[name][:16]}"
+                             for name, path in files.items()))
+
+
 def streaming(n: int, repeats: int, workdir: Path) -> list[Row]:
     src = workdir / f"big-{n}.jsonl"
-    if not src.exists():
+    if not src.exists():  # (written aside and renamed: a run cut short leaves no half file)
         print(f"  writing {src} ...", file=sys.stderr)
-        data.write_jsonl(src, n)
+        data.write_jsonl(src.with_suffix(".part"), n).replace(src)
     storykit_cli = str(BIN / "storykit")
     floor = str(HERE / "floor_stream.py")
     rows: list[Row] = []
     for fmt in ("csv", "jsonl"):
-        out = workdir / f"out.{fmt}"
-        ours_argv = [storykit_cli, "export", str(src), "--format",
-                     "csv" if fmt == "csv" else "json", "-o", str(out)]
-        if fmt == "jsonl":
-            ours_argv += ["-O", "shape=lines"]
-        floor_argv = [PY, floor, str(src), fmt, str(workdir / f"floor.{fmt}")]
+        options = ["--format", "csv"] if fmt == "csv" else ["--format", "json", "-O", "shape=lines"]
+
+        def ours(out: Path, options: list[str] = options) -> list[str]:
+            return [storykit_cli, "export", str(src), *options, "-o", str(out)]
+
         # The command as a user runs it (its default for a file this big: two workers, on a
-        # machine with two CPUs free), and in one process.
-        commands = {"storykit": ours_argv, "floor": floor_argv,
-                    "one": [*ours_argv, "--jobs", "1"]}
+        # machine with two CPUs free), in one process, and the floor (one process, storykit's
+        # text rules, the same bytes). For JSON Lines also the floor of rounds 1-5, which
+        # applies no rule and writes its input back (other bytes), for the record.
+        commands = {
+            "storykit": ours(workdir / f"ours.{fmt}"),
+            "floor": [PY, floor, str(src), fmt, str(workdir / f"floor.{fmt}")],
+            "one": [*ours(workdir / f"one.{fmt}"), "--jobs", "1"],
+        }
+        if fmt == "jsonl":
+            commands["raw floor"] = [PY, floor, str(src), fmt, str(workdir / "raw.jsonl"),
+                                     "--raw"]
         names = list(commands)
         results: dict[str, list[Measured]] = {name: [] for name in names}
+        loads: list[float] = []
         for r in range(repeats):
             # Rotate the order each round, so no contender always runs first (or after the
             # same one): they share the machine's noise.
             for name in names[r % len(names):] + names[:r % len(names)]:
                 results[name].append(run_sampled(commands[name]))
-        ours, theirs = _walls_of(results["storykit"]), _walls_of(results["floor"])
+            loads.append(os.getloadavg()[0])
+            if r == 0:  # the same bytes, or the times do not compare
+                _same_bytes({name: workdir / f"{name}.{fmt}"
+                             for name in ("ours", "one", "floor")})
+            print(f"  {fmt} round {r + 1}: " + ", ".join(
+                f"{name} {results[name][-1].wall:.2f} s" for name in names)
+                + f"; load {loads[-1]:.2f}", file=sys.stderr)
+        load = f"load {min(loads):.1f}-{max(loads):.1f}"
+        cpus = {name: f"CPU {statistics.median(m.cpu for m in runs):.2f} s"
+                for name, runs in results.items()}
+
+        ours_t, theirs = _walls_of(results["storykit"]), _walls_of(results["floor"])
         ours_rss = _peak_of(results["storykit"])
         procs = max(m.processes for m in results["storykit"])
-        ratio = statistics.median(ours) / statistics.median(theirs)
+        ratio = statistics.median(ours_t) / statistics.median(theirs)
         title = f"stream JSONL -> {fmt.upper()} (CLI)"
+        rules = ("storykit's text rules and credit parsing, storykit's bytes (checked equal), "
+                 "nothing else checked")
         # One goal, both halves: time within 2x of the (one-process) floor and the RSS of all
         # the command's processes together under 150 MB.
-        rows.append(Row(title, n, "storykit export", ours,
+        rows.append(Row(title, n, "storykit export", ours_t,
                         note=f"as run by default ({procs} processes); peak RSS "
-                             f"{ours_rss:.0f} MB summed over them (goal < 150)",
+                             f"{ours_rss:.0f} MB summed over them (goal < 150); "
+                             f"{cpus['storykit']} summed; {load}",
                         holds=ours_rss < 150))
         rows.append(Row(title, n, f"orjson{'/csv' if fmt == 'csv' else ''} floor", theirs,
                         ratio=ratio, goal="<= 2", holds=ratio <= 2.0 and ours_rss < 150,
-                        note=f"one process; peak RSS {_peak_of(results['floor']):.0f} MB"))
+                        note=f"one process, {rules}; peak RSS "
+                             f"{_peak_of(results['floor']):.0f} MB; {cpus['floor']}"))
         one = _walls_of(results["one"])
         one_rss = _peak_of(results["one"])
         rows.append(Row(title, n, "storykit export --jobs 1", one,
                         ratio=statistics.median(one) / statistics.median(theirs),
                         holds=one_rss < 150,
                         note=f"one process: ratio to the floor; peak RSS {one_rss:.0f} MB "
-                             "(goal < 150)"))
-        out.unlink(missing_ok=True)
-        (workdir / f"floor.{fmt}").unlink(missing_ok=True)
+                             f"(goal < 150); {cpus['one']}"))
+        if "raw floor" in results:
+            raw = _walls_of(results["raw floor"])
+            rows.append(Row(title, n, "orjson floor of rounds 1-5, no rules", raw,
+                            ratio=statistics.median(ours_t) / statistics.median(raw),
+                            note="one process, `dumps(loads(line))`: no rule and not "
+                                 "storykit's bytes; ratio of `storykit export` as run, for "
+                                 f"the record (no goal); {cpus['raw floor']}"))
+        for name in ("ours", "one", "floor", "raw"):
+            (workdir / f"{name}.{fmt}").unlink(missing_ok=True)
     return rows
 
 
@@ -644,10 +700,18 @@ NOTES = """\
 - **streaming**: `storykit export big.jsonl --format csv|json -O shape=lines -o out` through the
   CLI as a user runs it (for a file of 32 MiB or more on a machine with two CPUs free, that is
   two worker processes: the main process, 2 workers and multiprocessing's resource tracker), and
-  in one process (`--jobs 1`), against `benchmarks/floor_stream.py` (orjson and csv, no
-  validation; one process). The three run interleaved, the order rotated each round; both
-  storykit rows are timed against the floor. Peak RSS is sampled every 20 ms from `/proc` and
-  summed over the command's process and all its descendants (the same for all three; a peak
+  in one process (`--jobs 1`), against `benchmarks/floor_stream.py` in one process: orjson (and
+  csv) parsing each line, applying storykit's text rules (strip, NFC, no control characters,
+  not blank) to the fields storykit applies them to and parsing the credit
+  (`anchors.flat_rows`, `anchors.story_line`), and writing storykit's bytes: the outputs of
+  the three are checked to be the same bytes (SHA-256) after the first round, and the bench
+  stops if not. The floor checks nothing else (ids, URLs, dates, countries, languages,
+  unknown fields, unique ids). For JSON Lines the floor of rounds 1-5 runs too, for the
+  record: `dumps(loads(line))`, no rule, its input written back (not storykit's bytes); its
+  ratio has no goal. No contender touches the garbage collector (all run with Python's
+  default). The contenders run interleaved, the order rotated each round, and the load
+  average is printed each round. Peak RSS is sampled every 20 ms from `/proc` and
+  summed over the command's process and all its descendants (the same for all; a peak
   shorter than 20 ms can be missed, and pages the workers share with their parent count once
   per process); the goal is both the time ratio of the command as run and that sum under
   150 MB.
@@ -688,7 +752,8 @@ def _sections(args: argparse.Namespace, sizes: list[int], repeats: int,
             yield measure(c)
     if "stream" in only:
         print(f"bench: streaming {args.stream_n:,} stories through the CLI ...", file=sys.stderr)
-        yield streaming(args.stream_n, max(1, repeats // 2 if args.quick else 3), workdir)
+        yield streaming(args.stream_n, args.repeats or (max(1, repeats // 2) if args.quick else 3),
+                        workdir)
     if "startup" in only:
         print("bench: start-up ...", file=sys.stderr)
         yield startup(repeats)

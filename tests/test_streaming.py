@@ -233,14 +233,14 @@ def test_lines_and_stories_are_counted_as_one_process_counts_them(
         pieces: list[bytes], last_break: bool) -> None:
     """A part's lines, and its stories (the lines not blank), as reading it line by line
     counts them."""
-    from storykit.stream import workers as _parallel
+    from storykit.read.jsonl import count_lines
 
     part = b"\n".join(pieces) + (b"\n" if last_break else b"")
     if not part:
         return
     lines = io.BytesIO(part).readlines()
     expected = (len(lines), sum(not line.isspace() for line in lines))
-    assert _parallel.count_lines(part) == expected
+    assert count_lines(part) == expected
 
 
 @pytest.mark.concurrency
@@ -567,6 +567,18 @@ class TestJobs:
         errors = _streamed(src, "json", 2, shape="lines")
         assert errors == ["line 31: stories[30].id: 'story-2' is already the id of stories[2]"]
 
+    def test_a_first_line_of_a_byte_order_mark_and_spaces_is_blank(self, tmp_path: Path) -> None:
+        """A file that starts with a byte order mark on a line of its own (and spaces): that
+        line is blank, so the stories after it are numbered as one process numbers them."""
+        src = tmp_path / "in.jsonl"
+        stories = [_story(i, published="2021-02-30" if i == 9 else "2021-02-03")
+                   for i in range(12)]
+        src.write_bytes(b"\xef\xbb\xbf  \n" + "".join(json.dumps(x) + "\n"
+                                                      for x in stories).encode())
+        expected = ["line 11: stories[9].published: '2021-02-30' is not a valid date"]
+        assert _streamed(src, "json", 1, shape="lines") == expected
+        assert _streamed(src, "json", 2, shape="lines") == expected
+
     def test_empty_and_blank_files(self, tmp_path: Path) -> None:
         """No story: CSV is its header row, JSON Lines is empty, as with one process."""
         for text in ("", "\n\n  \n"):
@@ -720,18 +732,25 @@ _LINES = st.one_of(
     # Repeated keys: plain, and with an escaped colon that makes the colons add up.
     st.sampled_from(["", "   ", "{not json", "[1, 2]", '{"title": "T", "title": "U"}',
                      '{"title": "T", "title": "U\\u003a", "published": "2021-02-03", '
-                     '"summary": "s"}']),
+                     '"summary": "s"}',
+                     # A repeated key in a story that is valid either way.
+                     '{"title": "T", "published": "2021-02-03", "summary": "s", "summary": "t"}',
+                     # Two stories on one line, and one story over two lines: no story.
+                     '{"title": "T", "published": "2021-02-03", "summary": "s"} '
+                     '{"title": "U", "published": "2021-02-03", "summary": "s"}',
+                     '{"title": "V", "published": "2021-02-03",\n"summary": "s"}']),
 )
 
 
 class TestSameVerdictAsLoad:
     @settings(max_examples=60, deadline=None)
-    @given(st.lists(_LINES, max_size=12))
+    @given(st.lists(_LINES, max_size=12), st.sampled_from([1, 90, 32 * 1024]))
     def test_json_lines(self, tmp_path_factory: pytest.TempPathFactory,
-                        lines: list[str]) -> None:
+                        lines: list[str], step: int) -> None:
         """Any JSON Lines file, with bad values, bad lines, blank lines and ids given twice
         (by good stories or bad ones): the streaming export raises exactly load()'s problems,
-        or writes what load() and dumps() give."""
+        or writes what load() and dumps() give, however many lines are checked at a time
+        (``step``: one, a few, all)."""
         src = tmp_path_factory.mktemp("v") / "in.jsonl"
         src.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
         try:
@@ -741,11 +760,12 @@ class TestSameVerdictAsLoad:
             verdict: int | list[str] = expected
         else:
             expected, verdict = storykit.dumps(loaded, "csv"), len(loaded)
-        assert _streamed(src, "csv", 1) == expected
-        try:
-            checked: int | list[str] = check_stream(src)
-        except storykit.ValidationError as e:
-            checked = [str(x) for x in e.errors]
+        with mock.patch.object(storykit.read.jsonl, "STEP", step):
+            assert _streamed(src, "csv", 1) == expected
+            try:
+                checked: int | list[str] = check_stream(src)
+            except storykit.ValidationError as e:
+                checked = [str(x) for x in e.errors]
         assert checked == verdict
 
     @settings(max_examples=60, deadline=None)

@@ -1,4 +1,5 @@
-"""The JSON reader's first try: msgspec decodes the document against its schema, in compiled code.
+"""The first try of the JSON reader and of streamed JSON Lines: msgspec decodes the document (or
+each line, :func:`stories_of_lines`) against its schema, in compiled code.
 
 The schema below says what msgspec can check itself: the shape of the document, each value's
 JSON type, required fields, unknown fields (refused), and the rules that are patterns or sets:
@@ -9,11 +10,11 @@ stripped, NFC and free of control characters, dates, credits, language tags in t
 case, derived and unique ids) is the rules of :mod:`storykit._rules`, called once per value.
 
 This try only ever accepts: any problem at all (a type, a pattern, an unknown or a repeated
-key, a rule) makes :func:`collection_from_json` return None, and the reader checks the document
-the detailed way, which names every problem with its path, line and value. So no rule is
-written here a second time: a value this schema lets through still meets the rule, and a value
-it refuses (an id of ``""``, a URL with a port or spaces around it, a country in lower case) is
-judged by the rule itself on the detailed path.
+key, a rule) makes :func:`collection_from_json` (:func:`stories_of_lines`) return None, and the
+reader checks the document (each line) the detailed way, which names every problem with its
+path, line and value. So no rule is written here a second time: a value this schema lets
+through still meets the rule, and a value it refuses (an id of ``""``, a URL with a port or
+spaces around it, a country in lower case) is judged by the rule itself on the detailed path.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 
+import attrs
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
@@ -44,7 +46,7 @@ from storykit.model import (
 )
 from storykit.read.decode import no_key_lost
 
-__all__ = ["collection_from_json"]
+__all__ = ["collection_from_json", "stories_of_lines"]
 
 T = TypeVar("T")
 
@@ -108,6 +110,7 @@ class _Collection(Struct, forbid_unknown_fields=True, gc=False):
 
 
 _decoder = msgspec.json.Decoder(_Collection | list[_Story])
+_story_decoder = msgspec.json.Decoder(_Story)
 _encoder = msgspec.json.Encoder()
 
 
@@ -136,7 +139,40 @@ def collection_from_json(data: str | bytes) -> Collection | None:
         return None
 
 
+def stories_of_lines(data: bytes) -> list[Story] | None:
+    """The stories on the lines of JSON Lines ``data`` (whole lines; blank ones hold none), if
+    msgspec and the rules accept every one; else None (the caller then checks the lines one by
+    one, the detailed way, which names every problem).
+
+    A story without an id gets the one its title gives, as
+    :func:`storykit.model.check_story_values` derives it, and without a language the model's
+    default. Each line is decoded on its own, so a line holding two values, or a value cut
+    over two lines, is refused as :func:`storykit.load` refuses it.
+    """
+    decode = _story_decoder.decode
+    try:
+        raw = [decode(line) for line in data.split(b"\n") if line and not line.isspace()]
+    except (msgspec.DecodeError, UnicodeError, RecursionError):
+        return None
+    # (Over all the lines at once: no line re-renders with more colons than it holds, so the
+    # counts agree for the whole only if they agree for each line.)
+    if not no_key_lost(data, _encoder.encode_lines(raw)):
+        return None
+    one = _Document(_LANGUAGE)
+    try:
+        stories = [one.story(s) for s in raw]
+    except (rules.Invalid, _Refused):
+        return None
+    slugify = rules.slugify
+    for story in stories:
+        if story.id is None:
+            _set(story, "id", slugify(story.title))
+    return stories
+
+
 _META_FIELDS = ("title", "description", "url", "language", "contacts")
+#: A story's language when it gives none (outside a collection): the model's default.
+_LANGUAGE = str(attrs.fields(Story).language.default)
 
 
 def _meta(data: dict[str, Any]) -> dict[str, Any]:

@@ -28,14 +28,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from storykit import _rules as rules
-from storykit.read import _collector_paused, jsonl
-from storykit.read.decode import BOM
+from storykit.errors import ValidationError
+from storykit.read import jsonl
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
     from storykit.errors import ErrorDetail
-    from storykit.model import Errors, Story
+    from storykit.model import Errors
 
 #: The size of a part of the file given to a worker (bytes, in whole lines).
 PART_BYTES = 1024 * 1024
@@ -149,28 +149,12 @@ def render_part(exporter: Any, options: dict[str, Any], path: str, span: tuple[i
         data = f.read(end - start)
     if len(data) != end - start:
         raise _changed(source)
-    if start == 0:
-        data = data.removeprefix(BOM)  # as one process reads the first line
     errors: Errors = []
     ids: list[str] = []
-
-    def checked() -> Iterator[Story]:  # rendered as they are checked, a chunk at a time
-        line_story = jsonl.line_story
-        i = first_index
-        for n, line in enumerate(data.split(b"\n"), first_line):
-            if not line or line.isspace():  # (the piece after the last newline is empty)
-                continue
-            story = line_story(line, n, i, source, errors, count=ids.append)
-            i += 1
-            if story is not None:
-                ids.append(story.id)
-                if not errors:
-                    yield story
-
+    stories = jsonl.part_stories(data, first_line, first_index, source, errors=errors, ids=ids)
     buf = io.BytesIO()
     try:
-        with _collector_paused():  # (a part's stories make no garbage that only it finds)
-            exporter.write_stream(Collection(), checked(), buf, **options)
+        exporter.write_stream(Collection(), stories, buf, **options)
     except Exception as e:
         sent = _sendable(e)
         if sent is e:
@@ -229,15 +213,6 @@ def _children_hold_ctrl_c() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def count_lines(part: bytes) -> tuple[int, int]:
-    """The lines in ``part`` (whole lines; the last may lack its line break) and the stories
-    among them: the lines that are not blank, as one process counts them."""
-    pieces = part.split(b"\n")
-    if not pieces[-1]:
-        pieces.pop()  # (after the last line break)
-    return len(pieces), sum(1 for piece in pieces if not (piece + b"\n").isspace())
-
-
 def export(path: Path, exporter: Any, out: BinaryIO, options: Mapping[str, Any], *,
            source: str, later: dict[str, Any], jobs: int, errors: Errors,
            ids: array.array[int]) -> None:
@@ -268,16 +243,16 @@ def export(path: Path, exporter: Any, out: BinaryIO, options: Mapping[str, Any],
     pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_watch_parent, initargs=(os.getpid(),))
     try:
-        parts = 0
+        submitted = 0
 
         def submit(span: tuple[int, int], first_line: int, first_index: int) -> None:
-            nonlocal parts
+            nonlocal submitted
             with _children_hold_ctrl_c():  # (a submit may start a worker)
                 pending.append(pool.submit(
-                    render_part, exporter, later if parts else dict(options), str(path), span,
+                    render_part, exporter, later if submitted else dict(options), str(path), span,
                     first_line=first_line, first_index=first_index, source=source,
                     identity=identity))
-            parts += 1
+            submitted += 1
             while len(pending) > AHEAD * jobs:
                 settle()
 
@@ -286,33 +261,14 @@ def export(path: Path, exporter: Any, out: BinaryIO, options: Mapping[str, Any],
         with path.open("rb") as f:
             st = os.fstat(f.fileno())
             identity = (st.st_dev, st.st_ino)
-            start = 0
-            line = index = 0  # lines and stories before ``start``
-            while True:
-                f.seek(start)
-                block = f.read(PART_BYTES)
-                if not block:
-                    break
-                cut = len(block) if len(block) < PART_BYTES else block.rfind(b"\n") + 1
-                if cut:  # whole lines (or the file's last, with no line break)
-                    lines, stories = count_lines(block[:cut] if cut < len(block) else block)
-                    submit((start, start + cut), line + 1, index)
-                    start, line, index = start + cut, line + lines, index + stories
-                    if len(block) < PART_BYTES:
-                        break
+            jsonl.skip_bom(f)  # (as one process reads the first line)
+            for part in jsonl.parts(f, source, PART_BYTES):
+                if isinstance(part, ValidationError):  # (a line too long)
+                    pending.append(list(part.errors))
                     continue
-                # One line longer than a part: a part of its own, or the error for it.
-                f.seek(start)
-                long_line = f.readline(jsonl.MAX_LINE + 1)
-                line += 1
-                if len(long_line) > jsonl.MAX_LINE and not long_line.endswith(b"\n"):
-                    pending.append(list(jsonl.line_too_long(f, source, line).errors))
-                    index += 1
-                else:
-                    submit((start, start + len(long_line)), line, index)
-                    index += not long_line.isspace()
-                start = f.tell()
-            if not parts:  # (an empty file still gets a first part: a header)
+                start, data, first_line, first_index = part
+                submit((start, start + len(data)), first_line, first_index)
+            if not submitted:  # (an empty file still gets a first part: a header)
                 submit((0, 0), 1, 0)
         while pending:
             settle()
