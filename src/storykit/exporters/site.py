@@ -165,9 +165,12 @@ class _Site:
     memory (the static build reads a :class:`MemoryStore` of its collection)."""
 
     def __init__(self, store: Store, opts: SiteOptions, registry: Registry | None,
-                 sitemap_urls: int = SITEMAP_URLS) -> None:
+                 sitemap_urls: int | None = None) -> None:
         self.store = store
-        self.sitemap_urls = sitemap_urls
+        #: The most pages one sitemap lists (default :data:`SITEMAP_URLS`).
+        self.sitemap_urls = SITEMAP_URLS if sitemap_urls is None else sitemap_urls
+        if self.sitemap_urls < 1:
+            raise ValueError(f"sitemap_urls must be 1 or more (got {self.sitemap_urls!r})")
         self.meta = store.meta()
         self.opts = opts
         self.registry = registry
@@ -392,11 +395,13 @@ class SitePages(Mapping[str, bytes]):
     only its own stories from the store, so ``storykit serve archive.db`` never loads the
     archive. ``path in pages`` renders nothing. :func:`render_site` renders every page
     through this; ``storykit serve`` renders only the page asked for, so that both give the
-    same bytes.
+    same bytes. A site of more than ``sitemap_urls`` pages (default :data:`SITEMAP_URLS`)
+    has ``sitemap.xml`` as a sitemap index of parts ``sitemap-1.xml``, ... each rendered on
+    its own, its story pages read from the store a few at a time.
     """
 
     def __init__(self, source: Collection | Store, *, registry: Registry | None = None,
-                 sitemap_urls: int = SITEMAP_URLS, **options: Any) -> None:
+                 sitemap_urls: int | None = None, **options: Any) -> None:
         opts = parse_options(SiteExporter(), options, SiteOptions)
         store = MemoryStore(source) if isinstance(source, Collection) else source
         self._site = _Site(store, opts, registry, sitemap_urls)
@@ -418,14 +423,14 @@ class SitePages(Mapping[str, bytes]):
 
 
 def render_site(collection: Collection, *, registry: Registry | None = None,
-                sitemap_urls: int = SITEMAP_URLS, **options: Any) -> dict[str, bytes]:
+                sitemap_urls: int | None = None, **options: Any) -> dict[str, bytes]:
     """Every file of the site as ``{relative path: bytes}``, rendered in memory.
 
     ``options`` are the ``site`` format's (:class:`SiteOptions`); wrong ones raise
     :class:`~storykit.errors.OptionError`. Parts that need a format that is not installed
     (``atom``) are left out with a :class:`SiteWarning`. A site of more than
-    ``sitemap_urls`` pages has a sitemap index and its parts. :class:`SitePages` renders one
-    page at a time.
+    ``sitemap_urls`` pages (default :data:`SITEMAP_URLS`) has a sitemap index and its
+    parts. :class:`SitePages` renders one page at a time.
     """
     pages = SitePages(collection, registry=registry, sitemap_urls=sitemap_urls, **options)
     return {path: pages[path] for path in pages}
