@@ -126,9 +126,10 @@ def _groups(store: Store, key: str, slug: Callable[[str], str]) -> dict[str, _Gr
     """Stories by topic (or country), keyed by file name, by label; a topic's spellings with
     the same file name are one group, labelled by the spelling its first story has.
 
-    A group of one spelling that no other spelling matches (the topic filter ignores case) is
-    its stories' count, as the store tallies it in one pass; only a group of several
-    spellings is asked for its first story and its count."""
+    A group of one spelling whose filter matches no other (the topic filter ignores case) has
+    the store's tally of it as its count, and that spelling as its label (all of them come
+    from one pass of ``counts()``); only a group of several spellings is asked for its first
+    story and its count."""
     tallies = store.counts(key)
     spellings: dict[str, list[str]] = {}
     # (how many spellings each topic filter matches: NFC, case-folded, as the stores compare)
@@ -463,15 +464,16 @@ def _atom(site: _Site, sub: Collection, label: str, path: str) -> bytes:
 
 def _has_digests(site: _Site) -> bool:
     """Whether the site can have digests: it has stories, and the ``email`` format is
-    installed and makes a digest of the newest story's week (checked with that story alone;
-    no media contact to send from: no digests, with a :class:`SiteWarning`)."""
+    installed and makes a digest (checked with the store's first story alone, in its week: the
+    options, the contacts and the templates are what can fail; no media contact to send from:
+    no digests, with a :class:`SiteWarning`)."""
     from storykit.errors import OptionError
 
     if "email" not in site.formats or not site.total:
         return False
-    newest = site.store.collection(limit=1)
+    first = site.store.collection(limit=1)
     try:
-        _email(site, week_of(date.fromisoformat(day_of(newest[0]))), newest)
+        _email(site, week_of(date.fromisoformat(day_of(first[0]))), first)
     except OptionError as e:
         warnings.warn(f"no weekly digests: {e}", SiteWarning, stacklevel=5)
         return False
