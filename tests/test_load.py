@@ -1248,7 +1248,7 @@ class TestLinearTime:
 _EDITS: dict[str, Any] = {
     "no id": lambda s, c: s.pop("id", None),
     "empty id": lambda s, c: s.__setitem__("id", ""),
-    "id of another story": lambda s, c: s.__setitem__("id", c["stories"][0]["id"]),
+    "id of another story": lambda s, c: s.__setitem__("id", c["stories"][0].get("id", "x")),
     "unknown key": lambda s, c: s.__setitem__("teaser", "x"),
     "url with a port": lambda s, c: s.__setitem__("url", "https://e.org:8080/a"),
     "url with spaces around": lambda s, c: s.__setitem__("url", " https://e.org/a "),

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from storykit import Story, ValidationError
 from storykit import _rules as rules
 from storykit.testing import AWKWARD_TEXT, text, urls
 
@@ -244,6 +245,23 @@ class TestOffsets:
         with pytest.raises(rules.Invalid, match=f"offset of \\{shown}; offsets run from"):
             rules.published(f"2021-02-03T10:00:00{offset}")
         assert rules.published("2021-02-03T10:00:00-14:00").utcoffset() == timedelta(hours=-14)
+
+    @pytest.mark.parametrize(("text", "said"), [
+        ("0001-01-01T13:59:59+14:00", "before year 1"),
+        ("9999-12-31T23:59:59-14:00", "after year 9999"),
+        ("9999-12-31T10:00:00-14:00", "after year 9999"),
+    ])
+    def test_an_instant_outside_utc_years_1_to_9999_is_refused(self, text: str,
+                                                                said: str) -> None:
+        """A moment whose UTC instant is in year 0 or 10000 is refused with what is wrong:
+        every feed reader (feedparser read none of them back), database and mail client
+        converts to UTC. The last instants inside the range are kept."""
+        with pytest.raises(rules.Invalid, match=f"{said} in UTC"):
+            rules.published(text)
+        with pytest.raises(ValidationError, match=f"published: .*{said} in UTC"):
+            Story(title="T", summary="S", published=text)
+        for kept in ("0001-01-01T14:00:00+14:00", "9999-12-31T09:59:59.999999-14:00"):
+            assert rules.published(kept).isoformat() == kept
 
     @pytest.mark.parametrize("fold", [0, 1])
     def test_named_zone_becomes_its_offset(self, fold: int) -> None:

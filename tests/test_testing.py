@@ -69,8 +69,11 @@ class TestDates:
         ("a quarter-hour offset", lambda d: _moment(d) and d.utcoffset() is not None
          and d.utcoffset() % timedelta(minutes=30) == timedelta(minutes=15)),
         ("the offset +14:00", lambda d: _moment(d) and d.utcoffset() == timedelta(hours=14)),
-        ("the offset -14:00 in year 9999 (year 10000 in UTC)", lambda d: _moment(d)
-         and d.year == 9999 and d.utcoffset() == -timedelta(hours=14)),
+        ("the offset -14:00 on the last day of year 9999", lambda d: _moment(d)
+         and (d.year, d.month, d.day) == (9999, 12, 31)
+         and d.utcoffset() == -timedelta(hours=14)),
+        ("the offset +14:00 on the first day of year 1", lambda d: _moment(d)
+         and (d.year, d.month, d.day) == (1, 1, 1) and d.utcoffset() == timedelta(hours=14)),
     ])
     def test_makes(self, what: str, condition: Callable[[date], bool]) -> None:
         """Each kind of date a writer may get wrong is made (found by a fixed search)."""

@@ -180,8 +180,9 @@ RULES: dict[str, dict[str, tuple[str, Any]]] = {
                   "characters.", "   "),
         "published": ("An ISO 8601 date (`2021-02-23`, years 1 to 9999) or a datetime with "
                       "a timezone (`2021-02-23T09:30:00+01:00`): an offset of whole minutes "
-                      "from -14:00 to +14:00; a Python datetime in a named `zoneinfo` zone is "
-                      "kept as the same moment with its fixed offset on that day.",
+                      "from -14:00 to +14:00, its instant within years 1 to 9999 in UTC; a "
+                      "Python datetime in a named `zoneinfo` zone is kept as the same moment "
+                      "with its fixed offset on that day.",
                       "2021-02-30"),
         "summary": ("Plain text, not blank; may span lines.", ""),
         "url": ("Optional absolute `http`/`https` URL of the full story.",

@@ -281,17 +281,24 @@ def published(value: Any) -> date:
             f"{_describe(value)} has no timezone; give an offset such as '+00:00' or 'Z', "
             "or a plain date"
         )
-    offset = dt.utcoffset()
-    if offset is not None and offset % _MINUTE:
+    if offset % _MINUTE:
         raise Invalid(
             f"{_describe(value)} has a UTC offset of {_signed(offset)} with seconds; RFC 3339 "
             "offsets are whole minutes (such as '+05:30')"
         )
-    if offset is not None and abs(offset) > _MAX_OFFSET:
+    if abs(offset) > _MAX_OFFSET:
         raise Invalid(
             f"{_describe(value)} has a UTC offset of {_signed(offset)}; offsets run from "
             "-14:00 to +14:00 (every time zone on Earth, and what XML Schema dates allow)"
         )
+    try:
+        dt.replace(tzinfo=None) - offset
+    except OverflowError:  # (0001-01-01T00:00+14:00 is in year 0 in UTC)
+        raise Invalid(
+            f"{_describe(value)} is {'before year 1' if offset > _ZERO else 'after year 9999'} "
+            "in UTC; every reader of a feed, a database or a message converts to UTC, and "
+            "years 1-9999 are what they hold"
+        ) from None
     if type(dt.tzinfo) is not timezone or dt.fold:
         # A named zone (zoneinfo) becomes its offset on that day, as every format writes it: a
         # datetime in a zone's repeated hour compares unequal to every datetime of another
@@ -301,6 +308,7 @@ def published(value: Any) -> date:
 
 
 _MINUTE = timedelta(minutes=1)
+_ZERO = timedelta(0)
 _MAX_OFFSET = timedelta(hours=14)
 
 

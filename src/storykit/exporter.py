@@ -26,7 +26,7 @@ from storykit.errors import OptionError
 if TYPE_CHECKING:
     from storykit.collection import Collection
 
-__all__ = ["Exporter", "parse_options", "prepare_options"]
+__all__ = ["Exporter", "parse_options", "prepare_options", "streams"]
 
 O = TypeVar("O")  # noqa: E741
 
@@ -47,6 +47,15 @@ class Exporter(Protocol):
         the format skips some, such as stories without a URL in a feed), which
         :func:`storykit.dump` and ``storykit export`` report; ``None`` says nothing.
         """
+
+
+def streams(exporter: Any) -> bool:
+    """Whether ``exporter`` writes stories as they come (``streams = True`` and
+    ``write_stream(collection, stories, out, **options)``, as the built-in ``json`` and ``csv``
+    formats do): ``storykit.stream.stream_export`` and ``storykit serve``'s ``/stories.FORMAT``
+    of any size need it."""
+    return bool(getattr(exporter, "streams", False)) and callable(
+        getattr(exporter, "write_stream", None))
 
 
 _types_cache: dict[type, dict[str, Any]] = {}

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from typing import Any, Protocol, runtime_checkable
 
 from storykit.collection import Collection
-from storykit.model import Story, instant
+from storykit.model import Story
 
 __all__ = ["MemoryStore", "Store", "day_of"]
 
@@ -60,6 +60,13 @@ class Store(Protocol):
         collection's own order, from ``offset`` (at most ``limit``): the site's pages."""
         ...
 
+    def stream(self, **criteria: Any) -> Iterator[Story]:
+        """The stories :meth:`collection` gives for ``criteria``, in its order, one at a time
+        and read as they are asked for, so that a selection of any size is written in flat
+        memory (``/stories.json``). A bad criterion raises at once, as :meth:`query` does,
+        not when the first story is asked for."""
+        ...
+
     def version(self) -> str:
         """A token that changes whenever the content changes (the web app's ETag)."""
         ...
@@ -97,8 +104,8 @@ class MemoryStore:
     def __init__(self, collection: Collection) -> None:
         self._collection = collection
         self._meta = collection.replace([])
-        self._newest = sorted(collection, key=lambda s: (instant(s.published), s.id),
-                              reverse=True)
+        #: Newest first, ties by id (as Collection.sort(reverse=True) and an archive order them).
+        self._newest = list(collection.sort("published", reverse=True).stories)
         #: Each story's place newest first (sorts a selection's matches newest first).
         self._rank = {id(s): i for i, s in enumerate(self._newest)}
         #: Each story's place in the collection.
@@ -236,6 +243,9 @@ class MemoryStore:
                 return self._collection
             return self._collection.replace(self._collection.stories[offset:end])
         return self._collection.replace(self._matches(**criteria)[offset:end])
+
+    def stream(self, **criteria: Any) -> Iterator[Story]:
+        return iter(self.collection(**criteria).stories)
 
     def version(self) -> str:
         if self._version is None:  # (made when first asked: a site build never asks)

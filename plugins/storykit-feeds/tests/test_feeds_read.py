@@ -172,6 +172,23 @@ def test_ids_are_stable_across_runs(fmt: str) -> None:
     assert first.stories[0].id == "bees"
 
 
+@pytest.mark.parametrize("fmt", ["atom", "rss", "jsonfeed"])
+def test_stories_sharing_a_url_keep_their_own_entries(fmt: str) -> None:
+    """Two stories linking to one page (no collection URL) get two entry ids, each the URL
+    with its story id as the fragment; a reader shows both, as two stories."""
+    page = "https://e.org/2021/report#summary"
+    col = Collection(title="C", stories=[
+        Story(id="bees", title="A", published="2021-02-03", summary="S", url=page),
+        Story(id="wasps", title="B", published="2021-02-04", summary="S", url=page)])
+    parsed = feedparser.parse(storykit.dumps(col, fmt)) if fmt != "jsonfeed" else None
+    ids = ([e.id for e in parsed.entries] if parsed is not None else
+           [i["id"] for i in json.loads(storykit.dumps(col, fmt))["items"]])
+    assert ids == ["https://e.org/2021/report#bees", "https://e.org/2021/report#wasps"]
+    got = read(fmt, storykit.dumps(col, fmt))
+    assert len(got) == 2 and len({s.id for s in got}) == 2
+    assert [s.url for s in got] == [page, page]
+
+
 RSS = b"""<?xml version="1.0"?>
 <rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"
      xmlns:dc="http://purl.org/dc/elements/1.1/"

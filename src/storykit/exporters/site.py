@@ -72,8 +72,8 @@ def _base_url(value: str | None) -> str | None:
     return url if url.endswith("/") else url + "/"
 
 
-def _positive(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
-    if value < 1:
+def _positive(_: Any, attribute: attrs.Attribute[Any], value: int | None) -> None:
+    if value is not None and value < 1:
         raise ValueError(f"must be 1 or more (got {value!r})")
 
 
@@ -92,6 +92,9 @@ class SiteOptions:
     locale: str | None = None
     #: An Atom feed per topic and per country (needs the ``atom`` format).
     feeds: bool = True
+    #: The stories each feed holds: the newest of its topic or country, newest first
+    #: (empty, ``-O feed_items=``: every story of the group, for a small site).
+    feed_items: int | None = attrs.field(default=50, validator=_positive)
     #: A page per ISO week with that week's email digest as a web page.
     digests: bool = True
 
@@ -245,8 +248,10 @@ class _Site:
                            feed_href=f"{group.slug}.atom" if self.feeds else None)
 
     def feed(self, folder: str, group: _Group) -> bytes:
-        return _atom(self, self.store.collection(**_of(folder, group)),
-                     self.label(folder, group), f"{folder}/{group.slug}.atom")
+        """The group's newest ``feed_items`` stories, newest first, as Atom."""
+        newest, _ = self.store.query(**_of(folder, group), limit=self.opts.feed_items)
+        return _atom(self, self.meta.replace(newest), self.label(folder, group),
+                     f"{folder}/{group.slug}.atom")
 
     def label(self, folder: str, group: _Group) -> str:
         return group.label if folder == "topics" else _country_name(group.label, self.locale)

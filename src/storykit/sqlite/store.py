@@ -44,6 +44,12 @@ _FIRST = 200
 _STEP = 500
 #: Stories' last changes read at a time (:meth:`SqliteStore.lastmods`).
 _CHUNK = 1000
+#: Stories :meth:`SqliteStore.stream` reads at a time.
+_STREAM_PAGE = 1000
+#: The page cache of a stream's own connection (KiB): one pass in order gains nothing from a
+#: bigger one (measured: as fast as 16 MiB, 24 MB less), and a selection's order sorted
+#: beyond it goes to a temporary file, so that streams at once stay small.
+_STREAM_CACHE_KIB = 2 * 1024
 
 
 #: SQLite's page cache per connection (KiB): the B-trees' inner pages stay in it, so that
@@ -372,6 +378,32 @@ class SqliteStore:
         ``offset`` (at most ``limit``), with the collection's metadata."""
         stories, _ = self.query(**criteria, offset=offset, limit=limit)
         return self.meta().replace(stories)
+
+    def stream(self, **criteria: Any) -> Iterator[Story]:
+        """The stories :meth:`collection` gives for ``criteria`` (newest first), read
+        :data:`_STREAM_PAGE` at a time as they are asked for: a selection of any size in the
+        memory of one page. They are read through a connection of their own, in one read
+        transaction: one version of the archive however long the reading takes. A bad
+        criterion raises at once (``ValueError``; an invalid full-text query
+        :class:`~storykit.sqlite.reader.SearchError`), not when the first story is asked
+        for."""
+        sel = Selection(**criteria)
+        self._check()
+        sel.check(self._conn())
+        return self._stream(sel)
+
+    def _stream(self, sel: Selection) -> Iterator[Story]:
+        conn = _connect(self.path)
+        try:
+            conn.execute(f"PRAGMA cache_size = -{_STREAM_CACHE_KIB}")
+            conn.execute("BEGIN")  # (a read transaction: the stories of one version)
+            # (one statement for the whole selection, read a page at a time: no OFFSET)
+            rows = conn.execute(f"SELECT rowid FROM stories WHERE {sel.sql} "
+                                f"ORDER BY {_NEWEST_FIRST}", sel.params)
+            while page := rows.fetchmany(_STREAM_PAGE):
+                yield from written_stories(page_data(conn, [row[0] for row in page]))
+        finally:
+            conn.close()
 
     def version(self) -> str:
         """A string that changes whenever the archive's content changes (another process's

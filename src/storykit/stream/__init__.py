@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 from storykit.collection import Collection
 from storykit.convert import unflatten_story
 from storykit.errors import UnknownFormatError, ValidationError
+from storykit.exporter import streams
 from storykit.model import Errors, Story
 from storykit.plugins import blamed_on
 from storykit.read import a_folder, format_of, jsonl
@@ -161,8 +162,7 @@ def _check_stream_args(exporter: Any, out: Any) -> None:
     if isinstance(exporter, (str, bytes)):
         raise TypeError("exporter must be an exporter object such as storykit.formats()"
                         f"[{exporter!r}] (got {type(exporter).__name__} {exporter!r})")
-    if not (getattr(exporter, "streams", False)
-            and callable(getattr(exporter, "write_stream", None))):
+    if not streams(exporter):
         name = getattr(exporter, "name", None)
         what = f"format {name!r}" if isinstance(name, str) else type(exporter).__name__
         raise ValueError(f"{what} does not stream (streams = True and write_stream() are "

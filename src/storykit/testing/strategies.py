@@ -216,16 +216,16 @@ def _accepted(value: date) -> bool:
 
 
 #: Story dates that a draw seldom hits and writers get wrong: the first and last days the
-#: model takes (years 1 and 9999), the ends of the offset range there (whose UTC instant
-#: falls in year 0 or 10000, beyond what Python's datetime holds), years before 100 (which
+#: model takes (years 1 and 9999), the first and last instants it takes at the ends of the
+#: offset range (an instant in year 0 or 10000 in UTC is refused), years before 100 (which
 #: RFC 5322 readers take for two-digit years) and before 1000, a leap day, and a moment with
 #: every microsecond digit.
 EDGE_DATES: tuple[date, ...] = (
     date(1, 1, 1), date(9999, 12, 31), date(99, 12, 31), date(999, 2, 28), date(2000, 2, 29),
     datetime(1, 1, 1, tzinfo=UTC),
-    datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14))),
+    datetime(1, 1, 1, 14, tzinfo=timezone(timedelta(hours=14))),
     datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
-    datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone(-timedelta(hours=14))),
+    datetime(9999, 12, 31, 9, 59, 59, 999999, tzinfo=timezone(-timedelta(hours=14))),
     datetime(49, 6, 1, 12, 30, tzinfo=timezone(timedelta(hours=5, minutes=45))),
     datetime(2021, 2, 23, 9, 30, 15, 123456, tzinfo=timezone(-timedelta(hours=9, minutes=30))),
 )

@@ -64,7 +64,9 @@ ROUTES: list[tuple[str, Any, str]] = [
     ("/api/topics", api.topics, ""),
     ("/api/countries", api.countries, ""),
     ("/api/contacts", api.contacts, ""),
-    ("/stories.{format}", pages.stories_as, "topic, country, since, until, language, q"),
+    ("/stories.{format}", pages.stories_as,
+     "topic, country, since, until, language, q; page (from 1), "
+     f"per_page (1-{pages.MAX_WHOLE})"),
     ("/digest", pages.digest, "since, until (ISO dates; default the newest story's week)"),
     ("/digest.html", pages.digest_html, "since, until"),
     ("/digest.eml", pages.digest_eml, "since, until"),

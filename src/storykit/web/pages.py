@@ -8,16 +8,16 @@ from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from email.policy import default as default_policy
-from typing import Any
+from typing import Any, BinaryIO
 
 from markupsafe import Markup, escape
 from starlette.requests import Request
 
 from storykit.web.content import Content
-from storykit.web.http import Body, HTTPError, answer, csp_for
-from storykit.web.query import FILTERS, criteria, params
+from storykit.web.http import Body, HTTPError, Stream, Writer, answer, csp_for
+from storykit.web.query import FILTERS, criteria, number, params
 
-__all__ = ["digest", "digest_eml", "digest_html", "live_css", "live_js", "site",
+__all__ = ["MAX_WHOLE", "digest", "digest_eml", "digest_html", "live_css", "live_js", "site",
            "stories_as"]
 
 _SITE_TYPES = {".html": "text/html; charset=utf-8", ".atom": "application/atom+xml",
@@ -104,13 +104,24 @@ def site(request: Request) -> Body:
                 csp=csp_for(data, media_type, inline_styles=digest_page))
 
 
+#: The most stories one answer of ``/stories.FORMAT`` holds when it is written whole: a page
+#: (``per_page``), or the whole selection in a format that does not stream (a feed, a page).
+MAX_WHOLE = 1000
+
+
 @answer
-def stories_as(request: Request) -> Body:
-    """The matching stories in any installed format, with the format's media type."""
+def stories_as(request: Request) -> Body | Stream:
+    """The matching stories in any installed format, with the format's media type and
+    ``X-Total-Count``. A format that streams (json, csv) writes any number of stories, read
+    a page at a time while they are sent (the ETag is the content's version and the URL's);
+    another format writes at most 1,000, and a bigger selection is a 400 that says how to ask
+    for a page: ``per_page`` (1-1000) and ``page`` (from 1) ask for one page of the matches,
+    in any format. A bad filter or search is a 400 before anything is sent."""
     import storykit
     from storykit.errors import OptionError
+    from storykit.exporter import streams
 
-    query = params(request, tuple(FILTERS))
+    query = params(request, (*FILTERS, "page", "per_page"))
     found = criteria(query)
     name = request.path_params["format"]
     exporter = storykit.formats().get(name)
@@ -122,11 +133,68 @@ def stories_as(request: Request) -> Body:
         raise HTTPError(404, f"the {name} format writes a {output}, not one "
                                "response (the site is served at /)")
     content: Content = request.app.state.content
+    store = content.store
     try:
-        data = storykit.dumps(content.store.collection(**found), name)
+        _, total = store.query(**found, limit=0)  # (checks the search, before anything)
+        if "page" in query or "per_page" in query:
+            per_page = number(query, "per_page", MAX_WHOLE, high=MAX_WHOLE)
+            page = number(query, "page", 1)
+            pages = max(1, -(-total // per_page))
+            if page > pages:
+                raise HTTPError(400, f"page {page} is past the last page ({pages}) of {total} "
+                                     f"{'story' if total == 1 else 'stories'}")
+            part = store.collection(**found, offset=(page - 1) * per_page, limit=per_page)
+        elif streams(exporter):
+            return _stream(request, content, exporter, found, total)
+        elif total > MAX_WHOLE:
+            raise HTTPError(400, f"{total} stories match, and the {name} format is written "
+                                 f"whole, at most {MAX_WHOLE} at a time: ask for a page "
+                                 f"(per_page={MAX_WHOLE}&page=1, 2, ...), narrow the "
+                                 "selection (topic, country, since, until, language, q), or "
+                                 "use a format that streams any number (/stories.json, "
+                                 "/stories.csv)")
+        else:
+            part = store.collection(**found)
+        data = storykit.dumps(part, name)
     except OptionError as e:
         raise HTTPError(400, str(e)) from None
-    return Body(data, exporter.media_type, content.changed_at)
+    return Body(data, exporter.media_type, content.changed_at,
+                extra={"X-Total-Count": str(total)})
+
+
+def _stream(request: Request, content: Content, exporter: Any, found: dict[str, Any],
+            total: int) -> Stream:
+    """The selection written by ``exporter.write_stream`` while it is sent, read from the
+    store a page at a time: the bytes of ``storykit.dumps(store.collection(**found))``. Its
+    ETag is the content's version and the URL's."""
+    from storykit.errors import OptionError
+    from storykit.plugins import blamed_on
+
+    store = content.store
+
+    def start() -> Writer:
+        try:  # (the store checks the criteria now: an error is a 400, not a cut-off body)
+            stories = store.stream(**found)
+        except OptionError as e:
+            raise HTTPError(400, str(e)) from None
+        meta = store.meta()
+
+        def write(out: BinaryIO) -> None:
+            try:
+                with blamed_on(exporter):
+                    exporter.write_stream(meta, stories, out)
+            finally:  # (the store's reading ends with the writing: its connection closed)
+                close = getattr(stories, "close", None)
+                if close is not None:
+                    close()
+
+        return write
+
+    scope = request.scope
+    tag = "\n".join((content.version(), scope["path"], scope["query_string"].decode("latin-1"),
+                     scope.get("root_path", "")))
+    return Stream(start, tag, exporter.media_type, content.changed_at,
+                  extra={"X-Total-Count": str(total)})
 
 
 # --- the digest preview ---------------------------------------------------------------------

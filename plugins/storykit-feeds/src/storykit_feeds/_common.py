@@ -160,7 +160,9 @@ def entry_id(collection: storykit.Collection, story: storykit.Story) -> str:
 
     With a collection URL it is a ``tag:`` URI (RFC 4151) such as
     ``tag:news.example.org,2021:impact-and-people/a-song-to-let-children-fly`` (the year is the
-    story's publication year); without one, the story URL; failing that a name-based UUID URN.
+    story's publication year); without one, the story URL with the story id as its fragment
+    (``https://e.org/2021/bees#bees``: two stories may link to the same page, and their entries
+    must still differ); failing that a name-based UUID URN.
     """
     if collection.url:
         host, path = _tag_parts(collection.url)
@@ -168,7 +170,7 @@ def entry_id(collection: storykit.Collection, story: storykit.Story) -> str:
             specific = f"{path}/{story.id}" if path else story.id
             return uri(f"tag:{host},{story.published.year:04d}:{specific}")
     if story.url:
-        return uri(story.url)
+        return uri(f"{story.url.partition('#')[0]}#{story.id}")
     return uuid.uuid5(uuid.NAMESPACE_URL, f"storykit:{collection.title}/{story.id}").urn
 
 
