@@ -11,10 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import xml.etree.ElementTree as ET
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -23,6 +26,7 @@ from starlette.testclient import TestClient
 import storykit
 from storykit import Collection, Image, MediaContact, Story
 from storykit import sqlite as sk
+from storykit.exporters import site as site_module
 from storykit.exporters.site import SitePages, render_site
 from storykit.sqlite import SqliteStore
 from storykit.store import MemoryStore, day_of
@@ -189,6 +193,82 @@ def test_pages_of_a_store_only_when_asked(tmp_path: Path) -> None:
         with pytest.raises(KeyError):
             pages["topics/nothing.atom"]
         assert len(pages) == len(list(pages))
+
+
+_NS = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+_INDEX = "{http://www.sitemaps.org/schemas/sitemap/0.9}sitemapindex"
+_URLSET = "{http://www.sitemaps.org/schemas/sitemap/0.9}urlset"
+
+
+def _sitemap_urls(files: dict[str, bytes], base: str) -> list[tuple[str, str | None]]:
+    """Every (URL, lastmod) the site's sitemap lists, through its index when it has one,
+    checking that the index names only the parts the site has, each within the limit."""
+    root = ET.fromstring(files["sitemap.xml"])
+    if root.tag != _INDEX:
+        parts = [root]
+    else:
+        names = [loc.text or "" for loc in root.findall("s:sitemap/s:loc", _NS)]
+        assert names == [f"{base}sitemap-{i}.xml" for i in range(1, len(names) + 1)]
+        assert sorted(p for p in files if p.startswith("sitemap-")) == sorted(
+            n.removeprefix(base) for n in names)
+        parts = [ET.fromstring(files[n.removeprefix(base)]) for n in names]
+    urls = []
+    for part in parts:
+        assert part.tag == _URLSET
+        found = part.findall("s:url", _NS)
+        assert found
+        urls += [(u.findtext("s:loc", namespaces=_NS) or "",
+                  u.findtext("s:lastmod", namespaces=_NS)) for u in found]
+    return urls
+
+
+@pytest.mark.parametrize("limit", [1, 2, 7, 10, 1000])
+@pytest.mark.parametrize("base_url", [None, "https://news.example.org/site/"])
+@pytest.mark.parametrize("url", [None, "https://news.example.org/"])
+def test_a_big_sitemap_is_an_index_of_parts(limit: int, base_url: str | None,
+                                            url: str | None) -> None:
+    """A site of more pages than one sitemap may list has sitemap.xml as a sitemap index of
+    parts of at most that many: every HTML page of the site is listed exactly once across
+    them, a story page with its last change; a site within the limit keeps one sitemap."""
+    from storykit.templating import iso
+
+    col = attrs.evolve(generated(), url=url)
+    options: dict[str, Any] = {"page_size": 4}
+    if base_url is not None:
+        options["base_url"] = base_url
+    files = render_site(col, sitemap_urls=limit, **options)
+    base = base_url or url or ""  # (absolute under the site's URL, else relative)
+    urls = _sitemap_urls(files, base)
+    html = sorted(p for p in files if p.endswith(".html"))
+    assert sorted(u for u, _ in urls) == [base + p for p in html]  # (each exactly once)
+    changed = {f"{base}stories/{s.id}.html": iso(s.updated or s.published) for s in col}
+    assert dict(urls) == {base + p: changed.get(base + p) for p in html}
+    index = ET.fromstring(files["sitemap.xml"]).tag == _INDEX
+    assert index == (len(html) > limit)
+    if index:
+        for name in (p for p in files if p.startswith("sitemap-")):
+            assert len(ET.fromstring(files[name]).findall("s:url", _NS)) <= limit
+    else:
+        assert files == render_site(col, **options)  # (the one sitemap of today)
+
+
+def test_served_sitemap_parts_are_the_static_ones(tmp_path: Path) -> None:
+    """``storykit serve archive.db`` serves the sitemap index and each part as the static
+    site has them, each part read from the archive on its own."""
+    col = generated()
+    path = tmp_path / "archive.db"
+    sk.write(col, path, datasette=False)
+    newest = storykit.load(path).sort(by="published", reverse=True)
+    with patch.object(site_module, "SITEMAP_URLS", 9):
+        built = render_site(newest)
+        assert "sitemap-2.xml" in built
+        with _NothingWhole(path) as store, TestClient(create_app(store)) as client:
+            for name in [p for p in built if p.startswith("sitemap")]:
+                assert client.get("/" + name).content == built[name], name
+            parts = sum(p.startswith("sitemap-") for p in built)
+            assert client.get(f"/sitemap-{parts + 1}.xml").status_code == 404
+            assert client.get("/sitemap-0.xml").status_code == 404
+            assert client.get("/sitemap-01.xml").status_code == 404
 
 
 def _write_golden() -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import tempfile
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -88,6 +89,73 @@ class TestSqliteStore:
                 for offset, limit in pages:
                     got = store.query(offset=offset, limit=limit, **criteria)
                     assert got == (expected[offset:offset + limit], len(expected))
+
+    @given(st.lists(st.sampled_from([date(2021, 2, 15), date(2021, 2, 14), date(1969, 12, 31),
+                                     datetime(2021, 2, 15, 0, 0, tzinfo=UTC),
+                                     datetime(2021, 2, 15, 3, 0,
+                                              tzinfo=timezone(timedelta(hours=3)))]),
+                    min_size=1, max_size=30),
+           st.integers(1, 7), st.lists(st.tuples(st.integers(0, 32), st.integers(0, 9)),
+                                       min_size=1, max_size=8))
+    def test_pages_of_the_archive_from_its_marks(self, dates: list[date], step: int,
+                                                 pages: list[tuple[int, int]]) -> None:
+        """Past what is remembered, a page of the whole archive is read from the mark before
+        it (a date, and how many stories of that instant come before): with many stories of
+        one instant (ties broken by id) and marks every ``step`` stories, each page is the
+        page of the stories newest first, before and after another writer's append."""
+        col = storykit.Collection(stories=[
+            storykit.Story(title=f"Story {i}", published=when, summary="s")
+            for i, when in enumerate(dates)])
+        with tempfile.TemporaryDirectory() as folder, \
+                patch.object(store_module, "_PREFIX", 0), patch.object(store_module, "_STEP",
+                                                                       step):
+            path = Path(folder) / "a.db"
+            sk.write(col, path, datasette=False)
+            with sk.SqliteStore(path) as store:
+                for more in ([], [storykit.Story(title="Later", published=dates[0],
+                                                 summary="s")]):
+                    if more:
+                        sk.write(storykit.Collection(stories=more), path, mode="append")
+                        col = col.replace([*col, *more])
+                    expected = list(col.sort("published", reverse=True))
+                    for offset, limit in pages:
+                        got = store.query(offset=offset, limit=limit)
+                        assert got == (expected[offset:offset + limit], len(expected))
+
+    @given(collections(), st.integers(0, 12), st.none() | st.integers(0, 12))
+    def test_lastmods_in_id_order(self, col: storykit.Collection, offset: int,
+                                  limit: int | None) -> None:
+        """lastmods() gives each story's id and last change (updated, else published) in id
+        order, from offset (at most limit), read a chunk at a time; a MemoryStore the same."""
+        expected = sorted((s.id, s.updated or s.published) for s in col)
+        end = None if limit is None else offset + limit
+        with tempfile.TemporaryDirectory() as folder, \
+                patch.object(store_module, "_CHUNK", 2):
+            path = Path(folder) / "a.db"
+            sk.write(col, path, datasette=False)
+            with sk.SqliteStore(path) as store:
+                for each in (store, MemoryStore(col)):
+                    assert list(each.lastmods(offset=offset, limit=limit)) == \
+                        expected[offset:end]
+                with pytest.raises(ValueError, match="must not be negative"):
+                    store.lastmods(offset=-1)
+
+    def test_a_topic_named_twice_counts_its_story_once(self, tmp_path: Path) -> None:
+        """counts() counts stories: one that names a topic twice counts once, in an archive
+        and in a MemoryStore (and a country named twice, in a MemoryStore)."""
+        col = storykit.Collection(stories=[
+            storykit.Story(title="Twice", published="2021-02-15", summary="s",
+                           topics=("Jobs", "Jobs", "jobs"), countries=("LK",)),
+            storykit.Story(title="Once", published="2021-02-16", summary="s",
+                           topics=("Jobs",), countries=("LK",))])
+        path = tmp_path / "a.db"
+        sk.write(col, path, datasette=False)
+        with sk.SqliteStore(path) as store:
+            for each in (store, MemoryStore(col)):
+                assert each.counts("topic") == {"Jobs": 2, "jobs": 1}
+                assert each.counts("country") == {"LK": 2}
+        twice = attrs.evolve(col[0], countries=("LK", "LK"))
+        assert MemoryStore(col.replace([twice, col[1]])).counts("country") == {"LK": 2}
 
     def test_threads_read_at_once(self, store: Any, example: storykit.Collection) -> None:
         """Threads asking at once (each through its own connection) get the same pages."""

@@ -47,6 +47,12 @@ class Store(Protocol):
         story's own date, ISO ``YYYY-MM-DD``), most first."""
         ...
 
+    def lastmods(self, *, offset: int = 0,
+                 limit: int | None = None) -> Iterator[tuple[str, date]]:
+        """Each story's id and last change (its ``updated``, else ``published``), in id
+        order, from ``offset`` (at most ``limit``): the sitemap's, read a few at a time."""
+        ...
+
     def collection(self, *, offset: int = 0, limit: int | None = None,
                    **criteria: Any) -> Collection:
         """The whole collection, or the stories matching ``criteria`` (as :meth:`query`'s
@@ -122,6 +128,7 @@ class MemoryStore:
         self._selections: dict[tuple[Any, ...], list[Story]] = {}
         self._lock = threading.Lock()
         self._version: str | None = None
+        self._by_id: list[Story] | None = None
 
     def meta(self) -> Collection:
         return self._meta
@@ -204,12 +211,23 @@ class MemoryStore:
     def get(self, id: str) -> Story | None:
         return self._collection.get(id)
 
+    def lastmods(self, *, offset: int = 0,
+                 limit: int | None = None) -> Iterator[tuple[str, date]]:
+        if offset < 0 or (limit is not None and limit < 0):
+            raise ValueError(f"offset and limit must not be negative (got {offset}, {limit})")
+        if self._by_id is None:  # (made when first asked: only a sitemap asks)
+            self._by_id = sorted(self._collection, key=lambda s: s.id)
+        end = None if limit is None else offset + limit
+        return ((s.id, s.updated or s.published) for s in self._by_id[offset:end])
+
     def counts(self, key: str) -> dict[str, int]:
         if key not in ("topic", "country", "day"):
             raise ValueError(f"counts() takes 'topic', 'country' or 'day' (got {key!r})")
         out: dict[str, int] = {}
         for story in self._collection:
-            values = (story.topics if key == "topic" else story.countries if key == "country"
+            # (stories, not mentions: a topic a story names twice counts once, as in SQL)
+            values = (dict.fromkeys(story.topics) if key == "topic"
+                      else dict.fromkeys(story.countries) if key == "country"
                       else (day_of(story),))
             for value in values:
                 out[value] = out.get(value, 0) + 1

@@ -10,7 +10,7 @@ Pages (every link relative, so the folder works from any base URL)::
     countries/<code>.html, <code>.atom
     digests/index.html                  every ISO week, with its digest's "view in browser" page
     digests/<YYYY>-W<ww>.html
-    sitemap.xml
+    sitemap.xml                         every page (over 50,000: an index of sitemap-1.xml, ...)
 
 Every page is rendered from the html writer's templates (``page.html``, ``story.html`` and
 ``links.html`` extend it), so a theme (``template_dir`` or ``register_template_dirs()``)
@@ -25,12 +25,14 @@ re-styles the whole site, and each page carries the media contact. The Atom feed
 from __future__ import annotations
 
 import functools
+import io
 import os
 import re
 import shutil
 import tempfile
+import unicodedata
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -45,10 +47,15 @@ from storykit.exporter import parse_options
 from storykit.exporters.html import HTMLOptions, Links, page_filename, render
 from storykit.model import Story
 from storykit.plugins import Registry, hookimpl
-from storykit.store import MemoryStore, Store
+from storykit.store import MemoryStore, Store, day_of
 
-__all__ = ["SiteExporter", "SiteOptions", "SitePages", "SiteWarning", "render_site",
-           "week_of", "write_files"]
+__all__ = ["SITEMAP_URLS", "SiteExporter", "SiteOptions", "SitePages", "SiteWarning",
+           "render_site", "week_of", "write_files"]
+
+#: The most URLs one sitemap lists (the sitemaps protocol's limit): a site with more has
+#: ``sitemap.xml`` as a sitemap index of ``sitemap-1.xml``, ``sitemap-2.xml``, ... of at most
+#: this many each.
+SITEMAP_URLS = 50_000
 
 
 class SiteWarning(UserWarning):
@@ -120,13 +127,28 @@ class _Group:
 
 def _groups(store: Store, key: str, slug: Callable[[str], str]) -> dict[str, _Group]:
     """Stories by topic (or country), keyed by file name, by label; a topic's spellings with
-    the same file name are one group, labelled by the spelling its first story has."""
+    the same file name are one group, labelled by the spelling its first story has.
+
+    A group of one spelling whose filter matches no other (the topic filter ignores case) has
+    the store's tally of it as its count, and that spelling as its label (all of them come
+    from one pass of ``counts()``); only a group of several spellings is asked for its first
+    story and its count."""
+    tallies = store.counts(key)
     spellings: dict[str, list[str]] = {}
-    for value in store.counts(key):
+    # (how many spellings each topic filter matches: NFC, case-folded, as the stores compare)
+    matched: dict[str, int] = {}
+    for value in tallies:
         spellings.setdefault(slug(value), []).append(value)
+        if key == "topic":
+            folded = unicodedata.normalize("NFC", value).casefold()
+            matched[folded] = matched.get(folded, 0) + 1
     groups = []
     for name, values in spellings.items():
         label = values[0]
+        if len(values) == 1 and (key != "topic" or matched[
+                unicodedata.normalize("NFC", label).casefold()] == 1):
+            groups.append(_Group(label, name, (label,), tallies[label]))
+            continue
         of: dict[str, Any] = {key: values}
         if len(values) > 1 or key == "topic":
             first = store.collection(**of, limit=1).stories
@@ -146,8 +168,13 @@ class _Site:
     page is read from the store when it is rendered, so a site of any size is served in flat
     memory (the static build reads a :class:`MemoryStore` of its collection)."""
 
-    def __init__(self, store: Store, opts: SiteOptions, registry: Registry | None) -> None:
+    def __init__(self, store: Store, opts: SiteOptions, registry: Registry | None,
+                 sitemap_urls: int | None = None) -> None:
         self.store = store
+        #: The most pages one sitemap lists (default :data:`SITEMAP_URLS`).
+        self.sitemap_urls = SITEMAP_URLS if sitemap_urls is None else sitemap_urls
+        if self.sitemap_urls < 1:
+            raise ValueError(f"sitemap_urls must be 1 or more (got {self.sitemap_urls!r})")
         self.meta = store.meta()
         self.opts = opts
         self.registry = registry
@@ -166,10 +193,14 @@ class _Site:
         if opts.feeds and not self.feeds:
             warnings.warn("no 'atom' format installed (pip install storykit-feeds): the site "
                           "has no topic or country feeds", SiteWarning, stacklevel=4)
-        #: How many stories each ISO week with a digest page has, newest week first (empty:
-        #: the site has no digests, and the nav does not link them).
-        self.weeks: dict[str, int] = _weeks(self) if opts.digests else {}
-        self.digests = bool(self.weeks)
+        #: Whether the site has weekly digests (and the nav links them).
+        self.digests = opts.digests and _has_digests(self)
+
+    @functools.cached_property
+    def weeks(self) -> dict[str, int]:
+        """How many stories each ISO week with a digest page has, newest week first (empty:
+        the site has no digests); counted when a digest's page first needs it."""
+        return _weeks(self.store) if self.digests else {}
 
     def links(self, root: str) -> Links:
         topic_slug = self.topic_slug
@@ -240,6 +271,11 @@ class _Site:
         """How to render the page at ``path``, or None when the site has no such page."""
         if path == "sitemap.xml":
             return functools.partial(_sitemap, self)
+        if path.startswith("sitemap-") and path.endswith(".xml"):
+            part = _number(path[8:-4])
+            if part is None or not 1 <= part <= self.sitemap_parts():
+                return None
+            return functools.partial(_sitemap_part, self, part)
         if path == "index.html" or (path.startswith("page-") and path.endswith(".html")):
             number = 1 if path == "index.html" else _number(path[5:-5])
             if number is None or not (path == "index.html" or 2 <= number <= self.pages):
@@ -281,22 +317,61 @@ class _Site:
             if len(chunk) < _CHUNK:
                 break
             offset += _CHUNK
+        for path in self.others():
+            yield path, None
+
+    def others(self) -> list[str]:
+        """The files of the topics, countries and digests (a few per group and per week)."""
+        out = []
         for folder, groups in (("topics", self.topics), ("countries", self.countries)):
             for group in groups.values():
-                yield f"{folder}/{group.slug}.html", None
+                out.append(f"{folder}/{group.slug}.html")
                 if self.feeds:
-                    yield f"{folder}/{group.slug}.atom", None
+                    out.append(f"{folder}/{group.slug}.atom")
             if groups and "index" not in groups:  # (a topic "index": the listing is its page)
-                yield f"{folder}/index.html", None
+                out.append(f"{folder}/index.html")
         if self.weeks:
-            for week in self.weeks:
-                yield f"digests/{week}.html", None
-            yield "digests/index.html", None
+            out += [f"digests/{week}.html" for week in self.weeks]
+            out.append("digests/index.html")
+        return out
 
     def paths(self) -> Iterator[str]:
         for path, _ in self.entries():
             yield path
         yield "sitemap.xml"
+        for part in range(1, self.sitemap_parts() + 1):
+            yield f"sitemap-{part}.xml"
+
+    # --- the sitemap: every HTML page, in parts of at most sitemap_urls -------------------
+
+    def sitemap_size(self) -> tuple[int, list[str]]:
+        """How many HTML pages the site has, and those of its topics, countries and
+        digests."""
+        others = [path for path in self.others() if path.endswith(".html")]
+        return self.pages + self.total + len(others), others
+
+    def sitemap_parts(self) -> int:
+        """How many parts the sitemap has: 0 when ``sitemap.xml`` lists every page itself."""
+        size, _ = self.sitemap_size()
+        return 0 if size <= self.sitemap_urls else -(-size // self.sitemap_urls)
+
+    def sitemap_entries(self, start: int = 0,
+                        stop: int | None = None) -> Iterator[tuple[str, date | None]]:
+        """The HTML pages ``start:stop`` (with a story page's last change) in the sitemap's
+        order: the index pages, the story pages by id (read from the store a few at a time),
+        the rest."""
+        size, others = self.sitemap_size()
+        stop = size if stop is None else min(stop, size)
+        pages, stories = self.pages, self.total
+        for number in range(start + 1, min(stop, pages) + 1):
+            yield page_filename(number), None
+        if start < pages + stories and stop > pages:
+            first = max(start - pages, 0)
+            for sid, when in self.store.lastmods(offset=first,
+                                                 limit=min(stop - pages, stories) - first):
+                yield f"stories/{sid}.html", when
+        for path in others[max(start - pages - stories, 0):max(stop - pages - stories, 0)]:
+            yield path, None
 
 
 def _of(folder: str, group: _Group) -> dict[str, Any]:
@@ -326,14 +401,16 @@ class SitePages(Mapping[str, bytes]):
     only its own stories from the store, so ``storykit serve archive.db`` never loads the
     archive. ``path in pages`` renders nothing. :func:`render_site` renders every page
     through this; ``storykit serve`` renders only the page asked for, so that both give the
-    same bytes.
+    same bytes. A site of more than ``sitemap_urls`` pages (default :data:`SITEMAP_URLS`)
+    has ``sitemap.xml`` as a sitemap index of parts ``sitemap-1.xml``, ... each rendered on
+    its own, its story pages read from the store a few at a time.
     """
 
     def __init__(self, source: Collection | Store, *, registry: Registry | None = None,
-                 **options: Any) -> None:
+                 sitemap_urls: int | None = None, **options: Any) -> None:
         opts = parse_options(SiteExporter(), options, SiteOptions)
         store = MemoryStore(source) if isinstance(source, Collection) else source
-        self._site = _Site(store, opts, registry)
+        self._site = _Site(store, opts, registry, sitemap_urls)
 
     def __getitem__(self, path: str) -> bytes:
         make = self._site.resolve(path) if isinstance(path, str) else None
@@ -352,15 +429,16 @@ class SitePages(Mapping[str, bytes]):
 
 
 def render_site(collection: Collection, *, registry: Registry | None = None,
-                **options: Any) -> dict[str, bytes]:
+                sitemap_urls: int | None = None, **options: Any) -> dict[str, bytes]:
     """Every file of the site as ``{relative path: bytes}``, rendered in memory.
 
     ``options`` are the ``site`` format's (:class:`SiteOptions`); wrong ones raise
     :class:`~storykit.errors.OptionError`. Parts that need a format that is not installed
-    (``atom``) are left out with a :class:`SiteWarning`. :class:`SitePages` renders one page
-    at a time.
+    (``atom``) are left out with a :class:`SiteWarning`. A site of more than
+    ``sitemap_urls`` pages (default :data:`SITEMAP_URLS`) has a sitemap index and its
+    parts. :class:`SitePages` renders one page at a time.
     """
-    pages = SitePages(collection, registry=registry, **options)
+    pages = SitePages(collection, registry=registry, sitemap_urls=sitemap_urls, **options)
     return {path: pages[path] for path in pages}
 
 
@@ -389,34 +467,41 @@ def _atom(site: _Site, sub: Collection, label: str, path: str) -> bytes:
     return storykit.dumps(titled, "atom", **options)
 
 
-def _weeks(site: _Site) -> dict[str, int]:
-    """How many stories each ISO week has, newest week first, when the site can have digests:
-    the ``email`` format is installed and makes the newest week's (no media contact to send
-    from: no digests, with a :class:`SiteWarning`)."""
+def _has_digests(site: _Site) -> bool:
+    """Whether the site can have digests: it has stories, and the ``email`` format is
+    installed and makes a digest (checked with the store's first story alone, in its week: the
+    options, the contacts and the templates are what can fail; no media contact to send from:
+    no digests, with a :class:`SiteWarning`)."""
     from storykit.errors import OptionError
 
-    if "email" not in site.formats:
-        return {}
+    if "email" not in site.formats or not site.total:
+        return False
+    first = site.store.collection(limit=1)
+    try:
+        _email(site, week_of(date.fromisoformat(day_of(first[0]))), first)
+    except OptionError as e:
+        warnings.warn(f"no weekly digests: {e}", SiteWarning, stacklevel=5)
+        return False
+    return True
+
+
+def _weeks(store: Store) -> dict[str, int]:
+    """How many stories each ISO week has, newest week first."""
     weeks: dict[str, int] = {}
-    for day, count in site.store.counts("day").items():
+    for day, count in store.counts("day").items():
         week = week_of(date.fromisoformat(day))
         weeks[week] = weeks.get(week, 0) + count
-    out = {week: weeks[week] for week in sorted(weeks, reverse=True)}
-    if out:
-        try:
-            _email(site, next(iter(out)))
-        except OptionError as e:
-            warnings.warn(f"no weekly digests: {e}", SiteWarning, stacklevel=5)
-            return {}
-    return out
+    return {week: weeks[week] for week in sorted(weeks, reverse=True)}
 
 
-def _email(site: _Site, week: str) -> bytes:
+def _email(site: _Site, week: str, stories: Collection | None = None) -> bytes:
+    """The digest of ``week``: its stories (or only ``stories``)."""
     import storykit
 
     since, until = (day.isoformat() for day in _week_window(week))
-    return storykit.dumps(site.store.collection(since=since, until=until), "email",
-                          since=since, until=until)
+    if stories is None:
+        stories = site.store.collection(since=since, until=until)
+    return storykit.dumps(stories, "email", since=since, until=until)
 
 
 def _digest(site: _Site, week: str) -> bytes:
@@ -434,21 +519,47 @@ def _digest(site: _Site, week: str) -> bytes:
     return html.encode() if isinstance(html, str) else html
 
 
+_SITEMAP_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n<{} xmlns="{}">\n'
+_SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
+
+
 def _sitemap(site: _Site) -> bytes:
-    """``sitemap.xml``: every HTML page of the site; absolute with a base URL, else
-    relative."""
+    """``sitemap.xml``: every HTML page of the site in path order (absolute with a base URL,
+    else relative); for a site of more than ``sitemap_urls`` pages, the sitemap index of its
+    parts."""
+    parts = site.sitemap_parts()
+    if not parts:
+        return _urlset(site, sorted(site.sitemap_entries()))
+    base = site.base or ""
+    out = io.StringIO()
+    out.write(_SITEMAP_HEAD.format("sitemapindex", _SITEMAP_NS))
+    for part in range(1, parts + 1):
+        out.write(f"<sitemap><loc>{xml_escape(f'{base}sitemap-{part}.xml')}</loc></sitemap>\n")
+    out.write("</sitemapindex>\n")
+    return out.getvalue().encode()
+
+
+def _sitemap_part(site: _Site, part: int) -> bytes:
+    """``sitemap-<part>.xml``: the part's ``sitemap_urls`` pages, read from the store as they
+    are written (the index pages, the story pages by id, the rest)."""
+    size = site.sitemap_urls
+    return _urlset(site, site.sitemap_entries((part - 1) * size, part * size))
+
+
+def _urlset(site: _Site, entries: Iterable[tuple[str, date | None]]) -> bytes:
+    """A sitemap of ``entries`` (path, last change or None)."""
     from storykit.templating import iso
 
     base = site.base or ""
-    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
-             '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
-    for path, when in sorted(e for e in site.entries() if e[0].endswith(".html")):
-        lines.append(f"<url><loc>{xml_escape(base + path)}</loc>")
+    out = io.StringIO()
+    out.write(_SITEMAP_HEAD.format("urlset", _SITEMAP_NS))
+    for path, when in entries:
+        out.write(f"<url><loc>{xml_escape(base + path)}</loc>\n")
         if when is not None:
-            lines.append(f"<lastmod>{iso(when)}</lastmod>")
-        lines.append("</url>")
-    lines.append("</urlset>\n")
-    return "\n".join(lines).encode()
+            out.write(f"<lastmod>{iso(when)}</lastmod>\n")
+        out.write("</url>\n")
+    out.write("</urlset>\n")
+    return out.getvalue().encode()
 
 
 _SAFE_PATH = re.compile(r"[a-z0-9][a-z0-9._-]*(?:/[a-z0-9][a-z0-9._-]*)*", re.IGNORECASE)

@@ -8,9 +8,11 @@ import threading
 from array import array
 from collections import OrderedDict
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+from storykit import _rules as rules
 from storykit.collection import Collection
 from storykit.convert import collection_from_data
 from storykit.model import Story
@@ -36,6 +38,12 @@ _CACHED = 256
 _PREFIX = 5_000
 #: Stories the order of a selection is first read for (it then doubles as pages ask).
 _FIRST = 200
+#: The whole archive's order newest first is marked every this many stories (its date, and
+#: how many stories of that date come before it): a page anywhere is then read from the mark
+#: before it, walking at most this many stories (and those of one date) past it.
+_STEP = 500
+#: Stories' last changes read at a time (:meth:`SqliteStore.lastmods`).
+_CHUNK = 1000
 #: Stories :meth:`SqliteStore.stream` reads at a time.
 _STREAM_PAGE = 1000
 #: The page cache of a stream's own connection (KiB): one pass in order gains nothing from a
@@ -97,6 +105,10 @@ class SqliteStore:
         self._counts: OrderedDict[tuple[str, tuple[Any, ...]], int] = OrderedDict()
         self._orders: OrderedDict[tuple[str, tuple[Any, ...]], _Order] = OrderedDict()
         self._tallies: dict[str, dict[str, int]] = {}
+        #: The marks of the whole archive's order (:data:`_STEP`): each mark's published_at,
+        #: and how many stories of that instant come before it; None until a page needs them.
+        self._marks: tuple[array[int], array[int]] | None = None
+        self._marks_lock = threading.Lock()
         self._meta_collection: Collection | None = None
         self._stamp: tuple[Any, ...] = ()
 
@@ -121,6 +133,7 @@ class SqliteStore:
                 self._counts.clear()
                 self._orders.clear()
                 self._tallies.clear()
+                self._marks = None
                 self._meta_collection = None
                 self._stamp = stamp
 
@@ -183,7 +196,9 @@ class SqliteStore:
             return [], total
         end = total if limit is None else min(total, offset + limit)
         rowids = self._rowids(conn, sel, total, offset, end)
-        if rowids is None and offset > total - end:
+        if rowids is None and sel.sql == "1":  # (the whole archive: from the mark before)
+            rowids = self._marked(conn, offset, end)
+        elif rowids is None and offset > total - end:
             # (nearer the oldest: counted from the other end, the OFFSET walks fewer rows)
             rowids = [row[0] for row in story_rows(
                 conn, sel, order=_OLDEST_FIRST, offset=total - end, limit=end - offset,
@@ -239,6 +254,46 @@ class SqliteStore:
             order.last = (rows[-1][1], rows[-1][2])
         order.done = len(rows) < want
 
+    def _marked(self, conn: sqlite3.Connection, start: int, end: int) -> list[int]:
+        """The rowids of the whole archive's ``start:end`` stories newest first, read from the
+        mark at or before ``start`` (the date index walked from there, no OFFSET over the
+        archive)."""
+        values, skips = self._read_marks(conn)
+        mark = start // _STEP
+        if mark >= len(values):  # (the archive changed since it was counted)
+            return []
+        return [row[0] for row in conn.execute(
+            f"SELECT rowid FROM stories WHERE published_at <= ? ORDER BY {_NEWEST_FIRST} "
+            "LIMIT ? OFFSET ?", (values[mark], end - start, skips[mark] + start % _STEP))]
+
+    def _read_marks(self, conn: sqlite3.Connection) -> tuple[array[int], array[int]]:
+        """The marks of the whole archive's order, read once per version of the archive by
+        one walk of the date index (how many stories each instant has, summed in SQL; only
+        the instants that hold a mark come back)."""
+        with self._marks_lock:
+            marks = self._marks
+            if marks is not None:
+                return marks
+            stamp = self._stamp
+            values, skips = array("q"), array("q")
+            rows = conn.execute(
+                "WITH g AS (SELECT published_at AS v, count(*) AS n FROM stories "
+                "GROUP BY published_at), "
+                "s AS (SELECT v, n, sum(n) OVER (ORDER BY v DESC ROWS UNBOUNDED PRECEDING) - n "
+                "AS before FROM g) "
+                "SELECT v, n, before FROM s WHERE (before + ? - 1) / ? * ? < before + n "
+                "ORDER BY v DESC", (_STEP, _STEP, _STEP))
+            for value, n, before in rows:
+                # (the marks this instant's stories hold: every multiple of _STEP among them)
+                for place in range(-(-before // _STEP) * _STEP, before + n, _STEP):
+                    values.append(value)
+                    skips.append(place - before)
+            marks = (values, skips)
+            with self._lock:
+                if self._stamp == stamp:
+                    self._marks = marks
+            return marks
+
     def _count(self, conn: sqlite3.Connection, sel: Selection) -> int:
         """How many stories ``sel`` selects, remembered until the archive changes."""
         key = (sel.sql, sel.params)
@@ -255,6 +310,33 @@ class SqliteStore:
                 if len(self._counts) > _CACHED:
                     self._counts.popitem(last=False)
         return got
+
+    def lastmods(self, *, offset: int = 0,
+                 limit: int | None = None) -> Iterator[tuple[str, date]]:
+        """Each story's id and last change (its ``updated``, else ``published``), in id order,
+        from ``offset`` (at most ``limit``): the sitemap's. The unique index of ids is walked
+        to ``offset`` once, then read :data:`_CHUNK` stories at a time from the last id (no
+        OFFSET), so memory stays flat however many are asked for."""
+        if offset < 0 or (limit is not None and limit < 0):
+            raise ValueError(f"offset and limit must not be negative (got {offset}, {limit})")
+        self._check()
+        return self._lastmods(self._conn(), offset, limit)
+
+    @staticmethod
+    def _lastmods(conn: sqlite3.Connection, offset: int,
+                  limit: int | None) -> Iterator[tuple[str, date]]:
+        row = conn.execute("SELECT id FROM stories ORDER BY id LIMIT 1 OFFSET ?",
+                           (offset,)).fetchone()
+        left = -1 if limit is None else limit  # (-1: no limit)
+        after, op = (None, "") if row is None else (row[0], ">=")
+        while left and after is not None:
+            want = _CHUNK if left < 0 else min(left, _CHUNK)
+            rows = conn.execute(f"SELECT id, coalesce(updated, published) FROM stories "
+                                f"WHERE id {op} ? ORDER BY id LIMIT ?", (after, want)).fetchall()
+            for sid, when in rows:
+                yield sid, rules.published(when)
+            left = left if left < 0 else left - len(rows)
+            after, op = (rows[-1][0], ">") if len(rows) == want else (None, "")
 
     def get(self, id: str) -> Story | None:
         """The story with this id, or None."""
