@@ -24,6 +24,7 @@ from storykit.testing import (
     EDGE_DATES,
     EDGE_URLS,
     Keeps,
+    bodies,
     check_exporter,
     check_reader,
     collections,
@@ -93,6 +94,11 @@ class TestDates:
         """The edge dates are ones the model takes as they are."""
         for when in EDGE_DATES:
             assert rules.published(when) == when
+
+    @given(bodies())
+    def test_every_body_is_one_the_model_takes(self, body: str) -> None:
+        """Every body made is one the model takes (it refused U+FFFE, drawn now and then)."""
+        Story(title="T", summary="S", published="2021-02-03", body=body)  # (no ValidationError)
 
     def test_zones_include_named_zones(self) -> None:
         """zones() makes zoneinfo zones beside fixed offsets (with a time-zone database)."""

@@ -57,6 +57,9 @@ def carried(col: Collection, fmt: str) -> Collection:
                          "links": tuple(attrs.evolve(x, url=uri(x.url)) for x in s.links),
                          "translations": tuple(attrs.evolve(t, url=uri(t.url))
                                                for t in s.translations)}
+        if fmt != "jsonfeed":  # (an Atom or RSS category named twice is read once)
+            changes["topics"] = tuple(dict.fromkeys(s.topics))
+            changes["countries"] = tuple(dict.fromkeys(s.countries))
         if fmt == "rss":
             changes["language"] = col.language
             changes["translations"] = ()

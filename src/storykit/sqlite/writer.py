@@ -100,7 +100,7 @@ def _insert(conn: sqlite3.Connection, stories: Iterable[Story], first_rowid: int
         conn.executemany("INSERT INTO translations VALUES (?, ?, ?, ?, ?)", translations)
         # (a story built without the model's checks may name a topic twice)
         conn.executemany("INSERT OR IGNORE INTO story_topics VALUES (?, ?)", story_topics)
-        conn.executemany("INSERT INTO story_countries VALUES (?, ?)", story_countries)
+        conn.executemany("INSERT OR IGNORE INTO story_countries VALUES (?, ?)", story_countries)
         n += len(rows)
     return n
 

@@ -311,9 +311,13 @@ def _story_fields() -> dict[str, st.SearchStrategy[Any]]:
         # ("" is accepted for "no URL" as a spreadsheet's empty cell gives it; so for a body.)
         "url": st.sampled_from([None, ""]) | urls(),
         "image": st.none() | images(),
-        "topics": st.lists(_topic, max_size=3, unique=True),
+        # (the model keeps a topic or country named twice, as written: a writer must too)
+        "topics": st.lists(_topic, max_size=3, unique=True)
+        | st.lists(_topic, min_size=1, max_size=2).map(lambda ts: [*ts, ts[0]]),
         "countries": st.lists(st.sampled_from(sorted(ISO_3166_1_ALPHA_2)), max_size=3,
-                              unique=True),
+                              unique=True)
+        | st.lists(st.sampled_from(sorted(ISO_3166_1_ALPHA_2)), min_size=1, max_size=2).map(
+            lambda cs: [*cs, cs[0].lower()]),
         "language": _languages,
         "links": st.lists(st.builds(Link, urls(), text()), max_size=2),
         "translations": st.lists(
@@ -412,7 +416,10 @@ def bodies() -> st.SearchStrategy[str]:
                              "data:text/html;base64,PHNjcmlwdD4=", "/relative", "x\"y",
                              "  JAVASCRIPT:x", "mailto:a@example.org", "#top"])
     piece = st.one_of(
-        st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=20),
+        # (U+FFFE and U+FFFF are unassigned, not control, characters, and the model refuses
+        # them: drawn now and then, they made an invalid story)
+        st.text(alphabet=st.characters(exclude_categories=("Cs", "Cc"),
+                                       exclude_characters="\ufffe\uffff"), max_size=20),
         st.builds(lambda t, a, v: f'<{t} {a}="{v}">', tag, attr, value),
         st.builds(lambda t: f"</{t}>", tag),
         st.sampled_from(["&amp;", "&lt;", "&#x3C;", "&nbsp;", "<!-- c -->", "<![CDATA[x]]>",
