@@ -366,3 +366,31 @@ def test_serve_refuses_an_invalid_source(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["serve", str(bad), "--port", "0"])
     assert result.exit_code == 1
     assert "title: must be a string (got int 1)" in result.output
+
+
+def test_the_answer_cache_holds_a_bounded_number_of_bytes(monkeypatch: pytest.MonkeyPatch,
+                                                          example: Collection) -> None:
+    """Answers are kept up to a byte budget, the least recently used going first, and one
+    bigger than the budget is made each time it is asked for (a crawler fetching every part
+    of a big sitemap must not fill the server's memory)."""
+    from storykit.web import content as web_content
+
+    monkeypatch.setattr(web_content, "_CACHED_BYTES", 100)
+    kept = web_content.Content(MemoryStore(example))
+    made: list[str] = []
+
+    def answer(key: str, size: int) -> bytes:
+        def make() -> bytes:
+            made.append(key)
+            return b"x" * size
+        data: bytes = kept.cached(key, make)
+        return data
+
+    answer("a", 40), answer("b", 40), answer("a", 40)  # (a is now the most recently used)
+    answer("c", 40)  # 120 bytes would be over: b, the least recently used, goes
+    answer("a", 40), answer("c", 40)
+    assert made == ["a", "b", "c"]
+    answer("b", 40)
+    assert made == ["a", "b", "c", "b"]
+    answer("big", 101), answer("big", 101)
+    assert made[-2:] == ["big", "big"]

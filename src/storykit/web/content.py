@@ -20,8 +20,19 @@ from storykit.store import MemoryStore, Store
 
 __all__ = ["Content", "open_store"]
 
-#: Answers kept per content version (a store of any size is paged through in flat memory).
+#: Answers kept per content version (a store of any size is paged through in flat memory),
+#: and the bytes they may hold together (a crawler fetching every 6 MB part of a big sitemap
+#: must not fill the memory): the least recently used answers go first.
 _CACHED = 512
+_CACHED_BYTES = 32 * 1024 * 1024
+
+
+def _size(value: Any) -> int:
+    """The bytes an answer holds: its own, or its body's (other values count as nothing)."""
+    if isinstance(value, bytes):
+        return len(value)
+    data = getattr(value, "data", None)
+    return len(data) if isinstance(data, bytes) else 0
 
 
 def open_store(source: str | os.PathLike[str]) -> Store:
@@ -50,7 +61,8 @@ class Content:
         self.errors: list[str] = []
         self.changed_at = datetime.now(UTC)
         self._lock = threading.Lock()
-        self._cache: dict[Any, Any] = {}
+        self._cache: dict[Any, tuple[Any, int]] = {}
+        self._cache_bytes = 0
         self._cache_version = ""
         self._listeners: set[asyncio.Queue[str]] = set()
 
@@ -62,21 +74,28 @@ class Content:
         return f"{self.store.version()}-{banner}"
 
     def cached(self, key: Any, make: Callable[[], Any]) -> Any:
-        """``make()``'s result for ``key`` until the content changes."""
+        """``make()``'s result for ``key`` until the content changes (at most :data:`_CACHED`
+        answers of :data:`_CACHED_BYTES` together are kept; a bigger one is made each time)."""
         version = self.version()
         with self._lock:
             if version != self._cache_version:
                 self._cache = {}
+                self._cache_bytes = 0
                 self._cache_version = version
             if key in self._cache:  # (the newest use goes last: the oldest goes first)
-                value = self._cache[key] = self._cache.pop(key)
-                return value
+                entry = self._cache[key] = self._cache.pop(key)
+                return entry[0]
         value = make()
+        size = _size(value)
         with self._lock:
-            if version == self._cache_version:
-                if len(self._cache) >= _CACHED:  # (the least recently used goes: memory stays flat)
-                    self._cache.pop(next(iter(self._cache)))
-                self._cache[key] = value
+            if version == self._cache_version and key not in self._cache and (
+                    size <= _CACHED_BYTES):
+                # (the least recently used go: memory stays flat)
+                while self._cache and (len(self._cache) >= _CACHED
+                                       or self._cache_bytes + size > _CACHED_BYTES):
+                    self._cache_bytes -= self._cache.pop(next(iter(self._cache)))[1]
+                self._cache[key] = (value, size)
+                self._cache_bytes += size
         return value
 
     def reload(self) -> bool:
