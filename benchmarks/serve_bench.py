@@ -67,6 +67,16 @@ OUT = ROOT / "build" / "bench"
 API_PATH = "/api/stories?topic=child%20labour&page=2"
 
 
+def _record(out: Path, stem: str, text: str, results: dict[str, Any]) -> None:
+    """Print the table, and write it (``STEM.md``) and every figure (``STEM.json``) to
+    ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.md").write_text(text, encoding="utf-8")
+    (out / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(text)
+    print(f"(written to {out / f'{stem}.md'}; every figure in {out / f'{stem}.json'})")
+
+
 def _load_average() -> str:
     one, five, fifteen = os.getloadavg()
     return f"{one:.1f} {five:.1f} {fifteen:.1f}"
@@ -697,14 +707,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"load_start": _load_average()}
     if args.db is not None:
         results["db"] = measure_db(str(args.db), args.seconds, args.rounds)
-        text = db_table(results, command)
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "serve-db.md").write_text(text, encoding="utf-8")
-        (args.out / "serve-db.json").write_text(json.dumps(results, indent=2) + "\n",
-                                                encoding="utf-8")
-        print(text)
-        print(f"(written to {args.out / 'serve-db.md'}; every figure in "
-              f"{args.out / 'serve-db.json'})")
+        _record(args.out, "serve-db", db_table(results, command), results)
         return 0
     parts: dict[str, Callable[[str], Any]] = {
         "live-reload": lambda _: measure_live_reload(args.edits),
@@ -721,13 +724,7 @@ def main(argv: list[str] | None = None) -> int:
                 results[name.replace("-", "_")] = run(str(source))
                 print(f"({name}: {time.perf_counter() - started:.0f} s, load average "
                       f"{_load_average()})", file=sys.stderr)
-    text = table(results, command)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "serve.md").write_text(text, encoding="utf-8")
-    (args.out / "serve.json").write_text(json.dumps(results, indent=2) + "\n",
-                                         encoding="utf-8")
-    print(text)
-    print(f"(written to {args.out / 'serve.md'}; every figure in {args.out / 'serve.json'})")
+    _record(args.out, "serve", table(results, command), results)
     return 0
 
 

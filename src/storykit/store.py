@@ -98,6 +98,12 @@ def day_of(story: Story) -> str:
     return (when.date() if isinstance(when, datetime) else when).isoformat()
 
 
+def check_window(offset: int, limit: int | None) -> None:
+    """Refuse a negative ``offset`` or ``limit`` of a store's page (``ValueError``)."""
+    if offset < 0 or (limit is not None and limit < 0):
+        raise ValueError(f"offset and limit must not be negative (got {offset}, {limit})")
+
+
 class MemoryStore:
     """A :class:`Store` over a collection held in memory."""
 
@@ -213,8 +219,7 @@ class MemoryStore:
 
     def lastmods(self, *, offset: int = 0,
                  limit: int | None = None) -> Iterator[tuple[str, date]]:
-        if offset < 0 or (limit is not None and limit < 0):
-            raise ValueError(f"offset and limit must not be negative (got {offset}, {limit})")
+        check_window(offset, limit)
         if self._by_id is None:  # (made when first asked: only a sitemap asks)
             self._by_id = sorted(self._collection, key=lambda s: s.id)
         end = None if limit is None else offset + limit
@@ -235,8 +240,7 @@ class MemoryStore:
 
     def collection(self, *, offset: int = 0, limit: int | None = None,
                    **criteria: Any) -> Collection:
-        if offset < 0 or (limit is not None and limit < 0):
-            raise ValueError(f"offset and limit must not be negative (got {offset}, {limit})")
+        check_window(offset, limit)
         end = None if limit is None else offset + limit
         if not any(v is not None for v in criteria.values()):
             if offset == 0 and end is None:

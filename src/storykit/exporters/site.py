@@ -30,8 +30,8 @@ import os
 import re
 import shutil
 import tempfile
-import unicodedata
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date
 from pathlib import Path
@@ -135,18 +135,14 @@ def _groups(store: Store, key: str, slug: Callable[[str], str]) -> dict[str, _Gr
     story and its count."""
     tallies = store.counts(key)
     spellings: dict[str, list[str]] = {}
-    # (how many spellings each topic filter matches: NFC, case-folded, as the stores compare)
-    matched: dict[str, int] = {}
     for value in tallies:
         spellings.setdefault(slug(value), []).append(value)
-        if key == "topic":
-            folded = unicodedata.normalize("NFC", value).casefold()
-            matched[folded] = matched.get(folded, 0) + 1
+    # (a topic filter ignores case: spellings that fold alike match each other's stories)
+    folded = Counter(v.casefold() for v in tallies) if key == "topic" else Counter[str]()
     groups = []
     for name, values in spellings.items():
         label = values[0]
-        if len(values) == 1 and (key != "topic" or matched[
-                unicodedata.normalize("NFC", label).casefold()] == 1):
+        if len(values) == 1 and folded[label.casefold()] <= 1:
             groups.append(_Group(label, name, (label,), tallies[label]))
             continue
         of: dict[str, Any] = {key: values}
@@ -157,10 +153,6 @@ def _groups(store: Store, key: str, slug: Callable[[str], str]) -> dict[str, _Gr
         _, count = store.query(**of, limit=0)
         groups.append(_Group(label, name, tuple(values), count))
     return {g.slug: g for g in sorted(groups, key=lambda g: g.label.casefold())}
-
-
-#: Stories read from the store at a time, to list every story page.
-_CHUNK = 1000
 
 
 class _Site:
@@ -304,22 +296,6 @@ class _Site:
                 return functools.partial(_digest, self, name[:-5])
         return None
 
-    def entries(self) -> Iterator[tuple[str, date | None]]:
-        """Every file of the site but the sitemap, in order, with a story page's last
-        change (its ``updated``, else ``published``)."""
-        for number in range(1, self.pages + 1):
-            yield page_filename(number), None
-        offset = 0
-        while True:
-            chunk = self.store.collection(offset=offset, limit=_CHUNK).stories
-            for story in chunk:
-                yield f"stories/{story.id}.html", story.updated or story.published
-            if len(chunk) < _CHUNK:
-                break
-            offset += _CHUNK
-        for path in self.others():
-            yield path, None
-
     def others(self) -> list[str]:
         """The files of the topics, countries and digests (a few per group and per week)."""
         out = []
@@ -336,8 +312,14 @@ class _Site:
         return out
 
     def paths(self) -> Iterator[str]:
-        for path, _ in self.entries():
-            yield path
+        """Every file of the site, in order: the index pages, the story pages (in the
+        store's order, read a page at a time), the topics, countries and digests, and the
+        sitemap."""
+        for number in range(1, self.pages + 1):
+            yield page_filename(number)
+        for story in self.store.stream():
+            yield f"stories/{story.id}.html"
+        yield from self.others()
         yield "sitemap.xml"
         for part in range(1, self.sitemap_parts() + 1):
             yield f"sitemap-{part}.xml"

@@ -24,6 +24,7 @@ from storykit.sqlite.reader import (
     story_rows,
     written_stories,
 )
+from storykit.store import check_window
 
 __all__ = ["SqliteStore"]
 
@@ -184,8 +185,7 @@ class SqliteStore:
               offset: int = 0, limit: int | None = None) -> tuple[list[Story], int]:
         """The matching stories, newest first, from ``offset`` (at most ``limit`` of them),
         and how many match in all."""
-        if offset < 0 or (limit is not None and limit < 0):
-            raise ValueError(f"offset and limit must not be negative (got {offset}, {limit})")
+        check_window(offset, limit)
         sel = Selection(topic=topic, country=country, since=since, until=until,
                         language=language, text=text)
         self._check()
@@ -317,8 +317,7 @@ class SqliteStore:
         from ``offset`` (at most ``limit``): the sitemap's. The unique index of ids is walked
         to ``offset`` once, then read :data:`_CHUNK` stories at a time from the last id (no
         OFFSET), so memory stays flat however many are asked for."""
-        if offset < 0 or (limit is not None and limit < 0):
-            raise ValueError(f"offset and limit must not be negative (got {offset}, {limit})")
+        check_window(offset, limit)
         self._check()
         return self._lastmods(self._conn(), offset, limit)
 
